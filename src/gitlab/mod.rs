@@ -1,0 +1,1 @@
+//! gitlab (to be written).

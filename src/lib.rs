@@ -1,0 +1,17 @@
+//! seatwatch: which paid GitLab seats nobody uses, what they cost, and how use is trending.
+//!
+//! Data flows one way: [`gitlab`] → [`collect`] → [`store`] → [`analyse`] → [`site`] →
+//! [`publish`]. `analyse` and `site` know nothing of HTTP or AWS; the Lambda binaries in
+//! `functions/` and the CLI in `main.rs` only build clients and call into this library.
+
+pub mod analyse;
+pub mod check;
+pub mod collect;
+pub mod config;
+pub mod gitlab;
+pub mod publish;
+pub mod secrets;
+pub mod sim;
+pub mod site;
+pub mod snapshot;
+pub mod store;

@@ -1,0 +1,382 @@
+//! Plain data: one day of one monitored GitLab.
+//!
+//! A snapshot is a [`DaySummary`] (the day record: seat figures and the day's aggregates) plus the
+//! [`Member`]s it was computed from. Members are streamed page by page from GitLab into the store,
+//! so nothing here assumes the whole member list is in memory at once; [`DayAggregates`] is the
+//! running fold over the members that becomes part of the day record.
+//!
+//! These types know nothing of HTTP, SQL or DynamoDB. Field names are the ones the stores and
+//! `data/report.json` persist, so renaming one is a format change.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which kind of GitLab a snapshot came from; decides where seats and members are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavour {
+    /// Self-managed or Dedicated, read with an instance admin token.
+    SelfManaged,
+    /// GitLab.com, read with a top-level group Owner token.
+    #[serde(rename = "gitlab.com")]
+    GitLabCom,
+}
+
+impl Flavour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavour::SelfManaged => "self-managed",
+            Flavour::GitLabCom => "gitlab.com",
+        }
+    }
+}
+
+/// Identifies one monitored GitLab across days: the host (with its relative path, if any), plus
+/// the top-level group on GitLab.com. It is the partition key of everything stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(transparent)]
+pub struct InstanceId(pub String);
+
+impl InstanceId {
+    /// `gitlab.example.com` or `gitlab.example.com/gitlab`, plus `#group` on GitLab.com.
+    pub fn new(host_and_path: &str, group: Option<&str>) -> Self {
+        match group {
+            Some(g) => InstanceId(format!("{host_and_path}#{g}")),
+            None => InstanceId(host_and_path.to_string()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the figures came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub flavour: Flavour,
+    /// `GET /metadata` `version`, e.g. `18.1.1-ee`; absent when the call failed.
+    pub gitlab_version: Option<String>,
+}
+
+/// Seat figures as GitLab reports them for the day (self-managed: `/license`; GitLab.com:
+/// `/namespaces/:id` plus `SEATWATCH_SEATS_PURCHASED`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatCounts {
+    /// Seats bought. Self-managed: `user_limit`; GitLab.com: from settings (the API has none).
+    pub purchased: Option<u64>,
+    /// Billable users now. Self-managed: `active_users`; GitLab.com: `seats_in_use`.
+    pub in_use: u64,
+    /// Highest billable count in the term, GitLab's own figure.
+    pub max_used: Option<u64>,
+    /// Seats owed at true-up: `max_used - purchased`, never negative.
+    pub owed: Option<u64>,
+    pub plan: Option<String>,
+    pub term_start: Option<NaiveDate>,
+    pub term_end: Option<NaiveDate>,
+}
+
+impl SeatCounts {
+    /// Owed seats as GitLab bills them: on the maximum, not the current count.
+    pub fn compute_owed(max_used: Option<u64>, in_use: u64, purchased: Option<u64>) -> Option<u64> {
+        let purchased = purchased?;
+        let billed = max_used.unwrap_or(in_use).max(in_use);
+        Some(billed.saturating_sub(purchased))
+    }
+}
+
+/// A user's state as GitLab names it. Unknown values are kept, never fatal: GitLab adds states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    Active,
+    Blocked,
+    Deactivated,
+    Banned,
+    LdapBlocked,
+    BlockedPendingApproval,
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl UserState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            UserState::Active => "active",
+            UserState::Blocked => "blocked",
+            UserState::Deactivated => "deactivated",
+            UserState::Banned => "banned",
+            UserState::LdapBlocked => "ldap_blocked",
+            UserState::BlockedPendingApproval => "blocked_pending_approval",
+            UserState::Other(s) => s,
+        }
+    }
+}
+
+/// One day's activity of one member, counted from `/users/:id/events`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub pushes: u32,
+    pub commits: u32,
+    pub mrs_opened: u32,
+    pub mrs_merged: u32,
+    pub mrs_approved: u32,
+    pub issues_opened: u32,
+    pub issues_closed: u32,
+    pub comments: u32,
+    pub other: u32,
+}
+
+impl Activity {
+    pub fn is_empty(&self) -> bool {
+        *self == Activity::default()
+    }
+    pub fn total_events(&self) -> u64 {
+        // commits are a detail of pushes, not events of their own
+        [
+            self.pushes,
+            self.mrs_opened,
+            self.mrs_merged,
+            self.mrs_approved,
+            self.issues_opened,
+            self.issues_closed,
+            self.comments,
+            self.other,
+        ]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum()
+    }
+    pub fn add(&mut self, other: &Activity) {
+        self.pushes += other.pushes;
+        self.commits += other.commits;
+        self.mrs_opened += other.mrs_opened;
+        self.mrs_merged += other.mrs_merged;
+        self.mrs_approved += other.mrs_approved;
+        self.issues_opened += other.issues_opened;
+        self.issues_closed += other.issues_closed;
+        self.comments += other.comments;
+        self.other += other.other;
+    }
+}
+
+/// Activity summed over many members, wide enough not to overflow for 100,000 of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityTotals {
+    pub pushes: u64,
+    pub commits: u64,
+    pub mrs_opened: u64,
+    pub mrs_merged: u64,
+    pub mrs_approved: u64,
+    pub issues_opened: u64,
+    pub issues_closed: u64,
+    pub comments: u64,
+    pub other: u64,
+}
+
+impl ActivityTotals {
+    pub fn add(&mut self, a: &Activity) {
+        self.pushes += u64::from(a.pushes);
+        self.commits += u64::from(a.commits);
+        self.mrs_opened += u64::from(a.mrs_opened);
+        self.mrs_merged += u64::from(a.mrs_merged);
+        self.mrs_approved += u64::from(a.mrs_approved);
+        self.issues_opened += u64::from(a.issues_opened);
+        self.issues_closed += u64::from(a.issues_closed);
+        self.comments += u64::from(a.comments);
+        self.other += u64::from(a.other);
+    }
+}
+
+/// One person as GitLab showed them on the snapshot day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    /// Only where GitLab shows it (admin view, or enterprise users on GitLab.com).
+    pub email: Option<String>,
+    pub state: UserState,
+    pub bot: bool,
+    pub admin: bool,
+    pub auditor: bool,
+    pub external: bool,
+    /// GitLab's own signal, never guessed: `using_license_seat` on self-managed, presence in
+    /// `billable_members` on GitLab.com.
+    pub holds_seat: bool,
+    /// GitLab.com `membership_type` (`group_member`, `project_invite`, ...).
+    pub membership_type: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_activity_on: Option<NaiveDate>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub current_sign_in_at: Option<DateTime<Utc>>,
+    /// GitLab.com `billable_members` `last_login_at`.
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Activity on the snapshot day (the window since the previous snapshot).
+    #[serde(default)]
+    pub activity: Activity,
+}
+
+impl Member {
+    /// The latest sign-in date GitLab gives by any of its fields.
+    pub fn last_sign_in(&self) -> Option<DateTime<Utc>> {
+        [
+            self.last_sign_in_at,
+            self.current_sign_in_at,
+            self.last_login_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    /// The latest day GitLab saw this member do anything, activity or sign-in.
+    pub fn last_seen_on(&self) -> Option<NaiveDate> {
+        let sign_in = self.last_sign_in().map(|t| t.date_naive());
+        match (self.last_activity_on, sign_in) {
+            (Some(a), Some(s)) => Some(a.max(s)),
+            (a, s) => a.or(s),
+        }
+    }
+}
+
+/// Running totals over a day's members; the collector folds every member into it as pages
+/// stream past, so the day record carries trend figures without re-reading members.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayAggregates {
+    /// Every member listed.
+    pub members: u64,
+    /// Members holding a seat by GitLab's signal.
+    pub seat_holders: u64,
+    pub bots: u64,
+    /// Members whose last activity is the snapshot day.
+    pub active_1d: u64,
+    pub active_7d: u64,
+    pub active_30d: u64,
+    pub active_90d: u64,
+    /// Members with at least one event in the day's window.
+    pub with_events: u64,
+    pub activity: ActivityTotals,
+}
+
+impl DayAggregates {
+    /// Fold one member into the day's totals, as of `date`.
+    pub fn add(&mut self, m: &Member, date: NaiveDate) {
+        self.members += 1;
+        if m.holds_seat {
+            self.seat_holders += 1;
+        }
+        if m.bot {
+            self.bots += 1;
+        }
+        if let Some(seen) = m.last_activity_on {
+            let days = (date - seen).num_days();
+            if (0..1).contains(&days) {
+                self.active_1d += 1;
+            }
+            if (0..7).contains(&days) {
+                self.active_7d += 1;
+            }
+            if (0..30).contains(&days) {
+                self.active_30d += 1;
+            }
+            if (0..90).contains(&days) {
+                self.active_90d += 1;
+            }
+        }
+        if !m.activity.is_empty() {
+            self.with_events += 1;
+        }
+        self.activity.add(&m.activity);
+    }
+}
+
+/// The day record: written last, it is the commit point that makes a snapshot visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaySummary {
+    pub instance: InstanceId,
+    pub date: NaiveDate,
+    pub collected_at: DateTime<Utc>,
+    pub source: Source,
+    pub seats: SeatCounts,
+    pub aggregates: DayAggregates,
+    /// When the monitoring token expires (`/personal_access_tokens/self`), for the report.
+    pub token_expires_at: Option<NaiveDate>,
+    /// GitLab requests this snapshot cost.
+    pub requests: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member() -> Member {
+        Member {
+            id: 1,
+            username: "a".into(),
+            name: "A".into(),
+            email: None,
+            state: UserState::Active,
+            bot: false,
+            admin: false,
+            auditor: false,
+            external: false,
+            holds_seat: true,
+            membership_type: None,
+            created_at: None,
+            last_activity_on: None,
+            last_sign_in_at: None,
+            current_sign_in_at: None,
+            last_login_at: None,
+            activity: Activity::default(),
+        }
+    }
+
+    #[test]
+    fn unknown_user_state_is_kept_not_fatal() {
+        let s: UserState = serde_json::from_str("\"quarantined\"").unwrap();
+        assert_eq!(s, UserState::Other("quarantined".into()));
+        assert_eq!(s.as_str(), "quarantined");
+        let s: UserState = serde_json::from_str("\"ldap_blocked\"").unwrap();
+        assert_eq!(s, UserState::LdapBlocked);
+    }
+
+    #[test]
+    fn last_seen_takes_the_latest_of_activity_and_every_sign_in() {
+        let mut m = member();
+        assert_eq!(m.last_seen_on(), None);
+        m.last_activity_on = NaiveDate::from_ymd_opt(2026, 1, 5);
+        m.last_login_at = Some("2026-02-01T10:00:00Z".parse().unwrap());
+        m.last_sign_in_at = Some("2025-12-01T10:00:00Z".parse().unwrap());
+        assert_eq!(m.last_seen_on(), NaiveDate::from_ymd_opt(2026, 2, 1));
+    }
+
+    #[test]
+    fn owed_is_billed_on_the_maximum_and_never_negative() {
+        assert_eq!(SeatCounts::compute_owed(Some(120), 100, Some(100)), Some(20));
+        assert_eq!(SeatCounts::compute_owed(None, 90, Some(100)), Some(0));
+        assert_eq!(SeatCounts::compute_owed(Some(10), 12, Some(10)), Some(2));
+        assert_eq!(SeatCounts::compute_owed(Some(10), 12, None), None);
+    }
+
+    #[test]
+    fn aggregates_count_activity_windows_from_the_snapshot_date() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let mut agg = DayAggregates::default();
+        for days_ago in [0, 6, 7, 29, 30, 89, 90] {
+            let mut m = member();
+            m.last_activity_on = Some(date - chrono::Days::new(days_ago));
+            agg.add(&m, date);
+        }
+        assert_eq!(agg.members, 7);
+        assert_eq!(agg.active_1d, 1);
+        assert_eq!(agg.active_7d, 2);
+        assert_eq!(agg.active_30d, 4);
+        assert_eq!(agg.active_90d, 6);
+    }
+}
