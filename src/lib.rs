@@ -5,9 +5,12 @@
 //! `functions/` and the CLI in `main.rs` only build clients and call into this library.
 
 pub mod analyse;
+pub mod app;
 pub mod check;
 pub mod collect;
 pub mod config;
+pub mod demo;
+pub mod emf;
 pub mod gitlab;
 pub mod publish;
 pub mod secrets;

@@ -1,0 +1,40 @@
+//! The `collect` Lambda: an EventBridge schedule (or `{}`) in, one day's snapshot committed to
+//! DynamoDB, a JSON summary out. An instance too large for one invocation stops with a checkpoint
+//! before the deadline and returns `"status": "checkpointed"`; the state machine in
+//! infra/template.yaml invokes it again until it returns `"committed"`, then runs `report`.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use seatwatch::app::App;
+use seatwatch::config::Settings;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = App::new(Settings::from_lambda_env()?).await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let date = seatwatch::app::event_date(&event.payload)?;
+        let outcome = app
+            .collect_until(date, Some(deadline(&event.context)))
+            .await?;
+        let today = chrono::Utc::now().date_naive();
+        if let Some(line) =
+            seatwatch::emf::token_days_left(outcome.summary().token_expires_at, today)
+        {
+            println!("{line}");
+        }
+        Ok::<_, Error>(serde_json::to_value(outcome.summary())?)
+    }))
+    .await
+}
+
+/// The invocation's deadline (milliseconds since the epoch) as an `Instant`.
+fn deadline(ctx: &lambda_runtime::Context) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+}

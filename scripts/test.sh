@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine or a warm one: installs what the tests need
+# (a Python venv with moto and python-gitlab, Debian's chromium, the browser-check npm packages),
+# starts one moto server on a free loopback port for the run, runs the format and lint gates and
+# every test, and stops what it started. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- Python tools, in a venv kept outside the clone so CI's fresh clones reuse it -------------
+venv="${SEATWATCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/seatwatch/venv}"
+py_reqs="$root/scripts/requirements-test.txt"
+stamp="$venv/.seatwatch-reqs"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$py_reqs" "$stamp"; then
+  log "installing Python test tools into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$py_reqs"
+  cp "$py_reqs" "$stamp"
+fi
+# tests look for .venv at the repo root
+if [ ! -e .venv ] || { [ -L .venv ] && [ "$(readlink .venv)" != "$venv" ]; }; then
+  ln -sfn "$venv" .venv
+fi
+
+# --- Chromium, for the browser checks --------------------------------------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (Debian package)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+# --- npm packages for vnu and axe ------------------------------------------------------------
+if [ -f tests/browser/package.json ]; then
+  if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+    log "installing browser-check npm packages"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    touch tests/browser/node_modules
+  fi
+fi
+
+# --- one moto server for the whole run, on a free loopback port --------------------------------
+moto_pid=""
+cleanup() { if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi; }
+trap cleanup EXIT INT TERM
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/tmp/seatwatch-moto-$port.log 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 200); do
+  if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto_server exited; see /tmp/seatwatch-moto-$port.log" >&2; exit 1; fi
+  sleep 0.1
+done
+export SEATWATCH_TEST_MOTO_URL="http://127.0.0.1:$port"
+
+# --- gates and tests -------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --workspace --quiet 2>&1 | tee /tmp/seatwatch-test.log

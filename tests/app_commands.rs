@@ -1,0 +1,94 @@
+//! The commands as the CLI and the Lambda functions run them (`App`): token rotation picked up
+//! after a 401, and collect + report on the embedded default.
+
+use clap::Parser;
+use seatwatch::app::App;
+use seatwatch::config::Settings;
+use seatwatch::sim::{SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::Flavour;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// Settings as the CLI would parse them from these flags (and no environment of the test's).
+fn settings(args: &[&str]) -> Settings {
+    let mut argv = vec!["seatwatch"];
+    argv.extend_from_slice(args);
+    Args::try_parse_from(argv).expect("valid flags").settings
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_rotated_in_the_source_is_picked_up_after_a_401() {
+    let date: chrono::NaiveDate = "2026-06-30".parse().unwrap();
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 150);
+    cfg.as_of = date;
+    let sim = SimHandle::start(cfg).await.unwrap();
+    sim.add_token("glpat-fake-rotate-first-0000", tokens::ADMIN);
+    sim.add_token("glpat-fake-rotate-second-0000", tokens::ADMIN);
+
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "glpat-fake-rotate-first-0000\n").unwrap();
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let site = dir.path().join("site");
+    let url = sim.base_url();
+    let app = App::new(settings(&[
+        "--gitlab-url",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "--store",
+        &db,
+        "--site",
+        site.to_str().unwrap(),
+    ]))
+    .await
+    .unwrap();
+
+    // first run caches the first token
+    let first = app.collect(date).await.expect("first run");
+    assert_eq!(first.status, "committed");
+
+    // rotate: the old token is revoked, the source now holds the new one
+    sim.revoke_token("glpat-fake-rotate-first-0000");
+    std::fs::write(&token_file, "glpat-fake-rotate-second-0000\n").unwrap();
+    let second = app.collect(date).await.expect("run after rotation");
+    assert_eq!(second.members, first.members);
+
+    // revoked and not replaced: a clear error, no token in it
+    sim.revoke_token("glpat-fake-rotate-second-0000");
+    let err = app.collect(date).await.expect_err("revoked, not replaced");
+    let text = format!("{err:#}");
+    assert!(text.contains("revoked"), "{text}");
+    assert!(!text.contains("glpat-fake-rotate"), "{text}");
+
+    // the earlier snapshot is still there and reports
+    let report = app.report(chrono::Utc::now()).await.expect("report");
+    assert_eq!(report.snapshot_date, date);
+    assert!(site.join("index.html").exists());
+    assert!(site.join("data/report.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_without_any_snapshot_says_to_collect_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("empty.db").display());
+    let app = App::new(settings(&[
+        "--gitlab-url",
+        "https://gitlab.example.com",
+        "--store",
+        &db,
+        "--token-file",
+        "/nonexistent",
+    ]))
+    .await
+    .unwrap();
+    let err = app
+        .report(chrono::Utc::now())
+        .await
+        .expect_err("nothing to report");
+    assert!(err.to_string().contains("seatwatch collect"), "{err}");
+}

@@ -1,0 +1,385 @@
+//! `seatwatch check` end to end: the real binary against the simulated GitLab over HTTP, for every
+//! token behaviour, both flavours, the URL rules and the faults a pre-flight check must survive.
+
+use std::process::Output;
+
+use chrono::Utc;
+use seatwatch::sim::{Faults, SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::Flavour;
+use serde_json::Value;
+
+const NAMES: [&str; 10] = [
+    "url",
+    "reachable",
+    "tls",
+    "token",
+    "scopes",
+    "expiry",
+    "identity",
+    "seats",
+    "members",
+    "rate_limit",
+];
+
+async fn sim(flavour: Flavour) -> SimHandle {
+    let mut cfg = SimConfig::new(flavour, 120);
+    // `check` judges expiry against the real clock
+    cfg.as_of = Utc::now().date_naive();
+    SimHandle::start(cfg).await.expect("simulator starts")
+}
+
+/// Runs the binary with a clean environment: only what the test gives it.
+async fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().await.expect("seatwatch runs")
+}
+
+async fn check_json(env: &[(&str, &str)]) -> (i32, Value, String) {
+    let out = run(env, &["check", "--json"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let doc: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("check --json printed no JSON ({e}):\n{stdout}\n{stderr}"));
+    (
+        out.status.code().expect("exit code"),
+        doc,
+        format!("{stdout}{stderr}"),
+    )
+}
+
+fn check<'a>(doc: &'a Value, name: &str) -> (&'a str, &'a str) {
+    let c = doc["checks"]
+        .as_array()
+        .expect("checks array")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {doc}"));
+    (c["status"].as_str().unwrap(), c["detail"].as_str().unwrap())
+}
+
+fn assert_contract(doc: &Value) {
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, NAMES, "{doc}");
+    assert!(doc["ok"].is_boolean());
+    assert!(doc["gitlab_url"].is_string());
+    for c in doc["checks"].as_array().unwrap() {
+        assert!(["pass", "warn", "fail"].contains(&c["status"].as_str().unwrap()));
+        assert!(!c["detail"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_token_passes_every_check_on_self_managed() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, all) =
+        check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_contract(&doc);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["ok"], true);
+    for name in NAMES {
+        assert_eq!(check(&doc, name).0, "pass", "{name}: {doc}");
+    }
+    assert!(check(&doc, "reachable").1.contains("GitLab "), "{doc}");
+    assert!(check(&doc, "identity").1.contains("administrator"), "{doc}");
+    assert!(!all.contains(tokens::ADMIN), "the token was printed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_token_fails_with_what_to_do() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, all) =
+        check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::EXPIRED)]).await;
+    assert_contract(&doc);
+    assert_eq!(code, 1);
+    let (status, detail) = check(&doc, "token");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("expired") && detail.contains("create a new"),
+        "{detail}"
+    );
+    assert_eq!(check(&doc, "reachable").0, "pass");
+    assert!(!all.contains(tokens::EXPIRED));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_token_fails() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, _) =
+        check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::REVOKED)]).await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "token").0, "fail");
+    assert!(check(&doc, "token").1.contains("revoked"), "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_token_fails() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, all) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", "glpat-fake-unknown-token-0000"),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "token").0, "fail");
+    assert!(check(&doc, "token").1.contains("unknown"), "{doc}");
+    assert!(!all.contains("glpat-fake-unknown-token-0000"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_user_only_token_names_the_missing_scope() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::READ_USER_ONLY),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    let (status, detail) = check(&doc, "scopes");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("missing read_api"), "{detail}");
+    assert_eq!(check(&doc, "seats").0, "fail", "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_admin_token_fails_identity_seats_and_members() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, _) =
+        check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::NON_ADMIN)]).await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "token").0, "pass");
+    assert_eq!(check(&doc, "identity").0, "fail");
+    assert!(
+        check(&doc, "identity").1.contains("not an administrator"),
+        "{doc}"
+    );
+    assert_eq!(check(&doc, "seats").0, "fail");
+    assert!(check(&doc, "seats").1.contains("administrator"), "{doc}");
+    assert_eq!(check(&doc, "members").0, "fail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_expiring_soon_warns_but_passes() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::EXPIRING_SOON),
+    ])
+    .await;
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["ok"], true);
+    let (status, detail) = check(&doc, "expiry");
+    assert_eq!(status, "warn");
+    assert!(detail.contains("rotate"), "{detail}");
+    // the warning window is a setting
+    let (_, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::EXPIRING_SOON),
+        ("SEATWATCH_EXPIRY_WARN_DAYS", "2"),
+    ])
+    .await;
+    assert_eq!(check(&doc, "expiry").0, "pass", "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn group_owner_passes_on_gitlab_com() {
+    let s = sim(Flavour::GitLabCom).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::ADMIN),
+        ("GITLAB_GROUP", "acme"),
+    ])
+    .await;
+    assert_contract(&doc);
+    assert_eq!(code, 0, "{doc}");
+    assert!(check(&doc, "identity").1.contains("Owner"), "{doc}");
+    assert!(
+        check(&doc, "members").1.contains("billable_members"),
+        "{doc}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_owner_fails_on_gitlab_com() {
+    let s = sim(Flavour::GitLabCom).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::NON_ADMIN),
+        ("GITLAB_GROUP", "acme"),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "members").0, "fail", "{doc}");
+    assert!(check(&doc, "members").1.contains("Owner"), "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_token_is_a_failed_check_not_a_crash() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[("GITLAB_URL", &url)]).await;
+    assert_contract(&doc);
+    assert_eq!(code, 1);
+    assert!(check(&doc, "token").1.contains("GITLAB_TOKEN"), "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_to_a_remote_host_is_refused_unless_allowed() {
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", "http://gitlab.example.com"),
+        ("GITLAB_TOKEN", tokens::ADMIN),
+    ])
+    .await;
+    assert_contract(&doc);
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "url").0, "fail");
+    assert!(
+        check(&doc, "url").1.contains("SEATWATCH_ALLOW_HTTP"),
+        "{doc}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_url_fails_the_url_check() {
+    let (code, doc, _) =
+        check_json(&[("GITLAB_URL", "https://"), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "url").0, "fail", "{doc}");
+    assert_eq!(
+        check(&doc, "token").0,
+        "warn",
+        "later checks are skipped: {doc}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_host_fails_reachable() {
+    // a port that was free a moment ago and has no listener now
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::ADMIN),
+        ("SEATWATCH_MAX_RETRY_SECS", "1"),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(check(&doc, "reachable").0, "fail", "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_error_burst_is_retried_through() {
+    let s = sim(Flavour::SelfManaged).await;
+    s.set_faults(Faults {
+        status_burst: Some((503, 3)),
+        ..Faults::default()
+    });
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_eq!(code, 0, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_headroom_is_reported() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
+    cfg.as_of = Utc::now().date_naive();
+    cfg.rate_limit_per_minute = Some(2000);
+    let s = SimHandle::start(cfg).await.unwrap();
+    let url = s.base_url();
+    let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    let (status, detail) = check(&doc, "rate_limit");
+    assert_eq!(status, "pass");
+    assert!(detail.contains("of 2000"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_output_is_plain_when_not_a_terminal() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let out = run(
+        &[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::EXPIRED)],
+        &["check"],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!text.contains('\x1b'), "colour on a pipe: {text}");
+    for name in NAMES {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    assert!(text.contains("FAIL"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_error_exits_2() {
+    let out = run(&[], &["check", "--no-such-flag"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+mod support;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_with_token_and_url_is_all_check_needs() {
+    let m = support::moto::start();
+    let s = sim(Flavour::SelfManaged).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&support::moto::sdk_config(&m).await);
+    let name = support::moto::unique("check");
+    let value = serde_json::json!({"token": tokens::ADMIN, "url": s.base_url()}).to_string();
+    sm.create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    let mut env: Vec<(&str, String)> = support::moto::aws_env(&m);
+    env.push(("SEATWATCH_SECRET_ID", name.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, doc, all) = check_json(&env).await;
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["gitlab_url"], format!("{}/", s.base_url()));
+    assert!(!all.contains(tokens::ADMIN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_file_is_read() {
+    let s = sim(Flavour::SelfManaged).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{}\n", tokens::ADMIN)).unwrap();
+    let url = s.base_url();
+    let out = run(
+        &[("GITLAB_URL", &url)],
+        &["check", "--json", "--token-file", file.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,0 +1,299 @@
+//! Collection end to end: the simulated GitLab over HTTP → the real client → SQLite or DynamoDB
+//! (moto). Ground truth comes from the simulator's own `expected()` figures.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use seatwatch::collect::{self, CollectOptions, CollectOutcome};
+use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch::sim::{SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::{Flavour, Member};
+use seatwatch::store::{DynamoStore, SnapshotStore, SqliteStore};
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn start(flavour: Flavour, users: u32, as_of: NaiveDate) -> SimHandle {
+    let mut cfg = SimConfig::new(flavour, users);
+    cfg.as_of = as_of;
+    SimHandle::start(cfg).await.expect("simulator starts")
+}
+
+fn client(sim: &SimHandle, token: &str) -> Client {
+    let base = BaseUrl::parse(&sim.base_url(), false).unwrap();
+    Client::new(base, Token::new(token), ClientOptions::default()).unwrap()
+}
+
+fn sqlite(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join("t.db"), 400).unwrap()
+}
+
+async fn collect_day(
+    client: &Client,
+    store: &dyn SnapshotStore,
+    opts: &CollectOptions,
+) -> collect::CollectSummary {
+    match collect::collect(
+        client,
+        store,
+        opts,
+        opts.date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
+    )
+    .await
+    .expect("collect succeeds")
+    {
+        CollectOutcome::Committed(s) => s,
+        CollectOutcome::Checkpointed(s) => {
+            panic!("no deadline was set, yet it checkpointed: {s:?}")
+        }
+    }
+}
+
+fn assert_unique(members: &[Member]) {
+    let ids: HashSet<u64> = members.iter().map(|m| m.id).collect();
+    assert_eq!(ids.len(), members.len(), "a member appears twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_managed_snapshot_has_every_user_once_with_gitlabs_seat_signal() {
+    let date = day("2026-06-30");
+    let sim = start(Flavour::SelfManaged, 1234, date).await;
+    let expected = sim.expected();
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    store.ensure_ready().await.unwrap();
+    let opts = CollectOptions::new(date);
+    let s = collect_day(&c, &store, &opts).await;
+    assert_eq!(s.members, expected.users);
+    assert_eq!(s.seat_holders, expected.seat_holders);
+    let instance = collect::instance_id(&c, None);
+    let members = store.members(&instance, date).await.unwrap();
+    assert_eq!(members.len() as u64, expected.users);
+    assert_unique(&members);
+    let latest = store
+        .latest_day(&instance)
+        .await
+        .unwrap()
+        .expect("committed");
+    assert_eq!(latest.aggregates.seat_holders, expected.seat_holders);
+    assert_eq!(
+        latest.seats.in_use, expected.seat_holders,
+        "licence active_users"
+    );
+    assert!(latest.seats.purchased.is_some());
+    assert!(latest.source.gitlab_version.is_some());
+    assert!(latest.token_expires_at.is_some());
+    // Events were fetched only for members active in the window, and found.
+    assert!(latest.aggregates.with_events > 0);
+    assert!(latest.aggregates.with_events <= latest.aggregates.active_1d);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_stay_within_pages_plus_active_members_plus_ten() {
+    let date = day("2026-06-30");
+    let sim = start(Flavour::SelfManaged, 2500, date).await;
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    store.ensure_ready().await.unwrap();
+    let s = collect_day(&c, &store, &CollectOptions::new(date)).await;
+    let latest = store
+        .latest_day(&collect::instance_id(&c, None))
+        .await
+        .unwrap()
+        .unwrap();
+    let bound = s.members.div_ceil(100) + latest.aggregates.active_1d + 10;
+    assert!(
+        s.requests <= bound,
+        "{} requests for {} members ({} active): bound {bound}",
+        s.requests,
+        s.members,
+        latest.aggregates.active_1d
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_com_snapshot_lists_billable_members_and_takes_purchased_from_settings() {
+    let date = day("2026-06-30");
+    let sim = start(Flavour::GitLabCom, 800, date).await;
+    let expected = sim.expected();
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    store.ensure_ready().await.unwrap();
+    let mut opts = CollectOptions::new(date);
+    opts.group = Some("acme".into());
+    opts.seats_purchased = Some(900);
+    let s = collect_day(&c, &store, &opts).await;
+    assert_eq!(s.members, expected.billable_members);
+    assert_eq!(s.seats.purchased, Some(900));
+    let instance = collect::instance_id(&c, Some("acme"));
+    assert!(instance.as_str().ends_with("#acme"));
+    let members = store.members(&instance, date).await.unwrap();
+    assert_unique(&members);
+    assert!(
+        members.iter().all(|m| m.holds_seat),
+        "billable_members all hold seats"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_builds_day_by_day_and_a_rerun_replaces_the_day() {
+    let first = day("2026-06-01");
+    let sim = start(Flavour::SelfManaged, 300, first).await;
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    store.ensure_ready().await.unwrap();
+    for i in 0..5 {
+        let d = first + Days::new(i);
+        sim.set_as_of(d);
+        collect_day(&c, &store, &CollectOptions::new(d)).await;
+    }
+    let instance = collect::instance_id(&c, None);
+    let last = first + Days::new(4);
+    let days = store.days(&instance, first, last).await.unwrap();
+    assert_eq!(days.len(), 5);
+    assert!(
+        days.windows(2).all(|w| w[0].date < w[1].date),
+        "oldest first"
+    );
+    let before = store.members(&instance, last).await.unwrap();
+    collect_day(&c, &store, &CollectOptions::new(last)).await;
+    let after = store.members(&instance, last).await.unwrap();
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "a re-run must not duplicate members"
+    );
+    assert_unique(&after);
+    assert_eq!(store.days(&instance, first, last).await.unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_token_stops_before_anything_is_written() {
+    let date = day("2026-06-30");
+    let sim = start(Flavour::SelfManaged, 100, date).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir);
+    store.ensure_ready().await.unwrap();
+    for token in [
+        tokens::EXPIRED,
+        tokens::REVOKED,
+        tokens::READ_USER_ONLY,
+        tokens::NON_ADMIN,
+    ] {
+        let c = client(&sim, token);
+        let err = collect::collect(
+            &c,
+            &store,
+            &CollectOptions::new(date),
+            date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
+        )
+        .await
+        .expect_err("refused");
+        assert!(!err.to_string().contains(token), "token in the error");
+        let instance = collect::instance_id(&c, None);
+        assert!(
+            store.latest_day(&instance).await.unwrap().is_none(),
+            "{token}: a day was committed"
+        );
+    }
+}
+
+/// §7: a collection interrupted by a deadline after every part, continued run after run, commits
+/// exactly the members of an uninterrupted run.
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
+    let date = day("2026-06-30");
+    let users = std::env::var("SEATWATCH_TEST_BIG_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let sim = start(Flavour::SelfManaged, users, date).await;
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let whole = SqliteStore::open(&dir.path().join("whole.db"), 400).unwrap();
+    let pieces = SqliteStore::open(&dir.path().join("pieces.db"), 400).unwrap();
+    whole.ensure_ready().await.unwrap();
+    pieces.ensure_ready().await.unwrap();
+
+    let mut opts = CollectOptions::new(date);
+    opts.part_size = 5000;
+    collect_day(&c, &whole, &opts).await;
+
+    // A deadline already inside the reserve: each run writes one part, then checkpoints.
+    opts.deadline = Some(Instant::now());
+    opts.reserve = Duration::from_secs(3600);
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let outcome = collect::collect(
+            &c,
+            &pieces,
+            &opts,
+            date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
+        )
+        .await
+        .expect("each run succeeds");
+        if outcome.is_committed() {
+            break;
+        }
+        assert!(runs < 1000, "never finished");
+    }
+    assert!(
+        runs > 2,
+        "the deadline never interrupted the run ({runs} runs)"
+    );
+
+    let instance = collect::instance_id(&c, None);
+    let mut a = whole.members(&instance, date).await.unwrap();
+    let mut b = pieces.members(&instance, date).await.unwrap();
+    a.sort_by_key(|m| m.id);
+    b.sort_by_key(|m| m.id);
+    assert_eq!(a.len() as u64, users as u64);
+    assert!(a == b, "continued run differs from the uninterrupted one");
+    let da = whole.latest_day(&instance).await.unwrap().unwrap();
+    let db = pieces.latest_day(&instance).await.unwrap().unwrap();
+    assert_eq!(da.aggregates, db.aggregates);
+    assert!(
+        pieces
+            .load_checkpoint(&instance, date)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_store_commits_the_same_snapshot_as_sqlite() {
+    let m = support::moto::start();
+    let date = day("2026-06-30");
+    let sim = start(Flavour::SelfManaged, 700, date).await;
+    let c = client(&sim, tokens::ADMIN);
+    let cfg = support::moto::sdk_config(&m).await;
+    let ddb = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&cfg),
+        support::moto::unique("collect"),
+        400,
+    );
+    ddb.ensure_ready().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = sqlite(&dir);
+    lite.ensure_ready().await.unwrap();
+    let opts = CollectOptions::new(date);
+    collect_day(&c, &ddb, &opts).await;
+    collect_day(&c, &lite, &opts).await;
+    let instance = collect::instance_id(&c, None);
+    let mut a = ddb.members(&instance, date).await.unwrap();
+    let mut b = lite.members(&instance, date).await.unwrap();
+    a.sort_by_key(|m| m.id);
+    b.sort_by_key(|m| m.id);
+    assert_eq!(a.len(), 700);
+    assert!(a == b);
+}
