@@ -32,6 +32,7 @@ ensure_venv() {
         return 0
     fi
     mkdir -p "$CACHE"
+    echo "infra: installing $(basename "$requirements") into $venv (first run, or the file changed)" >&2
     (
         # Two checks started at once (CI and a developer, or two worktrees) must not install into
         # the same venv together: the second waits, then finds the stamp and does nothing.
@@ -42,9 +43,8 @@ ensure_venv() {
         if [[ -x "$venv/bin/python" ]] && cmp -s "$requirements" "$stamp"; then
             exit 0
         fi
-        echo "infra: installing $(basename "$requirements") into $venv" >&2
         rm -f "$stamp"
-        "$PYTHON" -m venv "$venv" &&
+        "$PYTHON" -m venv --clear "$venv" &&
             "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" &&
             cp "$requirements" "$stamp"
     ) >"$WORK/install-$1.log" 2>&1
