@@ -25,3 +25,6 @@ pub use types::{
     BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
     PushData, User,
 };
+
+#[cfg(test)]
+mod client_tests;
