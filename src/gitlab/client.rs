@@ -603,11 +603,11 @@ impl Client {
                 }
                 Err(error) => {
                     let backoff = retry_delay(attempts, None, None, 0.0, rand::random::<f64>());
+                    let timed_out = error.is_timeout();
                     let reason = error_chain(error.without_url());
                     if is_tls_failure(&reason) {
                         return Err(GitLabError::Tls { endpoint, reason });
-                    } else if reason.contains("operation timed out") || reason.contains("timed out")
-                    {
+                    } else if timed_out || reason.contains("timed out") {
                         Failure::Timeout(backoff)
                     } else {
                         Failure::Connection(reason, backoff)
