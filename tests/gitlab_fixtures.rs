@@ -440,7 +440,8 @@ fn write_and_csv_endpoints_are_not_read_by_the_client() {
 
 #[test]
 fn error_bodies_classify() {
-    let cases: &[(&str, u16, fn(&GitLabError) -> bool)] = &[
+    type Expect = fn(&GitLabError) -> bool;
+    let cases: &[(&str, u16, Expect)] = &[
         ("error_401.json", 401, |e| {
             matches!(e, GitLabError::Unauthorized { .. })
         }),

@@ -112,11 +112,7 @@ fn next_link_start(s: &str) -> usize {
     for (i, c) in s.char_indices() {
         match c {
             '"' => in_quotes = !in_quotes,
-            ',' if !in_quotes => {
-                if s[i + 1..].trim_start().starts_with('<') {
-                    return i;
-                }
-            }
+            ',' if !in_quotes && s[i + 1..].trim_start().starts_with('<') => return i,
             _ => {}
         }
     }
