@@ -197,16 +197,16 @@ impl GitLabError {
     pub fn hint(&self) -> String {
         match self {
             GitLabError::Unauthorized { .. } => {
-                "GitLab does not recognise the token: check that it was copied whole and belongs to this GitLab instance, or create a new personal access token".into()
+                "check that the token was copied whole and belongs to this GitLab instance, or create a new personal access token".into()
             }
             GitLabError::TokenExpired { .. } => {
-                "the token has expired: create or rotate a personal access token and store it where seatwatch reads it (GITLAB_TOKEN, --token-file or the Secrets Manager secret)".into()
+                "create or rotate a personal access token and store it where seatwatch reads it (GITLAB_TOKEN, --token-file or the Secrets Manager secret)".into()
             }
             GitLabError::TokenRevoked { .. } => {
-                "the token was revoked: create a new personal access token and store it where seatwatch reads it".into()
+                "create a new personal access token and store it where seatwatch reads it".into()
             }
             GitLabError::InvalidToken { .. } => {
-                "GitLab refused this kind of token: use a personal access token of a real user (admin on self-managed, top-level group Owner on GitLab.com)".into()
+                "use a personal access token of a real user (admin on self-managed, top-level group Owner on GitLab.com)".into()
             }
             GitLabError::InsufficientScope { required, .. } => {
                 if required.is_empty() {
