@@ -38,6 +38,8 @@ type Responder = dyn Fn(&Seen, usize) -> (Option<Duration>, Response) + Send + S
 struct StubState {
     seen: Mutex<Vec<Seen>>,
     respond: Box<Responder>,
+    /// (now, most ever) requests being answered at once.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 struct Stub {
@@ -54,6 +56,7 @@ impl Stub {
         let state = Arc::new(StubState {
             seen: Mutex::new(Vec::new()),
             respond: Box::new(respond),
+            in_flight: Mutex::new((0, 0)),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -118,10 +121,16 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
         all.push(seen.clone());
         all.len() - 1
     };
+    {
+        let mut in_flight = state.in_flight.lock().expect("in flight");
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
     let (delay, response) = (state.respond)(&seen, n);
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
+    state.in_flight.lock().expect("in flight").0 -= 1;
     response
 }
 
@@ -645,4 +654,24 @@ async fn connection_refused_gives_a_connection_error() {
         "{err:?}"
     );
     assert!(!err.to_string().contains(FAKE_TOKEN));
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_bounded_by_concurrency() {
+    let stub = Stub::start(|_, _| (Some(Duration::from_millis(100)), json(200, "[]"))).await;
+    let client = stub.client(ClientOptions {
+        concurrency: 2,
+        ..fast_opts()
+    });
+    let probes = (0..8).map(|_| {
+        let client = client.clone();
+        async move { client.probe("/users").await }
+    });
+    let results = futures_util::future::join_all(probes).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    let most = stub.state.in_flight.lock().expect("in flight").1;
+    assert!(most <= 2, "{most} requests at once with concurrency 2");
+    assert!(most >= 1);
+    assert_eq!(client.requests_made(), 8);
+    stub.stop().await;
 }
