@@ -1,0 +1,755 @@
+//! The HTTP client: GET only, token in a header, bounded concurrency, retries and pacing.
+//!
+//! There is exactly one place that sends a request ([`Client::send_once`]) and it calls
+//! `reqwest::Client::get`; nothing in the public API takes a method. Every request goes through
+//! [`Client::get`], which paces against GitLab's rate-limit headers, holds a semaphore permit
+//! while in flight, retries 429/5xx/timeouts/resets within `max_retry_time`, and classifies what
+//! GitLab sent back. Redirects are not followed, because the `PRIVATE-TOKEN` header would go
+//! wherever GitLab's answer points.
+
+use std::collections::HashSet;
+use std::error::Error as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::NaiveDate;
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::base_url::BaseUrl;
+use super::error::GitLabError;
+use super::headers::{Pacer, PageInfo, RateLimit, retry_after, retry_delay};
+use super::token::Token;
+use super::types::{
+    BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
+    RawEvent, User,
+};
+
+/// GitLab's largest page.
+const PER_PAGE: &str = "100";
+
+/// Tuning knobs; `Default` suits GitLab.com's 2,000 requests a minute.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Limit for one request, body included.
+    pub request_timeout: Duration,
+    /// How long one call keeps retrying (waits included) before it gives up.
+    pub max_retry_time: Duration,
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            concurrency: 8,
+            request_timeout: Duration::from_secs(30),
+            max_retry_time: Duration::from_secs(5 * 60),
+            user_agent: format!("seatwatch/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// A read-only GitLab REST client. Cheap to clone; clones share limits, counters and the token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: BaseUrl,
+    token: RwLock<Token>,
+    opts: ClientOptions,
+    in_flight: tokio::sync::Semaphore,
+    requests: AtomicU64,
+    responses_429: AtomicU64,
+    last_rate_limit: Mutex<Option<RateLimit>>,
+    pacer: Mutex<Pacer>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base.web_root().as_str())
+            .field("token", &"<redacted>")
+            .field("opts", &self.inner.opts)
+            .finish()
+    }
+}
+
+/// The answer to [`Client::probe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub rate_limit: Option<RateLimit>,
+    /// `X-Total`, when GitLab counted (it does not above 10,000 rows).
+    pub total: Option<u64>,
+    pub latency: Duration,
+}
+
+/// One keyset page of `GET /users` and where the next one is, for checkpointing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsersPage {
+    pub users: Vec<User>,
+    /// The `Link: rel="next"` URL; `None` on the last page. Holds no token.
+    pub next: Option<String>,
+}
+
+/// A successful response.
+struct Answer {
+    headers: HeaderMap,
+    body: Vec<u8>,
+    latency: Duration,
+}
+
+/// Why one attempt failed, and how long to wait before the next.
+enum Failure {
+    RateLimited(Duration),
+    Server(u16, Duration),
+    Timeout(Duration),
+    Connection(String, Duration),
+}
+
+impl Failure {
+    fn delay(&self) -> Duration {
+        match self {
+            Failure::RateLimited(d)
+            | Failure::Server(_, d)
+            | Failure::Timeout(d)
+            | Failure::Connection(_, d) => *d,
+        }
+    }
+
+    fn give_up(self, endpoint: &str, attempts: u32, waited: Duration) -> GitLabError {
+        let endpoint = endpoint.to_string();
+        match self {
+            Failure::RateLimited(_) => GitLabError::RateLimited {
+                endpoint,
+                attempts,
+                waited,
+            },
+            Failure::Server(status, _) => GitLabError::Server {
+                endpoint,
+                status,
+                attempts,
+            },
+            Failure::Timeout(_) => GitLabError::Timeout { endpoint, attempts },
+            Failure::Connection(reason, _) => GitLabError::Connection {
+                endpoint,
+                reason,
+                attempts,
+            },
+        }
+    }
+}
+
+impl Client {
+    pub fn new(base: BaseUrl, token: Token, opts: ClientOptions) -> Result<Client, GitLabError> {
+        let mut opts = opts;
+        opts.concurrency = opts.concurrency.max(1);
+        let http = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .timeout(opts.request_timeout)
+            .connect_timeout(opts.request_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GitLabError::Config {
+                reason: format!("cannot set up the HTTP client: {}", error_chain(e)),
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                token: RwLock::new(token),
+                in_flight: tokio::sync::Semaphore::new(opts.concurrency),
+                opts,
+                requests: AtomicU64::new(0),
+                responses_429: AtomicU64::new(0),
+                last_rate_limit: Mutex::new(None),
+                pacer: Mutex::new(Pacer::default()),
+            }),
+        })
+    }
+
+    pub fn base(&self) -> &BaseUrl {
+        &self.inner.base
+    }
+
+    /// Replaces the token; requests sent from now on use the new one (rotation).
+    pub fn set_token(&self, token: Token) {
+        *self
+            .inner
+            .token
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+    }
+
+    /// HTTP requests sent, retries included.
+    pub fn requests_made(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn responses_429(&self) -> u64 {
+        self.inner.responses_429.load(Ordering::Relaxed)
+    }
+
+    /// The rate-limit headers of the latest response that had any.
+    pub fn last_rate_limit(&self) -> Option<RateLimit> {
+        lock(&self.inner.last_rate_limit).clone()
+    }
+
+    /// `GET /metadata`; instances older than 15.5 only have `GET /version`.
+    pub async fn metadata(&self) -> Result<Metadata, GitLabError> {
+        match self.get_json(&self.api_url(&["metadata"])).await {
+            Err(GitLabError::NotFound { .. }) => self.get_json(&self.api_url(&["version"])).await,
+            other => other,
+        }
+    }
+
+    pub async fn current_user(&self) -> Result<CurrentUser, GitLabError> {
+        self.get_json(&self.api_url(&["user"])).await
+    }
+
+    pub async fn token_self(&self) -> Result<PersonalAccessToken, GitLabError> {
+        self.get_json(&self.api_url(&["personal_access_tokens", "self"]))
+            .await
+    }
+
+    pub async fn license(&self) -> Result<License, GitLabError> {
+        self.get_json(&self.api_url(&["license"])).await
+    }
+
+    /// `GET /namespaces/:id`; a path such as `acme/sub` is URL-encoded into one segment.
+    pub async fn namespace(&self, id_or_path: &str) -> Result<Namespace, GitLabError> {
+        self.get_json(&self.api_url(&["namespaces", id_or_path]))
+            .await
+    }
+
+    pub async fn group(&self, id_or_path: &str) -> Result<Group, GitLabError> {
+        self.get_json(&self.api_url(&["groups", id_or_path])).await
+    }
+
+    /// Admin listing, keyset pages streamed in order; a later page's duplicates of earlier ids
+    /// dropped. The stream ends after the first error.
+    pub fn users(&self) -> impl Stream<Item = Result<Vec<User>, GitLabError>> + Send + '_ {
+        self.users_from(None).map(|page| page.map(|p| p.users))
+    }
+
+    /// Keyset paging of `GET /users` from the start (`None`) or from a saved `next` URL.
+    pub fn users_from(
+        &self,
+        next: Option<String>,
+    ) -> impl Stream<Item = Result<UsersPage, GitLabError>> + Send + '_ {
+        let start = match next {
+            None => Ok(self.users_first_url()),
+            Some(saved) => self.follow(&saved).map_err(|reason| GitLabError::Config {
+                reason: format!("cannot resume the user listing from the saved position: {reason}"),
+            }),
+        };
+        let state = KeysetState {
+            next: Some(start),
+            seen: HashSet::new(),
+        };
+        stream::unfold(state, move |mut state| async move {
+            let url = match state.next.take()? {
+                Ok(url) => url,
+                Err(e) => return Some((Err(e), state)),
+            };
+            let endpoint = self.endpoint_of(&url);
+            let page = self.get_page::<User>(&url).await;
+            let (users, info) = match page {
+                Ok(page) => page,
+                Err(e) => return Some((Err(e), state)),
+            };
+            let next = match info.next_link {
+                Some(link) => match self.follow(&link) {
+                    Ok(next) if next == url => Some(Err(GitLabError::BadBody {
+                        endpoint,
+                        reason: "the Link rel=\"next\" header points back at the same page".into(),
+                    })),
+                    Ok(next) => Some(Ok(next)),
+                    Err(reason) => Some(Err(GitLabError::BadBody { endpoint, reason })),
+                },
+                None => None,
+            };
+            let next_string = match &next {
+                Some(Ok(url)) => Some(url.to_string()),
+                _ => None,
+            };
+            state.next = next;
+            let users = users
+                .into_iter()
+                .filter(|u| state.seen.insert(u.id))
+                .collect();
+            Some((
+                Ok(UsersPage {
+                    users,
+                    next: next_string,
+                }),
+                state,
+            ))
+        })
+    }
+
+    /// `GET /groups/:group/billable_members`, all pages (concurrently when GitLab gives the page
+    /// count), in order; a member listed twice is yielded once. Ends after the first error.
+    pub fn billable_members(
+        &self,
+        group: &str,
+    ) -> impl Stream<Item = Result<Vec<BillableMember>, GitLabError>> + Send + '_ {
+        let mut url = self.api_url(&["groups", group, "billable_members"]);
+        url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+        let mut seen = HashSet::new();
+        self.offset_pages::<BillableMember>(url).map(move |page| {
+            page.map(|members| members.into_iter().filter(|m| seen.insert(m.id)).collect())
+        })
+    }
+
+    /// All events of one user in (after, before), both exclusive day bounds as GitLab has them;
+    /// all pages. Events without a timestamp are skipped, an event seen twice is kept once.
+    pub async fn user_events(
+        &self,
+        user_id: u64,
+        after: NaiveDate,
+        before: NaiveDate,
+    ) -> Result<Vec<Event>, GitLabError> {
+        let mut url = self.api_url(&["users", &user_id.to_string(), "events"]);
+        url.query_pairs_mut()
+            .append_pair("after", &after.format("%Y-%m-%d").to_string())
+            .append_pair("before", &before.format("%Y-%m-%d").to_string())
+            .append_pair("per_page", PER_PAGE);
+        let mut pages = std::pin::pin!(self.offset_pages::<RawEvent>(url));
+        let mut seen = HashSet::new();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            for raw in page? {
+                if let Some(event) = raw.into_event()
+                    && seen.insert(event.id)
+                {
+                    events.push(event);
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Cheap probe for permission checks: `GET path` with `per_page=1`, for its status and headers.
+    /// `path` is relative to `/api/v4` (`/users`, `groups/acme/billable_members?x=y`).
+    pub async fn probe(&self, path: &str) -> Result<Probe, GitLabError> {
+        let mut url = self.probe_url(path)?;
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "per_page")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("per_page", "1");
+        let answer = self.get(&url).await?;
+        Ok(Probe {
+            rate_limit: RateLimit::from_headers(&answer.headers),
+            total: PageInfo::from_headers(&answer.headers).total,
+            latency: answer.latency,
+        })
+    }
+
+    fn probe_url(&self, path: &str) -> Result<Url, GitLabError> {
+        let refuse = |why: &str| GitLabError::Config {
+            reason: format!("refusing to probe `{path}`: {why}"),
+        };
+        let relative = path.trim().trim_start_matches('/');
+        if relative.contains("://") || relative.starts_with('\\') || path.trim().starts_with("//") {
+            return Err(refuse("give a path under /api/v4, not a URL"));
+        }
+        let api_root = self.inner.base.api_root();
+        let url = api_root
+            .join(relative)
+            .map_err(|e| refuse(&e.to_string()))?;
+        if url.origin() != api_root.origin() || !url.path().starts_with(api_root.path()) {
+            return Err(refuse("it leaves the GitLab API"));
+        }
+        Ok(url)
+    }
+
+    fn users_first_url(&self) -> Url {
+        let mut url = self.api_url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("pagination", "keyset")
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc")
+            .append_pair("per_page", PER_PAGE);
+        url
+    }
+
+    /// `api_root` plus path segments, each percent-encoded as one segment.
+    fn api_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.base.api_root().clone();
+        {
+            // Invariant: an http(s) URL with a host can always have path segments.
+            let mut path = url
+                .path_segments_mut()
+                .expect("the API root is an http(s) URL");
+            path.pop_if_empty();
+            for segment in segments {
+                path.push(segment);
+            }
+        }
+        url
+    }
+
+    /// The path below `/api/v4` (`/users/42/events`): what errors and logs name.
+    fn endpoint_of(&self, url: &Url) -> String {
+        let root = self.inner.base.api_root().path().trim_end_matches('/');
+        let path = url.path();
+        let below = path.strip_prefix(root).unwrap_or(path);
+        if below.starts_with('/') {
+            below.to_string()
+        } else {
+            format!("/{below}")
+        }
+    }
+
+    /// A pagination link from GitLab (or a saved one), pinned to the configured instance: its path
+    /// and query are kept, scheme/host/port are ours, so the token never goes anywhere else even
+    /// if a proxy makes GitLab print another address.
+    fn follow(&self, link: &str) -> Result<Url, String> {
+        let parsed = Url::parse(link.trim())
+            .map_err(|e| format!("the pagination link is not a URL ({e})"))?;
+        let api_root = self.inner.base.api_root();
+        if !parsed.path().starts_with(api_root.path()) {
+            return Err(format!(
+                "the pagination link leaves the GitLab API at {}",
+                api_root.path()
+            ));
+        }
+        let mut url = api_root.clone();
+        url.set_path(parsed.path());
+        url.set_query(parsed.query());
+        Ok(url)
+    }
+
+    /// Offset pagination from page 1: the remaining pages concurrently when `X-Total-Pages` says
+    /// how many there are, else one after the other following `Link`/`X-Next-Page`.
+    fn offset_pages<T>(&self, base: Url) -> BoxStream<'_, Result<Vec<T>, GitLabError>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let first_url = with_page(&base, 1);
+        let concurrency = self.inner.opts.concurrency;
+        let pages = stream::once(async move {
+            let first = self.get_page::<T>(&first_url).await;
+            (first, first_url)
+        })
+        .flat_map(move |(first, first_url)| match first {
+            Err(e) => stream::iter([Err(e)]).boxed(),
+            Ok((items, info)) => {
+                let head = stream::iter([Ok(items)]);
+                match info.total_pages {
+                    Some(total) if total > 1 => {
+                        let base = base.clone();
+                        let rest = stream::iter(2..=total)
+                            .map(move |page| {
+                                let url = with_page(&base, page);
+                                async move { self.get_page::<T>(&url).await.map(|(v, _)| v) }
+                            })
+                            .buffered(concurrency);
+                        head.chain(rest).boxed()
+                    }
+                    Some(_) => head.boxed(),
+                    None => {
+                        let next = self.next_offset_url(&base, &first_url, &info);
+                        head.chain(self.sequential_pages::<T>(base.clone(), next))
+                            .boxed()
+                    }
+                }
+            }
+        });
+        stop_after_error(pages).boxed()
+    }
+
+    /// Pages followed one by one (no totals: above 10,000 rows GitLab stops counting).
+    fn sequential_pages<T>(
+        &self,
+        base: Url,
+        next: Option<Result<Url, GitLabError>>,
+    ) -> BoxStream<'_, Result<Vec<T>, GitLabError>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        stream::unfold(next, move |next| {
+            let base = base.clone();
+            async move {
+                let url = match next? {
+                    Ok(url) => url,
+                    Err(e) => return Some((Err(e), None)),
+                };
+                match self.get_page::<T>(&url).await {
+                    Ok((items, info)) => {
+                        let next = self.next_offset_url(&base, &url, &info);
+                        Some((Ok(items), next))
+                    }
+                    Err(e) => Some((Err(e), None)),
+                }
+            }
+        })
+        .boxed()
+    }
+
+    fn next_offset_url(
+        &self,
+        base: &Url,
+        current: &Url,
+        info: &PageInfo,
+    ) -> Option<Result<Url, GitLabError>> {
+        let endpoint = self.endpoint_of(current);
+        let next = if let Some(link) = &info.next_link {
+            match self.follow(link) {
+                Ok(url) => url,
+                Err(reason) => return Some(Err(GitLabError::BadBody { endpoint, reason })),
+            }
+        } else {
+            with_page(base, info.next_page?)
+        };
+        if &next == current {
+            return Some(Err(GitLabError::BadBody {
+                endpoint,
+                reason: "the next-page headers point back at the same page".into(),
+            }));
+        }
+        Some(Ok(next))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, GitLabError> {
+        let answer = self.get(url).await?;
+        parse_body(&self.endpoint_of(url), &answer.body)
+    }
+
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+    ) -> Result<(Vec<T>, PageInfo), GitLabError> {
+        let answer = self.get(url).await?;
+        let items = parse_body(&self.endpoint_of(url), &answer.body)?;
+        Ok((items, PageInfo::from_headers(&answer.headers)))
+    }
+
+    /// One logical GET: pacing, a concurrency permit, retries within the budget, classification.
+    async fn get(&self, url: &Url) -> Result<Answer, GitLabError> {
+        let inner = &self.inner;
+        let endpoint = self.endpoint_of(url);
+        let started = Instant::now();
+        let mut attempts: u32 = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            let pace =
+                lock(&inner.pacer).reserve(Instant::now(), unix_now(), inner.opts.concurrency);
+            if !pace.is_zero() {
+                tokio::time::sleep(pace).await;
+            }
+            let token = self.token_header(&endpoint)?;
+            let permit = inner
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| GitLabError::Config {
+                    reason: "the client was shut down".into(),
+                })?;
+            attempts += 1;
+            inner.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = Instant::now();
+            let outcome = self.send_once(url, token).await;
+            drop(permit);
+            let latency = sent.elapsed();
+
+            let failure = match outcome {
+                Ok((status, headers, body)) => {
+                    let rate_limit = RateLimit::from_headers(&headers);
+                    if let Some(rate_limit) = &rate_limit {
+                        lock(&inner.pacer).observe(rate_limit);
+                        *lock(&inner.last_rate_limit) = Some(rate_limit.clone());
+                    }
+                    if status.is_success() {
+                        return Ok(Answer {
+                            headers,
+                            body,
+                            latency,
+                        });
+                    }
+                    let now = unix_now();
+                    let hinted = retry_after(&headers, now);
+                    match status.as_u16() {
+                        429 => {
+                            inner.responses_429.fetch_add(1, Ordering::Relaxed);
+                            let reset_at = rate_limit.and_then(|r| r.reset_at);
+                            Failure::RateLimited(retry_delay(
+                                attempts,
+                                hinted,
+                                reset_at,
+                                now,
+                                rand::random::<f64>(),
+                            ))
+                        }
+                        code @ (500 | 502 | 503 | 504) => Failure::Server(
+                            code,
+                            retry_delay(attempts, hinted, None, now, rand::random::<f64>()),
+                        ),
+                        code => return Err(GitLabError::from_response(&endpoint, code, &body)),
+                    }
+                }
+                Err(error) => {
+                    let backoff = retry_delay(attempts, None, None, 0.0, rand::random::<f64>());
+                    let timed_out = error.is_timeout();
+                    let reason = error_chain(error.without_url());
+                    if is_tls_failure(&reason) {
+                        return Err(GitLabError::Tls { endpoint, reason });
+                    } else if timed_out || reason.contains("timed out") {
+                        Failure::Timeout(backoff)
+                    } else {
+                        Failure::Connection(reason, backoff)
+                    }
+                }
+            };
+            let delay = failure.delay();
+            if started.elapsed() + delay > inner.opts.max_retry_time {
+                tracing::warn!(endpoint = %endpoint, attempts, "GitLab request failed, retry budget spent");
+                return Err(failure.give_up(&endpoint, attempts, waited));
+            }
+            if matches!(failure, Failure::RateLimited(_)) {
+                lock(&inner.pacer).block_until(Instant::now() + delay);
+            }
+            tracing::debug!(
+                endpoint = %endpoint,
+                attempts,
+                delay_ms = delay.as_millis() as u64,
+                "GitLab request failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+            waited += delay;
+        }
+    }
+
+    /// The only HTTP call site, and it is a GET.
+    async fn send_once(
+        &self,
+        url: &Url,
+        token: HeaderValue,
+    ) -> Result<(reqwest::StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+        let response = self
+            .inner
+            .http
+            .get(url.clone())
+            .header("PRIVATE-TOKEN", token)
+            .send()
+            .await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        Ok((status, headers, body.to_vec()))
+    }
+
+    fn token_header(&self, endpoint: &str) -> Result<HeaderValue, GitLabError> {
+        let token = self
+            .inner
+            .token
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if token.is_empty() {
+            return Err(GitLabError::Unauthorized {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        let mut value = HeaderValue::from_str(token.expose()).map_err(|_| GitLabError::Config {
+            reason: "the token contains characters that cannot be sent in an HTTP header (a line break or control character inside it): check the stored secret".into(),
+        })?;
+        // keeps the value out of hyper's and reqwest's Debug output
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+struct KeysetState {
+    next: Option<Result<Url, GitLabError>>,
+    seen: HashSet<u64>,
+}
+
+fn with_page(base: &Url, page: u32) -> Url {
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("page", &page.to_string());
+    url
+}
+
+fn parse_body<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, GitLabError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        GitLabError::BadBody {
+            endpoint: endpoint.to_string(),
+            reason: format!("{e} (body starts with `{start}`, {} bytes)", body.len()),
+        }
+    })
+}
+
+/// Ends a stream after its first error, so callers never see pages after a gap.
+fn stop_after_error<'a, T: Send + 'a>(
+    pages: impl Stream<Item = Result<T, GitLabError>> + Send + 'a,
+) -> impl Stream<Item = Result<T, GitLabError>> + Send + 'a {
+    pages.scan(false, |failed, item| {
+        let out = if *failed {
+            None
+        } else {
+            *failed = item.is_err();
+            Some(item)
+        };
+        std::future::ready(out)
+    })
+}
+
+fn is_tls_failure(reason: &str) -> bool {
+    let lower = reason.to_ascii_lowercase();
+    lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("notvalidforname")
+}
+
+/// A reqwest error with its causes ("error sending request: connection refused"), URL-free.
+fn error_chain(error: reqwest::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

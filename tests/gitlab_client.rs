@@ -1,0 +1,523 @@
+//! The GitLab client against the simulated GitLab (`seatwatch::sim`), a real HTTP server on
+//! 127.0.0.1: every token behaviour, every fault, paging, and that no error shows the token.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Days;
+use futures_util::StreamExt;
+use seatwatch::gitlab::{
+    BaseUrl, BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
+};
+use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::Flavour;
+
+const ALL_TOKENS: &[&str] = &[
+    tokens::ADMIN,
+    tokens::EXPIRING_SOON,
+    tokens::EXPIRED,
+    tokens::REVOKED,
+    tokens::READ_USER_ONLY,
+    tokens::NON_ADMIN,
+    "glpat-fake-test-token-0000",
+];
+
+async fn start(flavour: Flavour, users: u32) -> SimHandle {
+    SimHandle::start(SimConfig::new(flavour, users))
+        .await
+        .expect("simulator starts on 127.0.0.1:0")
+}
+
+fn opts() -> ClientOptions {
+    ClientOptions {
+        concurrency: 4,
+        request_timeout: Duration::from_secs(5),
+        max_retry_time: Duration::from_secs(30),
+        user_agent: "seatwatch-test".into(),
+    }
+}
+
+fn client_with(sim: &SimHandle, token: &str, opts: ClientOptions) -> Client {
+    let base = BaseUrl::parse(&sim.base_url(), false).expect("loopback http is allowed");
+    Client::new(base, Token::new(token), opts).expect("client")
+}
+
+fn client(sim: &SimHandle, token: &str) -> Client {
+    client_with(sim, token, opts())
+}
+
+async fn all_users(client: &Client) -> Result<Vec<User>, GitLabError> {
+    let mut pages = std::pin::pin!(client.users());
+    let mut users = Vec::new();
+    while let Some(page) = pages.next().await {
+        users.extend(page?);
+    }
+    Ok(users)
+}
+
+async fn all_billable(client: &Client, group: &str) -> Result<Vec<BillableMember>, GitLabError> {
+    let mut pages = std::pin::pin!(client.billable_members(group));
+    let mut members = Vec::new();
+    while let Some(page) = pages.next().await {
+        members.extend(page?);
+    }
+    Ok(members)
+}
+
+fn assert_no_token(err: &GitLabError) {
+    let shown = format!("{err} {err:?} {}", err.hint());
+    for token in ALL_TOKENS {
+        assert!(!shown.contains(token), "token leaked: {shown}");
+    }
+    assert!(!shown.contains("glpat-"), "token-like text leaked: {shown}");
+}
+
+// ---- paging ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn keyset_users_are_complete_without_duplicates() {
+    let sim = start(Flavour::SelfManaged, 250).await;
+    let client = client(&sim, tokens::ADMIN);
+    let users = all_users(&client).await.expect("all users");
+    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
+    let unique: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicates");
+    assert_eq!(ids.len() as u64, sim.expected().users, "gaps");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "keyset order is by id");
+    assert!(
+        users.iter().any(|u| u.using_license_seat.is_some()),
+        "admin view"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn users_resume_from_a_checkpoint() {
+    let sim = start(Flavour::SelfManaged, 250).await;
+    let client = client(&sim, tokens::ADMIN);
+    let first: UsersPage = {
+        let mut pages = std::pin::pin!(client.users_from(None));
+        pages.next().await.expect("a page").expect("ok")
+    };
+    let next = first.next.clone().expect("more than one page");
+    assert!(!next.contains("glpat-"));
+    let mut ids: Vec<u64> = first.users.iter().map(|u| u.id).collect();
+    let mut rest = std::pin::pin!(client.users_from(Some(next)));
+    while let Some(page) = rest.next().await {
+        ids.extend(page.expect("page").users.iter().map(|u| u.id));
+    }
+    let unique: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len() as u64, sim.expected().users);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn billable_members_are_complete_without_duplicates() {
+    let sim = start(Flavour::GitLabCom, 250).await;
+    let client = client(&sim, tokens::ADMIN);
+    let members = all_billable(&client, "acme").await.expect("members");
+    let unique: HashSet<u64> = members.iter().map(|m| m.id).collect();
+    assert_eq!(unique.len(), members.len());
+    assert_eq!(members.len() as u64, sim.expected().billable_members);
+    let namespace = client.namespace("acme").await.expect("namespace");
+    assert_eq!(
+        namespace.seats_in_use,
+        Some(sim.expected().billable_members)
+    );
+    let group = client.group("acme").await.expect("group");
+    assert!(group.is_top_level());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn self_managed_identity_and_license() {
+    let sim = start(Flavour::SelfManaged, 120).await;
+    let client = client(&sim, tokens::ADMIN);
+    let metadata = client.metadata().await.expect("metadata");
+    assert!(!metadata.version.is_empty());
+    let me = client.current_user().await.expect("user");
+    assert!(me.is_admin());
+    let token = client.token_self().await.expect("token");
+    assert!(token.active);
+    let license = client.license().await.expect("license");
+    assert_eq!(license.active_users, Some(sim.expected().seat_holders));
+    assert_eq!(license.user_limit, Some(sim.expected().user_limit));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn expiring_token_reports_its_date() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let client = client(&sim, tokens::EXPIRING_SOON);
+    let token = client.token_self().await.expect("token");
+    let as_of = SimConfig::new(Flavour::SelfManaged, 50).as_of;
+    assert_eq!(token.expires_at, as_of.checked_add_days(Days::new(5)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_events_stay_within_the_exclusive_day_bounds() {
+    let sim = start(Flavour::SelfManaged, 200).await;
+    let client = client(&sim, tokens::ADMIN);
+    let as_of = SimConfig::new(Flavour::SelfManaged, 200).as_of;
+    let active: Vec<User> = all_users(&client)
+        .await
+        .expect("users")
+        .into_iter()
+        .filter(|u| u.last_activity_on == Some(as_of))
+        .take(5)
+        .collect();
+    assert!(
+        !active.is_empty(),
+        "the simulator has users active on its as_of date"
+    );
+    let after = as_of.pred_opt().expect("date");
+    let before = as_of.succ_opt().expect("date");
+    let mut total = 0;
+    for user in &active {
+        let events = client
+            .user_events(user.id, after, before)
+            .await
+            .expect("events");
+        let ids: HashSet<u64> = events.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), events.len(), "duplicate events");
+        for event in &events {
+            assert_eq!(
+                event.created_at.date_naive(),
+                as_of,
+                "outside (after, before)"
+            );
+        }
+        total += events.len();
+    }
+    assert!(total > 0, "active users have events on their active day");
+    sim.shutdown().await;
+}
+
+// ---- tokens ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn token_failures_are_typed() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+
+    let expired = client(&sim, tokens::EXPIRED)
+        .current_user()
+        .await
+        .expect_err("expired");
+    assert_eq!(
+        expired,
+        GitLabError::TokenExpired {
+            endpoint: "/user".into()
+        }
+    );
+
+    let revoked = client(&sim, tokens::REVOKED)
+        .current_user()
+        .await
+        .expect_err("revoked");
+    assert_eq!(
+        revoked,
+        GitLabError::TokenRevoked {
+            endpoint: "/user".into()
+        }
+    );
+
+    let unknown = client(&sim, "glpat-fake-test-token-0000")
+        .current_user()
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        unknown,
+        GitLabError::Unauthorized {
+            endpoint: "/user".into()
+        }
+    );
+
+    let read_user = client(&sim, tokens::READ_USER_ONLY);
+    read_user
+        .current_user()
+        .await
+        .expect("read_user may read /user");
+    let scope = read_user.license().await.expect_err("needs read_api");
+    match &scope {
+        GitLabError::InsufficientScope { endpoint, required } => {
+            assert_eq!(endpoint, "/license");
+            assert!(required.iter().any(|s| s == "read_api"), "{required:?}");
+        }
+        other => panic!("expected InsufficientScope, got {other:?}"),
+    }
+
+    let non_admin = client(&sim, tokens::NON_ADMIN);
+    let forbidden = non_admin.license().await.expect_err("not an admin");
+    assert!(
+        matches!(forbidden, GitLabError::Forbidden { ref endpoint, .. } if endpoint == "/license")
+    );
+
+    for err in [&expired, &revoked, &unknown, &scope, &forbidden] {
+        assert_no_token(err);
+    }
+    assert!(expired.is_auth() && revoked.is_auth() && unknown.is_auth());
+    assert!(!scope.is_auth() && !forbidden.is_auth());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn billable_members_without_owner_is_bad_request() {
+    let sim = start(Flavour::GitLabCom, 50).await;
+    let err = all_billable(&client(&sim, tokens::NON_ADMIN), "acme")
+        .await
+        .expect_err("not the Owner");
+    assert!(
+        matches!(err, GitLabError::BadRequest { ref endpoint, .. } if endpoint == "/groups/acme/billable_members"),
+        "{err:?}"
+    );
+    assert!(err.hint().contains("Owner"));
+    assert_no_token(&err);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotated_token_is_used_for_later_requests() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let client = client(&sim, tokens::ADMIN);
+    client.current_user().await.expect("admin");
+    let rotated = "glpat-fake-test-rotated-0000";
+    sim.add_token(rotated, tokens::ADMIN);
+    client.set_token(Token::new(rotated));
+    sim.revoke_token(tokens::ADMIN);
+    client.current_user().await.expect("the new token works");
+    client.set_token(Token::new(tokens::ADMIN));
+    let err = client
+        .current_user()
+        .await
+        .expect_err("the old one is revoked");
+    assert!(err.is_auth());
+    sim.shutdown().await;
+}
+
+// ---- faults ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rate_limited_with_retry_after_then_succeeds() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(Faults {
+        status_burst: Some((429, 2)),
+        retry_after: RetryAfterMode::Seconds(1),
+        ..Faults::default()
+    });
+    let client = client(&sim, tokens::ADMIN);
+    client.current_user().await.expect("after the 429s");
+    assert_eq!(client.responses_429(), 2);
+    assert_eq!(client.requests_made(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limited_with_reset_only_or_no_headers_then_succeeds() {
+    for mode in [RetryAfterMode::ResetOnly, RetryAfterMode::NoHeaders] {
+        let sim = start(Flavour::SelfManaged, 50).await;
+        sim.set_faults(Faults {
+            status_burst: Some((429, 2)),
+            retry_after: mode,
+            ..Faults::default()
+        });
+        let client = client(&sim, tokens::ADMIN);
+        client
+            .current_user()
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(client.responses_429(), 2, "{mode:?}");
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn server_error_bursts_are_retried() {
+    for status in [500, 502, 503, 504] {
+        let sim = start(Flavour::SelfManaged, 50).await;
+        sim.set_faults(Faults {
+            status_burst: Some((status, 2)),
+            ..Faults::default()
+        });
+        let client = client(&sim, tokens::ADMIN);
+        client
+            .current_user()
+            .await
+            .unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!(client.requests_made(), 3, "{status}");
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn gives_up_after_the_retry_budget() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(Faults {
+        status_burst: Some((503, 10_000)),
+        ..Faults::default()
+    });
+    let client = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            max_retry_time: Duration::from_secs(2),
+            ..opts()
+        },
+    );
+    let err = client.current_user().await.expect_err("gives up");
+    match &err {
+        GitLabError::Server {
+            endpoint,
+            status,
+            attempts,
+        } => {
+            assert_eq!(endpoint, "/user");
+            assert_eq!(*status, 503);
+            assert!(*attempts >= 2);
+        }
+        other => panic!("expected Server, got {other:?}"),
+    }
+    assert_no_token(&err);
+
+    sim.set_faults(Faults {
+        status_burst: Some((429, 10_000)),
+        retry_after: RetryAfterMode::NoHeaders,
+        ..Faults::default()
+    });
+    let limited = client.current_user().await.expect_err("gives up on 429s");
+    assert!(
+        matches!(limited, GitLabError::RateLimited { attempts, .. } if attempts >= 2),
+        "{limited:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_responses_beyond_the_timeout_are_retried() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(Faults {
+        slow: Some((Duration::from_secs(3), 1)),
+        ..Faults::default()
+    });
+    let client = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            request_timeout: Duration::from_millis(500),
+            ..opts()
+        },
+    );
+    client.current_user().await.expect("second attempt is fast");
+    assert_eq!(client.requests_made(), 2);
+
+    sim.set_faults(Faults {
+        slow: Some((Duration::from_secs(3), 10_000)),
+        ..Faults::default()
+    });
+    let short = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            request_timeout: Duration::from_millis(300),
+            max_retry_time: Duration::from_secs(1),
+            ..opts()
+        },
+    );
+    let err = short.current_user().await.expect_err("always slow");
+    assert!(
+        matches!(err, GitLabError::Timeout { ref endpoint, .. } if endpoint == "/user"),
+        "{err:?}"
+    );
+    assert_no_token(&err);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(Faults {
+        drop_connections: 2,
+        ..Faults::default()
+    });
+    let client = client(&sim, tokens::ADMIN);
+    client.current_user().await.expect("after the resets");
+    assert_eq!(client.requests_made(), 3);
+
+    sim.set_faults(Faults {
+        drop_connections: 10_000,
+        ..Faults::default()
+    });
+    let short = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            max_retry_time: Duration::from_secs(1),
+            ..opts()
+        },
+    );
+    let err = short.current_user().await.expect_err("always dropped");
+    assert!(matches!(err, GitLabError::Connection { .. }), "{err:?}");
+    assert_no_token(&err);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_bodies_name_the_endpoint() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let client = client(&sim, tokens::ADMIN);
+
+    sim.set_faults(Faults {
+        malformed_json: 1,
+        ..Faults::default()
+    });
+    let malformed = client.current_user().await.expect_err("malformed");
+    assert!(
+        matches!(malformed, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/user"),
+        "{malformed:?}"
+    );
+    assert!(malformed.to_string().contains("/user"));
+
+    sim.set_faults(Faults {
+        truncated_body: 1,
+        ..Faults::default()
+    });
+    let truncated = client.license().await.expect_err("truncated");
+    assert!(
+        matches!(truncated, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/license"),
+        "{truncated:?}"
+    );
+
+    sim.set_faults(Faults {
+        truncated_body: 1,
+        ..Faults::default()
+    });
+    let paged = all_users(&client).await.expect_err("truncated page");
+    assert!(
+        matches!(paged, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/users"),
+        "{paged:?}"
+    );
+
+    for err in [&malformed, &truncated, &paged] {
+        assert_no_token(err);
+    }
+    // nothing sticks: the next call is fine
+    client.current_user().await.expect("healthy again");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_headers_are_exposed() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
+    cfg.rate_limit_per_minute = Some(1_000);
+    let sim = SimHandle::start(cfg).await.expect("sim");
+    let client = client(&sim, tokens::ADMIN);
+    all_users(&client).await.expect("users");
+    let rate_limit = client.last_rate_limit().expect("headers seen");
+    assert_eq!(rate_limit.limit, Some(1_000));
+    assert!(rate_limit.remaining.is_some_and(|r| r < 1_000));
+    assert!(rate_limit.reset_at.is_some());
+    assert_eq!(client.responses_429(), 0);
+    let probe = client.probe("/users").await.expect("probe");
+    assert!(probe.rate_limit.is_some());
+    sim.shutdown().await;
+}
