@@ -23,8 +23,9 @@ impl Token {
         }
     }
 
-    /// The secret itself, for the `PRIVATE-TOKEN` header only.
-    pub(crate) fn expose(&self) -> &str {
+    /// The secret itself: for the `PRIVATE-TOKEN` header and for comparing two tokens (rotation).
+    /// Never format it into a message.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 
