@@ -357,6 +357,11 @@ impl<'p> Render<'p> {
                 map.remove(key);
             }
             map.insert("preferred_language".into(), Value::from("en"));
+            map.insert("pronouns".into(), Value::Null);
+            map.insert("work_information".into(), Value::Null);
+            map.insert("followers".into(), Value::from(0));
+            map.insert("following".into(), Value::from(0));
+            map.insert("local_time".into(), Value::from("9:00 AM"));
         }
         body
     }
