@@ -4,6 +4,7 @@
 //! are derived from the population's draws, so two servers with the same seed and date render
 //! byte-identical bodies.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::population::{
@@ -110,6 +111,83 @@ const PROJECT_WORDS: [&str; 12] = [
     "Support SSO login",
 ];
 
+/// `UserBasic`. Typed rows (rather than `json!`) keep GitLab's field order and make the large
+/// listings cheap to serialise.
+#[derive(Serialize)]
+pub(crate) struct BasicUser {
+    id: u64,
+    username: String,
+    name: String,
+    state: &'static str,
+    locked: bool,
+    avatar_url: String,
+    web_url: String,
+}
+
+/// `UserWithAdmin` plus the EE fields, in the order of the real body.
+#[derive(Serialize)]
+pub(crate) struct AdminUser {
+    id: u64,
+    username: String,
+    email: String,
+    name: String,
+    state: &'static str,
+    locked: bool,
+    avatar_url: String,
+    web_url: String,
+    created_at: String,
+    is_admin: bool,
+    bio: &'static str,
+    location: Option<()>,
+    linkedin: &'static str,
+    twitter: &'static str,
+    discord: &'static str,
+    github: &'static str,
+    website_url: &'static str,
+    organization: &'static str,
+    job_title: &'static str,
+    last_sign_in_at: Option<String>,
+    confirmed_at: String,
+    theme_id: u8,
+    last_activity_on: Option<String>,
+    color_scheme_id: u8,
+    projects_limit: u32,
+    current_sign_in_at: Option<String>,
+    note: Option<()>,
+    identities: [(); 0],
+    can_create_group: bool,
+    can_create_project: bool,
+    two_factor_enabled: bool,
+    external: bool,
+    private_profile: bool,
+    current_sign_in_ip: Option<String>,
+    last_sign_in_ip: Option<String>,
+    namespace_id: u64,
+    created_by: Option<BasicUser>,
+    bot: bool,
+    is_auditor: bool,
+    using_license_seat: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BillableMember {
+    id: u64,
+    username: String,
+    name: String,
+    state: &'static str,
+    avatar_url: String,
+    web_url: String,
+    /// The public email only; absent when the member has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    last_activity_on: Option<String>,
+    membership_type: &'static str,
+    removable: bool,
+    created_at: String,
+    last_login_at: Option<String>,
+    is_last_owner: bool,
+}
+
 /// Everything a response needs about one user on the current date.
 pub(crate) struct UserView<'p> {
     pub index: usize,
@@ -152,7 +230,24 @@ pub(crate) fn date(day: Day) -> String {
 }
 
 impl<'p> Render<'p> {
+    /// The user with activity fields (`last_activity_on`, sign-ins) worked out.
     pub(crate) fn user(&self, index: usize) -> UserView<'p> {
+        let pop = self.pop;
+        let mut view = self.identity(index);
+        view.last_activity_on = pop.last_activity_on(index, self.as_of);
+        view.sign_ins = pop.sign_ins(index, self.as_of).map(|(current, last)| {
+            let at = |day: Day| {
+                let h = pop.draw(index, day as u64, Salt::Time);
+                timestamp(day, 7 * 3600 + (h % 3600) as u32, (h >> 20) as u32 % 1000)
+            };
+            (at(current), at(last))
+        });
+        view
+    }
+
+    /// Names and state only: enough for `UserBasic`, event authors and searches, and much
+    /// cheaper than [`Render::user`] because no activity history is scanned.
+    pub(crate) fn identity(&self, index: usize) -> UserView<'p> {
         let pop = self.pop;
         let u = pop.users[index];
         let id = index as u64 + 1;
@@ -202,13 +297,6 @@ impl<'p> Render<'p> {
             Kind::Human => format!("{username}@example.com"),
             _ => format!("{username}@noreply.example.com"),
         };
-        let sign_ins = pop.sign_ins(index, self.as_of).map(|(current, last)| {
-            let at = |day: Day| {
-                let h = pop.draw(index, day as u64, Salt::Time);
-                timestamp(day, 7 * 3600 + (h % 3600) as u32, (h >> 20) as u32 % 1000)
-            };
-            (at(current), at(last))
-        });
         let created_draw = pop.draw(index, u64::MAX, Salt::Time);
         UserView {
             index,
@@ -218,8 +306,8 @@ impl<'p> Render<'p> {
             email,
             state: u.state_on(self.as_of).as_str(),
             bot: pop.is_bot(index),
-            last_activity_on: pop.last_activity_on(index, self.as_of),
-            sign_ins,
+            last_activity_on: None,
+            sign_ins: None,
             created_at: timestamp(
                 u.created,
                 (created_draw % 86_400) as u32,
@@ -243,16 +331,20 @@ impl<'p> Render<'p> {
     }
 
     /// `UserBasic`: what non-admins see in `/users` and inside events.
+    pub(crate) fn basic_row(&self, v: &UserView) -> BasicUser {
+        BasicUser {
+            id: v.id,
+            username: v.username.clone(),
+            name: v.name.clone(),
+            state: v.state,
+            locked: false,
+            avatar_url: self.avatar_url(v),
+            web_url: self.web_url(v),
+        }
+    }
+
     pub(crate) fn user_basic(&self, v: &UserView) -> Value {
-        json!({
-            "id": v.id,
-            "username": v.username,
-            "name": v.name,
-            "state": v.state,
-            "locked": false,
-            "avatar_url": self.avatar_url(v),
-            "web_url": self.web_url(v),
-        })
+        serde_json::to_value(self.basic_row(v)).expect("a user renders as JSON")
     }
 
     fn event_author(&self, v: &UserView) -> Value {
@@ -267,74 +359,70 @@ impl<'p> Render<'p> {
     }
 
     /// `UserWithAdmin`, as in the admin `/users` listing (EE fields included).
-    pub(crate) fn user_admin(&self, v: &UserView) -> Value {
+    pub(crate) fn admin_row(&self, v: &UserView) -> AdminUser {
         let u = &self.pop.users[v.index];
         let (current, last) = match &v.sign_ins {
-            Some((c, l)) => (Value::from(c.as_str()), Value::from(l.as_str())),
-            None => (Value::Null, Value::Null),
+            Some((c, l)) => (Some(c.clone()), Some(l.clone())),
+            None => (None, None),
         };
         let ip = |n: u64| {
-            if v.sign_ins.is_some() {
+            v.sign_ins.as_ref().map(|_| {
                 let h = self.pop.draw(v.index, n, Salt::Misc);
-                Value::from(format!(
-                    "10.{}.{}.{}",
-                    h % 256,
-                    (h >> 8) % 256,
-                    (h >> 16) % 254 + 1
-                ))
-            } else {
-                Value::Null
-            }
+                format!("10.{}.{}.{}", h % 256, (h >> 8) % 256, (h >> 16) % 254 + 1)
+            })
         };
         let created_by = match u.kind {
-            Kind::ProjectBot | Kind::ServiceAccount => json!({
-                "id": 1,
-                "username": self.user(ADMIN_USER_INDEX).username,
-            }),
-            _ => Value::Null,
+            Kind::ProjectBot | Kind::ServiceAccount => {
+                Some(self.basic_row(&self.identity(ADMIN_USER_INDEX)))
+            }
+            _ => None,
         };
-        json!({
-            "id": v.id,
-            "username": v.username,
-            "email": v.email,
-            "name": v.name,
-            "state": v.state,
-            "locked": false,
-            "avatar_url": self.avatar_url(v),
-            "web_url": self.web_url(v),
-            "created_at": v.created_at,
-            "is_admin": u.has(flags::ADMIN),
-            "bio": "",
-            "location": null,
-            "linkedin": "",
-            "twitter": "",
-            "discord": "",
-            "github": "",
-            "website_url": "",
-            "organization": "",
-            "job_title": "",
-            "last_sign_in_at": last,
-            "confirmed_at": v.created_at,
-            "theme_id": 1,
-            "last_activity_on": v.last_activity_on.map(date),
-            "color_scheme_id": 1,
-            "projects_limit": 100000,
-            "current_sign_in_at": current,
-            "note": null,
-            "identities": [],
-            "can_create_group": u.kind == Kind::Human,
-            "can_create_project": u.kind == Kind::Human && !u.has(flags::EXTERNAL),
-            "two_factor_enabled": u.has(flags::TWO_FACTOR),
-            "external": u.has(flags::EXTERNAL),
-            "private_profile": false,
-            "current_sign_in_ip": ip(3),
-            "last_sign_in_ip": ip(4),
-            "namespace_id": v.id + 1000,
-            "created_by": created_by,
-            "bot": v.bot,
-            "is_auditor": u.has(flags::AUDITOR),
-            "using_license_seat": v.using_license_seat,
-        })
+        AdminUser {
+            id: v.id,
+            username: v.username.clone(),
+            email: v.email.clone(),
+            name: v.name.clone(),
+            state: v.state,
+            locked: false,
+            avatar_url: self.avatar_url(v),
+            web_url: self.web_url(v),
+            created_at: v.created_at.clone(),
+            is_admin: u.has(flags::ADMIN),
+            bio: "",
+            location: None,
+            linkedin: "",
+            twitter: "",
+            discord: "",
+            github: "",
+            website_url: "",
+            organization: "",
+            job_title: "",
+            last_sign_in_at: last,
+            confirmed_at: v.created_at.clone(),
+            theme_id: 1,
+            last_activity_on: v.last_activity_on.map(date),
+            color_scheme_id: 1,
+            projects_limit: 100_000,
+            current_sign_in_at: current,
+            note: None,
+            identities: [],
+            can_create_group: u.kind == Kind::Human,
+            can_create_project: u.kind == Kind::Human && !u.has(flags::EXTERNAL),
+            two_factor_enabled: u.has(flags::TWO_FACTOR),
+            external: u.has(flags::EXTERNAL),
+            private_profile: false,
+            current_sign_in_ip: ip(3),
+            last_sign_in_ip: ip(4),
+            namespace_id: v.id + 1000,
+            created_by,
+            bot: v.bot,
+            is_auditor: u.has(flags::AUDITOR),
+            using_license_seat: v.using_license_seat,
+        }
+    }
+
+    pub(crate) fn user_admin(&self, v: &UserView) -> Value {
+        serde_json::to_value(self.admin_row(v)).expect("a user renders as JSON")
     }
 
     /// `GET /user`: the admin shape carries `is_admin`; the regular shape has no such key.
@@ -367,29 +455,28 @@ impl<'p> Render<'p> {
     }
 
     /// One row of `/groups/:id/billable_members`.
-    pub(crate) fn billable_member(&self, v: &UserView) -> Value {
+    pub(crate) fn billable_member(&self, v: &UserView) -> BillableMember {
         let u = &self.pop.users[v.index];
         let invited = u.has(flags::INVITED);
-        let mut body = json!({
-            "id": v.id,
-            "username": v.username,
-            "name": v.name,
-            "state": v.state,
-            "avatar_url": self.avatar_url(v),
-            "web_url": self.web_url(v),
-            "last_activity_on": v.last_activity_on.map(date),
-            "membership_type": if invited { "group_invite" } else { "group_member" },
-            "removable": !invited,
-            "created_at": v.created_at,
-            "last_login_at": v.sign_ins.as_ref().map(|(current, _)| current.as_str()),
-            "is_last_owner": v.index == ADMIN_USER_INDEX,
-        });
-        if u.has(flags::PUBLIC_EMAIL) {
-            body.as_object_mut()
-                .expect("billable member renders an object")
-                .insert("email".into(), Value::from(v.email.as_str()));
+        BillableMember {
+            id: v.id,
+            username: v.username.clone(),
+            name: v.name.clone(),
+            state: v.state,
+            avatar_url: self.avatar_url(v),
+            web_url: self.web_url(v),
+            email: u.has(flags::PUBLIC_EMAIL).then(|| v.email.clone()),
+            last_activity_on: v.last_activity_on.map(date),
+            membership_type: if invited {
+                "group_invite"
+            } else {
+                "group_member"
+            },
+            removable: !invited,
+            created_at: v.created_at.clone(),
+            last_login_at: v.sign_ins.as_ref().map(|(current, _)| current.clone()),
+            is_last_owner: v.index == ADMIN_USER_INDEX,
         }
-        body
     }
 
     pub(crate) fn event(&self, v: &UserView, e: &SimEvent) -> Value {

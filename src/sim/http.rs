@@ -615,11 +615,11 @@ fn find_user(r: &Render, id: &str) -> Option<usize> {
         .into_iter()
         .chain(0..visible.min(super::population::FIXED_USERS));
     for index in candidates {
-        if r.user(index).username == id {
+        if r.identity(index).username == id {
             return Some(index);
         }
     }
-    (0..visible).find(|&index| r.user(index).username == id)
+    (0..visible).find(|&index| r.identity(index).username == id)
 }
 
 #[derive(Clone, Copy)]
@@ -738,7 +738,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
         match &text_filter {
             None => true,
             Some(needle) => {
-                let v = r.user(index);
+                let v = r.identity(index);
                 if exact_username {
                     v.username.to_lowercase() == *needle
                 } else {
@@ -749,13 +749,21 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
             }
         }
     };
-    let render = |index: usize| {
-        let v = r.user(index);
-        if admin_view {
-            r.user_admin(&v)
+    let render = |indices: Vec<usize>| -> Reply {
+        let body = if admin_view {
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.admin_row(&r.user(i)))
+                .collect();
+            serde_json::to_vec(&rows)
         } else {
-            r.user_basic(&v)
-        }
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.basic_row(&r.identity(i)))
+                .collect();
+            serde_json::to_vec(&rows)
+        };
+        Reply::raw_json(StatusCode::OK, body.expect("users render as JSON"))
     };
     let per_page = page_request(ctx).per_page;
 
@@ -790,8 +798,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
                 .map(|&last| ("id_before", last + 1));
             (page, next)
         };
-        let body = Value::Array(indices.into_iter().map(render).collect());
-        let mut reply = Reply::json(StatusCode::OK, &body);
+        let mut reply = render(indices);
         if let Some((key, id)) = next_key {
             let link = ctx.link_with(&["id_after", "id_before", "page"], &[(key, id.to_string())]);
             reply = reply.header("link", format!("<{link}>; rel=\"next\""));
@@ -838,8 +845,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
             true
         });
     }
-    let body = Value::Array(page.into_iter().map(render).collect());
-    let mut reply = Reply::json(StatusCode::OK, &body);
+    let mut reply = render(page);
     reply.headers = offset_headers(ctx, req, total);
     reply
 }
@@ -853,7 +859,7 @@ fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
     let mut page = Vec::new();
     for index in (0..visible).filter(|&i| r.pop.users[i].holds_seat_on(r.as_of)) {
         if let Some(needle) = &needle {
-            let v = r.user(index);
+            let v = r.identity(index);
             if !(v.username.to_lowercase().contains(needle.as_str())
                 || v.name.to_lowercase().contains(needle.as_str()))
             {
@@ -865,12 +871,12 @@ fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
         }
         total += 1;
     }
-    let body = Value::Array(
-        page.into_iter()
-            .map(|i| r.billable_member(&r.user(i)))
-            .collect(),
-    );
-    let mut reply = Reply::json(StatusCode::OK, &body);
+    let rows: Vec<_> = page
+        .into_iter()
+        .map(|i| r.billable_member(&r.user(i)))
+        .collect();
+    let body = serde_json::to_vec(&rows).expect("members render as JSON");
+    let mut reply = Reply::raw_json(StatusCode::OK, body);
     reply.headers = offset_headers(ctx, req, total);
     reply
 }
@@ -931,7 +937,7 @@ fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
     }
     let req = page_request(ctx);
     let total = events.len();
-    let view = r.user(index);
+    let view = r.identity(index);
     let body = Value::Array(
         events
             .iter()

@@ -10,7 +10,7 @@
 //! Ids follow creation order (as GitLab's do), so the users visible on day D are exactly the
 //! prefix of the population created on or before D; new hires get the highest ids.
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{Datelike, NaiveDate};
 
 /// Day number as chrono counts it (`NaiveDate::num_days_from_ce`); cheap to compare and hash.
 pub(crate) type Day = i32;
@@ -365,7 +365,8 @@ impl Population {
         if u.weekday_chance == 0 || day < u.created || day > u.stop {
             return false;
         }
-        let weekend = matches!(date_of(day).weekday(), Weekday::Sat | Weekday::Sun);
+        // Day 1 (0001-01-01) was a Monday, so (day - 1) mod 7 is 5 on Saturdays and 6 on Sundays.
+        let weekend = (day - 1).rem_euclid(7) >= 5;
         let chance = if weekend {
             u.weekday_chance / 6
         } else {
@@ -596,6 +597,20 @@ mod tests {
 
     fn anchor() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
+    }
+
+    #[test]
+    fn weekend_arithmetic_agrees_with_chrono() {
+        use chrono::Weekday;
+        for day in day_of(anchor()) - 20..day_of(anchor()) {
+            let chrono_weekend = matches!(date_of(day).weekday(), Weekday::Sat | Weekday::Sun);
+            assert_eq!(
+                (day - 1).rem_euclid(7) >= 5,
+                chrono_weekend,
+                "{}",
+                date_of(day)
+            );
+        }
     }
 
     #[test]
