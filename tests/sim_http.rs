@@ -407,6 +407,16 @@ async fn gitlab_com_owner_sees_billable_members_and_the_namespace() {
         get(&sim, "/groups/acme", tokens::ADMIN).await.json()["full_path"],
         "acme"
     );
+    // Paths arrive URL-encoded, as clients encode `group/subgroup`.
+    assert_eq!(
+        get(&sim, "/namespaces/%61cme", tokens::ADMIN).await.status,
+        200
+    );
+    let subgroup = get(&sim, "/groups/acme%2Fchild/billable_members", tokens::ADMIN).await;
+    assert_eq!(
+        (subgroup.status, subgroup.body.as_str()),
+        (404, r#"{"message":"404 Group Not Found"}"#)
+    );
     assert_eq!(
         get(&sim, "/groups/other", tokens::ADMIN).await.body,
         r#"{"message":"404 Group Not Found"}"#

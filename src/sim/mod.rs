@@ -96,6 +96,7 @@ pub struct Faults {
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub flavour: Flavour,
+    /// Population size at the anchor date (at most 262,143; larger values are clamped).
     pub users: u32,
     pub seed: u64,
     /// The simulated "today"; also the anchor the population is built around.
