@@ -696,6 +696,12 @@ async fn offset_pagination_lists_every_user_once_with_gitlabs_headers() {
     assert_eq!(p3.header("x-prev-page"), Some("2"));
     assert!(p3.link("prev").is_some());
     assert_eq!(ids.first(), Some(&250), "GitLab's default order is id desc");
+    // A total that fills the last page exactly: no next page, no empty extra page.
+    let exact = format!("{}/api/v4/users?per_page=50", sim.base_url());
+    let (ids, pages) = follow_links(exact, tokens::ADMIN).await;
+    assert_all_once(&ids, 250);
+    assert_eq!(pages.len(), 5);
+    assert_eq!(pages[4].header("x-next-page"), Some(""));
     // per_page is capped at 100, defaults to 20.
     assert_eq!(
         array(&get(&sim, "/users?per_page=500", tokens::ADMIN).await).len(),
