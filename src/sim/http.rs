@@ -338,6 +338,8 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
         reply.body = reply.body.slice(..half);
     }
     reply.headers.extend(rate_headers);
+    // The path only: the query may carry `private_token`.
+    tracing::debug!(%path, status = reply.status.as_u16(), "simulated GitLab answered");
     reply.into_response()
 }
 
