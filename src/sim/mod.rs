@@ -1,1 +1,439 @@
-//! sim (to be written).
+//! A simulated GitLab: a real HTTP server (axum) speaking GitLab's REST dialect under `/api/v4/`,
+//! with a realistic, seeded population and switchable faults.
+//!
+//! The demo, the integration tests and the benchmarks start it in-process with
+//! [`SimHandle::start`]; `seatwatch sim` runs it on its own with [`SimHandle::start_on`] and
+//! [`SimHandle::wait`].
+//!
+//! What it serves (both flavours unless noted): `/metadata`, `/version`, `/user`,
+//! `/personal_access_tokens/self`, `/users` (admin view with activity fields for self-managed
+//! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
+//! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
+//! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
+//! `/groups/:id/billable_members` for the top-level group [`SimConfig::group_path`].
+//!
+//! The state served for a date D is a pure function of (seed, anchor, user index, D), where the
+//! anchor is the `as_of` the server started with: the population (ids in creation order, new hires
+//! near the anchor) is built once; each user's activity on a day is a stateless hash draw. Moving
+//! the date with [`SimHandle::set_as_of`] therefore replays one coherent history; users created
+//! after the date are not listed yet.
+//!
+//! Faults ([`Faults`]) count down "the next N responses" of every `/api/v4/` endpoint except
+//! `/metadata` and `/version`, which stay healthy so that a reachability check can tell a flaky
+//! API from a dead host. The order per request is: dropped connection, status burst, rate limit,
+//! slow response, then the real answer (malformed or truncated if those faults are pending).
+//! `requests_served` counts every request that reached the server, faulted or not.
+
+mod entities;
+mod http;
+mod population;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::snapshot::Flavour;
+use population::{Population, day_of};
+
+/// Obviously fake tokens the simulator knows. They are public constants on purpose: they only
+/// work against the simulator.
+pub mod tokens {
+    /// Self-managed: instance admin. GitLab.com: Owner of the top-level group (not an instance
+    /// admin). Scopes `read_api read_user`; expires a year after the current `as_of`.
+    pub const ADMIN: &str = "glpat-fake-sim-admin-0000";
+    /// Like [`ADMIN`], but expires 5 days after the current `as_of`.
+    pub const EXPIRING_SOON: &str = "glpat-fake-sim-expiring-0000";
+    /// Always answered with GitLab's 401 "Token is expired" body.
+    pub const EXPIRED: &str = "glpat-fake-sim-expired-0000";
+    /// Always answered with GitLab's 401 "Token was revoked" body.
+    pub const REVOKED: &str = "glpat-fake-sim-revoked-0000";
+    /// Scope `read_user` only: 403 `insufficient_scope` on `/license`, `/namespaces`, `/groups`.
+    pub const READ_USER_ONLY: &str = "glpat-fake-sim-readuser-0000";
+    /// A regular user: `UserBasic` from `/users`, 403 on `/license`, 400 on billable members.
+    pub const NON_ADMIN: &str = "glpat-fake-sim-nonadmin-0000";
+}
+
+/// How a simulated 429 (from [`Faults::status_burst`]) tells the client when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfterMode {
+    /// `Retry-After: N` (plus the `RateLimit-*` headers).
+    Seconds(u64),
+    /// No `Retry-After`; only `RateLimit-Reset` (Unix time, one second ahead).
+    ResetOnly,
+    /// Neither: the client must fall back on its own backoff.
+    NoHeaders,
+}
+
+impl Default for RetryAfterMode {
+    fn default() -> Self {
+        RetryAfterMode::Seconds(1)
+    }
+}
+
+/// Switchable faults; each counts down over the next N responses of the data endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// `(status, n)`: the next n responses have this status (429, 500, 502, 503 or 504).
+    pub status_burst: Option<(u16, u32)>,
+    /// How the burst's 429s announce when to retry.
+    pub retry_after: RetryAfterMode,
+    /// `(delay, n)`: the next n responses are delayed by `delay` (on top of `latency`).
+    pub slow: Option<(Duration, u32)>,
+    /// The next n requests get their connection closed without a complete response.
+    pub drop_connections: u32,
+    /// The next n responses are 200 with a body that is not JSON.
+    pub malformed_json: u32,
+    /// The next n responses carry the real JSON cut in half.
+    pub truncated_body: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub flavour: Flavour,
+    /// Population size at the anchor date (at most 262,143; larger values are clamped).
+    pub users: u32,
+    pub seed: u64,
+    /// The simulated "today"; also the anchor the population is built around.
+    pub as_of: NaiveDate,
+    /// The top-level group on GitLab.com (also served on self-managed).
+    pub group_path: String,
+    /// Added to every response.
+    pub latency: Duration,
+    /// GitLab's `throttle_authenticated_api`: a fixed 60 s window per this many requests.
+    pub rate_limit_per_minute: Option<u32>,
+    pub faults: Faults,
+}
+
+impl SimConfig {
+    /// Seed 42, as_of 2026-06-30, group `acme`, no latency, no rate limit, no faults.
+    pub fn new(flavour: Flavour, users: u32) -> Self {
+        SimConfig {
+            flavour,
+            users,
+            seed: 42,
+            as_of: NaiveDate::from_ymd_opt(2026, 6, 30).expect("2026-06-30 is a valid date"),
+            group_path: "acme".to_string(),
+            latency: Duration::ZERO,
+            rate_limit_per_minute: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Ground truth for tests: what a correct collector must find as of the current `as_of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    /// Every user the admin `/users` listing returns (bots, blocked and internal users included).
+    pub users: u64,
+    /// Users with `using_license_seat: true` (`/license` `active_users`).
+    pub seat_holders: u64,
+    /// Rows of `/groups/:group/billable_members` (GitLab.com `seats_in_use`); the simulated
+    /// group holds every seat holder, so this equals `seat_holders`.
+    pub billable_members: u64,
+    /// Listed users (any kind or state) whose `last_activity_on` is the `as_of` date.
+    pub active_on_as_of: u64,
+    /// Seats purchased (`/license` `user_limit`).
+    pub user_limit: u64,
+    /// Highest seat count of the term so far (`historical_max`, `max_seats_used`).
+    pub max_seats_used: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Admin,
+    ReadUserOnly,
+    NonAdmin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenStatus {
+    Valid,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRecord {
+    pub id: u64,
+    pub name: String,
+    pub role: Role,
+    /// Expiry relative to the current `as_of`, so tokens stay valid as the demo moves the date.
+    pub expires_in_days: i32,
+    pub status: TokenStatus,
+}
+
+/// Faults plus their remaining counts.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    pub faults: Faults,
+}
+
+/// The fixed 60 s rate-limit window (start as Unix seconds, requests seen in it).
+#[derive(Debug, Default)]
+pub(crate) struct RateWindow {
+    pub start: u64,
+    pub observed: u64,
+}
+
+pub(crate) struct SimState {
+    pub flavour: Flavour,
+    pub group_path: String,
+    pub pop: Population,
+    pub as_of: AtomicI32,
+    pub latency: Duration,
+    pub rate_limit_per_minute: Option<u32>,
+    pub faults: Mutex<FaultState>,
+    pub tokens: RwLock<HashMap<String, TokenRecord>>,
+    pub rate: Mutex<RateWindow>,
+    pub requests_served: AtomicU64,
+    pub responses_429: AtomicU64,
+}
+
+impl SimState {
+    fn new(cfg: SimConfig) -> SimState {
+        let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
+        let record = |id, name: &str, role, expires_in_days, status| TokenRecord {
+            id,
+            name: name.to_string(),
+            role,
+            expires_in_days,
+            status,
+        };
+        let tokens = HashMap::from([
+            (
+                tokens::ADMIN.to_string(),
+                record(101, "seatwatch", Role::Admin, 365, TokenStatus::Valid),
+            ),
+            (
+                tokens::EXPIRING_SOON.to_string(),
+                record(
+                    102,
+                    "seatwatch-expiring",
+                    Role::Admin,
+                    5,
+                    TokenStatus::Valid,
+                ),
+            ),
+            (
+                tokens::EXPIRED.to_string(),
+                record(103, "seatwatch-old", Role::Admin, -3, TokenStatus::Expired),
+            ),
+            (
+                tokens::REVOKED.to_string(),
+                record(
+                    104,
+                    "seatwatch-revoked",
+                    Role::Admin,
+                    200,
+                    TokenStatus::Revoked,
+                ),
+            ),
+            (
+                tokens::READ_USER_ONLY.to_string(),
+                record(
+                    105,
+                    "read-user-only",
+                    Role::ReadUserOnly,
+                    365,
+                    TokenStatus::Valid,
+                ),
+            ),
+            (
+                tokens::NON_ADMIN.to_string(),
+                record(106, "regular-user", Role::NonAdmin, 365, TokenStatus::Valid),
+            ),
+        ]);
+        SimState {
+            flavour: cfg.flavour,
+            group_path: cfg.group_path,
+            as_of: AtomicI32::new(day_of(cfg.as_of)),
+            pop,
+            latency: cfg.latency,
+            rate_limit_per_minute: cfg.rate_limit_per_minute,
+            faults: Mutex::new(FaultState { faults: cfg.faults }),
+            tokens: RwLock::new(tokens),
+            rate: Mutex::new(RateWindow::default()),
+            requests_served: AtomicU64::new(0),
+            responses_429: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn as_of(&self) -> population::Day {
+        self.as_of.load(Ordering::Relaxed)
+    }
+
+    fn expected(&self) -> Expected {
+        let day = self.as_of();
+        let visible = self.pop.visible(day);
+        let seat_holders = self.pop.seat_holders(day);
+        let active_on_as_of = (0..visible).filter(|&i| self.pop.active_on(i, day)).count() as u64;
+        Expected {
+            users: visible as u64,
+            seat_holders,
+            billable_members: seat_holders,
+            active_on_as_of,
+            user_limit: self.pop.user_limit,
+            max_seats_used: self.pop.max_seat_holders(day).0,
+        }
+    }
+}
+
+/// A running simulator. Stops on [`SimHandle::shutdown`] or when dropped.
+pub struct SimHandle {
+    state: Arc<SimState>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a graceful shutdown may wait for in-flight (possibly deliberately slow) responses.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+impl SimHandle {
+    /// Starts on 127.0.0.1 with a free port.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
+        Self::start_on(cfg, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(cfg));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = http::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // A dropped sender means the handle is gone: stop as well.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(SimHandle {
+            state,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without `/api/v4`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Moves the simulated "today"; later responses describe that date.
+    pub fn set_as_of(&self, date: NaiveDate) {
+        self.state.as_of.store(day_of(date), Ordering::Relaxed);
+    }
+
+    /// Replaces the pending faults (and their counts).
+    pub fn set_faults(&self, faults: Faults) {
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .faults = faults;
+    }
+
+    /// Later requests with this token get GitLab's "Token was revoked" 401.
+    pub fn revoke_token(&self, token: &str) {
+        let mut tokens = self.state.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(record) = tokens.get_mut(token) {
+            record.status = TokenStatus::Revoked;
+        }
+    }
+
+    /// Registers `token` as a new valid token behaving like the known token `like` (same user,
+    /// role and expiry rule). Does nothing if `like` is unknown to the simulator.
+    pub fn add_token(&self, token: &str, like: &str) {
+        let mut tokens = self.state.tokens.write().unwrap_or_else(|e| e.into_inner());
+        let next_id = tokens.values().map(|t| t.id).max().unwrap_or(100) + 1;
+        if let Some(template) = tokens.get(like).cloned() {
+            let expires_in_days = if template.expires_in_days < 0 {
+                365
+            } else {
+                template.expires_in_days
+            };
+            tokens.insert(
+                token.to_string(),
+                TokenRecord {
+                    id: next_id,
+                    name: format!("{}-rotated", template.name),
+                    status: TokenStatus::Valid,
+                    expires_in_days,
+                    ..template
+                },
+            );
+        }
+    }
+
+    pub fn requests_served(&self) -> u64 {
+        self.state.requests_served.load(Ordering::Relaxed)
+    }
+
+    /// 429s sent, from the rate limit and from status bursts.
+    pub fn responses_429(&self) -> u64 {
+        self.state.responses_429.load(Ordering::Relaxed)
+    }
+
+    /// Ground truth for tests: what a correct collector must find as of the current as_of date.
+    pub fn expected(&self) -> Expected {
+        self.state.expected()
+    }
+
+    /// Stops accepting, lets in-flight responses finish (at most a few seconds), then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+
+    /// Runs until the server stops (for `seatwatch sim`; the caller handles ctrl-c by dropping
+    /// this future and the handle, or by calling `shutdown` from elsewhere).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(%error, "simulated GitLab stopped with an error"),
+                Err(error) => tracing::error!(%error, "simulated GitLab task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,954 @@
+//! The HTTP side of the simulator: one fallback handler that authenticates, applies faults and
+//! rate limits, routes `/api/v4/...` paths and paginates the way GitLab does.
+//!
+//! Routing is done by hand rather than with axum's router so that faults, rate limiting and the
+//! "unknown route" answer apply uniformly to every path, exactly as a proxy in front of GitLab
+//! would see them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::entities::{self, GROUP_ID, Render};
+use super::population::{
+    ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, REGULAR_USER_INDEX,
+    State as UserState, day_of, flags,
+};
+use super::{RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
+use crate::snapshot::Flavour;
+
+pub(crate) fn router(state: Arc<SimState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// GitLab omits totals and `rel="last"` when a result set is larger than this.
+const COUNT_LIMIT: usize = 10_000;
+/// `offset_pagination_limit` for endpoints that offer keyset pagination (`/users`).
+const OFFSET_LIMIT: usize = 50_000;
+
+const EXPIRED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token is expired. You can either do re-authorization or token refresh."}"#;
+const REVOKED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token was revoked. You have to re-authorize from the user."}"#;
+const UNAUTHORIZED_BODY: &str = r#"{"message":"401 Unauthorized"}"#;
+const FORBIDDEN_BODY: &str = r#"{"message":"403 Forbidden"}"#;
+const BAD_REQUEST_BODY: &str = r#"{"message":"400 Bad request"}"#;
+const INSUFFICIENT_SCOPE_BODY: &str = r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#;
+const MALFORMED_BODY: &str = "<!DOCTYPE html>\n<html><head><title>GitLab is not responding (502)</title></head>\n<body><h1>502</h1><p>Whoops, GitLab is taking too much time to respond.</p></body></html>\n";
+
+/// A response before it becomes HTTP: easy to cut, replace and decorate.
+struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, value: &Value) -> Reply {
+        Reply::raw_json(status, value.to_string())
+    }
+    fn raw_json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+    fn text(status: StatusCode, content_type: &'static str, body: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: Bytes::from_static(body.as_bytes()),
+            headers: Vec::new(),
+        }
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers
+            .push((HeaderName::from_static(name), value.into()));
+        self
+    }
+    fn message(status: StatusCode, message: &str) -> Reply {
+        Reply::json(status, &json!({ "message": message }))
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        for (name, value) in self.headers {
+            // Values built from request input could hold bytes a header cannot; skip those.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// What the pending faults decided for one request.
+#[derive(Default)]
+struct FaultPlan {
+    drop_connection: bool,
+    status: Option<(u16, RetryAfterMode)>,
+    slow: Option<Duration>,
+    malformed: bool,
+    truncated: bool,
+}
+
+fn take_faults(sim: &SimState) -> FaultPlan {
+    let mut state = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
+    let f = &mut state.faults;
+    let mut plan = FaultPlan::default();
+    if f.drop_connections > 0 {
+        f.drop_connections -= 1;
+        plan.drop_connection = true;
+        return plan;
+    }
+    if let Some((status, n)) = f.status_burst {
+        f.status_burst = if n > 1 { Some((status, n - 1)) } else { None };
+        if n > 0 {
+            plan.status = Some((status, f.retry_after));
+            return plan;
+        }
+    }
+    if let Some((delay, n)) = f.slow {
+        f.slow = if n > 1 { Some((delay, n - 1)) } else { None };
+        if n > 0 {
+            plan.slow = Some(delay);
+        }
+    }
+    if f.malformed_json > 0 {
+        f.malformed_json -= 1;
+        plan.malformed = true;
+    } else if f.truncated_body > 0 {
+        f.truncated_body -= 1;
+        plan.truncated = true;
+    }
+    plan
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn http_date(unix: u64) -> String {
+    chrono::DateTime::from_timestamp(unix as i64, 0)
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default()
+}
+
+/// A response whose body fails after the headers: the client sees the connection end before a
+/// complete message (hyper closes the connection when a body stream errors).
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated dropped connection",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(failing));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn status_burst_reply(sim: &SimState, status: u16, mode: RetryAfterMode) -> Reply {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match code.as_u16() {
+        429 => {
+            sim.responses_429.fetch_add(1, Ordering::Relaxed);
+            let reply = Reply::text(code, "text/plain", "Retry later");
+            let now = unix_now();
+            match mode {
+                RetryAfterMode::Seconds(seconds) => reply
+                    .header("retry-after", seconds.to_string())
+                    .header("ratelimit-reset", (now + seconds).to_string())
+                    .header("ratelimit-resettime", http_date(now + seconds)),
+                RetryAfterMode::ResetOnly => reply.header("ratelimit-reset", (now + 1).to_string()),
+                RetryAfterMode::NoHeaders => reply,
+            }
+        }
+        500 => Reply::message(code, "500 Internal Server Error"),
+        502 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        503 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        504 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        _ => Reply::message(
+            code,
+            &format!(
+                "{} {}",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("Error")
+            ),
+        ),
+    }
+}
+
+/// Rack::Attack's fixed window: counts this request, returns the headers every response carries,
+/// or the 429 when the window's budget is spent.
+fn rate_limit(sim: &SimState, limit: u32) -> Result<Vec<(HeaderName, String)>, Reply> {
+    let now = unix_now();
+    let period_start = now - now % 60;
+    let observed = {
+        let mut window = sim.rate.lock().unwrap_or_else(|e| e.into_inner());
+        if window.start != period_start {
+            window.start = period_start;
+            window.observed = 0;
+        }
+        window.observed += 1;
+        window.observed
+    };
+    let reset = period_start + 60;
+    let limit = u64::from(limit);
+    let headers = vec![
+        (
+            HeaderName::from_static("ratelimit-limit"),
+            limit.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-name"),
+            "throttle_authenticated_api".to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-observed"),
+            observed.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-remaining"),
+            limit.saturating_sub(observed).to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-reset"),
+            reset.to_string(),
+        ),
+    ];
+    if observed <= limit {
+        return Ok(headers);
+    }
+    sim.responses_429.fetch_add(1, Ordering::Relaxed);
+    let mut reply = Reply::text(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Retry later")
+        .header("retry-after", (reset - now).max(1).to_string())
+        .header("ratelimit-resettime", http_date(reset));
+    reply.headers.extend(headers);
+    Err(reply)
+}
+
+async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response {
+    sim.requests_served.fetch_add(1, Ordering::Relaxed);
+    if !sim.latency.is_zero() {
+        tokio::time::sleep(sim.latency).await;
+    }
+    let path = request.uri().path().to_string();
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let origin = format!("http://{host}");
+
+    let Some(rest) = path.strip_prefix("/api/v4/") else {
+        return Reply::text(StatusCode::NOT_FOUND, "text/plain", "Not Found").into_response();
+    };
+    let segments: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let health = matches!(segments.as_slice(), [s] if s == "metadata" || s == "version");
+    let plan = if health {
+        FaultPlan::default()
+    } else {
+        take_faults(&sim)
+    };
+    if plan.drop_connection {
+        return dropped_connection();
+    }
+    if let Some((status, mode)) = plan.status {
+        return status_burst_reply(&sim, status, mode).into_response();
+    }
+    let rate_headers = match sim.rate_limit_per_minute {
+        Some(limit) => match rate_limit(&sim, limit) {
+            Ok(headers) => headers,
+            Err(reply) => return reply.into_response(),
+        },
+        None => Vec::new(),
+    };
+    if let Some(delay) = plan.slow {
+        tokio::time::sleep(delay).await;
+    }
+
+    let mut reply = if request.method() == Method::GET || request.method() == Method::HEAD {
+        let ctx = Ctx {
+            sim: &sim,
+            query: &query,
+            origin: &origin,
+            path: &path,
+        };
+        route(&ctx, &segments, request.headers())
+    } else {
+        // The simulated GitLab is read-only, like the client that talks to it.
+        Reply::message(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed")
+    };
+
+    if plan.malformed {
+        reply.status = StatusCode::OK;
+        reply.body = Bytes::from_static(MALFORMED_BODY.as_bytes());
+    } else if plan.truncated {
+        let half = reply.body.len() / 2;
+        reply.body = reply.body.slice(..half);
+    }
+    reply.headers.extend(rate_headers);
+    // The path only: the query may carry `private_token`.
+    tracing::debug!(%path, status = reply.status.as_u16(), "simulated GitLab answered");
+    reply.into_response()
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Ctx<'a> {
+    sim: &'a SimState,
+    query: &'a [(String, String)],
+    origin: &'a str,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.param(name) == Some("true")
+    }
+    fn render(&self) -> Render<'_> {
+        Render {
+            pop: &self.sim.pop,
+            flavour: self.sim.flavour,
+            group_path: &self.sim.group_path,
+            origin: self.origin,
+            as_of: self.sim.as_of(),
+        }
+    }
+    /// Builds absolute links to this path with some parameters replaced, never carrying a token.
+    fn link(&self, replace: &[(&str, String)]) -> String {
+        self.link_with(&[], replace)
+    }
+    fn link_with(&self, remove: &[&str], replace: &[(&str, String)]) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query {
+            if k == "private_token"
+                || remove.contains(&k.as_str())
+                || replace.iter().any(|(r, _)| r == k)
+            {
+                continue;
+            }
+            out.append_pair(k, v);
+        }
+        for (k, v) in replace {
+            out.append_pair(k, v);
+        }
+        format!("{}{}?{}", self.origin, self.path, out.finish())
+    }
+}
+
+enum Endpoint<'s> {
+    Metadata,
+    CurrentUser,
+    TokenSelf,
+    Users,
+    User(&'s str),
+    UserEvents(&'s str),
+    License,
+    Namespace(&'s str),
+    Group(&'s str),
+    BillableMembers(&'s str),
+}
+
+impl Endpoint<'_> {
+    /// What a `read_user` token may call (GitLab: `/user`, `/users...`, `/metadata`, `/version`,
+    /// `/events`; `/personal_access_tokens/self` accepts any scope).
+    fn allowed_with_read_user(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Metadata
+                | Endpoint::CurrentUser
+                | Endpoint::TokenSelf
+                | Endpoint::Users
+                | Endpoint::User(_)
+                | Endpoint::UserEvents(_)
+        )
+    }
+}
+
+fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    Some(match parts.as_slice() {
+        ["metadata"] | ["version"] => Endpoint::Metadata,
+        ["user"] => Endpoint::CurrentUser,
+        ["personal_access_tokens", "self"] => Endpoint::TokenSelf,
+        ["users"] => Endpoint::Users,
+        ["users", id] => Endpoint::User(id),
+        ["users", id, "events"] => Endpoint::UserEvents(id),
+        ["license"] => Endpoint::License,
+        ["namespaces", id] => Endpoint::Namespace(id),
+        ["groups", id] => Endpoint::Group(id),
+        ["groups", id, "billable_members"] => Endpoint::BillableMembers(id),
+        _ => return None,
+    })
+}
+
+fn presented_token<'h>(headers: &'h HeaderMap, query: &'h [(String, String)]) -> Option<&'h str> {
+    if let Some((_, token)) = query.iter().find(|(k, _)| k == "private_token") {
+        return Some(token.as_str());
+    }
+    if let Some(token) = headers.get("private-token").and_then(|v| v.to_str().ok()) {
+        return Some(token);
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn invalid_token(body: &'static str, description: &str) -> Reply {
+    Reply::raw_json(StatusCode::UNAUTHORIZED, body).header(
+        "www-authenticate",
+        format!(
+            r#"Bearer realm="The API", error="invalid_token", error_description="{description}""#
+        ),
+    )
+}
+
+fn authenticate(
+    sim: &SimState,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<TokenRecord, Reply> {
+    let unauthorized = || Reply::raw_json(StatusCode::UNAUTHORIZED, UNAUTHORIZED_BODY);
+    let token = presented_token(headers, query).ok_or_else(unauthorized)?;
+    let record = sim
+        .tokens
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(token)
+        .cloned()
+        .ok_or_else(unauthorized)?;
+    match record.status {
+        TokenStatus::Valid => Ok(record),
+        TokenStatus::Expired => Err(invalid_token(
+            EXPIRED_BODY,
+            "Token is expired. You can either do re-authorization or token refresh.",
+        )),
+        TokenStatus::Revoked => Err(invalid_token(
+            REVOKED_BODY,
+            "Token was revoked. You have to re-authorize from the user.",
+        )),
+    }
+}
+
+fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
+    let Some(endpoint) = parse_endpoint(segments) else {
+        return Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#);
+    };
+    let token = match authenticate(ctx.sim, headers, ctx.query) {
+        Ok(token) => token,
+        Err(reply) => return reply,
+    };
+    if token.role == Role::ReadUserOnly && !endpoint.allowed_with_read_user() {
+        return Reply::raw_json(StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE_BODY);
+    }
+    let instance_admin = ctx.sim.flavour == Flavour::SelfManaged && token.role != Role::NonAdmin;
+    let group_owner = token.role == Role::Admin;
+    let owner_index = if token.role == Role::NonAdmin {
+        REGULAR_USER_INDEX
+    } else {
+        ADMIN_USER_INDEX
+    };
+    let r = ctx.render();
+    match endpoint {
+        Endpoint::Metadata => Reply::json(StatusCode::OK, &entities::metadata(ctx.sim.flavour)),
+        Endpoint::CurrentUser => {
+            let view = r.user(owner_index);
+            Reply::json(StatusCode::OK, &r.current_user(&view, instance_admin))
+        }
+        Endpoint::TokenSelf => {
+            Reply::json(StatusCode::OK, &token_self(&token, owner_index, r.as_of))
+        }
+        Endpoint::Users => list_users(ctx, &r, instance_admin),
+        Endpoint::User(id) => match find_user(&r, id) {
+            Some(index) => {
+                let view = r.user(index);
+                let body = if instance_admin {
+                    r.user_admin(&view)
+                } else {
+                    r.user_basic(&view)
+                };
+                Reply::json(StatusCode::OK, &body)
+            }
+            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
+        },
+        Endpoint::UserEvents(id) => match find_user(&r, id) {
+            Some(index) => user_events(ctx, &r, index),
+            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
+        },
+        Endpoint::License if instance_admin => {
+            Reply::json(StatusCode::OK, &entities::license(&ctx.sim.pop, r.as_of))
+        }
+        Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
+        Endpoint::Namespace(id) if is_group(ctx.sim, id) => {
+            Reply::json(StatusCode::OK, &entities::namespace(&r, group_owner))
+        }
+        Endpoint::Namespace(_) => Reply::message(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
+        Endpoint::Group(id) if is_group(ctx.sim, id) => {
+            Reply::json(StatusCode::OK, &entities::group(&r))
+        }
+        Endpoint::BillableMembers(id) if is_group(ctx.sim, id) => {
+            if group_owner {
+                billable_members(ctx, &r)
+            } else {
+                Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
+            }
+        }
+        Endpoint::Group(_) | Endpoint::BillableMembers(_) => {
+            Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
+        }
+    }
+}
+
+fn is_group(sim: &SimState, id: &str) -> bool {
+    id == sim.group_path || id == GROUP_ID.to_string()
+}
+
+fn token_self(token: &TokenRecord, owner_index: usize, as_of: Day) -> Value {
+    let scopes: &[&str] = match token.role {
+        Role::ReadUserOnly => &["read_user"],
+        Role::Admin | Role::NonAdmin => &["read_api", "read_user"],
+    };
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "revoked": false,
+        "created_at": entities::timestamp(as_of - 30, 9 * 3600 + 29 * 60 + 40, 657),
+        "description": "seatwatch (simulated)",
+        "scopes": scopes,
+        "user_id": owner_index + 1,
+        "last_used_at": entities::timestamp(as_of, 8 * 3600, 210),
+        "active": true,
+        "granular": false,
+        "expires_at": entities::date(as_of + token.expires_in_days),
+        "expired": false,
+        "last_used_ips": [],
+    })
+}
+
+/// Resolves `:id` (numeric id or username) to a user visible on the current date.
+fn find_user(r: &Render, id: &str) -> Option<usize> {
+    let visible = r.pop.visible(r.as_of);
+    if let Ok(id) = id.parse::<usize>() {
+        return (1..=visible).contains(&id).then(|| id - 1);
+    }
+    // Most generated usernames end in their id; check that guess before scanning everyone.
+    let digits: String = id.chars().rev().take_while(char::is_ascii_digit).collect();
+    let guess: Option<usize> = digits.chars().rev().collect::<String>().parse().ok();
+    let candidates = guess
+        .filter(|&g| (1..=visible).contains(&g))
+        .map(|g| g - 1)
+        .into_iter()
+        .chain(0..visible.min(super::population::FIXED_USERS));
+    for index in candidates {
+        if r.identity(index).username == id {
+            return Some(index);
+        }
+    }
+    (0..visible).find(|&index| r.identity(index).username == id)
+}
+
+#[derive(Clone, Copy)]
+struct PageRequest {
+    page: usize,
+    per_page: usize,
+}
+
+fn page_request(ctx: &Ctx) -> PageRequest {
+    let page = ctx
+        .param("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let per_page = ctx
+        .param("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    PageRequest { page, per_page }
+}
+
+/// Offset pagination headers as GitLab sends them; totals and `rel="last"` only up to 10,000.
+fn offset_headers(ctx: &Ctx, req: PageRequest, total: usize) -> Vec<(HeaderName, String)> {
+    let known = total <= COUNT_LIMIT;
+    let total_pages = total.div_ceil(req.per_page).max(1);
+    let has_next = total > req.page * req.per_page;
+    let link_to = |page: usize| {
+        format!(
+            "<{}>",
+            ctx.link(&[
+                ("page", page.to_string()),
+                ("per_page", req.per_page.to_string())
+            ])
+        )
+    };
+    let mut links = Vec::new();
+    if req.page > 1 {
+        links.push(format!("{}; rel=\"prev\"", link_to(req.page - 1)));
+    }
+    if has_next {
+        links.push(format!("{}; rel=\"next\"", link_to(req.page + 1)));
+    }
+    links.push(format!("{}; rel=\"first\"", link_to(1)));
+    if known {
+        links.push(format!("{}; rel=\"last\"", link_to(total_pages)));
+    }
+    let h = HeaderName::from_static;
+    let mut headers = vec![
+        (h("link"), links.join(", ")),
+        (h("x-page"), req.page.to_string()),
+        (h("x-per-page"), req.per_page.to_string()),
+        (
+            h("x-next-page"),
+            if has_next {
+                (req.page + 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            h("x-prev-page"),
+            if req.page > 1 {
+                (req.page - 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+    ];
+    if known {
+        headers.push((h("x-total"), total.to_string()));
+        headers.push((h("x-total-pages"), total_pages.to_string()));
+    }
+    headers
+}
+
+fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
+    let pop = r.pop;
+    let visible = pop.visible(r.as_of);
+    let order_by = ctx.param("order_by").unwrap_or("id");
+    if order_by != "id" && order_by != "created_at" {
+        return Reply::raw_json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"order_by: the simulated GitLab orders users by id or created_at only"}"#,
+        );
+    }
+    let ascending = ctx.param("sort") == Some("asc");
+    let keyset = ctx.param("pagination") == Some("keyset");
+
+    let text_filter = ctx
+        .param("username")
+        .or(ctx.param("search"))
+        .map(str::to_lowercase);
+    let exact_username = ctx.param("username").is_some();
+    let matches = |index: usize| -> bool {
+        let u = &pop.users[index];
+        let state = u.state_on(r.as_of);
+        let checks = [
+            (ctx.flag("active"), state == UserState::Active),
+            (
+                ctx.flag("blocked"),
+                matches!(state, UserState::Blocked | UserState::LdapBlocked),
+            ),
+            (ctx.flag("humans"), u.kind == Kind::Human),
+            (ctx.flag("exclude_humans"), u.kind != Kind::Human),
+            (ctx.flag("exclude_internal"), u.kind != Kind::Internal),
+            (ctx.flag("without_project_bots"), u.kind != Kind::ProjectBot),
+            (ctx.flag("external"), u.has(flags::EXTERNAL)),
+            (ctx.flag("exclude_external"), !u.has(flags::EXTERNAL)),
+            (admin_view && ctx.flag("admins"), u.has(flags::ADMIN)),
+            (admin_view && ctx.flag("auditors"), u.has(flags::AUDITOR)),
+        ];
+        if checks.iter().any(|&(wanted, ok)| wanted && !ok) {
+            return false;
+        }
+        match &text_filter {
+            None => true,
+            Some(needle) => {
+                let v = r.identity(index);
+                if exact_username {
+                    v.username.to_lowercase() == *needle
+                } else {
+                    v.username.to_lowercase().contains(needle.as_str())
+                        || v.name.to_lowercase().contains(needle.as_str())
+                        || (admin_view && v.email.to_lowercase() == *needle)
+                }
+            }
+        }
+    };
+    let render = |indices: Vec<usize>| -> Reply {
+        let body = if admin_view {
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.admin_row(&r.user(i)))
+                .collect();
+            serde_json::to_vec(&rows)
+        } else {
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.basic_row(&r.identity(i)))
+                .collect();
+            serde_json::to_vec(&rows)
+        };
+        Reply::raw_json(StatusCode::OK, body.expect("users render as JSON"))
+    };
+    let per_page = page_request(ctx).per_page;
+
+    if keyset {
+        // Ids are index + 1 and dense, so "after id X" starts at index X.
+        let (indices, next_key): (Vec<usize>, Option<(&str, usize)>) = if ascending {
+            let after = ctx
+                .param("id_after")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut it = (after.min(visible)..visible).filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            let more = it.next().is_some();
+            let next = page
+                .last()
+                .filter(|_| more)
+                .map(|&last| ("id_after", last + 1));
+            (page, next)
+        } else {
+            let before = ctx
+                .param("id_before")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(visible + 1);
+            let mut it = (0..before.saturating_sub(1).min(visible))
+                .rev()
+                .filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            let more = it.next().is_some();
+            let next = page
+                .last()
+                .filter(|_| more)
+                .map(|&last| ("id_before", last + 1));
+            (page, next)
+        };
+        let mut reply = render(indices);
+        if let Some((key, id)) = next_key {
+            let link = ctx.link_with(&["id_after", "id_before", "page"], &[(key, id.to_string())]);
+            reply = reply.header("link", format!("<{link}>; rel=\"next\""));
+        }
+        return reply;
+    }
+
+    let req = page_request(ctx);
+    if req.page.saturating_mul(req.per_page) > OFFSET_LIMIT {
+        return Reply::message(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type User. Remaining records can be retrieved using keyset pagination.",
+        );
+    }
+    let ordered = |f: &mut dyn FnMut(usize) -> bool| {
+        if ascending {
+            (0..visible).all(&mut *f);
+        } else {
+            (0..visible).rev().all(f);
+        }
+    };
+    let skip = (req.page - 1) * req.per_page;
+    let mut total = 0usize;
+    let mut page = Vec::with_capacity(req.per_page);
+    let unfiltered = text_filter.is_none() && !ctx.query.iter().any(|(_, v)| v == "true");
+    if unfiltered {
+        total = visible;
+        let mut seen = 0usize;
+        ordered(&mut |i| {
+            if seen >= skip && page.len() < req.per_page {
+                page.push(i);
+            }
+            seen += 1;
+            seen < skip + req.per_page
+        });
+    } else {
+        ordered(&mut |i| {
+            if matches(i) {
+                if total >= skip && page.len() < req.per_page {
+                    page.push(i);
+                }
+                total += 1;
+            }
+            true
+        });
+    }
+    let mut reply = render(page);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
+    let visible = r.pop.visible(r.as_of);
+    let needle = ctx.param("search").map(str::to_lowercase);
+    let req = page_request(ctx);
+    let skip = (req.page - 1) * req.per_page;
+    let mut total = 0usize;
+    let mut page = Vec::new();
+    for index in (0..visible).filter(|&i| r.pop.users[i].holds_seat_on(r.as_of)) {
+        if let Some(needle) = &needle {
+            let v = r.identity(index);
+            if !(v.username.to_lowercase().contains(needle.as_str())
+                || v.name.to_lowercase().contains(needle.as_str()))
+            {
+                continue;
+            }
+        }
+        if total >= skip && page.len() < req.per_page {
+            page.push(index);
+        }
+        total += 1;
+    }
+    let rows: Vec<_> = page
+        .into_iter()
+        .map(|i| r.billable_member(&r.user(i)))
+        .collect();
+    let body = serde_json::to_vec(&rows).expect("members render as JSON");
+    let mut reply = Reply::raw_json(StatusCode::OK, body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
+    match value {
+        None => Ok(None),
+        Some(v) => chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(v), "%Y-%m-%d")
+            .map(|d| Some(day_of(d)))
+            .map_err(|_| ()),
+    }
+}
+
+fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
+    let (after, before) = match (
+        parse_day(ctx.param("after")),
+        parse_day(ctx.param("before")),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(()), _) => {
+            return Reply::raw_json(StatusCode::BAD_REQUEST, r#"{"error":"after is invalid"}"#);
+        }
+        (_, Err(())) => {
+            return Reply::raw_json(StatusCode::BAD_REQUEST, r#"{"error":"before is invalid"}"#);
+        }
+    };
+    let u = &r.pop.users[index];
+    // Both bounds are exclusive days; events older than GitLab's retention are gone.
+    let lo = [
+        after.map(|a| a + 1),
+        Some(u.created),
+        Some(r.as_of - EVENT_RETENTION_DAYS),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(u.created);
+    let hi = [before.map(|b| b - 1), Some(r.as_of), Some(u.stop)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(r.as_of);
+    let action = ctx.param("action");
+    let target = ctx.param("target_type").map(str::to_lowercase);
+    let mut events = Vec::new();
+    if u.weekday_chance > 0 && u.kind != Kind::Internal && index != GHOST_USER_INDEX {
+        for day in lo..=hi {
+            events.extend(r.pop.events_on(index, day).into_iter().filter(|e| {
+                action.is_none_or(|a| e.kind.action_filter() == a)
+                    && target
+                        .as_deref()
+                        .is_none_or(|t| e.kind.target_filter() == Some(t))
+            }));
+        }
+    }
+    if ctx.param("sort") != Some("asc") {
+        events.reverse();
+    }
+    let req = page_request(ctx);
+    let total = events.len();
+    let view = r.identity(index);
+    let body = Value::Array(
+        events
+            .iter()
+            .skip((req.page - 1) * req.per_page)
+            .take(req.per_page)
+            .map(|e| r.event(&view, e))
+            .collect(),
+    );
+    let mut reply = Reply::json(StatusCode::OK, &body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}

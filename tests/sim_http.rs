@@ -1,0 +1,1245 @@
+//! The simulated GitLab seen from a plain HTTP client (reqwest, no seatwatch code): shapes of every
+//! endpoint in both flavours, token behaviours, pagination, `after`/`before`, determinism, rate
+//! limiting and each fault switch.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{Days, NaiveDate};
+use reqwest::header::HeaderMap;
+use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::Flavour;
+use serde_json::Value;
+
+/// Keys of the real bodies in `shared/fixtures/gitlab/` (plus the EE fields the task names).
+const ADMIN_USER_KEYS: &[&str] = &[
+    "id",
+    "username",
+    "email",
+    "name",
+    "state",
+    "locked",
+    "avatar_url",
+    "web_url",
+    "created_at",
+    "is_admin",
+    "bio",
+    "location",
+    "linkedin",
+    "twitter",
+    "discord",
+    "github",
+    "website_url",
+    "organization",
+    "job_title",
+    "last_sign_in_at",
+    "confirmed_at",
+    "theme_id",
+    "last_activity_on",
+    "color_scheme_id",
+    "projects_limit",
+    "current_sign_in_at",
+    "note",
+    "identities",
+    "can_create_group",
+    "can_create_project",
+    "two_factor_enabled",
+    "external",
+    "private_profile",
+    "current_sign_in_ip",
+    "last_sign_in_ip",
+    "namespace_id",
+    "created_by",
+    "bot",
+    "is_auditor",
+    "using_license_seat",
+];
+const BASIC_USER_KEYS: &[&str] = &[
+    "id",
+    "username",
+    "name",
+    "state",
+    "locked",
+    "avatar_url",
+    "web_url",
+];
+const REGULAR_CURRENT_USER_KEYS: &[&str] = &[
+    "id",
+    "username",
+    "email",
+    "name",
+    "state",
+    "locked",
+    "avatar_url",
+    "web_url",
+    "created_at",
+    "bio",
+    "location",
+    "public_email",
+    "linkedin",
+    "twitter",
+    "discord",
+    "github",
+    "website_url",
+    "organization",
+    "job_title",
+    "pronouns",
+    "bot",
+    "work_information",
+    "followers",
+    "following",
+    "local_time",
+    "last_sign_in_at",
+    "confirmed_at",
+    "theme_id",
+    "last_activity_on",
+    "color_scheme_id",
+    "projects_limit",
+    "current_sign_in_at",
+    "identities",
+    "can_create_group",
+    "can_create_project",
+    "two_factor_enabled",
+    "external",
+    "private_profile",
+    "commit_email",
+    "preferred_language",
+];
+const BILLABLE_MEMBER_KEYS: &[&str] = &[
+    "id",
+    "username",
+    "name",
+    "state",
+    "avatar_url",
+    "web_url",
+    "last_activity_on",
+    "membership_type",
+    "removable",
+    "created_at",
+    "last_login_at",
+];
+const LICENSE_KEYS: &[&str] = &[
+    "id",
+    "plan",
+    "created_at",
+    "starts_at",
+    "expires_at",
+    "historical_max",
+    "maximum_user_count",
+    "expired",
+    "overage",
+    "user_limit",
+    "active_users",
+    "licensee",
+    "add_ons",
+];
+const NAMESPACE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "path",
+    "kind",
+    "full_path",
+    "parent_id",
+    "avatar_url",
+    "web_url",
+    "members_count_with_descendants",
+    "billable_members_count",
+    "max_seats_used",
+    "seats_in_use",
+    "plan",
+    "end_date",
+    "trial_ends_on",
+    "trial",
+    "root_repository_size",
+    "projects_count",
+];
+const METADATA_KEYS: &[&str] = &["version", "revision", "kas", "enterprise"];
+const TOKEN_SELF_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "revoked",
+    "created_at",
+    "description",
+    "scopes",
+    "user_id",
+    "last_used_at",
+    "active",
+    "granular",
+    "expires_at",
+    "last_used_ips",
+];
+const EVENT_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "project_id",
+    "action_name",
+    "target_id",
+    "target_iid",
+    "target_type",
+    "author_id",
+    "target_title",
+    "created_at",
+    "author",
+    "author_username",
+    "imported",
+    "imported_from",
+];
+const PUSH_DATA_KEYS: &[&str] = &[
+    "commit_count",
+    "action",
+    "ref_type",
+    "commit_from",
+    "commit_to",
+    "ref",
+    "commit_title",
+];
+
+const EXPIRED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token is expired. You can either do re-authorization or token refresh."}"#;
+const REVOKED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token was revoked. You have to re-authorize from the user."}"#;
+const UNAUTHORIZED_BODY: &str = r#"{"message":"401 Unauthorized"}"#;
+const SCOPE_BODY: &str = r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#;
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().expect("test dates are valid")
+}
+
+fn as_of() -> NaiveDate {
+    day("2026-06-30")
+}
+
+async fn start(flavour: Flavour, users: u32) -> SimHandle {
+    SimHandle::start(SimConfig::new(flavour, users))
+        .await
+        .expect("simulator starts")
+}
+
+struct Got {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header"))
+    }
+    /// The URL of a `Link` relation, if present.
+    fn link(&self, rel: &str) -> Option<String> {
+        let wanted = format!("rel=\"{rel}\"");
+        self.header("link")?.split(", ").find_map(|part| {
+            let (url, relation) = part.split_once("; ")?;
+            (relation == wanted).then(|| url.trim_matches(['<', '>']).to_string())
+        })
+    }
+}
+
+async fn get_url(url: &str, token: Option<&str>) -> Got {
+    try_get(&reqwest::Client::new(), url, token)
+        .await
+        .expect("request completes")
+}
+
+async fn try_get(client: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::Result<Got> {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.header("PRIVATE-TOKEN", token);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await?;
+    Ok(Got {
+        status,
+        headers,
+        body,
+    })
+}
+
+async fn get(sim: &SimHandle, path: &str, token: &str) -> Got {
+    get_url(&format!("{}/api/v4{path}", sim.base_url()), Some(token)).await
+}
+
+fn assert_keys(value: &Value, keys: &[&str], what: &str) {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {value}"));
+    for key in keys {
+        assert!(object.contains_key(*key), "{what} lacks `{key}`: {value}");
+    }
+}
+
+fn array(got: &Got) -> Vec<Value> {
+    got.json()
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("not an array: {}", got.body))
+}
+
+#[tokio::test]
+async fn self_managed_admin_sees_gitlabs_admin_shapes() {
+    let sim = start(Flavour::SelfManaged, 300).await;
+    let users = get(&sim, "/users?per_page=100", tokens::ADMIN).await;
+    assert_eq!(users.status, 200);
+    let users = array(&users);
+    assert_eq!(users.len(), 100);
+    for user in &users {
+        assert_keys(user, ADMIN_USER_KEYS, "admin /users row");
+        assert!(
+            user["last_activity_on"].is_null()
+                || user["last_activity_on"]
+                    .as_str()
+                    .is_some_and(|d| d.len() == 10)
+        );
+    }
+
+    let me = get(&sim, "/user", tokens::ADMIN).await.json();
+    assert_eq!(me["is_admin"], true);
+    assert_eq!(me["username"], "root");
+
+    let license = get(&sim, "/license", tokens::ADMIN).await.json();
+    assert_keys(&license, LICENSE_KEYS, "/license");
+    let expected = sim.expected();
+    assert_eq!(license["active_users"], expected.seat_holders);
+    assert_eq!(license["user_limit"], expected.user_limit);
+    assert_eq!(license["historical_max"], expected.max_seats_used);
+    assert!(
+        expected.user_limit > expected.seat_holders,
+        "purchased is somewhat above use"
+    );
+    let starts: NaiveDate = license["starts_at"].as_str().unwrap().parse().unwrap();
+    let expires: NaiveDate = license["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(starts <= as_of() && as_of() <= expires);
+
+    let metadata = get(&sim, "/metadata", tokens::ADMIN).await;
+    assert_keys(&metadata.json(), METADATA_KEYS, "/metadata");
+    assert!(
+        metadata.json()["version"]
+            .as_str()
+            .unwrap()
+            .ends_with("-ee")
+    );
+    assert_eq!(
+        get(&sim, "/version", tokens::ADMIN).await.body,
+        metadata.body
+    );
+
+    let pat = get(&sim, "/personal_access_tokens/self", tokens::ADMIN)
+        .await
+        .json();
+    assert_keys(&pat, TOKEN_SELF_KEYS, "/personal_access_tokens/self");
+    assert_eq!(pat["scopes"], serde_json::json!(["read_api", "read_user"]));
+    assert_eq!(pat["active"], true);
+    assert_eq!(pat["expires_at"], (as_of() + Days::new(365)).to_string());
+
+    // Self-managed namespaces carry no subscription fields.
+    let namespace = get(&sim, "/namespaces/acme", tokens::ADMIN).await.json();
+    assert!(namespace.get("seats_in_use").is_none(), "{namespace}");
+}
+
+#[tokio::test]
+async fn gitlab_com_owner_sees_billable_members_and_the_namespace() {
+    let sim = start(Flavour::GitLabCom, 300).await;
+    let users = array(&get(&sim, "/users?per_page=50", tokens::ADMIN).await);
+    for user in &users {
+        let keys: HashSet<&str> = user
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BASIC_USER_KEYS.iter().copied().collect(),
+            "UserBasic only on GitLab.com"
+        );
+    }
+    let me = get(&sim, "/user", tokens::ADMIN).await.json();
+    assert_keys(&me, REGULAR_CURRENT_USER_KEYS, "/user (regular)");
+    assert!(
+        me.get("is_admin").is_none(),
+        "a group owner is no instance admin"
+    );
+
+    let members = get(
+        &sim,
+        "/groups/acme/billable_members?per_page=100",
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(members.status, 200);
+    let expected = sim.expected();
+    assert_eq!(
+        members.header("x-total"),
+        Some(expected.billable_members.to_string().as_str())
+    );
+    for member in array(&members) {
+        assert_keys(&member, BILLABLE_MEMBER_KEYS, "billable member");
+        assert_eq!(member["state"], "active");
+        let membership = member["membership_type"].as_str().unwrap();
+        assert!(["group_member", "group_invite"].contains(&membership));
+        assert_eq!(member["removable"], membership == "group_member");
+    }
+    let by_id = get(
+        &sim,
+        "/groups/4242/billable_members?per_page=1",
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(by_id.header("x-total"), members.header("x-total"));
+
+    let namespace = get(&sim, "/namespaces/acme", tokens::ADMIN).await.json();
+    assert_keys(&namespace, NAMESPACE_KEYS, "/namespaces/acme");
+    assert_eq!(namespace["seats_in_use"], expected.seat_holders);
+    assert_eq!(
+        namespace["billable_members_count"],
+        expected.billable_members
+    );
+    assert_eq!(namespace["max_seats_used"], expected.max_seats_used);
+    assert_eq!(namespace["plan"], "ultimate");
+    assert!(namespace["end_date"].is_string());
+
+    assert_eq!(
+        get(&sim, "/groups/acme", tokens::ADMIN).await.json()["full_path"],
+        "acme"
+    );
+    // Paths arrive URL-encoded, as clients encode `group/subgroup`.
+    assert_eq!(
+        get(&sim, "/namespaces/%61cme", tokens::ADMIN).await.status,
+        200
+    );
+    let subgroup = get(&sim, "/groups/acme%2Fchild/billable_members", tokens::ADMIN).await;
+    assert_eq!(
+        (subgroup.status, subgroup.body.as_str()),
+        (404, r#"{"message":"404 Group Not Found"}"#)
+    );
+    assert_eq!(
+        get(&sim, "/groups/other", tokens::ADMIN).await.body,
+        r#"{"message":"404 Group Not Found"}"#
+    );
+    let license = get(&sim, "/license", tokens::ADMIN).await;
+    assert_eq!(
+        (license.status, license.body.as_str()),
+        (403, r#"{"message":"403 Forbidden"}"#)
+    );
+}
+
+#[tokio::test]
+async fn events_have_gitlabs_shape_and_realistic_actions() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let mut actions = HashSet::new();
+    let mut target_types = HashSet::new();
+    let mut page = 1;
+    loop {
+        let got = get(
+            &sim,
+            &format!("/users/1/events?per_page=100&page={page}"),
+            tokens::ADMIN,
+        )
+        .await;
+        assert_eq!(got.status, 200);
+        for event in array(&got) {
+            assert_keys(&event, EVENT_KEYS, "event");
+            assert_eq!(event["author_id"], 1);
+            assert_eq!(event["author_username"], "root");
+            let action = event["action_name"].as_str().unwrap().to_string();
+            if action.starts_with("pushed") {
+                assert!(event["target_type"].is_null());
+                assert_keys(&event["push_data"], PUSH_DATA_KEYS, "push_data");
+                assert!(event["push_data"]["commit_count"].is_u64());
+            }
+            if action == "commented on" {
+                assert!(event["note"].is_object());
+            }
+            target_types.insert(event["target_type"].as_str().map(str::to_string));
+            actions.insert(action);
+        }
+        match got.header("x-next-page") {
+            Some(next) if !next.is_empty() => page = next.parse().unwrap(),
+            _ => break,
+        }
+    }
+    for action in [
+        "pushed to",
+        "pushed new",
+        "opened",
+        "accepted",
+        "approved",
+        "commented on",
+        "closed",
+    ] {
+        assert!(
+            actions.contains(action),
+            "no `{action}` in three years of a busy admin: {actions:?}"
+        );
+    }
+    for target in [
+        None,
+        Some("MergeRequest"),
+        Some("Issue"),
+        Some("Note"),
+        Some("DiffNote"),
+    ] {
+        assert!(
+            target_types.contains(&target.map(str::to_string)),
+            "no target_type {target:?}"
+        );
+    }
+    let unknown = get(&sim, "/users/999/events", tokens::ADMIN).await;
+    assert_eq!(
+        (unknown.status, unknown.body.as_str()),
+        (404, r#"{"message":"404 User Not Found"}"#)
+    );
+    let by_username = get(&sim, "/users/root/events?per_page=5", tokens::ADMIN).await;
+    assert_eq!(
+        by_username.body,
+        get(&sim, "/users/1/events?per_page=5", tokens::ADMIN)
+            .await
+            .body
+    );
+}
+
+#[tokio::test]
+async fn each_token_behaviour_answers_like_gitlab() {
+    let sim = start(Flavour::SelfManaged, 40).await;
+    let cases: &[(Option<&str>, &str, u16, Option<&str>)] = &[
+        (None, "/user", 401, Some(UNAUTHORIZED_BODY)),
+        (
+            Some("glpat-fake-unknown-0000"),
+            "/user",
+            401,
+            Some(UNAUTHORIZED_BODY),
+        ),
+        (Some(tokens::EXPIRED), "/user", 401, Some(EXPIRED_BODY)),
+        (Some(tokens::REVOKED), "/users", 401, Some(REVOKED_BODY)),
+        (
+            Some(tokens::READ_USER_ONLY),
+            "/license",
+            403,
+            Some(SCOPE_BODY),
+        ),
+        (
+            Some(tokens::READ_USER_ONLY),
+            "/namespaces/acme",
+            403,
+            Some(SCOPE_BODY),
+        ),
+        (
+            Some(tokens::READ_USER_ONLY),
+            "/groups/acme/billable_members",
+            403,
+            Some(SCOPE_BODY),
+        ),
+        (Some(tokens::READ_USER_ONLY), "/user", 200, None),
+        (Some(tokens::READ_USER_ONLY), "/users", 200, None),
+        (Some(tokens::READ_USER_ONLY), "/metadata", 200, None),
+        (Some(tokens::READ_USER_ONLY), "/version", 200, None),
+        (
+            Some(tokens::READ_USER_ONLY),
+            "/personal_access_tokens/self",
+            200,
+            None,
+        ),
+        (Some(tokens::READ_USER_ONLY), "/users/1/events", 200, None),
+        (
+            Some(tokens::NON_ADMIN),
+            "/license",
+            403,
+            Some(r#"{"message":"403 Forbidden"}"#),
+        ),
+        (
+            Some(tokens::NON_ADMIN),
+            "/groups/acme/billable_members",
+            400,
+            Some(r#"{"message":"400 Bad request"}"#),
+        ),
+        (Some(tokens::EXPIRING_SOON), "/license", 200, None),
+        (
+            Some(tokens::ADMIN),
+            "/no/such/route",
+            404,
+            Some(r#"{"error":"404 Not Found"}"#),
+        ),
+    ];
+    for (token, path, status, body) in cases {
+        let got = get_url(&format!("{}/api/v4{path}", sim.base_url()), *token).await;
+        assert_eq!(got.status, *status, "{token:?} {path}: {}", got.body);
+        if let Some(body) = body {
+            assert_eq!(got.body, *body, "{token:?} {path}");
+        }
+    }
+
+    let read_user = get(&sim, "/personal_access_tokens/self", tokens::READ_USER_ONLY)
+        .await
+        .json();
+    assert_eq!(read_user["scopes"], serde_json::json!(["read_user"]));
+    let soon = get(&sim, "/personal_access_tokens/self", tokens::EXPIRING_SOON)
+        .await
+        .json();
+    assert_eq!(soon["expires_at"], (as_of() + Days::new(5)).to_string());
+
+    // A regular user gets UserBasic and a /user without is_admin.
+    let basic = array(&get(&sim, "/users", tokens::NON_ADMIN).await);
+    assert!(basic.iter().all(|u| u.get("last_activity_on").is_none()));
+    let me = get(&sim, "/user", tokens::NON_ADMIN).await.json();
+    assert!(me.get("is_admin").is_none());
+    assert_eq!(me["id"], 2);
+
+    // The other ways GitLab accepts a token.
+    let bearer = reqwest::Client::new()
+        .get(format!("{}/api/v4/user", sim.base_url()))
+        .bearer_auth(tokens::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 200);
+    let query = get_url(
+        &format!(
+            "{}/api/v4/user?private_token={}",
+            sim.base_url(),
+            tokens::ADMIN
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(query.status, 200);
+}
+
+#[tokio::test]
+async fn tokens_can_be_revoked_and_added_at_runtime() {
+    let sim = start(Flavour::SelfManaged, 40).await;
+    let fresh = "glpat-fake-rotated-test-0000";
+    assert_eq!(get(&sim, "/user", fresh).await.status, 401);
+    sim.add_token(fresh, tokens::ADMIN);
+    let me = get(&sim, "/user", fresh).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["is_admin"], true);
+    let pat = get(&sim, "/personal_access_tokens/self", fresh)
+        .await
+        .json();
+    let admin_pat = get(&sim, "/personal_access_tokens/self", tokens::ADMIN)
+        .await
+        .json();
+    assert_ne!(pat["id"], admin_pat["id"], "a new token has its own id");
+    assert_eq!(pat["scopes"], admin_pat["scopes"]);
+
+    sim.revoke_token(fresh);
+    let revoked = get(&sim, "/user", fresh).await;
+    assert_eq!((revoked.status, revoked.body.as_str()), (401, REVOKED_BODY));
+    assert_eq!(
+        get(&sim, "/user", tokens::ADMIN).await.status,
+        200,
+        "only that token is revoked"
+    );
+
+    sim.add_token("glpat-fake-like-regular-0000", tokens::NON_ADMIN);
+    let license = get(&sim, "/license", "glpat-fake-like-regular-0000").await;
+    assert_eq!(license.status, 403);
+}
+
+/// Follows `Link: rel="next"` from `first`, returning every row's id.
+async fn follow_links(first: String, token: &str) -> (Vec<u64>, Vec<Got>) {
+    let mut ids = Vec::new();
+    let mut pages = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let got = get_url(&url, Some(token)).await;
+        assert_eq!(got.status, 200, "{url}: {}", got.body);
+        ids.extend(array(&got).iter().map(|u| u["id"].as_u64().unwrap()));
+        next = got.link("next");
+        if let Some(link) = &next {
+            assert!(
+                link.starts_with("http://127.0.0.1:"),
+                "absolute links: {link}"
+            );
+            assert!(!link.contains("glpat"), "a link carries the token: {link}");
+        }
+        pages.push(got);
+        assert!(pages.len() < 2_000, "pagination never ends");
+    }
+    (ids, pages)
+}
+
+fn assert_all_once(ids: &[u64], count: u64) {
+    let unique: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicates");
+    assert_eq!(ids.len() as u64, count);
+}
+
+#[tokio::test]
+async fn offset_pagination_lists_every_user_once_with_gitlabs_headers() {
+    let sim = start(Flavour::SelfManaged, 250).await;
+    // private_token in the query must not leak into the links.
+    let first = format!(
+        "{}/api/v4/users?per_page=100&private_token={}",
+        sim.base_url(),
+        tokens::ADMIN
+    );
+    let (ids, pages) = follow_links(first, tokens::ADMIN).await;
+    assert_all_once(&ids, sim.expected().users);
+    assert_eq!(pages.len(), 3);
+    let p1 = &pages[0];
+    assert_eq!(p1.header("x-total"), Some("250"));
+    assert_eq!(p1.header("x-total-pages"), Some("3"));
+    assert_eq!(p1.header("x-page"), Some("1"));
+    assert_eq!(p1.header("x-per-page"), Some("100"));
+    assert_eq!(p1.header("x-next-page"), Some("2"));
+    assert_eq!(p1.header("x-prev-page"), Some(""));
+    assert!(p1.link("first").is_some() && p1.link("last").unwrap().contains("page=3"));
+    assert!(p1.link("prev").is_none());
+    let p3 = &pages[2];
+    assert_eq!(p3.header("x-next-page"), Some(""));
+    assert_eq!(p3.header("x-prev-page"), Some("2"));
+    assert!(p3.link("prev").is_some());
+    assert_eq!(ids.first(), Some(&250), "GitLab's default order is id desc");
+    // A total that fills the last page exactly: no next page, no empty extra page.
+    let exact = format!("{}/api/v4/users?per_page=50", sim.base_url());
+    let (ids, pages) = follow_links(exact, tokens::ADMIN).await;
+    assert_all_once(&ids, 250);
+    assert_eq!(pages.len(), 5);
+    assert_eq!(pages[4].header("x-next-page"), Some(""));
+    // per_page is capped at 100, defaults to 20.
+    assert_eq!(
+        array(&get(&sim, "/users?per_page=500", tokens::ADMIN).await).len(),
+        100
+    );
+    assert_eq!(array(&get(&sim, "/users", tokens::ADMIN).await).len(), 20);
+}
+
+#[tokio::test]
+async fn keyset_pagination_lists_every_user_once() {
+    let sim = start(Flavour::SelfManaged, 250).await;
+    let first = format!(
+        "{}/api/v4/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        sim.base_url()
+    );
+    let (ids, pages) = follow_links(first, tokens::ADMIN).await;
+    assert_all_once(&ids, 250);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending ids");
+    assert_eq!(pages.len(), 3);
+    assert!(pages[0].link("next").unwrap().contains("id_after=100"));
+    assert!(
+        pages[0].header("x-total").is_none(),
+        "keyset exposes no counters"
+    );
+    assert!(
+        pages[2].header("link").is_none(),
+        "no Link on the last page"
+    );
+}
+
+#[tokio::test]
+async fn totals_are_omitted_above_ten_thousand_rows() {
+    let sim = start(Flavour::SelfManaged, 10_050).await;
+    let first = format!("{}/api/v4/users?per_page=100", sim.base_url());
+    let (ids, pages) = follow_links(first, tokens::NON_ADMIN).await;
+    assert_all_once(&ids, 10_050);
+    for page in &pages {
+        assert!(page.header("x-total").is_none() && page.header("x-total-pages").is_none());
+        assert!(page.link("last").is_none());
+        assert!(page.link("first").is_some());
+    }
+    let keyset = format!(
+        "{}/api/v4/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        sim.base_url()
+    );
+    let (ids, _) = follow_links(keyset, tokens::NON_ADMIN).await;
+    assert_all_once(&ids, 10_050);
+}
+
+fn event_days(events: &[Value]) -> Vec<NaiveDate> {
+    events
+        .iter()
+        .map(|e| e["created_at"].as_str().unwrap()[..10].parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn events_after_and_before_are_exclusive_and_paginate_cleanly() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let all = array(
+        &get(
+            &sim,
+            "/users/1/events?after=2026-05-31&before=2026-07-01&per_page=100",
+            tokens::ADMIN,
+        )
+        .await,
+    );
+    assert!(all.len() > 20, "a busy admin has events in June");
+    let days = event_days(&all);
+    assert!(
+        days.iter()
+            .all(|d| *d >= day("2026-06-01") && *d <= day("2026-06-30"))
+    );
+    assert!(
+        days.windows(2).all(|w| w[0] >= w[1]),
+        "newest first by default"
+    );
+
+    // Pick a day with events; the window (day-1, day+1) holds exactly that day's events.
+    let busy = days[days.len() / 2];
+    let on_busy = days.iter().filter(|d| **d == busy).count();
+    let window = format!(
+        "/users/1/events?after={}&before={}&per_page=100",
+        busy - Days::new(1),
+        busy + Days::new(1)
+    );
+    let only = event_days(&array(&get(&sim, &window, tokens::ADMIN).await));
+    assert_eq!(only.len(), on_busy);
+    assert!(only.iter().all(|d| *d == busy));
+    let same_day = format!(
+        "/users/1/events?after={busy}&before={}",
+        busy + Days::new(1)
+    );
+    assert!(
+        array(&get(&sim, &same_day, tokens::ADMIN).await).is_empty(),
+        "bounds are exclusive"
+    );
+
+    // Small pages, ascending: together they are the whole window, once.
+    let mut ids = Vec::new();
+    let mut page = 1;
+    loop {
+        let got = get(
+            &sim,
+            &format!(
+                "/users/1/events?after=2026-05-31&before=2026-07-01&per_page=7&sort=asc&page={page}"
+            ),
+            tokens::ADMIN,
+        )
+        .await;
+        assert_eq!(got.header("x-total"), Some(all.len().to_string().as_str()));
+        ids.extend(array(&got).iter().map(|e| e["id"].as_u64().unwrap()));
+        match got.header("x-next-page") {
+            Some(next) if !next.is_empty() => page = next.parse().unwrap(),
+            _ => break,
+        }
+    }
+    let mut expected: Vec<u64> = all.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    expected.reverse();
+    assert_eq!(ids, expected);
+
+    let pushes = array(
+        &get(
+            &sim,
+            "/users/1/events?action=pushed&per_page=100",
+            tokens::ADMIN,
+        )
+        .await,
+    );
+    assert!(!pushes.is_empty());
+    assert!(
+        pushes
+            .iter()
+            .all(|e| e["action_name"].as_str().unwrap() != "opened")
+    );
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_bodies() {
+    let a = start(Flavour::SelfManaged, 500).await;
+    let b = start(Flavour::SelfManaged, 500).await;
+    let mut other = SimConfig::new(Flavour::SelfManaged, 500);
+    other.seed = 7;
+    let c = SimHandle::start(other).await.unwrap();
+    for path in [
+        "/users?per_page=100&page=2",
+        "/users/1/events?per_page=50",
+        "/license",
+    ] {
+        let body_a = get(&a, path, tokens::ADMIN).await.body;
+        let body_b = get(&b, path, tokens::ADMIN).await.body;
+        // Bodies embed the host (web_url), which differs by port only.
+        let normalise = |s: &str, sim: &SimHandle| s.replace(&sim.base_url(), "http://HOST");
+        assert_eq!(normalise(&body_a, &a), normalise(&body_b, &b), "{path}");
+        if path.starts_with("/users?") {
+            let body_c = get(&c, path, tokens::ADMIN).await.body;
+            assert_ne!(
+                normalise(&body_a, &a),
+                normalise(&body_c, &c),
+                "another seed, another population"
+            );
+        }
+    }
+    assert_eq!(a.expected(), b.expected());
+}
+
+async fn all_users_admin(sim: &SimHandle) -> Vec<Value> {
+    let first = format!(
+        "{}/api/v4/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        sim.base_url()
+    );
+    let mut rows = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let got = get_url(&url, Some(tokens::ADMIN)).await;
+        rows.extend(array(&got));
+        next = got.link("next");
+    }
+    rows
+}
+
+#[tokio::test]
+async fn moving_as_of_forward_replays_one_history() {
+    let sim = start(Flavour::SelfManaged, 400).await;
+    let start_day = day("2026-05-20");
+    let mut previous: Vec<Value> = Vec::new();
+    for offset in 0..12 {
+        let date = start_day + Days::new(offset * 4);
+        sim.set_as_of(date);
+        let rows = all_users_admin(&sim).await;
+        let expected = sim.expected();
+        assert_eq!(rows.len() as u64, expected.users);
+        assert!(rows.len() >= previous.len(), "the population only grows");
+        for (old, new) in previous.iter().zip(&rows) {
+            assert_eq!(old["id"], new["id"]);
+            let (old_day, new_day) = (
+                old["last_activity_on"].as_str(),
+                new["last_activity_on"].as_str(),
+            );
+            assert!(
+                new_day >= old_day,
+                "user {}: {old_day:?} -> {new_day:?}",
+                new["id"]
+            );
+            assert!(
+                new_day.is_none_or(|d| d <= date.to_string().as_str()),
+                "activity in the future"
+            );
+        }
+        let seats = rows
+            .iter()
+            .filter(|u| u["using_license_seat"] == true)
+            .count() as u64;
+        assert_eq!(seats, expected.seat_holders, "{date}");
+        let active = rows
+            .iter()
+            .filter(|u| u["last_activity_on"].as_str() == Some(date.to_string().as_str()))
+            .count() as u64;
+        assert_eq!(active, expected.active_on_as_of, "{date}");
+        previous = rows;
+    }
+}
+
+#[tokio::test]
+async fn the_population_is_realistic() {
+    let sim = start(Flavour::SelfManaged, 3_000).await;
+    let rows = all_users_admin(&sim).await;
+    let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|u| f(u)).count();
+    let date = as_of();
+    let inactive_days = |u: &Value| {
+        u["last_activity_on"]
+            .as_str()
+            .map(|d| (date - d.parse::<NaiveDate>().unwrap()).num_days())
+    };
+    assert!(count(&|u| u["bot"] == true) > 20, "bots");
+    assert!(
+        count(&|u| u["username"].as_str().unwrap().starts_with("project_")) > 10,
+        "project bots"
+    );
+    for state in ["blocked", "deactivated", "banned"] {
+        assert!(count(&|u| u["state"] == state) > 0, "{state}");
+    }
+    assert!(
+        count(&|u| u["state"] == "active" && u["bot"] == false && u["using_license_seat"] == false)
+            > 50,
+        "Guests"
+    );
+    assert!(count(&|u| u["is_admin"] == true) > 1 && count(&|u| u["is_auditor"] == true) > 0);
+    assert!(count(&|u| u["external"] == true) > 10);
+    assert!(
+        count(&|u| u["current_sign_in_at"].is_null() && u["bot"] == false) > 50,
+        "never signed in"
+    );
+    assert!(
+        count(&|u| u["using_license_seat"] == true && inactive_days(u).is_some_and(|d| d >= 90))
+            > 50,
+        "dormant"
+    );
+    assert!(
+        count(&|u| inactive_days(u) == Some(0)) > 100,
+        "active today"
+    );
+    assert!(
+        count(&|u| u["name"].as_str().unwrap().contains('<')) > 0,
+        "markup in names"
+    );
+    assert!(
+        count(&|u| u["name"].as_str().unwrap().contains('\u{202E}')) > 0,
+        "RTL override"
+    );
+    assert!(
+        count(&|u| u["name"].as_str().unwrap().chars().count() > 200) > 0,
+        "very long names"
+    );
+    let new_hires = count(&|u| {
+        let created: NaiveDate = u["created_at"].as_str().unwrap()[..10].parse().unwrap();
+        (date - created).num_days() < 14
+    });
+    assert!(new_hires > 10, "new hires");
+    // Signing in counts as activity: no sign-in after the last activity day.
+    for u in &rows {
+        if let (Some(sign_in), Some(active)) = (
+            u["current_sign_in_at"].as_str(),
+            u["last_activity_on"].as_str(),
+        ) {
+            assert!(&sign_in[..10] <= active, "{u}");
+            assert!(u["last_sign_in_at"].as_str().unwrap() <= sign_in);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 20);
+    cfg.rate_limit_per_minute = Some(5);
+    let sim = SimHandle::start(cfg).await.unwrap();
+    // The window is fixed on the wall clock; if it rolls over mid-run, run again in the next one.
+    for _attempt in 0..3 {
+        let mut responses = Vec::new();
+        for _ in 0..7 {
+            responses.push(get(&sim, "/user", tokens::ADMIN).await);
+        }
+        let resets: HashSet<&str> = responses
+            .iter()
+            .map(|r| r.header("ratelimit-reset").unwrap())
+            .collect();
+        if resets.len() > 1 {
+            continue;
+        }
+        let observed: Vec<u64> = responses
+            .iter()
+            .map(|r| r.header("ratelimit-observed").unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            observed.windows(2).all(|w| w[1] == w[0] + 1),
+            "{observed:?}"
+        );
+        for r in &responses {
+            assert_eq!(r.header("ratelimit-limit"), Some("5"));
+            assert_eq!(
+                r.header("ratelimit-name"),
+                Some("throttle_authenticated_api")
+            );
+            let seen: u64 = r.header("ratelimit-observed").unwrap().parse().unwrap();
+            let remaining: u64 = r.header("ratelimit-remaining").unwrap().parse().unwrap();
+            assert_eq!(remaining, 5u64.saturating_sub(seen));
+            let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
+            assert_eq!(reset % 60, 0, "windows are aligned on the minute");
+            if seen > 5 {
+                assert_eq!(r.status, 429);
+                assert_eq!(r.body, "Retry later");
+                let retry_after: u64 = r.header("retry-after").unwrap().parse().unwrap();
+                assert!((1..=60).contains(&retry_after));
+                assert!(r.header("ratelimit-resettime").unwrap().ends_with(" GMT"));
+            } else {
+                assert_eq!(r.status, 200);
+                assert!(r.header("retry-after").is_none());
+            }
+        }
+        assert!(sim.responses_429() >= 1);
+        assert!(sim.requests_served() >= 7);
+        return;
+    }
+    panic!("the rate-limit window rolled over three times in a row");
+}
+
+#[tokio::test]
+async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
+    let sim = start(Flavour::SelfManaged, 20).await;
+    sim.set_faults(Faults {
+        status_burst: Some((503, 2)),
+        ..Faults::default()
+    });
+    assert_eq!(get(&sim, "/user", tokens::ADMIN).await.status, 503);
+    // /metadata stays healthy and does not consume the burst.
+    assert_eq!(get(&sim, "/metadata", tokens::ADMIN).await.status, 200);
+    assert_eq!(get(&sim, "/user", tokens::ADMIN).await.status, 503);
+    assert_eq!(get(&sim, "/user", tokens::ADMIN).await.status, 200);
+
+    for status in [500, 502, 504] {
+        sim.set_faults(Faults {
+            status_burst: Some((status, 1)),
+            ..Faults::default()
+        });
+        assert_eq!(get(&sim, "/users", tokens::ADMIN).await.status, status);
+    }
+
+    let before = sim.responses_429();
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::Seconds(7),
+        ..Faults::default()
+    });
+    let limited = get(&sim, "/users", tokens::ADMIN).await;
+    assert_eq!(
+        (limited.status, limited.body.as_str()),
+        (429, "Retry later")
+    );
+    assert_eq!(limited.header("retry-after"), Some("7"));
+
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::ResetOnly,
+        ..Faults::default()
+    });
+    let reset_only = get(&sim, "/users", tokens::ADMIN).await;
+    assert_eq!(reset_only.status, 429);
+    assert!(reset_only.header("retry-after").is_none());
+    assert!(
+        reset_only
+            .header("ratelimit-reset")
+            .unwrap()
+            .parse::<u64>()
+            .is_ok()
+    );
+
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::NoHeaders,
+        ..Faults::default()
+    });
+    let bare = get(&sim, "/users", tokens::ADMIN).await;
+    assert_eq!(bare.status, 429);
+    assert!(bare.header("retry-after").is_none() && bare.header("ratelimit-reset").is_none());
+    assert_eq!(sim.responses_429() - before, 3);
+    assert_eq!(get(&sim, "/users", tokens::ADMIN).await.status, 200);
+}
+
+#[tokio::test]
+async fn slow_responses_outlast_a_short_client_timeout() {
+    let sim = start(Flavour::SelfManaged, 20).await;
+    sim.set_faults(Faults {
+        slow: Some((Duration::from_secs(3), 1)),
+        ..Faults::default()
+    });
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v4/user", sim.base_url());
+    let err = try_get(&impatient, &url, Some(tokens::ADMIN))
+        .await
+        .err()
+        .expect("the slow response times out");
+    assert!(err.is_timeout(), "{err}");
+    let patient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    assert_eq!(
+        try_get(&patient, &url, Some(tokens::ADMIN))
+            .await
+            .unwrap()
+            .status,
+        200,
+        "only one was slow"
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_leave_the_client_without_a_response() {
+    let sim = start(Flavour::SelfManaged, 20).await;
+    sim.set_faults(Faults {
+        drop_connections: 2,
+        ..Faults::default()
+    });
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v4/users", sim.base_url());
+    for _ in 0..2 {
+        let result = try_get(&client, &url, Some(tokens::ADMIN)).await;
+        assert!(
+            result.is_err(),
+            "a dropped connection must not look like a response"
+        );
+    }
+    assert_eq!(
+        try_get(&client, &url, Some(tokens::ADMIN))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_bodies_are_not_json() {
+    let sim = start(Flavour::SelfManaged, 30).await;
+    let whole = get(&sim, "/users?per_page=10", tokens::ADMIN).await;
+    sim.set_faults(Faults {
+        malformed_json: 1,
+        truncated_body: 1,
+        ..Faults::default()
+    });
+    let malformed = get(&sim, "/users?per_page=10", tokens::ADMIN).await;
+    assert_eq!(malformed.status, 200);
+    assert!(serde_json::from_str::<Value>(&malformed.body).is_err());
+    let truncated = get(&sim, "/users?per_page=10", tokens::ADMIN).await;
+    assert_eq!(truncated.status, 200);
+    assert!(serde_json::from_str::<Value>(&truncated.body).is_err());
+    assert_eq!(truncated.body.len(), whole.body.len() / 2);
+    assert!(whole.body.starts_with(&truncated.body));
+    assert_eq!(
+        get(&sim, "/users?per_page=10", tokens::ADMIN).await.body,
+        whole.body,
+        "faults used up"
+    );
+}
+
+#[tokio::test]
+async fn faults_given_at_start_apply_to_the_first_responses() {
+    let mut cfg = SimConfig::new(Flavour::GitLabCom, 20);
+    cfg.faults = Faults {
+        status_burst: Some((500, 1)),
+        ..Faults::default()
+    };
+    let sim = SimHandle::start(cfg).await.unwrap();
+    let first = get(&sim, "/groups/acme/billable_members", tokens::ADMIN).await;
+    assert_eq!(
+        (first.status, first.body.as_str()),
+        (500, r#"{"message":"500 Internal Server Error"}"#)
+    );
+    assert_eq!(
+        get(&sim, "/groups/acme/billable_members", tokens::ADMIN)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(sim.requests_served(), 2);
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_users_start_and_serve_the_last_page() {
+    let sim = start(Flavour::SelfManaged, 100_000).await;
+    let expected = sim.expected();
+    assert_eq!(expected.users, 100_000);
+    let last = get(
+        &sim,
+        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100&id_after=99950",
+        tokens::ADMIN,
+    )
+    .await;
+    let rows = array(&last);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows.last().unwrap()["id"], 100_000);
+    assert!(last.header("link").is_none());
+    // Offset pagination stops at GitLab's limit and points to keyset.
+    let deep = get(&sim, "/users?per_page=100&page=501", tokens::ADMIN).await;
+    assert_eq!(deep.status, 405);
+    assert!(deep.body.contains("keyset"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_port() {
+    let sim = start(Flavour::SelfManaged, 10).await;
+    let url = format!("{}/api/v4/metadata", sim.base_url());
+    assert_eq!(get_url(&url, Some(tokens::ADMIN)).await.status, 200);
+    sim.shutdown().await;
+    let fresh = reqwest::Client::new();
+    assert!(try_get(&fresh, &url, Some(tokens::ADMIN)).await.is_err());
+}
