@@ -189,13 +189,21 @@ impl DynamoStore {
         prefix: &str,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
-        self.client
+        let query = self
+            .client
             .query()
             .table_name(&self.table)
             .consistent_read(true)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()));
+        // DynamoDB rejects an empty key value, so "every item" is a condition on pk alone.
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+        };
+        query
             .set_projection_expression(projection.map(str::to_string))
             .into_paginator()
             .items()
@@ -312,7 +320,11 @@ where
 {
     let table = table.to_string();
     let code = e.code().unwrap_or_default().to_string();
-    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+    // The service's own code and message; the full context (raw response) only when there is none.
+    let message = match (e.code(), e.message()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        _ => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+    };
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableMissing { table },
         "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
