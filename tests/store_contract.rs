@@ -571,3 +571,117 @@ async fn dynamodb_crash_between_parts_and_commit() {
     let url = StoreUrl::DynamoDb(moto::unique("crash"));
     crash_leaves_the_previous_day_intact(url, Some(&aws), moto::aws_env(&moto)).await;
 }
+
+// ---- SQLite only ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_prunes_members_past_retention_and_keeps_days() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = StoreUrl::Sqlite(dir.path().join("retention.db"));
+    let store = store::open(&url, None, 30).await.expect("open");
+    let gl = instance("gitlab.example.com");
+    let first = date(2026, 1, 1);
+    let s1 = collect_day(&*store, &gl, first, &members(1..6), 10).await;
+
+    collect_day(
+        &*store,
+        &gl,
+        first + chrono::Days::new(29),
+        &members(1..6),
+        10,
+    )
+    .await;
+    assert_eq!(
+        store.members(&gl, first).await.expect("members"),
+        members(1..6),
+        "29 days on, still within retention"
+    );
+
+    let last = collect_day(
+        &*store,
+        &gl,
+        first + chrono::Days::new(30),
+        &members(1..6),
+        10,
+    )
+    .await;
+    assert_eq!(store.members(&gl, first).await.expect("members"), vec![]);
+    let days = store.days(&gl, first, last.date).await.expect("days");
+    assert_eq!(days.len(), 3, "day records are kept");
+    assert_eq!(days[0], s1);
+}
+
+#[tokio::test]
+async fn sqlite_schema_is_queryable_with_plain_sql() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plain.db");
+    let store = store::open(&StoreUrl::Sqlite(path.clone()), None, RETENTION_DAYS)
+        .await
+        .expect("open");
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    let written = members(1..21);
+    collect_day(&*store, &gl, day, &written, 7).await;
+    // An uncommitted run must not show in the view.
+    store
+        .put_members(&RunId::new(gl.clone(), day), 0, &members(100..110))
+        .await
+        .expect("put");
+
+    let conn = rusqlite::Connection::open(&path).expect("open with plain SQLite");
+    let mut stmt = conn
+        .prepare(
+            "SELECT username, email, holds_seat, last_activity_on, last_sign_in_at, pushes \
+             FROM committed_members WHERE instance = 'gitlab.example.com' AND date = '2026-01-01' \
+             ORDER BY id",
+        )
+        .expect("prepare");
+    type Row = (
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        u32,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let expected: Vec<Row> = written
+        .iter()
+        .map(|m| {
+            (
+                m.username.clone(),
+                m.email.clone(),
+                m.holds_seat,
+                m.last_activity_on.map(|d| d.to_string()),
+                m.last_sign_in_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                m.activity.pushes,
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    let in_use: i64 = conn
+        .query_row(
+            "SELECT json_extract(summary, '$.seats.in_use') FROM days WHERE date = '2026-01-01'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("summary JSON");
+    assert_eq!(
+        in_use as usize,
+        written.iter().filter(|m| m.holds_seat).count()
+    );
+}

@@ -736,3 +736,71 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
     assert_eq!(proxy.state.batch_calls.load(Ordering::SeqCst), 4);
     assert_eq!(store.write_units_used(), 0, "nothing was written");
 }
+
+// ---- reading back what was committed, and only that ----------------------------------------
+
+#[tokio::test]
+async fn a_part_rewritten_with_fewer_chunks_reads_only_its_new_chunks() {
+    let moto = moto::start();
+    let aws = moto::sdk_config(&moto).await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        moto::unique("rewrite"),
+        RETENTION_DAYS,
+    );
+    store.ensure_ready().await.expect("ensure_ready");
+    let run = RunId::new(instance(), snapshot_date());
+    let bulky = bulky_members(1200);
+    let chunks = dynamodb::member_part_items(&run, 0, &bulky, RETENTION_DAYS)
+        .expect("encode")
+        .len();
+    assert!(chunks >= 3, "the first write spans {chunks} items");
+    store
+        .put_members(&run, 0, &bulky)
+        .await
+        .expect("first write");
+    let retried = realistic_members(10, 1);
+    store.put_members(&run, 0, &retried).await.expect("rewrite");
+    store
+        .commit_day(&run, 1, &summary(&retried))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store
+            .members(&instance(), snapshot_date())
+            .await
+            .expect("read"),
+        retried
+    );
+}
+
+#[tokio::test]
+async fn a_committed_day_missing_a_chunk_is_an_error_not_a_short_list() {
+    let moto = moto::start();
+    let aws = moto::sdk_config(&moto).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = moto::unique("damaged");
+    // Retention long enough that the chunks cannot count as expiring whenever this runs.
+    let store = DynamoStore::new(client.clone(), table.clone(), 100_000);
+    store.ensure_ready().await.expect("ensure_ready");
+    let run = write_day(&store, &bulky_members(1200), 1200).await;
+
+    let lost = format!("PART#{}#{}#000000#0001", run.date, run.run);
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(instance().0))
+        .key("sk", AttributeValue::S(lost.clone()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .expect("delete a chunk")
+        .attributes
+        .unwrap_or_else(|| panic!("{lost} existed"));
+    let err = store
+        .members(&instance(), snapshot_date())
+        .await
+        .expect_err("a chunk is gone");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("collect the day again"), "{err}");
+}

@@ -25,7 +25,7 @@
 //! day. Readers find the run in the day record and read only its chunks, so stale or crashed
 //! runs are invisible even before they are deleted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -231,21 +231,31 @@ impl DynamoStore {
         out.item.map(DayRecord::try_from).transpose()
     }
 
-    /// Chunk keys of one run, by part: `part -> (chunks the part declares, chunks present)`.
-    async fn run_parts(&self, run: &RunId) -> Result<BTreeMap<u32, (u32, u32)>, StoreError> {
+    /// The parts of one run whose chunks are all present (chunk 0 declares how many there are).
+    async fn complete_parts(&self, run: &RunId) -> Result<BTreeSet<u32>, StoreError> {
         let items = self
             .query_prefix(&run.instance.0, &run_prefix(run), Some("sk, chunks"))
             .await?;
-        let mut parts = BTreeMap::new();
-        for item in items {
-            let key = ChunkKey::try_from(&item)?;
-            let declared = number(&item, "chunks", &key.sk)?;
-            let entry = parts.entry(key.part).or_insert((declared, 0));
-            if key.chunk < declared {
-                entry.1 += 1;
+        let mut declared = BTreeMap::new();
+        let mut chunks = Vec::with_capacity(items.len());
+        for item in &items {
+            let key = ChunkKey::try_from(item)?;
+            if key.chunk == 0 {
+                declared.insert(key.part, number(item, "chunks", &key.sk)?);
+            }
+            chunks.push(key);
+        }
+        let mut present: BTreeMap<u32, u32> = BTreeMap::new();
+        for key in &chunks {
+            if declared.get(&key.part).is_some_and(|&n| key.chunk < n) {
+                *present.entry(key.part).or_default() += 1;
             }
         }
-        Ok(parts)
+        Ok(declared
+            .into_iter()
+            .filter(|(part, n)| present.get(part) == Some(n))
+            .map(|(part, _)| part)
+            .collect())
     }
 
     /// Deletes chunks of `date` that belong to any run but the one committed now.
@@ -684,9 +694,8 @@ impl SnapshotStore for DynamoStore {
         parts: u32,
         summary: &DaySummary,
     ) -> Result<(), StoreError> {
-        let written = self.run_parts(run).await?;
-        let incomplete = (0..parts)
-            .find(|p| !matches!(written.get(p), Some((declared, present)) if present == declared));
+        let complete = self.complete_parts(run).await?;
+        let incomplete = (0..parts).find(|p| !complete.contains(p));
         if let Some(missing_part) = incomplete {
             return Err(StoreError::IncompleteRun {
                 instance: run.instance.clone(),
@@ -787,17 +796,46 @@ impl SnapshotStore for DynamoStore {
         let items = self
             .query_prefix(&instance.0, &run_prefix(&run), None)
             .await?;
-        if items.is_empty() && day.parts > 0 {
-            // Past retention: DynamoDB's TTL removed the chunks, the day record stays.
-            return Ok(Vec::new());
+        // The chunk count of a part is the one its chunk 0 declares: a rewritten part always
+        // rewrites chunk 0, while higher chunks of an earlier, longer write may linger.
+        let keyed = items
+            .iter()
+            .map(|item| ChunkKey::try_from(item).map(|key| (key, item)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut declared = BTreeMap::new();
+        for (key, item) in &keyed {
+            if key.chunk == 0 {
+                declared.insert(key.part, number(item, "chunks", &key.sk)?);
+            }
+        }
+        let current = |key: &ChunkKey| {
+            key.part < day.parts && declared.get(&key.part).is_some_and(|&n| key.chunk < n)
+        };
+        let present = keyed.iter().filter(|(key, _)| current(key)).count();
+        let expected: u32 = (0..day.parts)
+            .map(|p| declared.get(&p).copied().unwrap_or(1))
+            .sum();
+        if present != expected as usize {
+            // TTL deletes chunks one by one once a day passes retention; any other gap is damage.
+            let now = chrono::Utc::now().timestamp();
+            let expiring = items.is_empty()
+                || items.iter().any(|item| {
+                    matches!(item.get("expires_at"), Some(AttributeValue::N(at)) if at.parse::<i64>().is_ok_and(|at| at <= now))
+                });
+            if expiring {
+                return Ok(Vec::new());
+            }
+            return Err(corrupt(
+                &format!("the members of {instance} on {date}"),
+                format!(
+                    "{present} of {expected} chunks of run {} are present",
+                    run.run
+                ),
+            ));
         }
         // Keyed by id, later parts winning: GitLab's offset pagination can list a user twice.
         let mut by_id = BTreeMap::new();
-        for item in &items {
-            let key = ChunkKey::try_from(item)?;
-            if key.part >= day.parts {
-                continue;
-            }
+        for (key, item) in keyed.iter().filter(|(key, _)| current(key)) {
             let format = number(item, "format", &key.sk)?;
             if format != FORMAT {
                 return Err(corrupt(&key.sk, format!("unknown format {format}")));
