@@ -302,6 +302,32 @@ async fn a_user_listed_twice_is_read_once(store: &dyn SnapshotStore) {
     assert_eq!(read[4], later, "the later part wins");
 }
 
+async fn parts_beyond_the_committed_count_are_not_read(store: &dyn SnapshotStore) {
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    let run = RunId::new(gl.clone(), day);
+    store
+        .put_members(&run, 0, &members(1..4))
+        .await
+        .expect("put");
+    store
+        .put_members(&run, 1, &members(4..7))
+        .await
+        .expect("put");
+    store
+        .put_members(&run, 2, &members(7..10))
+        .await
+        .expect("put");
+    store
+        .commit_day(&run, 2, &summary(&gl, day, &members(1..7)))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.members(&gl, day).await.expect("members"),
+        members(1..7)
+    );
+}
+
 async fn commit_refuses_a_missing_part(store: &dyn SnapshotStore) {
     let gl = instance("gitlab.example.com");
     let day = date(2026, 1, 1);
@@ -437,6 +463,7 @@ async fn run_contract(name: &str, make: impl AsyncFn() -> Box<dyn SnapshotStore>
     case!(rerun_with_fewer_members_leaves_no_stale_members);
     case!(rewriting_a_part_replaces_it);
     case!(a_user_listed_twice_is_read_once);
+    case!(parts_beyond_the_committed_count_are_not_read);
     case!(commit_refuses_a_missing_part);
     case!(instances_are_kept_apart);
     case!(checkpoint_slot);

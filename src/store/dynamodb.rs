@@ -23,7 +23,19 @@
 //! checks that every part of the run is complete (strongly consistent query), then writes the day
 //! record and the registry item in one transaction, then deletes chunks of other runs of that
 //! day. Readers find the run in the day record and read only its chunks, so stale or crashed
-//! runs are invisible even before they are deleted.
+//! runs are invisible even before they are deleted. A reader that finds a chunk of the committed
+//! run missing reports [`StoreError::Corrupt`] rather than a short member list (unless the chunks
+//! are expiring by TTL, when the day simply has no members any more).
+//!
+//! Two runs of the same day committing at the same moment: the later commit wins, and each
+//! cleanup re-reads the day record first so it never deletes the winner's chunks (a narrow window
+//! remains between that read and the deletes; the scheduler runs one collection at a time).
+//!
+//! # IAM
+//! Collect: `DescribeTable`, `DescribeTimeToLive`, `BatchWriteItem`, `PutItem` (also what
+//! `TransactWriteItems` needs), `GetItem`, `Query`, `DeleteItem`; plus `CreateTable` and
+//! `UpdateTimeToLive` only where collect may create the table itself (not when the SAM template
+//! owns it). Report: `GetItem`, `Query`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

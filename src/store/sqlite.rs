@@ -201,7 +201,7 @@ fn get_time(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Ut
         .transpose()
 }
 
-/// Reads a row selected with [`MEMBER_COLUMNS`], in that order.
+/// Reads a row selected with `MEMBER_COLUMNS`, in that order.
 impl TryFrom<&Row<'_>> for Member {
     type Error = rusqlite::Error;
 
@@ -458,13 +458,15 @@ impl SnapshotStore for SqliteStore {
                         day.summary
                     ],
                 )?;
-                // Other runs of this day (earlier commits, crashed attempts) are now garbage.
+                // Other runs of this day (earlier commits, crashed attempts) are now garbage, and
+                // so are parts beyond the count the day record names.
                 for table in ["members", "member_parts"] {
                     tx.execute(
                         &format!(
-                            "DELETE FROM {table} WHERE instance = ?1 AND date = ?2 AND run <> ?3"
+                            "DELETE FROM {table} WHERE instance = ?1 AND date = ?2 \
+                             AND (run <> ?3 OR part >= ?4)"
                         ),
-                        params![instance, date, run.run],
+                        params![instance, date, run.run, parts],
                     )?;
                 }
                 // Retention counts from the committed snapshot's date, like DynamoDB's TTL.
