@@ -958,8 +958,56 @@ mod tests {
         assert_eq!(write_units(&big), 2);
     }
 
+    fn service_error(code: &str) -> StoreError {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("from the service")
+            .build();
+        let e = SdkError::<BatchWriteItemError, ()>::service_error(
+            BatchWriteItemError::generic(meta),
+            (),
+        );
+        sdk_error("seatwatch", "BatchWriteItem", e)
+    }
+
     #[test]
-    fn backoff_grows_and_is_capped() {
+    fn service_errors_map_to_what_the_user_can_do() {
+        let missing = service_error("ResourceNotFoundException");
+        assert!(
+            matches!(missing, StoreError::TableMissing { .. }),
+            "{missing:?}"
+        );
+        assert!(!missing.is_retryable());
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+        ] {
+            let e = service_error(code);
+            assert!(matches!(e, StoreError::Throttled { .. }), "{code}: {e:?}");
+            assert!(e.is_retryable());
+            assert!(e.to_string().contains("on-demand"), "{e}");
+        }
+        let denied = service_error("AccessDeniedException");
+        assert!(
+            matches!(denied, StoreError::AccessDenied { .. }),
+            "{denied:?}"
+        );
+        assert!(denied.to_string().contains("BatchWriteItem"), "{denied}");
+        let internal = service_error("InternalServerError");
+        assert!(internal.is_retryable(), "{internal:?}");
+        let invalid = service_error("ValidationException");
+        assert!(!invalid.is_retryable(), "{invalid:?}");
+        assert!(
+            invalid.to_string().contains("from the service"),
+            "{invalid}"
+        );
+    }
+
+    #[test]
+    fn backoff_never_exceeds_its_cap() {
         let retry = BatchRetry {
             max_attempts: 5,
             base_delay: Duration::from_millis(10),
