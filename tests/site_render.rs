@@ -75,7 +75,10 @@ fn data_files_come_first_and_index_last_with_their_types() {
         "unused.html",
         "activity.html",
     ] {
-        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
     }
     assert_eq!(
         file(&files, "index.html").content_type,
@@ -85,8 +88,16 @@ fn data_files_come_first_and_index_last_with_their_types() {
         file(&files, "data/report.json").content_type,
         "application/json"
     );
-    assert!(file(&files, "unused.csv").content_type.starts_with("text/csv"));
-    assert!(file(&files, "site.css").content_type.starts_with("text/css"));
+    assert!(
+        file(&files, "unused.csv")
+            .content_type
+            .starts_with("text/csv")
+    );
+    assert!(
+        file(&files, "site.css")
+            .content_type
+            .starts_with("text/css")
+    );
     assert_eq!(file(&files, "index.html").cache_control, "no-cache");
 }
 
@@ -137,7 +148,9 @@ fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
                 );
             }
             let username = &record[username_col];
-            if username.starts_with("'=") || username.starts_with("'@") || username.starts_with("'-")
+            if username.starts_with("'=")
+                || username.starts_with("'@")
+                || username.starts_with("'-")
             {
                 seen_hostile += 1;
             }

@@ -31,8 +31,12 @@ fn at(d: NaiveDate, hour: u32) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(d.and_hms_opt(hour, 0, 0).expect("valid hour"), Utc)
 }
 
-pub const FIRST_NAMES: [&str; 8] = ["Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances"];
-pub const LAST_NAMES: [&str; 8] = ["Lovelace", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen"];
+pub const FIRST_NAMES: [&str; 8] = [
+    "Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
+];
+pub const LAST_NAMES: [&str; 8] = [
+    "Lovelace", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen",
+];
 
 /// `count` members as of `date`; the first [`HOSTILE_NAMES`] get hostile names and usernames.
 pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
@@ -42,13 +46,21 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
             let hostile = HOSTILE_NAMES.get(i);
             let username = match hostile {
                 Some(h) => h.to_string(),
-                None if r % 41 == 0 => format!("svc-build-{i}"),
-                None if r % 37 == 0 => format!("project_{i}_bot"),
-                None => format!("{}.{}{i}", FIRST_NAMES[(r % 8) as usize].to_lowercase(), LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()),
+                None if r.is_multiple_of(41) => format!("svc-build-{i}"),
+                None if r.is_multiple_of(37) => format!("project_{i}_bot"),
+                None => format!(
+                    "{}.{}{i}",
+                    FIRST_NAMES[(r % 8) as usize].to_lowercase(),
+                    LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
+                ),
             };
             let name = match hostile {
                 Some(h) => h.to_string(),
-                None => format!("{} {}", FIRST_NAMES[(r % 8) as usize], LAST_NAMES[((r >> 3) % 8) as usize]),
+                None => format!(
+                    "{} {}",
+                    FIRST_NAMES[(r % 8) as usize],
+                    LAST_NAMES[((r >> 3) % 8) as usize]
+                ),
             };
             let bot = username.ends_with("_bot");
             // hostile members hold unused seats, so every page and CSV shows them
@@ -61,16 +73,26 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
             let (last_activity_on, sign_in, holds_seat, state) = match kind {
                 0..60 => {
                     let ago = (r >> 20) % 60;
-                    (Some(date - Days::new(ago)), Some(at(date - Days::new(ago + (r >> 28) % 5), 9)), true, UserState::Active)
+                    (
+                        Some(date - Days::new(ago)),
+                        Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
+                        true,
+                        UserState::Active,
+                    )
                 }
                 60..80 => {
                     let ago = 90 + (r >> 20) % 600;
-                    (Some(date - Days::new(ago)), Some(at(date - Days::new(ago + 3), 9)), true, UserState::Active)
+                    (
+                        Some(date - Days::new(ago)),
+                        Some(at(date - Days::new(ago + 3), 9)),
+                        true,
+                        UserState::Active,
+                    )
                 }
                 80..88 => (None, None, true, UserState::Active),
                 _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
             };
-            let busy = kind < 60 && (r >> 40) % 3 == 0;
+            let busy = kind < 60 && (r >> 40).is_multiple_of(3);
             Member {
                 id: i as u64 + 1,
                 username,
@@ -80,7 +102,7 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 bot,
                 admin: i == 10,
                 auditor: false,
-                external: (r >> 44) % 50 == 0,
+                external: (r >> 44).is_multiple_of(50),
                 holds_seat: holds_seat && !bot,
                 membership_type: None,
                 created_at: Some(at(created, 12)),
@@ -147,7 +169,10 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
                 instance: InstanceId::new("gitlab.example.com", None),
                 date: d,
                 collected_at: at(d, 3),
-                source: Source { flavour: Flavour::SelfManaged, gitlab_version: Some("18.1.1-ee".into()) },
+                source: Source {
+                    flavour: Flavour::SelfManaged,
+                    gitlab_version: Some("18.1.1-ee".into()),
+                },
                 seats: SeatCounts {
                     purchased: Some(purchased),
                     in_use,
@@ -166,7 +191,8 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             // GitLab's maximum only grows within a term
             *max = (*max).max(d.seats.in_use);
             d.seats.max_used = Some(*max);
-            d.seats.owed = SeatCounts::compute_owed(d.seats.max_used, d.seats.in_use, d.seats.purchased);
+            d.seats.owed =
+                SeatCounts::compute_owed(d.seats.max_used, d.seats.in_use, d.seats.purchased);
             Some(d)
         })
         .collect()

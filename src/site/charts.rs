@@ -105,7 +105,10 @@ fn close_figure<'a>(out: &mut String, items: impl Iterator<Item = (&'a str, &'st
     out.push_str("</svg><figcaption><ul class=\"legend\">");
     for (label, class, dashed) in items {
         let dash = if dashed { " dashed" } else { "" };
-        let _ = write!(out, "<li><span class=\"swatch {class}{dash}\" aria-hidden=\"true\"></span>");
+        let _ = write!(
+            out,
+            "<li><span class=\"swatch {class}{dash}\" aria-hidden=\"true\"></span>"
+        );
         escape_into(out, label);
         out.push_str("</li>");
     }
@@ -132,7 +135,11 @@ fn axes(out: &mut String, frame: &Frame, end: NaiveDate) {
     let ticks = total_days.clamp(0, 5);
     let format = if total_days > 120 { "%b %Y" } else { "%b %-d" };
     for i in 0..=ticks {
-        let offset = if ticks == 0 { 0 } else { total_days * i / ticks };
+        let offset = if ticks == 0 {
+            0
+        } else {
+            total_days * i / ticks
+        };
         let d = frame.start + chrono::Days::new(offset as u64);
         let anchor = match i {
             0 => "start",
@@ -228,7 +235,12 @@ pub fn stacked_bars(
         return out;
     };
     let totals: Vec<f64> = (0..dates.len())
-        .map(|i| layers.iter().map(|l| l.values.get(i).copied().unwrap_or(0.0)).sum())
+        .map(|i| {
+            layers
+                .iter()
+                .map(|l| l.values.get(i).copied().unwrap_or(0.0))
+                .sum()
+        })
         .collect();
     // one extra day so the last bar sits inside the plot
     let frame = Frame {
@@ -261,7 +273,10 @@ pub fn stacked_bars(
         out.push_str("</g>");
     }
     // top layer first, as the bars read
-    close_figure(&mut out, layers.iter().rev().map(|l| (l.label, l.class, false)));
+    close_figure(
+        &mut out,
+        layers.iter().rev().map(|l| (l.label, l.class, false)),
+    );
     out
 }
 
@@ -303,7 +318,9 @@ mod tests {
         assert!(svg.contains("<title id=\"c1-t\">Seats &lt;&amp;&gt; &quot;use&quot;</title>"));
         assert!(svg.contains("<path class=\"line s1\" d=\"M56.0 "), "{svg}");
         assert!(svg.contains("</svg><figcaption>"));
-        assert!(svg.contains("<li><span class=\"swatch s1\" aria-hidden=\"true\"></span>in use</li>"));
+        assert!(
+            svg.contains("<li><span class=\"swatch s1\" aria-hidden=\"true\"></span>in use</li>")
+        );
     }
 
     #[test]
@@ -320,8 +337,16 @@ mod tests {
             "d",
             &[d("2026-01-01")],
             &[
-                Layer { label: "a", class: "s1", values: vec![2.0] },
-                Layer { label: "b", class: "s2", values: vec![2.0] },
+                Layer {
+                    label: "a",
+                    class: "s1",
+                    values: vec![2.0],
+                },
+                Layer {
+                    label: "b",
+                    class: "s2",
+                    values: vec![2.0],
+                },
             ],
         );
         // y_max is 4: the lower layer spans the bottom half, the upper one the top half

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(Amount(1234.5).to_string(), "1,234.50");
         assert_eq!(Amount(0.004).to_string(), "0.00");
         assert_eq!(Amount(-2.5).to_string(), "-2.50");
-        assert_eq!(OptDate(NaiveDate::from_ymd_opt(2026, 6, 3)).to_string(), "2026-06-03");
+        assert_eq!(
+            OptDate(NaiveDate::from_ymd_opt(2026, 6, 3)).to_string(),
+            "2026-06-03"
+        );
         assert_eq!(Relative(63).to_string(), "in 63 days");
         assert_eq!(Relative(-3).to_string(), "3 days ago");
     }

@@ -30,7 +30,9 @@ pub struct SiteFile {
 /// Why the site could not be rendered. None of these depend on the data; each is a bug.
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
-    #[error("rendering the page {page} failed: {source}; this is a seatwatch bug, please report it")]
+    #[error(
+        "rendering the page {page} failed: {source}; this is a seatwatch bug, please report it"
+    )]
     Template {
         page: &'static str,
         #[source]
@@ -140,7 +142,7 @@ macro_rules! page_helpers {
                 (day.get() - self.r.snapshot_date).num_days()
             }
             fn would(&self, reason: impl Arg<Option<crate::analyse::Reason>>) -> &'static str {
-                reason.get().map_or("in use", |r| r.label())
+                reason.get().map_or("Active", |r| r.label())
             }
             fn is(&self, nav: Nav) -> bool { self.nav == nav }
             fn collected(&self) -> String { self.r.collected_at.format("%Y-%m-%d %H:%M UTC").to_string() }
@@ -177,7 +179,11 @@ fn seats_chart(r: &Report) -> String {
     let mut end = None;
     if let Some(slope) = r.forecast.in_use_per_day {
         let window_start = r.snapshot_date - chrono::Days::new(u64::from(r.forecast.window_days));
-        let first = r.days.iter().find(|d| d.date > window_start).map(|d| d.date);
+        let first = r
+            .days
+            .iter()
+            .find(|d| d.date > window_start)
+            .map(|d| d.date);
         let last = r
             .seats
             .term_end
@@ -285,11 +291,20 @@ fn active_chart(r: &Report) -> String {
         last.map_or(0, |d| d.active_30d),
         last.map_or(0, |d| d.active_90d),
     );
-    charts::line_chart("active-chart", "Active members per day", &desc, &lines, None)
+    charts::line_chart(
+        "active-chart",
+        "Active members per day",
+        &desc,
+        &lines,
+        None,
+    )
 }
 
 /// Event kinds in the order the charts and table show them (commits are a detail of pushes).
-const KINDS: [(&str, &str, fn(&ActivityTotals) -> u64); 8] = [
+/// An event kind: its label, its colour class, and how to read it from totals.
+type Kind = (&'static str, &'static str, fn(&ActivityTotals) -> u64);
+
+const KINDS: [Kind; 8] = [
     ("Pushes", "k1", |a| a.pushes),
     ("Merge requests opened", "k2", |a| a.mrs_opened),
     ("Merge requests merged", "k3", |a| a.mrs_merged),
@@ -324,7 +339,13 @@ fn kinds_chart(r: &Report) -> String {
         a.comments,
         a.other
     );
-    charts::stacked_bars("kinds-chart", "Activity by kind per day", &desc, &dates, &layers)
+    charts::stacked_bars(
+        "kinds-chart",
+        "Activity by kind per day",
+        &desc,
+        &dates,
+        &layers,
+    )
 }
 
 fn page<T: Template>(
@@ -424,4 +445,3 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
     )?);
     Ok(files)
 }
-
