@@ -1,0 +1,153 @@
+//! The site's CSV downloads, written with the `csv` crate (quoting is its job).
+//!
+//! Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (or a tab / carriage return that
+//! hides one) as a formula, so every cell whose text GitLab users control is neutralised with a
+//! leading `'` before it is written (OWASP "CSV injection").
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+
+use crate::analyse::{Report, classify, days_inactive};
+use crate::snapshot::Member;
+
+/// Prefixes `'` to text a spreadsheet would otherwise evaluate.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// Dates and numbers are ours, not GitLab users': written as they are (a day count is never
+/// negative, so never mistaken for a formula).
+fn date_cell(d: Option<NaiveDate>, buf: &mut String) -> &str {
+    use std::fmt::Write;
+    buf.clear();
+    if let Some(d) = d {
+        let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+    }
+    buf
+}
+
+fn num_cell<T: std::fmt::Display>(n: Option<T>, buf: &mut String) -> &str {
+    use std::fmt::Write;
+    buf.clear();
+    if let Some(n) = n {
+        let _ = write!(buf, "{n}");
+    }
+    buf
+}
+
+/// `unused.csv`: the reclaimable seats, then the exempt members marked as such.
+pub fn unused_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(
+        128 + (report.reclaimable.len() + report.exempt.len()) * 96,
+    ));
+    out.write_record([
+        "username",
+        "name",
+        "reason",
+        "last_activity_on",
+        "last_sign_in",
+        "created_on",
+        "days_inactive",
+        "monthly_cost",
+    ])?;
+    let (mut a, mut b, mut c, mut d, mut e) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
+    for s in &report.reclaimable {
+        out.write_record([
+            &*neutralise(&s.username),
+            &*neutralise(&s.name),
+            s.reason.as_str(),
+            date_cell(s.last_activity_on, &mut a),
+            date_cell(s.last_sign_in, &mut b),
+            date_cell(s.created_on, &mut c),
+            num_cell(s.days_inactive, &mut d),
+            num_cell(s.monthly_cost, &mut e),
+        ])?;
+    }
+    for x in &report.exempt {
+        out.write_record([
+            &*neutralise(&x.username),
+            &*neutralise(&x.name),
+            "exempt",
+            date_cell(x.last_activity_on, &mut a),
+            date_cell(x.last_sign_in, &mut b),
+            "",
+            num_cell(x.days_inactive, &mut d),
+            "",
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// `members.csv`: every member of the snapshot with where they stand under the rule.
+pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::Error> {
+    let date = report.snapshot_date;
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(256 + members.len() * 160));
+    out.write_record([
+        "id",
+        "username",
+        "name",
+        "email",
+        "state",
+        "standing",
+        "holds_seat",
+        "bot",
+        "admin",
+        "external",
+        "membership_type",
+        "created_on",
+        "last_activity_on",
+        "last_sign_in",
+        "days_inactive",
+        "events_on_snapshot_day",
+    ])?;
+    let mut bufs: [String; 6] = Default::default();
+    let [id, created, activity, sign_in, days, events] = &mut bufs;
+    for m in members {
+        let standing = classify(m, date, &report.policy);
+        out.write_record([
+            num_cell(Some(m.id), id),
+            &*neutralise(&m.username),
+            &*neutralise(&m.name),
+            &*neutralise(m.email.as_deref().unwrap_or("")),
+            &*neutralise(m.state.as_str()),
+            standing.as_str(),
+            if m.holds_seat { "true" } else { "false" },
+            if m.bot { "true" } else { "false" },
+            if m.admin { "true" } else { "false" },
+            if m.external { "true" } else { "false" },
+            &*neutralise(m.membership_type.as_deref().unwrap_or("")),
+            date_cell(m.created_at.map(|t| t.date_naive()), created),
+            date_cell(m.last_activity_on, activity),
+            date_cell(m.last_sign_in().map(|t| t.date_naive()), sign_in),
+            num_cell(days_inactive(m, date), days),
+            num_cell(Some(m.activity.total_events()), events),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_plain_text_is_not() {
+        for hostile in ["=1+1", "+SUM(A1)", "-2", "@cmd", "\t=x", "\r=x"] {
+            let out = neutralise(hostile);
+            assert_eq!(out, format!("'{hostile}"));
+        }
+        assert!(matches!(neutralise("alice"), Cow::Borrowed("alice")));
+        assert_eq!(neutralise(""), "");
+        assert_eq!(neutralise("a=b"), "a=b");
+    }
+}

@@ -1,0 +1,246 @@
+//! The rendered site: escaping, CSV neutralisation, the report.json contract, file order, and the
+//! real pages in headless Chromium (axe, no outside request, JavaScript off) plus the Nu HTML
+//! checker, through `tests/browser/check.mjs`.
+
+#[path = "../benches/support/synthetic.rs"]
+mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use seatwatch::analyse::{Exemptions, Policy, Report, build_report};
+use seatwatch::site::{SiteFile, render};
+use seatwatch::snapshot::Member;
+
+fn snapshot_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
+}
+
+fn generated_at() -> DateTime<Utc> {
+    "2026-06-30T04:12:00Z".parse().expect("valid timestamp")
+}
+
+fn policy() -> Policy {
+    Policy {
+        exempt: Exemptions::parse("svc-*, ada.lovelace*").expect("valid exemptions"),
+        seat_price: Some(29.0),
+        ..Policy::default()
+    }
+}
+
+fn realistic(members: usize, days: u64) -> (Report, Vec<Member>) {
+    let members = synthetic::members(members, snapshot_date());
+    let history = synthetic::history(members.len() as u64, days, snapshot_date());
+    let latest = history.last().expect("history is not empty").clone();
+    let report = build_report(&latest, &members, &history, &policy(), generated_at());
+    (report, members)
+}
+
+fn file<'a>(files: &'a [SiteFile], path: &str) -> &'a SiteFile {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} is not rendered"))
+}
+
+fn text(f: &SiteFile) -> &str {
+    std::str::from_utf8(&f.bytes).expect("site files are UTF-8")
+}
+
+#[test]
+fn data_files_come_first_and_index_last_with_their_types() {
+    let (report, members) = realistic(300, 60);
+    let files = render(&report, &members).expect("renders");
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let first_page = paths
+        .iter()
+        .position(|p| p.ends_with(".html"))
+        .expect("pages");
+    assert!(
+        paths[..first_page].iter().all(|p| !p.ends_with(".html")),
+        "{paths:?}"
+    );
+    assert!(
+        paths[first_page..].iter().all(|p| p.ends_with(".html")),
+        "{paths:?}"
+    );
+    assert_eq!(paths.last(), Some(&"index.html"));
+    for expected in [
+        "data/report.json",
+        "unused.csv",
+        "members.csv",
+        "site.css",
+        "index.html",
+        "unused.html",
+        "activity.html",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
+    }
+    assert_eq!(
+        file(&files, "index.html").content_type,
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        file(&files, "data/report.json").content_type,
+        "application/json"
+    );
+    assert!(
+        file(&files, "unused.csv")
+            .content_type
+            .starts_with("text/csv")
+    );
+    assert!(
+        file(&files, "site.css")
+            .content_type
+            .starts_with("text/css")
+    );
+    assert_eq!(file(&files, "index.html").cache_control, "no-cache");
+}
+
+#[test]
+fn hostile_names_are_escaped_on_every_page() {
+    let (report, members) = realistic(300, 30);
+    assert!(
+        report
+            .reclaimable
+            .iter()
+            .any(|s| s.name.contains("<script>")),
+        "the hostile member should be reclaimable so the page shows it"
+    );
+    let files = render(&report, &members).expect("renders");
+    for page in ["index.html", "unused.html", "activity.html"] {
+        let html = text(file(&files, page));
+        assert!(!html.contains("<script>alert"), "{page} has a raw script");
+        assert!(!html.contains("<img src=x"), "{page} has a raw img");
+        assert_eq!(
+            html.matches("<script>").count(),
+            1,
+            "{page}: only our own sorting script"
+        );
+    }
+    let unused = text(file(&files, "unused.html"));
+    assert!(unused.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
+    assert!(unused.contains("Zoë 李 O&#39;Brien &#38; Söhne"));
+}
+
+#[test]
+fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    for name in ["unused.csv", "members.csv"] {
+        let mut reader = csv::Reader::from_reader(&file(&files, name).bytes[..]);
+        let headers = reader.headers().expect("header row").clone();
+        let username_col = headers
+            .iter()
+            .position(|h| h == "username")
+            .expect("username column");
+        let mut seen_hostile = 0;
+        for record in reader.records() {
+            let record = record.expect("valid CSV");
+            for cell in record.iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{name}: live formula cell {cell:?}"
+                );
+            }
+            let username = &record[username_col];
+            if username.starts_with("'=")
+                || username.starts_with("'@")
+                || username.starts_with("'-")
+            {
+                seen_hostile += 1;
+            }
+        }
+        assert!(
+            seen_hostile >= 3,
+            "{name}: expected the hostile usernames, saw {seen_hostile}"
+        );
+    }
+    let members_csv = text(file(&files, "members.csv"));
+    assert_eq!(members_csv.lines().count(), members.len() + 1);
+}
+
+#[test]
+fn report_json_keeps_the_site_contract() {
+    let (report, members) = realistic(300, 120);
+    let files = render(&report, &members).expect("renders");
+    let v: serde_json::Value =
+        serde_json::from_slice(&file(&files, "data/report.json").bytes).expect("valid JSON");
+    assert_eq!(v["generated_at"], "2026-06-30T04:12:00Z");
+    assert_eq!(v["instance"], "gitlab.example.com");
+    assert_eq!(v["snapshot_date"], "2026-06-30");
+    assert_eq!(v["seats"]["purchased"], 270);
+    assert!(v["seats"]["in_use"].as_u64().is_some());
+    assert!(v["seats"]["max_used"].as_u64().is_some());
+    let reclaimable = v["reclaimable"].as_array().expect("array");
+    assert_eq!(reclaimable.len(), report.reclaimable.len());
+    assert!(!reclaimable.is_empty());
+    for seat in reclaimable {
+        let reason = seat["reason"].as_str().expect("reason");
+        assert!(seat["username"].is_string());
+        assert!(seat.get("last_activity_on").is_some());
+        match reason {
+            "never_signed_in" => assert!(seat["days_inactive"].is_null()),
+            "inactive" => assert!(seat["days_inactive"].as_u64().expect("days") >= 90),
+            other => panic!("unknown reason {other}"),
+        }
+    }
+    assert_eq!(v["days"].as_array().expect("days").len(), 120);
+    assert_eq!(v["policy"]["exempt"][0], "svc-*");
+}
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn write_site(files: &[SiteFile], dir: &Path) {
+    for f in files {
+        let path = dir.join(&f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create site dir");
+        }
+        std::fs::write(&path, &f.bytes).expect("write site file");
+    }
+}
+
+#[test]
+fn pages_pass_axe_vnu_and_work_offline_in_headless_chromium() {
+    let browser = browser_dir();
+    assert!(
+        browser.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run scripts/test.sh first \
+         (or `cd tests/browser && npm ci`), and install Debian's chromium"
+    );
+    let (report, members) = realistic(2_000, 365);
+    let files = render(&report, &members).expect("renders");
+    let site = tempfile::tempdir().expect("temp dir");
+    write_site(&files, site.path());
+    // Screenshots are kept for people to look at, beside the build output.
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("site-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let output = Command::new("node")
+        .arg(browser.join("check.mjs"))
+        .arg(site.path())
+        .arg(&shots)
+        .current_dir(&browser)
+        .output()
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}"
+    );
+    for page in ["index", "unused", "activity"] {
+        let shot = shots.join(format!("{page}.png"));
+        let size = std::fs::metadata(&shot)
+            .unwrap_or_else(|e| panic!("{} missing: {e}", shot.display()))
+            .len();
+        assert!(size > 10_000, "{} is suspiciously small", shot.display());
+    }
+}
