@@ -61,7 +61,7 @@ impl AppError {
             AppError::GitLab(e) => e.is_retryable(),
             AppError::Collect(e) => e.is_retryable(),
             AppError::Store(e) => e.is_retryable(),
-            AppError::Publish(e) => e.is_retryable(),
+            AppError::Publish(e) => matches!(e, publish::PublishError::S3Put { .. }),
             _ => false,
         }
     }
@@ -194,7 +194,9 @@ impl App {
         opts.deadline = deadline;
         let mut refreshed = false;
         loop {
-            match collect::collect(client, store, &opts, Utc::now()).await {
+            // Boxed: the collect future is deep enough to overflow type-layout limits when
+            // nested inside the Lambda runtime's own futures.
+            match Box::pin(collect::collect(client, store, &opts, Utc::now())).await {
                 Err(e) if e.is_auth() && !refreshed => {
                     refreshed = true;
                     match self.tokens.refresh().await {

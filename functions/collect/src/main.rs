@@ -3,6 +3,10 @@
 //! before the deadline and returns `"status": "checkpointed"`; the state machine in
 //! infra/template.yaml invokes it again until it returns `"committed"`, then runs `report`.
 
+// The Lambda runtime's service layers around the collect future nest deeper than rustc's
+// default layout limit in test builds.
+#![recursion_limit = "256"]
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
