@@ -63,7 +63,7 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"
-cargo test --workspace --quiet 2>&1 | tee /tmp/seatwatch-test.log
+cargo test --workspace --quiet --no-fail-fast 2>&1 | tee /tmp/seatwatch-test.log
 
 log "infrastructure checks (cfn-lint, checkov, sam validate)"
 scripts/infra-check.sh

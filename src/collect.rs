@@ -498,17 +498,45 @@ impl From<BillableMember> for Member {
 mod tests {
     use super::*;
 
-    fn fixture_events() -> Vec<Event> {
-        let body = include_str!("../tests/fixtures/gitlab/user_events.json");
-        serde_json::from_str(body).expect("fixture parses")
+    fn events(json: &str) -> Vec<Event> {
+        serde_json::from_str(json).expect("events parse")
     }
 
     #[test]
     fn pushed_without_to_counts_as_a_push_quirk() {
         // The docs' example sends action_name "pushed"; live GitLab sends "pushed to".
-        let a = count_activity(&fixture_events());
-        assert!(a.pushes >= 1, "{a:?}");
-        assert!(a.comments >= 1, "{a:?}");
-        assert!(a.issues_closed >= 1, "{a:?}");
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"pushed","target_type":null,"created_at":"2026-01-01T10:00:00Z","push_data":{"commit_count":3}},
+                {"id":2,"action_name":"pushed to","target_type":null,"created_at":"2026-01-01T11:00:00Z","push_data":{"commit_count":2}},
+                {"id":3,"action_name":"pushed new","target_type":null,"created_at":"2026-01-01T12:00:00Z","push_data":{"commit_count":0}}]"#,
+        ));
+        assert_eq!((a.pushes, a.commits), (3, 5), "{a:?}");
+    }
+
+    #[test]
+    fn accepted_is_a_merged_merge_request_quirk() {
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"accepted","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":2,"action_name":"opened","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":3,"action_name":"opened","target_type":"Issue","created_at":"2026-01-01T10:00:00Z"},
+                {"id":4,"action_name":"closed","target_type":"Issue","created_at":"2026-01-01T10:00:00Z"},
+                {"id":5,"action_name":"approved","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":6,"action_name":"commented on","target_type":"DiffNote","created_at":"2026-01-01T10:00:00Z"},
+                {"id":7,"action_name":"joined","target_type":null,"created_at":"2026-01-01T10:00:00Z"}]"#,
+        ));
+        assert_eq!(a.mrs_merged, 1);
+        assert_eq!(a.mrs_opened, 1);
+        assert_eq!(a.issues_opened, 1);
+        assert_eq!(a.issues_closed, 1);
+        assert_eq!(a.mrs_approved, 1);
+        assert_eq!(a.comments, 1);
+        assert_eq!(a.other, 1);
+    }
+
+    #[test]
+    fn fixture_events_count_their_comment() {
+        let body = include_bytes!("../tests/fixtures/gitlab/user_events.json");
+        let parsed = crate::gitlab::types::parse_events(body).expect("fixture parses");
+        assert_eq!(count_activity(&parsed).comments, 1);
     }
 }
