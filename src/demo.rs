@@ -47,8 +47,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     }
     let first = opts.today - Days::new(u64::from(days - 1));
 
+    // The population is drawn as of the last day, so walking forward from `first` replays its
+    // growth: users hired since then are simply not listed yet on earlier days.
     let mut cfg = SimConfig::new(Flavour::SelfManaged, opts.users);
-    cfg.as_of = first;
+    cfg.as_of = opts.today;
     let sim = SimHandle::start(cfg)
         .await
         .context("cannot start the simulated GitLab")?;
