@@ -198,13 +198,8 @@ fn seats_chart(r: &Report) -> String {
             trend = vec![at(first), at(last)];
         }
     }
-    let mut lines = vec![Line {
-        label: "Seats in use",
-        class: "s1",
-        points: in_use,
-        step: false,
-        dashed: false,
-    }];
+    // Drawn bottom to top: seats in use goes over GitLab's maximum, which often equals it.
+    let mut lines = Vec::with_capacity(4);
     if !purchased.is_empty() {
         lines.push(Line {
             label: "Seats purchased",
@@ -223,6 +218,13 @@ fn seats_chart(r: &Report) -> String {
             dashed: false,
         });
     }
+    lines.push(Line {
+        label: "Seats in use",
+        class: "s1",
+        points: in_use,
+        step: false,
+        dashed: false,
+    });
     if !trend.is_empty() {
         lines.push(Line {
             label: "Trend of seats in use (last 90 days)",
