@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use seatwatch::analyse::{Exemptions, Policy, build_report};
-use seatwatch::site::render;
+use seatwatch::site::{export, render};
 
 const MEMBERS: usize = 100_000;
 const DAYS: u64 = 365;
@@ -57,6 +57,16 @@ fn main() {
         println!("  {:<18} {:>12} bytes", f.path, f.bytes.len());
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (members_csv, _) = best_of(|| export::members_csv(&report, &members).expect("csv"));
+    let (unused_csv, _) = best_of(|| export::unused_csv(&report).expect("csv"));
+    println!(
+        "  of which members.csv              {:>9.1} ms",
+        ms(members_csv)
+    );
+    println!(
+        "  of which unused.csv               {:>9.1} ms",
+        ms(unused_csv)
+    );
     println!("build_report (analyse)            {:>9.1} ms", ms(analyse));
     println!(
         "render (all site files)           {:>9.1} ms",

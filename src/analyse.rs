@@ -277,6 +277,8 @@ pub struct Forecast {
     pub window_days: u32,
     /// Seats per day; `None` with fewer than two snapshot days.
     pub in_use_per_day: Option<f64>,
+    /// The line's value on the snapshot date (where charts anchor it).
+    pub trend_in_use_today: Option<f64>,
     /// The line's value on the licence end date.
     pub projected_in_use_at_term_end: Option<u64>,
     /// Owed at the licence end if the trend holds: billed on the term's peak.
@@ -452,6 +454,7 @@ fn forecast(days: &[&DaySummary], seats: &Seats, reclaimable: u64, date: NaiveDa
         points: points.len(),
         window_days: TREND_WINDOW_DAYS,
         in_use_per_day: slope,
+        trend_in_use_today: fit.map(|(a, _)| a),
         projected_in_use_at_term_end,
         projected_owed_at_term_end,
         seats_run_out_on,
@@ -854,6 +857,8 @@ mod tests {
         let r = build_report(&latest, &[], &history, &Policy::default(), at(TODAY));
         let slope = r.forecast.in_use_per_day.expect("enough points");
         assert!((slope - 1.0).abs() < 1e-9, "{slope}");
+        let today_on_line = r.forecast.trend_in_use_today.expect("a line");
+        assert!((today_on_line - 100.0).abs() < 1e-9, "{today_on_line}");
         assert_eq!(r.forecast.points, 90);
         // 100 in use, 150 bought, +1/day: 50 days
         assert_eq!(r.forecast.seats_run_out_on, Some(today + Days::new(50)));

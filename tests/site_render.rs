@@ -207,25 +207,21 @@ fn write_site(files: &[SiteFile], dir: &Path) {
     }
 }
 
-#[test]
-fn pages_pass_axe_vnu_and_work_offline_in_headless_chromium() {
+/// Runs `tests/browser/check.mjs` on a rendered site; screenshots go to `shots`.
+fn browser_check(files: &[SiteFile], shots: &Path) {
     let browser = browser_dir();
     assert!(
         browser.join("node_modules/playwright-core").exists(),
         "tests/browser/node_modules is missing: run scripts/test.sh first \
          (or `cd tests/browser && npm ci`), and install Debian's chromium"
     );
-    let (report, members) = realistic(2_000, 365);
-    let files = render(&report, &members).expect("renders");
     let site = tempfile::tempdir().expect("temp dir");
-    write_site(&files, site.path());
-    // Screenshots are kept for people to look at, beside the build output.
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("site-screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    write_site(files, site.path());
+    std::fs::create_dir_all(shots).expect("screenshot dir");
     let output = Command::new("node")
         .arg(browser.join("check.mjs"))
         .arg(site.path())
-        .arg(&shots)
+        .arg(shots)
         .current_dir(&browser)
         .output()
         .expect("node runs (is Node.js installed?)");
@@ -243,4 +239,82 @@ fn pages_pass_axe_vnu_and_work_offline_in_headless_chromium() {
             .len();
         assert!(size > 10_000, "{} is suspiciously small", shot.display());
     }
+}
+
+/// Where screenshots are kept for people to look at, beside the build output.
+fn shots_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn pages_pass_axe_vnu_and_work_offline_in_headless_chromium() {
+    let (report, members) = realistic(2_000, 365);
+    let files = render(&report, &members).expect("renders");
+    browser_check(&files, &shots_dir("site-screenshots"));
+}
+
+#[test]
+fn a_first_day_site_passes_the_browser_checks_too() {
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    browser_check(&files, &shots_dir("site-screenshots-first-day"));
+}
+
+/// GitLab.com without SEATWATCH_SEATS_PURCHASED, no seat price, no token expiry, one snapshot,
+/// no members.
+fn first_day() -> (Report, Vec<Member>) {
+    let mut latest = synthetic::history(10, 1, snapshot_date())
+        .pop()
+        .expect("one day");
+    latest.seats = seatwatch::snapshot::SeatCounts {
+        in_use: 3,
+        ..Default::default()
+    };
+    latest.token_expires_at = None;
+    latest.source.gitlab_version = None;
+    let report = build_report(&latest, &[], &[], &Policy::default(), generated_at());
+    (report, Vec::new())
+}
+
+#[test]
+fn a_first_day_with_nothing_known_still_renders_every_page() {
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    assert!(index.contains("not enough history yet"), "{index}");
+    assert!(index.contains("no expiry date reported"));
+    assert!(index.contains("set <code>SEATWATCH_SEATS_PURCHASED</code>"));
+    assert!(index.contains("no seat is listed as reclaimable"));
+    assert!(!index.contains("h-cost"), "no cost section without a price");
+    let unused = text(file(&files, "unused.html"));
+    assert!(unused.contains("No seat is unused under these rules."));
+    assert!(unused.contains("No exemptions are set."));
+    assert_eq!(text(file(&files, "members.csv")).lines().count(), 1);
+}
+
+#[test]
+fn the_overview_shows_the_forecast_licence_and_token() {
+    let (report, members) = realistic(300, 120);
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    let token = report
+        .token_expires_at
+        .expect("synthetic token expiry")
+        .to_string();
+    assert!(index.contains(&token), "token expiry {token} missing");
+    let end = report
+        .seats
+        .term_end
+        .expect("synthetic term end")
+        .to_string();
+    assert!(index.contains(&format!("At the licence end ({end})")));
+    assert!(index.contains("seats in use per month"));
+    assert!(index.contains(&format!(
+        "If the {} listed seats are reclaimed now",
+        report.seats.reclaimable
+    )));
+    assert!(index.contains("aria-labelledby=\"seats-chart-t seats-chart-d\""));
+    let activity = text(file(&files, "activity.html"));
+    assert!(activity.contains("<title id=\"kinds-chart-t\">Activity by kind per day</title>"));
+    assert!(activity.contains("<title id=\"active-chart-t\">Active members per day</title>"));
 }

@@ -249,7 +249,8 @@ pub fn stacked_bars(
         y_max: nice_max(totals.iter().copied().fold(0.0, f64::max)),
     };
     axes(&mut out, &frame, end);
-    let bar_width = ((WIDTH - LEFT - RIGHT) / frame.days * 0.8).max(0.5);
+    // thin bars for a year, not one wall-wide bar for a single day
+    let bar_width = ((WIDTH - LEFT - RIGHT) / frame.days * 0.8).clamp(0.5, 24.0);
     for layer in layers {
         let _ = write!(out, "<g class=\"{}\">", layer.class);
         for (i, &d) in dates.iter().enumerate() {

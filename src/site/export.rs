@@ -25,7 +25,7 @@ fn date_cell(d: Option<NaiveDate>, buf: &mut String) -> &str {
     use std::fmt::Write;
     buf.clear();
     if let Some(d) = d {
-        let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+        let _ = write!(buf, "{d}");
     }
     buf
 }

@@ -66,7 +66,8 @@ pub struct OptDate(pub Option<NaiveDate>);
 impl Display for OptDate {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            // NaiveDate's Display is ISO 8601 and skips parsing a format string per call
+            Some(d) => write!(f, "{d}"),
             None => f.write_str(NONE),
         }
     }

@@ -177,7 +177,7 @@ fn seats_chart(r: &Report) -> String {
     // The trend drawn from the start of its window to the licence end (or today without one).
     let mut trend = Vec::new();
     let mut end = None;
-    if let Some(slope) = r.forecast.in_use_per_day {
+    if let (Some(slope), Some(today)) = (r.forecast.in_use_per_day, r.forecast.trend_in_use_today) {
         let window_start = r.snapshot_date - chrono::Days::new(u64::from(r.forecast.window_days));
         let first = r
             .days
@@ -190,22 +190,16 @@ fn seats_chart(r: &Report) -> String {
             .filter(|e| *e >= r.snapshot_date && (*e - r.snapshot_date).num_days() <= 730)
             .unwrap_or(r.snapshot_date);
         end = Some(last);
-        // The fit's intercept is not kept in the report; anchor the line on today's figure.
         let at = |d: NaiveDate| {
             let x = (d - r.snapshot_date).num_days() as f64;
-            (d, (r.seats.in_use as f64 + slope * x).max(0.0))
+            (d, (today + slope * x).max(0.0))
         };
         if let Some(first) = first {
             trend = vec![at(first), at(last)];
         }
     }
-    let mut lines = vec![Line {
-        label: "Seats in use",
-        class: "s1",
-        points: in_use,
-        step: false,
-        dashed: false,
-    }];
+    // Drawn bottom to top: seats in use goes over GitLab's maximum, which often equals it.
+    let mut lines = Vec::with_capacity(4);
     if !purchased.is_empty() {
         lines.push(Line {
             label: "Seats purchased",
@@ -224,6 +218,13 @@ fn seats_chart(r: &Report) -> String {
             dashed: false,
         });
     }
+    lines.push(Line {
+        label: "Seats in use",
+        class: "s1",
+        points: in_use,
+        step: false,
+        dashed: false,
+    });
     if !trend.is_empty() {
         lines.push(Line {
             label: "Trend of seats in use (last 90 days)",

@@ -99,6 +99,9 @@ try {
         fail(name, "sortable table headers did not get their buttons");
       }
       await page.screenshot({ path: join(shotsDir, name.replace(/\.html$/, ".png")), fullPage: true });
+      // How it prints: the print style sheet drops navigation and scroll boxes.
+      await page.emulateMedia({ media: "print" });
+      await page.screenshot({ path: join(shotsDir, name.replace(/\.html$/, "-print.png")), fullPage: true });
       await context.close();
       for (const b of blocked) fail(name, `request outside the site: ${b}`);
       console.log(`${name}: axe ${axe.violations.length} violations, ${axe.passes.length} rules passed, ${blocked.length} outside requests`);
