@@ -65,5 +65,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"
 cargo test --workspace --quiet --no-fail-fast 2>&1 | tee /tmp/seatwatch-test.log
 
+log "Lambda functions under cargo-lambda's runtime emulator"
+cargo build --workspace --quiet
+.venv/bin/python tests/lambda/emulator_test.py
+
 log "infrastructure checks (cfn-lint, checkov, sam validate)"
 scripts/infra-check.sh

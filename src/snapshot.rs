@@ -358,7 +358,10 @@ mod tests {
 
     #[test]
     fn owed_is_billed_on_the_maximum_and_never_negative() {
-        assert_eq!(SeatCounts::compute_owed(Some(120), 100, Some(100)), Some(20));
+        assert_eq!(
+            SeatCounts::compute_owed(Some(120), 100, Some(100)),
+            Some(20)
+        );
         assert_eq!(SeatCounts::compute_owed(None, 90, Some(100)), Some(0));
         assert_eq!(SeatCounts::compute_owed(Some(10), 12, Some(10)), Some(2));
         assert_eq!(SeatCounts::compute_owed(Some(10), 12, None), None);

@@ -145,7 +145,7 @@ def main():
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
-                timeout=900,
+                timeout=300,
             )
             if out.returncode != 0:
                 raise RuntimeError(f"invoke {function} failed: {out.stdout}{out.stderr}")

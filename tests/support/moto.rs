@@ -44,7 +44,10 @@ fn moto_binary() -> PathBuf {
 /// The shared server from the test script, or a private one.
 pub fn start() -> Moto {
     if let Ok(url) = std::env::var("SEATWATCH_TEST_MOTO_URL") {
-        return Moto { endpoint: url, child: None };
+        return Moto {
+            endpoint: url,
+            child: None,
+        };
     }
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,7 +60,10 @@ pub fn start() -> Moto {
         .spawn()
         .expect("moto_server starts");
     let endpoint = format!("http://127.0.0.1:{port}");
-    let moto = Moto { endpoint, child: Some(child) };
+    let moto = Moto {
+        endpoint,
+        child: Some(child),
+    };
     wait_ready(&moto.endpoint);
     moto
 }
