@@ -88,6 +88,12 @@ impl Checks {
     fn fail(&mut self, name: &'static str, detail: impl Into<String>) {
         self.push(name, Status::Fail, detail)
     }
+    /// Whether check `name` failed with a detail starting `prefix`.
+    fn failed_with(&self, name: &str, prefix: &str) -> bool {
+        self.checks
+            .iter()
+            .any(|c| c.name == name && c.status == Status::Fail && c.detail.starts_with(prefix))
+    }
     /// Reports every check not yet reported as skipped because of `why`.
     fn skip_rest(&mut self, why: &str) {
         for name in CHECK_NAMES {
@@ -171,6 +177,12 @@ pub async fn run(settings: &Settings, tokens: &TokenProvider, today: NaiveDate) 
     let pat = match token(&mut out, &client, tokens).await {
         Some(pat) => pat,
         None => {
+            if out.failed_with("token", "expired") {
+                out.fail(
+                    "expiry",
+                    "the token has expired: GitLab refuses it; create a new one and update GITLAB_TOKEN or the secret",
+                );
+            }
             out.skip_rest("the token must be valid first");
             return out.finish(gitlab_url);
         }

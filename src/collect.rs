@@ -296,7 +296,8 @@ pub async fn collect(
     store.clear_checkpoint(&instance, opts.date).await?;
     let mut s = summary("committed", &aggregates);
     s.seats = day.seats;
-    tracing::info!(
+    // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
+    tracing::debug!(
         members = s.members,
         requests = s.requests,
         "snapshot committed"
