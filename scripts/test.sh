@@ -69,5 +69,17 @@ log "Lambda functions under cargo-lambda's runtime emulator"
 cargo build --workspace --quiet
 .venv/bin/python tests/lambda/emulator_test.py
 
+log "cargo lambda build --release --arm64 (the binaries SAM deploys)"
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu
+fi
+# cargo-lambda finds its zig through the venv's bin
+PATH="$venv/bin:$PATH" cargo-lambda lambda build --release --arm64 \
+  -p seatwatch-check -p seatwatch-collect -p seatwatch-report
+for f in check collect report; do
+  test -x "target/lambda/$f/bootstrap" || { echo "target/lambda/$f/bootstrap was not built" >&2; exit 1; }
+  printf 'lambda build: %s %s bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap")"
+done
+
 log "infrastructure checks (cfn-lint, checkov, sam validate)"
 scripts/infra-check.sh
