@@ -854,7 +854,7 @@ async fn aws_case(
         proved(&case.proxy),
         "{name}: the proxy never injected the fault"
     );
-    let row = if run.ok {
+    if run.ok {
         let got = case.members(day2()).await;
         let (lost, duplicated) = lost_and_duplicated(reference, &got);
         assert!(
@@ -902,8 +902,7 @@ async fn aws_case(
             lost,
             duplicated,
         }
-    };
-    row
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
