@@ -539,6 +539,7 @@ async fn token_revoked_mid_run(reference: &Reference) -> Row {
         sim.revoke_token(FIRST);
         flag.store(true, Ordering::SeqCst);
     });
+    let served_before = case.sim.requests_served();
     let row = run_case(
         "token revoked mid-run (source holds a new one)",
         reference,
@@ -549,6 +550,12 @@ async fn token_revoked_mid_run(reference: &Reference) -> Row {
     .await;
     task.abort();
     assert!(row.outcome.starts_with("complete"), "{}", row.outcome);
+    // The refused run was abandoned and the day started again with the new token.
+    let served = case.sim.requests_served() - served_before;
+    assert!(
+        served >= reference.requests + 10,
+        "{served} requests: the run was never restarted, so the revocation was never seen"
+    );
     row
 }
 
