@@ -206,6 +206,17 @@ impl Case {
         InstanceId::new(&base.host_and_path(), None)
     }
 
+    /// Member parts stored for day 2, committed or not: the raw rows, below the store's API.
+    fn parts_on_disk(&self) -> i64 {
+        let db = rusqlite::Connection::open(&self.db).expect("open the SQLite file");
+        db.query_row(
+            "SELECT count(*) FROM member_parts WHERE date = ?1",
+            [day2().to_string()],
+            |row| row.get(0),
+        )
+        .expect("count parts")
+    }
+
     async fn history(&self) -> Vec<DaySummary> {
         self.store()
             .days(&self.instance(), day1(), day2())
@@ -507,6 +518,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         .await,
     );
     rows.push(killed_between_parts_and_commit(&reference).await);
+    rows.push(cli_process_sigkilled(&reference).await);
     rows.push(lambda_deadline(&reference).await);
 
     print_table("GitLab faults (SQLite store, folder site)", &rows);
@@ -647,6 +659,8 @@ async fn killed_between_parts_and_commit(reference: &Reference) -> Row {
     run.abort();
     assert!(run.await.expect_err("killed").is_cancelled());
     // The part is on disk, uncommitted: readers still see day 1.
+    let parts = case.parts_on_disk();
+    assert!(parts >= 1, "{fault}: no part was written before the kill");
     case.assert_day1_untouched(fault).await;
     let app = case.app().await;
     app.collect(day2()).await.expect("the next run");
@@ -655,7 +669,58 @@ async fn killed_between_parts_and_commit(reference: &Reference) -> Row {
     assert!(got == reference.members, "{fault}: re-run differs");
     Row {
         fault,
-        outcome: "nothing visible; day 1 untouched; next run complete".into(),
+        outcome: format!(
+            "{parts} uncommitted part(s) on disk, nothing visible; day 1 untouched; next run complete"
+        ),
+        lost,
+        duplicated,
+    }
+}
+
+/// The real process, killed with SIGKILL late in its run (after its first part is written, while
+/// the last page's events are being fetched): nothing of day 2 is visible, and the next run
+/// commits exactly the fault-free members.
+async fn cli_process_sigkilled(reference: &Reference) -> Row {
+    let fault = "CLI process SIGKILLed late in the run";
+    let case = Case::new().await;
+    let start = case.sim.requests_served();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GITLAB_URL", case.sim.base_url())
+        .env("GITLAB_TOKEN", tokens::ADMIN)
+        .env("SEATWATCH_STORE", format!("sqlite:{}", case.db.display()))
+        .env("SEATWATCH_SITE", &case.site)
+        .args(["collect", "--date", &day2().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the CLI starts");
+    // Watch the simulator's counter: kill once 95 % of a fault-free run's requests were served.
+    let kill_at = start + reference.requests * 95 / 100;
+    while case.sim.requests_served() < kill_at {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{fault}: the run ended ({status}) before it could be killed");
+        }
+        tokio::task::yield_now().await;
+    }
+    child.start_kill().expect("SIGKILL");
+    let status = child.wait().await.expect("reaped");
+    assert!(!status.success(), "{fault}: the process was not killed");
+    let parts = case.parts_on_disk();
+    assert!(parts >= 1, "{fault}: killed before any part was written");
+    case.assert_day1_untouched(fault).await;
+    let app = case.app().await;
+    app.collect(day2()).await.expect("the next run");
+    let got = case.members(day2()).await;
+    let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
+    assert!(got == reference.members, "{fault}: re-run differs");
+    Row {
+        fault,
+        outcome: format!(
+            "{parts} uncommitted part(s) on disk, nothing visible; day 1 untouched; next run complete"
+        ),
         lost,
         duplicated,
     }
