@@ -55,6 +55,7 @@ if [ -n "${SEATWATCH_ADVISORY_DB:-}" ]; then
     git -C "$tmp_db" -c user.name=seatwatch -c user.email=seatwatch@localhost commit -qm snapshot
     offline_db=$tmp_db
   fi
+  # The copy replaces the tools' own cached clones (they are caches: the next online run refreshes them).
   mkdir -p "$(dirname "$deny_db")"
   rm -rf "$deny_db" && cp -r "$offline_db" "$deny_db"
   rm -rf "$audit_db" && cp -r "$offline_db" "$audit_db"
@@ -71,8 +72,8 @@ fi
 
 log "cargo deny check advisories"
 deny_fetch=()
-[ -n "$offline_db" ] && deny_fetch=(--disable-fetch)
-deny_out=$(cargo deny check "${deny_fetch[@]}" advisories 2>&1)
+[ -n "$offline_db" ] && deny_fetch=(--offline)
+deny_out=$(cargo deny "${deny_fetch[@]}" check advisories 2>&1)
 deny_rc=$?
 printf '%s\n' "$deny_out"
 if [ $deny_rc -eq 0 ]; then
