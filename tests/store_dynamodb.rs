@@ -1,21 +1,17 @@
 //! DynamoDB-only properties: unprocessed items, item sizes, write cost, table creation.
 //!
-//! `UnprocessedItems` are produced by a small HTTP proxy in front of moto (moto itself never
-//! returns any): it forwards every call, except that a `BatchWriteItem` only gets part of its
-//! requests forwarded and the rest handed back as unprocessed, exactly as a throttled table does.
+//! `UnprocessedItems` are produced by the fault proxy in front of moto (`support::proxy`; moto
+//! itself never returns any): it forwards every call, except that a `BatchWriteItem` only gets part
+//! of its requests forwarded and the rest handed back as unprocessed, exactly as a throttled table
+//! does.
 //! Items really land in moto, so the tests read back what was written.
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,6 +21,7 @@ use seatwatch::snapshot::{
 use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, StoreError};
 use support::moto;
+use support::proxy::{Fault, Proxy};
 
 const RETENTION_DAYS: u32 = 400;
 
@@ -458,141 +455,6 @@ async fn member_chunks_expire_after_retention_and_day_records_never() {
 
 // ---- UnprocessedItems -----------------------------------------------------------------------
 
-/// What the proxy does to each `BatchWriteItem`.
-#[derive(Clone, Copy)]
-enum Throttle {
-    /// Forward only the first request, hand the rest back unprocessed.
-    OnePerCall,
-    /// Forward nothing, hand everything back.
-    Never,
-}
-
-struct ProxyState {
-    moto: String,
-    http: reqwest::Client,
-    throttle: Throttle,
-    batch_calls: AtomicU32,
-    handed_back: AtomicUsize,
-}
-
-/// A throttling proxy in front of moto; stopped when dropped.
-struct Proxy {
-    endpoint: String,
-    state: Arc<ProxyState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn start_proxy(moto: &moto::Moto, throttle: Throttle) -> Proxy {
-    let state = Arc::new(ProxyState {
-        moto: moto.endpoint.clone(),
-        http: reqwest::Client::new(),
-        throttle,
-        batch_calls: AtomicU32::new(0),
-        handed_back: AtomicUsize::new(0),
-    });
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state(Arc::clone(&state));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free loopback port");
-    let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("proxy serves");
-    });
-    Proxy {
-        endpoint,
-        state,
-        server,
-    }
-}
-
-fn json_response(body: serde_json::Value) -> Response {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/x-amz-json-1.0")
-        .body(Body::from(body.to_string()))
-        .expect("valid response")
-}
-
-async fn send_to_moto(
-    state: &ProxyState,
-    headers: &HeaderMap,
-    path: &str,
-    body: Vec<u8>,
-) -> Response {
-    let mut request = state.http.post(format!("{}{path}", state.moto)).body(body);
-    for (name, value) in headers {
-        if name != "host" && name != "content-length" {
-            request = request.header(name, value);
-        }
-    }
-    let upstream = request.send().await.expect("moto answers");
-    let mut response = Response::builder().status(upstream.status());
-    for (name, value) in upstream.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
-            response = response.header(name, value);
-        }
-    }
-    let bytes = upstream.bytes().await.expect("moto body");
-    response.body(Body::from(bytes)).expect("valid response")
-}
-
-async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .expect("request body")
-        .to_vec();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let is_batch_write = parts
-        .headers
-        .get("x-amz-target")
-        .is_some_and(|t| t.as_bytes().ends_with(b".BatchWriteItem"));
-    if !is_batch_write {
-        return send_to_moto(&state, &parts.headers, &path, body).await;
-    }
-    state.batch_calls.fetch_add(1, Ordering::SeqCst);
-    let mut request: serde_json::Value = serde_json::from_slice(&body).expect("batch JSON");
-    let tables = request["RequestItems"]
-        .as_object_mut()
-        .expect("RequestItems");
-    let mut unprocessed = serde_json::Map::new();
-    for (table, writes) in tables.iter_mut() {
-        let writes = writes.as_array_mut().expect("write list");
-        let keep = match state.throttle {
-            Throttle::OnePerCall => 1.min(writes.len()),
-            Throttle::Never => 0,
-        };
-        let rest: Vec<serde_json::Value> = writes.drain(keep..).collect();
-        if !rest.is_empty() {
-            state.handed_back.fetch_add(rest.len(), Ordering::SeqCst);
-            unprocessed.insert(table.clone(), rest.into());
-        }
-    }
-    tables.retain(|_, writes| writes.as_array().is_some_and(|w| !w.is_empty()));
-    if !tables.is_empty() {
-        let forwarded = serde_json::to_vec(&request).expect("JSON");
-        let response = send_to_moto(&state, &parts.headers, &path, forwarded).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "moto accepted the forwarded part"
-        );
-    }
-    json_response(serde_json::json!({ "UnprocessedItems": unprocessed }))
-}
-
 fn fast_retry(max_attempts: u32) -> BatchRetry {
     BatchRetry {
         max_attempts,
@@ -627,7 +489,7 @@ async fn unprocessed_items_are_retried_until_done() {
     .ensure_ready()
     .await
     .expect("ensure_ready");
-    let proxy = start_proxy(&moto, Throttle::OnePerCall).await;
+    let proxy = Proxy::start(&moto, Fault::OnePerBatch).await;
     let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&proxied),
@@ -653,8 +515,8 @@ async fn unprocessed_items_are_retried_until_done() {
             .expect("read"),
         rerun
     );
-    let handed_back = proxy.state.handed_back.load(Ordering::SeqCst);
-    let calls = proxy.state.batch_calls.load(Ordering::SeqCst);
+    let handed_back = proxy.counters().handed_back.load(Ordering::SeqCst);
+    let calls = proxy.counters().batch_calls.load(Ordering::SeqCst);
     println!("{calls} BatchWriteItem calls, {handed_back} requests handed back unprocessed");
     assert!(
         handed_back >= 2 * (items.len() - 1),
@@ -697,7 +559,7 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
     .ensure_ready()
     .await
     .expect("ensure_ready");
-    let proxy = start_proxy(&moto, Throttle::Never).await;
+    let proxy = Proxy::start(&moto, Fault::HandBackForever).await;
     let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&proxied),
@@ -733,7 +595,7 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
         message.contains("on-demand") && message.contains(&table),
         "{message}"
     );
-    assert_eq!(proxy.state.batch_calls.load(Ordering::SeqCst), 4);
+    assert_eq!(proxy.counters().batch_calls.load(Ordering::SeqCst), 4);
     assert_eq!(store.write_units_used(), 0, "nothing was written");
 }
 

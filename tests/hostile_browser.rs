@@ -1,0 +1,178 @@
+//! Issue 7 §3: members named with HTML and script payloads, right-to-left overrides, emoji and
+//! 10,000-character names, rendered by the real site code and opened in headless Chromium by
+//! `tests/browser/hostile.mjs`: no script runs (no dialog, title unchanged, no payload marker),
+//! the pages do not overflow the viewport (desktop and phone), tables scroll inside their box,
+//! and every payload is shown as text. A control page with a live script and a too-wide element
+//! proves that the checker notices both.
+
+#[path = "../benches/support/synthetic.rs"]
+mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{Days, NaiveDate, Utc};
+use seatwatch::analyse::{Policy, build_report};
+use seatwatch::site::render;
+use seatwatch::snapshot::{Activity, Member, UserState};
+
+fn snapshot_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
+}
+
+/// What a GitLab user could type into their name (and an admin-created username or e-mail).
+fn payloads() -> Vec<String> {
+    vec![
+        "<script>window.__seatwatchPwned='script';document.title='PWNED';alert(1)</script>".into(),
+        "\"><img src=x onerror=\"window.__seatwatchPwned='img';alert(2)\">".into(),
+        "<svg/onload=\"window.__seatwatchPwned='svg';alert(3)\">".into(),
+        "</td></tr></table><iframe src=\"javascript:alert(4)\"></iframe>".into(),
+        "'><a href=\"javascript:alert(5)\" id=pwn>click</a><style>body{width:99999px}</style>"
+            .into(),
+        "<title>PWNED</title><meta http-equiv=refresh content=\"0;url=javascript:alert(6)\">"
+            .into(),
+        "Mallory \u{202E}nimda\u{202C} Admin \u{2067}rtl\u{2069} \u{200F}".into(),
+        "👩‍💻 Dev 🚀🔥 👨‍👩‍👧‍👦 🏳️‍🌈 Z̸̡̛a̷l̶g̴o̵".into(),
+        "N".repeat(10_000),
+        format!("{}@example.com", "e".repeat(9_988)),
+    ]
+}
+
+fn hostile_members() -> Vec<Member> {
+    let date = snapshot_date();
+    let mut members = synthetic::members(300, date);
+    let template = members[50].clone();
+    let mut next_id = members.len() as u64 + 1;
+    for (i, p) in payloads().into_iter().enumerate() {
+        // Each payload twice: as a long-inactive seat holder (listed as reclaimable) and as an
+        // active member with activity (counted on the activity page).
+        for active in [false, true] {
+            let mut m = template.clone();
+            m.id = next_id;
+            next_id += 1;
+            m.name = p.clone();
+            m.username = if i % 2 == 0 {
+                p.clone()
+            } else {
+                format!("user{i}-{active}")
+            };
+            m.email = Some(p.clone());
+            m.state = UserState::Active;
+            m.bot = false;
+            m.holds_seat = true;
+            m.created_at = Some(Utc::now() - chrono::Duration::days(900));
+            if active {
+                m.last_activity_on = Some(date);
+                m.last_sign_in_at = Some(Utc::now());
+                m.activity = Activity {
+                    pushes: 3,
+                    commits: 9,
+                    mrs_opened: 1,
+                    ..Activity::default()
+                };
+            } else {
+                m.last_activity_on = Some(date - Days::new(200 + i as u64));
+                m.last_sign_in_at = None;
+                m.current_sign_in_at = None;
+                m.last_login_at = None;
+                m.activity = Activity::default();
+            }
+            members.push(m);
+        }
+    }
+    members
+}
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn run_checker(site: &Path, must_show: &[String]) -> Output {
+    let browser = browser_dir();
+    assert!(
+        browser.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run scripts/test.sh first \
+         (or `cd tests/browser && npm ci`), and install Debian's chromium"
+    );
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-screenshots");
+    Command::new("node")
+        .arg(browser.join("hostile.mjs"))
+        .arg(site)
+        .arg(&shots)
+        .args(must_show)
+        .current_dir(&browser)
+        .output()
+        .expect("node runs (is Node.js installed?)")
+}
+
+#[test]
+fn hostile_member_names_run_no_script_and_keep_the_layout() {
+    let members = hostile_members();
+    let history = synthetic::history(members.len() as u64, 30, snapshot_date());
+    let latest = history.last().expect("history").clone();
+    let policy = Policy {
+        seat_price: Some(29.0),
+        ..Policy::default()
+    };
+    let now = "2026-06-30T04:12:00Z".parse().expect("timestamp");
+    let report = build_report(&latest, &members, &history, &policy, now);
+    let files = render(&report, &members).expect("renders");
+    let site = tempfile::tempdir().expect("temp dir");
+    for f in &files {
+        let path = site.path().join(&f.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, &f.bytes).expect("write");
+    }
+    let unused = std::fs::read_to_string(site.path().join("unused.html")).expect("unused.html");
+    assert!(
+        unused.contains("window.__seatwatchPwned=&#39;script&#39;"),
+        "the script payload is not on unused.html: the test would prove nothing"
+    );
+    assert!(
+        !unused.contains("<script>window"),
+        "a raw script on unused.html"
+    );
+    assert!(
+        unused.contains(&"N".repeat(10_000)),
+        "the long name is listed"
+    );
+
+    let out = run_checker(site.path(), &payloads());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "hostile input broke the pages:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_checker_sees_a_live_script_and_an_overflowing_page() {
+    let site = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        site.path().join("control.html"),
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Control</title></head>\
+         <body><script>document.title='PWNED';window.__seatwatchPwned='control';alert(1)</script>\
+         <div style=\"width:5000px\">wide</div><table><tr><td style=\"white-space:nowrap\">\
+         wide table wide table wide table wide table wide table wide table wide table wide \
+         table wide table wide table wide table wide table</td></tr></table></body></html>",
+    )
+    .expect("control page");
+    let out = run_checker(site.path(), &["never present".to_string()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for expected in [
+        "dialog(s) opened",
+        "title changed",
+        "payload marker set",
+        "px wide in a",
+        "overflows with no scrolling box",
+        "never shown as text",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}
