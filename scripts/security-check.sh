@@ -122,9 +122,11 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   summary+=("cargo fuzz: NOT RUN (no nightly toolchain: rustup toolchain install nightly)")
   failed=1
 else
+  # Kept outside the clone so CI's fresh clones reuse the sanitizer build of the dependencies.
+  fuzz_target_dir="${SEATWATCH_FUZZ_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/seatwatch/fuzz-target}"
   for target in link_header error_response gitlab_types; do
     log "cargo fuzz run $target (${fuzz_seconds}s)"
-    out=$(cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- \
+    out=$(cd fuzz && cargo +nightly fuzz run --target-dir "$fuzz_target_dir" "$target" "corpus/$target" -- \
       -max_total_time="$fuzz_seconds" -max_len=65536 -print_final_stats=1 2>&1)
     rc=$?
     printf '%s\n' "$out" | grep -E "^#[0-9]+.*(DONE|pulse)|stat::|ERROR|panicked|SUMMARY|Test unit written" | tail -12
