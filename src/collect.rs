@@ -42,8 +42,8 @@ pub struct CollectOptions {
     pub seats_purchased: Option<u64>,
     /// Members per stored part.
     pub part_size: usize,
-    /// Members in the ordered events window: at most this many `/users/:id/events` requests
-    /// in flight at once (members without activity in the window pass through it without one).
+    /// `/users/:id/events` requests in flight at once (at most one less than the client's
+    /// concurrency, which keeps a slot for the listing).
     pub events_concurrency: usize,
     /// Stop with a checkpoint when less than `reserve` is left before this instant.
     pub deadline: Option<Instant>,
@@ -203,18 +203,29 @@ pub async fn collect(
     // round trip per page to the critical path); a couple of pages of lookahead is enough.
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
     let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
+    // The events leave one of the client's slots free, so the listing never queues behind them.
+    let events_in_flight = tokio::sync::Semaphore::new(
+        opts.events_concurrency
+            .min(client.concurrency().saturating_sub(1))
+            .max(1),
+    );
+    let events_in_flight = &events_in_flight;
     let steps = stream::unfold(pages_rx, |mut rx| async move {
         rx.recv().await.map(|page| (page, rx))
     })
     .flat_map(|page| stream::iter(page_steps(page)))
     .map(|step| async move {
         match step {
-            Ok(Step::Member(m)) => with_activity(client, m, window).await.map(Step::Member),
+            Ok(Step::Member(m)) => with_activity(client, m, window, events_in_flight)
+                .await
+                .map(Step::Member),
             other => other,
         }
     })
     // Order is kept so that a part boundary is a point in the listing a checkpoint can name.
-    .buffered(opts.events_concurrency.max(1));
+    // Most members need no request, so the window is much wider than the requests in flight:
+    // a narrow one would hold mostly finished members waiting behind one slow request.
+    .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE);
     let consume = async {
         let mut steps = std::pin::pin!(steps);
         while let Some(step) = steps.next().await {
@@ -410,13 +421,19 @@ type ListedPage = Result<(Vec<Member>, Option<String>), GitLabError>;
 
 /// Listing pages held ready ahead of the events being fetched.
 const PAGES_AHEAD: usize = 2;
+/// Members of the ordered events window per events request allowed in flight.
+const WINDOW_PER_REQUEST: usize = 4;
+/// GitLab's page size: the window always reaches into the next page.
+const PAGE_SIZE: usize = 100;
 
 /// One item of the collection pipeline, in listing order.
 enum Step {
     Member(Member),
     /// The end of a listing page; `next` is where the keyset listing continues (`None` on the
     /// last page, and always on GitLab.com, whose runs are not resumable).
-    PageEnd { next: Option<String> },
+    PageEnd {
+        next: Option<String>,
+    },
 }
 
 /// Sends the listing's pages, in order, into `pages` until the last one, the first error, or
@@ -431,8 +448,7 @@ async fn list_members(
         None => {
             let mut listing = std::pin::pin!(client.users_from(next));
             while let Some(page) = listing.next().await {
-                let page =
-                    page.map(|p| (p.users.into_iter().map(Member::from).collect(), p.next));
+                let page = page.map(|p| (p.users.into_iter().map(Member::from).collect(), p.next));
                 let failed = page.is_err();
                 if pages.send(page).await.is_err() || failed {
                     break;
@@ -468,11 +484,17 @@ async fn with_activity(
     client: &Client,
     mut member: Member,
     (after, through): (NaiveDate, NaiveDate),
+    in_flight: &tokio::sync::Semaphore,
 ) -> Result<Member, GitLabError> {
     let active_in_window = member
         .last_activity_on
         .is_some_and(|d| d > after && d <= through);
     if active_in_window && !member.bot {
+        // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+        let _permit = in_flight
+            .acquire()
+            .await
+            .expect("the events semaphore is never closed");
         let before = through + Days::new(1);
         let events = client.user_events(member.id, after, before).await?;
         member.activity = count_activity(&events);

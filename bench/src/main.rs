@@ -174,7 +174,10 @@ async fn peer_comparison(args: &Args, work: &Path, with_peer: bool) -> anyhow::R
             .with_context(|| format!("the peer printed {:?}", theirs.stdout))?;
         let listed = peer["users"].as_u64().unwrap_or(0);
         if listed != expected.users || peer["unique"].as_u64() != Some(listed) {
-            bail!("the peer listed {peer} but the instance has {} users", expected.users);
+            bail!(
+                "the peer listed {peer} but the instance has {} users",
+                expected.users
+            );
         }
         eprintln!(
             "python-gitlab: {peer}, {served} requests served, {:.1} s, {} MB",
@@ -286,7 +289,11 @@ async fn collect(args: &Args, sim: &SimHandle, db: &Path) -> anyhow::Result<Meas
         .env("SEATWATCH_LOG", "warn");
     let run = measure(cmd, db.parent().unwrap_or(Path::new(".")), "collect").await?;
     if !run.status.success() {
-        bail!("seatwatch collect failed ({}): {}", run.status, run.stderr.trim());
+        bail!(
+            "seatwatch collect failed ({}): {}",
+            run.status,
+            run.stderr.trim()
+        );
     }
     Ok(run)
 }
@@ -324,7 +331,9 @@ async fn measure(mut cmd: Command, dir: &Path, name: &str) -> anyhow::Result<Mea
         .stderr(File::create(&err_path)?);
     let (wall, status, max_rss_kb) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let child = cmd.spawn().context("cannot start the benchmarked program")?;
+        let child = cmd
+            .spawn()
+            .context("cannot start the benchmarked program")?;
         let (status, rss) = wait_with_rusage(child.id())?;
         Ok::<_, anyhow::Error>((started.elapsed(), status, rss))
     })
@@ -389,11 +398,7 @@ fn render_rows(log: &Path) -> anyhow::Result<Vec<Row>> {
         target: "5",
         measure: "render the site, 100,000 members x 365 days, vs serde_json of the same data"
             .into(),
-        measured: format!(
-            "{value:.2}x ({}; {})",
-            squeeze(&render),
-            squeeze(&json)
-        ),
+        measured: format!("{value:.2}x ({}; {})", squeeze(&render), squeeze(&json)),
         goal: "<= 3x".into(),
         met: Some(value <= 3.0),
     }])
@@ -487,7 +492,10 @@ async fn cold_start(binary: &Path) -> anyhow::Result<Duration> {
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/seatwatch-bench".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/seatwatch-bench".into(),
+        ),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "AKIAFAKEBENCH0000000".into()),
         ("AWS_SECRET_ACCESS_KEY", "fake-bench-secret".into()),
