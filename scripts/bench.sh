@@ -29,6 +29,10 @@ fi
 
 echo "== building release binaries (once)" >&2
 cargo build --release --workspace --quiet
+if wants 7; then
+  # The Lambda binaries ship from the size-first `lambda` profile (Cargo.toml).
+  cargo build --profile lambda --quiet -p seatwatch-check -p seatwatch-collect -p seatwatch-report
+fi
 
 extra=()
 if wants 5; then
@@ -42,6 +46,10 @@ if wants 6; then
   extra+=(--dynamodb-log "$out/dynamodb.log")
 fi
 
-drive=$(echo "$only" | tr ',' '\n' | grep -E '^[12347]$' | paste -sd, - || true)
+drive=$(echo "$only" | tr ',' '\n' | grep -E '^[1234]$' | paste -sd, - || true)
 echo "== targets ${drive:-none} (seatwatch-bench)" >&2
 target/release/seatwatch-bench --only "${drive:-0}" "${extra[@]}" "$@" | tee "$out/table.md"
+if wants 7; then
+  echo "== target 7: Lambda binaries (profile lambda)" >&2
+  target/release/seatwatch-bench --bin-dir target/lambda --only 7 | tail -n +4 | tee -a "$out/table.md"
+fi
