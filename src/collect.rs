@@ -6,6 +6,10 @@
 //! `last_activity_on` falls in the window since the previous snapshot: everyone else has no events
 //! to find, and skipping them keeps a daily run near one request per hundred members.
 //!
+//! The keyset listing is sequential by nature, so it runs a couple of pages ahead of the events
+//! (see [`list_members`]): the events of one page overlap the fetch of the next, and the
+//! events window spans page boundaries, so the client's concurrency stays busy.
+//!
 //! A run that must stop early (a Lambda near its deadline) saves a [`Checkpoint`] after a part and
 //! returns [`CollectOutcome::Checkpointed`]; the next run of the same day resumes from the saved
 //! keyset cursor with the same run id, so the committed day holds exactly the members an
@@ -14,7 +18,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::future::{self, Either};
+use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::gitlab::{BillableMember, Client, Event, GitLabError, User};
@@ -37,7 +42,8 @@ pub struct CollectOptions {
     pub seats_purchased: Option<u64>,
     /// Members per stored part.
     pub part_size: usize,
-    /// `/users/:id/events` requests in flight at once.
+    /// `/users/:id/events` requests in flight at once (at most one less than the client's
+    /// concurrency, which keeps a slot for the listing).
     pub events_concurrency: usize,
     /// Stop with a checkpoint when less than `reserve` is left before this instant.
     pub deadline: Option<Instant>,
@@ -191,50 +197,68 @@ pub async fn collect(
 
     let window = (header.window_after, opts.date);
     let mut buffer: Vec<Member> = Vec::with_capacity(opts.part_size);
-    let mut stopped_at: Option<Option<String>> = None;
 
-    match opts.group.as_deref() {
-        None => {
-            let pages = client.users_from(next);
-            let mut pages = std::pin::pin!(pages);
-            while let Some(page) = pages.next().await {
-                let page = page?;
-                let members = page.users.into_iter().map(Member::from).collect();
-                let members = with_activity(client, members, window, opts).await?;
-                for m in members {
+    // The listing runs ahead of the events (keyset pages can only be fetched one after the
+    // other, so waiting for a page's events before asking for the next page would add a full
+    // round trip per page to the critical path); a couple of pages of lookahead is enough.
+    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
+    let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
+    // The events leave one of the client's slots free, so the listing never queues behind them.
+    let events_in_flight = tokio::sync::Semaphore::new(
+        opts.events_concurrency
+            .min(client.concurrency().saturating_sub(1))
+            .max(1),
+    );
+    let events_in_flight = &events_in_flight;
+    let steps = stream::unfold(pages_rx, |mut rx| async move {
+        rx.recv().await.map(|page| (page, rx))
+    })
+    .flat_map(|page| stream::iter(page_steps(page)))
+    .map(|step| async move {
+        match step {
+            Ok(Step::Member(m)) => with_activity(client, m, window, events_in_flight)
+                .await
+                .map(Step::Member),
+            other => other,
+        }
+    })
+    // Order is kept so that a part boundary is a point in the listing a checkpoint can name.
+    // Most members need no request, so the window is much wider than the requests in flight:
+    // a narrow one would hold mostly finished members waiting behind one slow request.
+    .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE);
+    let consume = async {
+        let mut steps = std::pin::pin!(steps);
+        while let Some(step) = steps.next().await {
+            match step? {
+                Step::Member(m) => {
                     aggregates.add(&m, opts.date);
                     buffer.push(m);
                 }
-                if buffer.len() >= opts.part_size {
-                    store.put_members(&run, part, &buffer).await?;
-                    part += 1;
-                    buffer.clear();
-                    // Only a page boundary that is also a part boundary can be resumed from.
-                    if page.next.is_some() && near_deadline(opts) {
-                        stopped_at = Some(page.next);
-                        break;
+                Step::PageEnd { next } => {
+                    if buffer.len() >= opts.part_size {
+                        store.put_members(&run, part, &buffer).await?;
+                        part += 1;
+                        buffer.clear();
+                        // Only a page boundary that is also a part boundary can be resumed from.
+                        if next.is_some() && near_deadline(opts) {
+                            return Ok(Some(next));
+                        }
                     }
                 }
             }
         }
-        Some(group) => {
-            let pages = client.billable_members(group);
-            let mut pages = std::pin::pin!(pages);
-            while let Some(page) = pages.next().await {
-                let members = page?.into_iter().map(Member::from).collect();
-                let members = with_activity(client, members, window, opts).await?;
-                for m in members {
-                    aggregates.add(&m, opts.date);
-                    buffer.push(m);
-                }
-                if buffer.len() >= opts.part_size {
-                    store.put_members(&run, part, &buffer).await?;
-                    part += 1;
-                    buffer.clear();
-                }
-            }
+        Ok::<_, CollectError>(None)
+    };
+    let stopped_at: Option<Option<String>> = {
+        let listing = std::pin::pin!(listing);
+        let consume = std::pin::pin!(consume);
+        match future::select(listing, consume).await {
+            // The whole listing is queued; the consumer drains it.
+            Either::Left(((), consume)) => consume.await?,
+            // Done or failed: the listing (still running ahead) is dropped, which cancels it.
+            Either::Right((outcome, _listing)) => outcome?,
         }
-    }
+    };
 
     let requests = requests_earlier + client.requests_made() - requests_before;
     let summary = |status: &str, aggregates: &DayAggregates| CollectSummary {
@@ -393,27 +417,90 @@ async fn day_header(
     })
 }
 
-/// Fills in the window's activity for the members active in it, `events_concurrency` at a time.
+/// One page of the member listing, or why the listing stopped.
+type ListedPage = Result<(Vec<Member>, Option<String>), GitLabError>;
+
+/// Listing pages held ready ahead of the events being fetched.
+const PAGES_AHEAD: usize = 2;
+/// Members of the ordered events window per events request allowed in flight.
+const WINDOW_PER_REQUEST: usize = 4;
+/// GitLab's page size: the window always reaches into the next page.
+const PAGE_SIZE: usize = 100;
+
+/// One item of the collection pipeline, in listing order.
+enum Step {
+    Member(Member),
+    /// The end of a listing page; `next` is where the keyset listing continues (`None` on the
+    /// last page, and always on GitLab.com, whose runs are not resumable).
+    PageEnd {
+        next: Option<String>,
+    },
+}
+
+/// Sends the listing's pages, in order, into `pages` until the last one, the first error, or
+/// the receiver going away.
+async fn list_members(
+    client: &Client,
+    group: Option<&str>,
+    next: Option<String>,
+    pages: tokio::sync::mpsc::Sender<ListedPage>,
+) {
+    match group {
+        None => {
+            let mut listing = std::pin::pin!(client.users_from(next));
+            while let Some(page) = listing.next().await {
+                let page = page.map(|p| (p.users.into_iter().map(Member::from).collect(), p.next));
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+        Some(group) => {
+            let mut listing = std::pin::pin!(client.billable_members(group));
+            while let Some(page) = listing.next().await {
+                let page = page.map(|p| (p.into_iter().map(Member::from).collect(), None));
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
+    match page {
+        Ok((members, next)) => members
+            .into_iter()
+            .map(|m| Ok(Step::Member(m)))
+            .chain(std::iter::once(Ok(Step::PageEnd { next })))
+            .collect(),
+        Err(e) => vec![Err(e)],
+    }
+}
+
+/// Fills in the window's activity of a member active in it; anyone else needs no request.
 async fn with_activity(
     client: &Client,
-    members: Vec<Member>,
+    mut member: Member,
     (after, through): (NaiveDate, NaiveDate),
-    opts: &CollectOptions,
-) -> Result<Vec<Member>, GitLabError> {
-    let before = through + Days::new(1);
-    stream::iter(members.into_iter().map(|mut m| async move {
-        let active_in_window = m
-            .last_activity_on
-            .is_some_and(|d| d > after && d <= through);
-        if active_in_window && !m.bot {
-            let events = client.user_events(m.id, after, before).await?;
-            m.activity = count_activity(&events);
-        }
-        Ok::<_, GitLabError>(m)
-    }))
-    .buffered(opts.events_concurrency.max(1))
-    .try_collect()
-    .await
+    in_flight: &tokio::sync::Semaphore,
+) -> Result<Member, GitLabError> {
+    let active_in_window = member
+        .last_activity_on
+        .is_some_and(|d| d > after && d <= through);
+    if active_in_window && !member.bot {
+        // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+        let _permit = in_flight
+            .acquire()
+            .await
+            .expect("the events semaphore is never closed");
+        let before = through + Days::new(1);
+        let events = client.user_events(member.id, after, before).await?;
+        member.activity = count_activity(&events);
+    }
+    Ok(member)
 }
 
 /// Sorts events into the snapshot's activity kinds, by `action_name` (what GitLab shows) rather

@@ -96,11 +96,11 @@ pub struct Settings {
     #[arg(long, env = "SEATWATCH_ALLOW_HTTP", value_parser = parse_flag, default_value = "0", global = true)]
     pub allow_http: bool,
 
-    /// GitLab requests in flight at once.
+    /// GitLab requests in flight at once (the client paces itself by GitLab's rate-limit headers).
     #[arg(
         long,
         env = "SEATWATCH_CONCURRENCY",
-        default_value_t = 8,
+        default_value_t = 16,
         global = true
     )]
     pub concurrency: usize,

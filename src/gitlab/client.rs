@@ -188,6 +188,11 @@ impl Client {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
     }
 
+    /// Requests this client keeps in flight at most ([`ClientOptions::concurrency`]).
+    pub fn concurrency(&self) -> usize {
+        self.inner.opts.concurrency
+    }
+
     /// HTTP requests sent, retries included.
     pub fn requests_made(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
