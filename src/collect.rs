@@ -12,7 +12,7 @@
 //!
 //! A run that must stop early (a Lambda near its deadline) saves a [`Checkpoint`] after a part and
 //! returns [`CollectOutcome::Checkpointed`]; the next run of the same day resumes from the saved
-//! keyset cursor with the same run id, so the committed day holds exactly the members an
+//! cursor (the keyset `Link` on self-managed, the next page number on GitLab.com) with the same run id, so the committed day holds exactly the members an
 //! uninterrupted run would.
 
 use std::time::{Duration, Instant};
@@ -202,7 +202,9 @@ pub async fn collect(
     // other, so waiting for a page's events before asking for the next page would add a full
     // round trip per page to the critical path); a couple of pages of lookahead is enough.
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
-    let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
+    // A run that may stop early, or one that resumes, needs a listing it can name a position in.
+    let resumable = opts.deadline.is_some() || next.is_some();
+    let listing = list_members(client, opts.group.as_deref(), next, resumable, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
         opts.events_concurrency
@@ -443,6 +445,7 @@ async fn list_members(
     client: &Client,
     group: Option<&str>,
     next: Option<String>,
+    resumable: bool,
     pages: tokio::sync::mpsc::Sender<ListedPage>,
 ) {
     match group {
@@ -456,10 +459,42 @@ async fn list_members(
                 }
             }
         }
-        Some(group) => {
+        // Without a deadline nothing needs resuming: the listing may fetch pages concurrently.
+        Some(group) if !resumable => {
             let mut listing = std::pin::pin!(client.billable_members(group));
             while let Some(page) = listing.next().await {
                 let page = page.map(|p| (p.into_iter().map(Member::from).collect(), None));
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+        // Offset pages, one after the other, each naming the page after it: the checkpoint's
+        // cursor is that page number.
+        Some(group) => {
+            let start = match next.as_deref().map(str::parse::<u32>) {
+                None => 1,
+                Some(Ok(page)) => page,
+                Some(Err(_)) => {
+                    let _ = pages
+                        .send(Err(GitLabError::Config {
+                            reason: format!(
+                                "the checkpoint's billable_members cursor {next:?} is not a page number"
+                            ),
+                        }))
+                        .await;
+                    return;
+                }
+            };
+            let mut listing = std::pin::pin!(client.billable_members_from(group, start));
+            while let Some(page) = listing.next().await {
+                let page = page.map(|(members, next)| {
+                    (
+                        members.into_iter().map(Member::from).collect(),
+                        next.map(|n| n.to_string()),
+                    )
+                });
                 let failed = page.is_err();
                 if pages.send(page).await.is_err() || failed {
                     break;

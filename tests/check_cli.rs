@@ -4,7 +4,7 @@
 use std::process::Output;
 
 use chrono::Utc;
-use seatwatch::sim::{Faults, SimConfig, SimHandle, tokens};
+use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
 use seatwatch::snapshot::Flavour;
 use serde_json::Value;
 
@@ -382,4 +382,137 @@ async fn token_file_is_read() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Every switchable fault of the simulator, through `check`: the transient ones are retried
+/// through to a pass; a body that is not JSON fails the check that met it, naming the endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_simulator_fault_is_survived_or_reported_by_check() {
+    let transient: Vec<(&str, Faults)> = vec![
+        (
+            "429 with Retry-After",
+            Faults {
+                status_burst: Some((429, 2)),
+                retry_after: RetryAfterMode::Seconds(1),
+                ..Faults::default()
+            },
+        ),
+        (
+            "429 with only RateLimit-Reset",
+            Faults {
+                status_burst: Some((429, 2)),
+                retry_after: RetryAfterMode::ResetOnly,
+                ..Faults::default()
+            },
+        ),
+        (
+            "429 with no headers",
+            Faults {
+                status_burst: Some((429, 2)),
+                retry_after: RetryAfterMode::NoHeaders,
+                ..Faults::default()
+            },
+        ),
+        (
+            "500 burst",
+            Faults {
+                status_burst: Some((500, 3)),
+                ..Faults::default()
+            },
+        ),
+        (
+            "502 burst",
+            Faults {
+                status_burst: Some((502, 3)),
+                ..Faults::default()
+            },
+        ),
+        (
+            "504 burst",
+            Faults {
+                status_burst: Some((504, 3)),
+                ..Faults::default()
+            },
+        ),
+        (
+            "slow beyond the timeout",
+            Faults {
+                slow: Some((std::time::Duration::from_secs(3), 1)),
+                ..Faults::default()
+            },
+        ),
+        (
+            "dropped connections",
+            Faults {
+                drop_connections: 2,
+                ..Faults::default()
+            },
+        ),
+    ];
+    // what a fault-free check costs: a retried fault must cost more
+    let baseline = {
+        let s = sim(Flavour::SelfManaged).await;
+        let url = s.base_url();
+        let (code, _, _) =
+            check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+        assert_eq!(code, 0);
+        s.requests_served()
+    };
+    for (name, faults) in transient {
+        let s = sim(Flavour::SelfManaged).await;
+        s.set_faults(faults);
+        let url = s.base_url();
+        let (code, doc, _) = check_json(&[
+            ("GITLAB_URL", &url),
+            ("GITLAB_TOKEN", tokens::ADMIN),
+            ("SEATWATCH_REQUEST_TIMEOUT", "1"),
+        ])
+        .await;
+        assert_eq!(code, 0, "{name}: {doc}");
+        assert!(
+            s.requests_served() > baseline,
+            "{name}: no retry happened ({} requests, {baseline} without faults)",
+            s.requests_served()
+        );
+    }
+    for (name, faults) in [
+        (
+            "malformed JSON",
+            Faults {
+                malformed_json: 1,
+                ..Faults::default()
+            },
+        ),
+        (
+            "truncated body",
+            Faults {
+                truncated_body: 1,
+                ..Faults::default()
+            },
+        ),
+    ] {
+        let s = sim(Flavour::SelfManaged).await;
+        s.set_faults(faults);
+        let url = s.base_url();
+        let (code, doc, _) =
+            check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+        assert_eq!(code, 1, "{name}: {doc}");
+        let failed: Vec<&str> = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .map(|c| c["detail"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            failed.len(),
+            1,
+            "{name}: exactly the check that met the bad body fails: {doc}"
+        );
+        assert!(
+            failed[0].contains("GET /"),
+            "{name}: the endpoint is named: {}",
+            failed[0]
+        );
+    }
 }

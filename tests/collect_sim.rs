@@ -270,6 +270,61 @@ async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
     );
 }
 
+/// §7 on GitLab.com: billable_members is offset-paginated (no totals above 10,000 rows); the
+/// checkpoint names the next page, and the continued run matches an uninterrupted one.
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
+    let date = day("2026-06-30");
+    let sim = start(Flavour::GitLabCom, 14_000, date).await;
+    let c = client(&sim, tokens::ADMIN);
+    let dir = tempfile::tempdir().unwrap();
+    let whole = SqliteStore::open(&dir.path().join("whole.db"), 400).unwrap();
+    let pieces = SqliteStore::open(&dir.path().join("pieces.db"), 400).unwrap();
+    whole.ensure_ready().await.unwrap();
+    pieces.ensure_ready().await.unwrap();
+
+    let mut opts = CollectOptions::new(date);
+    opts.group = Some("acme".into());
+    opts.seats_purchased = Some(15_000);
+    opts.part_size = 2000;
+    collect_day(&c, &whole, &opts).await;
+
+    opts.deadline = Some(Instant::now());
+    opts.reserve = Duration::from_secs(3600);
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let outcome = collect::collect(
+            &c,
+            &pieces,
+            &opts,
+            date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
+        )
+        .await
+        .expect("each run succeeds");
+        if outcome.is_committed() {
+            break;
+        }
+        assert!(runs < 100, "never finished");
+    }
+    assert!(
+        runs > 2,
+        "the deadline never interrupted the run ({runs} runs)"
+    );
+
+    let instance = collect::instance_id(&c, Some("acme"));
+    let mut a = whole.members(&instance, date).await.unwrap();
+    let mut b = pieces.members(&instance, date).await.unwrap();
+    a.sort_by_key(|m| m.id);
+    b.sort_by_key(|m| m.id);
+    assert_eq!(a.len() as u64, sim.expected().billable_members);
+    assert!(
+        a.len() > 10_000,
+        "the listing must pass GitLab's 10,000-row totals cut-off"
+    );
+    assert!(a == b, "continued run differs from the uninterrupted one");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_store_commits_the_same_snapshot_as_sqlite() {
     let m = support::moto::start();

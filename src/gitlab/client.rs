@@ -314,6 +314,40 @@ impl Client {
         })
     }
 
+    /// `billable_members` from page `start` (1-based), one page after the other, each with the
+    /// number of the page after it (`None` on the last). A collection that stops before a Lambda
+    /// deadline saves that number and resumes here; [`Client::billable_members`] is the faster
+    /// listing when nothing needs resuming. Ids repeated within this listing are dropped.
+    pub fn billable_members_from(
+        &self,
+        group: &str,
+        start: u32,
+    ) -> impl Stream<Item = Result<(Vec<BillableMember>, Option<u32>), GitLabError>> + Send + '_
+    {
+        let mut base = self.api_url(&["groups", group, "billable_members"]);
+        base.query_pairs_mut().append_pair("per_page", PER_PAGE);
+        let state = (Some(start.max(1)), HashSet::new());
+        stream::unfold(state, move |(page, mut seen)| {
+            let base = base.clone();
+            async move {
+                let page = page?;
+                match self
+                    .get_page::<BillableMember>(&with_page(&base, page))
+                    .await
+                {
+                    Ok((items, info)) => {
+                        // GitLab sends X-Next-Page even above 10,000 rows, where totals go;
+                        // an empty page also ends the listing.
+                        let next = info.next_page.filter(|_| !items.is_empty());
+                        let fresh = items.into_iter().filter(|m| seen.insert(m.id)).collect();
+                        Some((Ok((fresh, next)), (next, seen)))
+                    }
+                    Err(e) => Some((Err(e), (None, seen))),
+                }
+            }
+        })
+    }
+
     /// All events of one user in (after, before), both exclusive day bounds as GitLab has them;
     /// all pages. Events without a timestamp are skipped, an event seen twice is kept once.
     pub async fn user_events(
