@@ -84,6 +84,7 @@ pub struct ReportSummary {
     pub destination: String,
     pub files: usize,
     pub bytes: u64,
+    pub members: usize,
     pub reclaimable: usize,
 }
 
@@ -162,12 +163,7 @@ impl App {
 
     /// The analysis policy from the settings.
     pub fn policy(&self) -> Result<Policy, AppError> {
-        Ok(Policy {
-            inactive_days: self.settings.inactive_days,
-            grace_days: self.settings.grace_days,
-            exempt: Exemptions::parse(&self.settings.exempt)?,
-            seat_price: self.settings.seat_price,
-        })
+        policy(&self.settings)
     }
 
     /// Collects the snapshot of `date`, to the end.
@@ -190,7 +186,7 @@ impl App {
         let mut opts = CollectOptions::new(date);
         opts.group = self.group();
         opts.seats_purchased = self.settings.seats_purchased;
-        opts.events_concurrency = self.settings.concurrency.max(1) * 2;
+        opts.events_concurrency = self.settings.concurrency.max(1);
         opts.deadline = deadline;
         let mut refreshed = false;
         loop {
@@ -255,16 +251,6 @@ impl App {
     pub async fn report(&self, now: DateTime<Utc>) -> Result<ReportSummary, AppError> {
         let store = self.store().await?;
         let instance = self.instance(store).await?;
-        let latest = store
-            .latest_day(&instance)
-            .await?
-            .ok_or_else(|| AppError::NoSnapshot(instance.to_string()))?;
-        let history = store
-            .days(&instance, latest.date - Days::new(400), latest.date)
-            .await?;
-        let members = store.members(&instance, latest.date).await?;
-        let report = analyse::build_report(&latest, &members, &history, &self.policy()?, now);
-        let files = site::render(&report, &members)?;
         let dest: Destination = self
             .settings
             .site
@@ -274,16 +260,50 @@ impl App {
             Destination::S3 { .. } => Some(publish::s3_client(self.aws().await)),
             Destination::Folder(_) => None,
         };
-        publish::publish(&files, &dest, s3.as_ref()).await?;
-        Ok(ReportSummary {
-            instance: instance.to_string(),
-            snapshot_date: latest.date,
-            destination: self.settings.site.clone(),
-            files: files.len(),
-            bytes: files.iter().map(|f| f.bytes.len() as u64).sum(),
-            reclaimable: report.reclaimable.len(),
-        })
+        render_and_publish(store, &instance, &self.policy()?, now, &dest, s3.as_ref()).await
     }
+}
+
+/// The analysis policy the settings describe.
+pub fn policy(settings: &Settings) -> Result<Policy, AppError> {
+    Ok(Policy {
+        inactive_days: settings.inactive_days,
+        grace_days: settings.grace_days,
+        exempt: Exemptions::parse(&settings.exempt)?,
+        seat_price: settings.seat_price,
+    })
+}
+
+/// The report of an instance's latest committed day, rendered and published to `dest`: what
+/// `report`, the `report` Lambda and the demo all do once the snapshots are in a store.
+pub async fn render_and_publish(
+    store: &dyn SnapshotStore,
+    instance: &InstanceId,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    dest: &Destination,
+    s3: Option<&aws_sdk_s3::Client>,
+) -> Result<ReportSummary, AppError> {
+    let latest = store
+        .latest_day(instance)
+        .await?
+        .ok_or_else(|| AppError::NoSnapshot(instance.to_string()))?;
+    let history = store
+        .days(instance, latest.date - Days::new(400), latest.date)
+        .await?;
+    let members = store.members(instance, latest.date).await?;
+    let report = analyse::build_report(&latest, &members, &history, policy, now);
+    let files = site::render(&report, &members)?;
+    publish::publish(&files, dest, s3).await?;
+    Ok(ReportSummary {
+        instance: instance.to_string(),
+        snapshot_date: latest.date,
+        destination: dest.to_string(),
+        files: files.len(),
+        bytes: files.iter().map(|f| f.bytes.len() as u64).sum(),
+        members: members.len(),
+        reclaimable: report.reclaimable.len(),
+    })
 }
 
 /// The snapshot date an event asks for: `{"date": "YYYY-MM-DD"}`, or today (UTC) for `{}`, a

@@ -9,13 +9,11 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate, NaiveTime};
 
-use crate::analyse::{self, Exemptions, Policy};
 use crate::collect::{self, CollectOptions};
 use crate::config::Settings;
 use crate::gitlab::{BaseUrl, Client, Token};
-use crate::publish::{self, Destination};
+use crate::publish::Destination;
 use crate::sim::{SimConfig, SimHandle, tokens};
-use crate::site;
 use crate::snapshot::Flavour;
 use crate::store::{SnapshotStore, SqliteStore};
 
@@ -82,26 +80,23 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     }
 
     let instance = collect::instance_id(&client, None);
-    let latest = store
-        .latest_day(&instance)
-        .await?
-        .context("the demo committed no day")?;
-    let history = store.days(&instance, first, opts.today).await?;
-    let members = store.members(&instance, latest.date).await?;
-    let policy = Policy {
-        inactive_days: opts.settings.inactive_days,
-        grace_days: opts.settings.grace_days,
-        exempt: Exemptions::parse(&opts.settings.exempt)?,
-        seat_price: opts.settings.seat_price.or(Some(29.0)),
-    };
+    let mut policy = crate::app::policy(&opts.settings)?;
+    // so that the cost section has figures
+    policy.seat_price = policy.seat_price.or(Some(29.0));
     let now = opts
         .today
         .and_time(NaiveTime::from_hms_opt(6, 5, 0).expect("valid time"))
         .and_utc();
-    let report = analyse::build_report(&latest, &members, &history, &policy, now);
-    let files = site::render(&report, &members)?;
     let site_dir = opts.out.join("site");
-    publish::publish(&files, &Destination::Folder(site_dir.clone()), None).await?;
+    let summary = crate::app::render_and_publish(
+        &store,
+        &instance,
+        &policy,
+        now,
+        &Destination::Folder(site_dir.clone()),
+        None,
+    )
+    .await?;
     let requests = client.requests_made();
     sim.shutdown().await;
 
@@ -110,8 +105,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     Ok(format!(
         "demo: {days} days, {} members, {} reclaimable seats, {requests} GitLab requests, {:.1} s\n\
          open file://{}",
-        members.len(),
-        report.reclaimable.len(),
+        summary.members,
+        summary.reclaimable,
         started.elapsed().as_secs_f64(),
         index.display()
     ))

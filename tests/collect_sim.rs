@@ -53,6 +53,26 @@ async fn collect_day(
     }
 }
 
+/// Collects `opts.date` again and again, as the state machine re-invokes a checkpointed Lambda,
+/// until the day is committed; returns how many runs it took.
+async fn runs_until_committed(
+    client: &Client,
+    store: &dyn SnapshotStore,
+    opts: &CollectOptions,
+    limit: u32,
+) -> u32 {
+    let now = opts.date.and_hms_opt(6, 0, 0).unwrap().and_utc();
+    for runs in 1..=limit {
+        let outcome = collect::collect(client, store, opts, now)
+            .await
+            .expect("each run succeeds");
+        if outcome.is_committed() {
+            return runs;
+        }
+    }
+    panic!("never finished in {limit} runs");
+}
+
 fn assert_unique(members: &[Member]) {
     let ids: HashSet<u64> = members.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), members.len(), "a member appears twice");
@@ -230,22 +250,7 @@ async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
     // A deadline already inside the reserve: each run writes one part, then checkpoints.
     opts.deadline = Some(Instant::now());
     opts.reserve = Duration::from_secs(3600);
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        let outcome = collect::collect(
-            &c,
-            &pieces,
-            &opts,
-            date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
-        )
-        .await
-        .expect("each run succeeds");
-        if outcome.is_committed() {
-            break;
-        }
-        assert!(runs < 1000, "never finished");
-    }
+    let runs = runs_until_committed(&c, &pieces, &opts, 1000).await;
     assert!(
         runs > 2,
         "the deadline never interrupted the run ({runs} runs)"
@@ -291,22 +296,7 @@ async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
 
     opts.deadline = Some(Instant::now());
     opts.reserve = Duration::from_secs(3600);
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        let outcome = collect::collect(
-            &c,
-            &pieces,
-            &opts,
-            date.and_hms_opt(6, 0, 0).unwrap().and_utc(),
-        )
-        .await
-        .expect("each run succeeds");
-        if outcome.is_committed() {
-            break;
-        }
-        assert!(runs < 100, "never finished");
-    }
+    let runs = runs_until_committed(&c, &pieces, &opts, 100).await;
     assert!(
         runs > 2,
         "the deadline never interrupted the run ({runs} runs)"
