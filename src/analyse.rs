@@ -12,7 +12,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
-use crate::snapshot::{ActivityTotals, DaySummary, Flavour, InstanceId, Member, SeatCounts};
+use crate::snapshot::{
+    ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, Member, SeatCounts,
+};
 
 /// How many days of history the seat trend is fitted over.
 pub const TREND_WINDOW_DAYS: u32 = 90;
@@ -293,10 +295,15 @@ pub struct Forecast {
     pub projected_owed_at_term_end_if_reclaimed: Option<u64>,
 }
 
-/// One day of the history, as the charts draw it.
+/// One day of the history, as the charts draw it: the activity of one complete calendar day,
+/// `activity_date`, with the seat figures of the snapshot that counted it, `date`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayPoint {
+    /// The snapshot's date.
     pub date: NaiveDate,
+    /// The calendar day `activity`, `with_events` and `active_1d` describe (the snapshot's own
+    /// date on snapshots stored before complete days were counted: a partial day).
+    pub activity_date: NaiveDate,
     pub purchased: Option<u64>,
     pub in_use: u64,
     pub max_used: Option<u64>,
@@ -349,29 +356,55 @@ pub struct Report {
     pub forecast: Forecast,
     pub counts: MemberCounts,
     pub activity: ActivityWindows,
+    /// Members whose events GitLab would not show (GitLab.com private profiles): their activity
+    /// is unknown, not zero.
+    pub activity_unknown: u64,
     /// Longest unused first; never-signed-in seats before inactive ones.
     pub reclaimable: Vec<ReclaimableSeat>,
     pub exempt: Vec<ExemptMember>,
-    /// One entry per snapshot day, oldest first, ending on the snapshot date.
+    /// One entry per counted calendar day, by `activity_date`, oldest first; a day counted by two
+    /// snapshots shows the later one's figures.
     pub days: Vec<DayPoint>,
 }
 
-fn day_point(d: &DaySummary) -> DayPoint {
+/// The points of one snapshot: one per day it counted.
+fn day_points(d: &DaySummary) -> Vec<DayPoint> {
     let a = &d.aggregates;
-    DayPoint {
+    let point = |activity_date, active_1d, with_events, activity| DayPoint {
         date: d.date,
+        activity_date,
         purchased: d.seats.purchased,
         in_use: d.seats.in_use,
         max_used: d.seats.max_used,
         members: a.members,
         seat_holders: a.seat_holders,
-        active_1d: a.active_1d,
+        active_1d,
         active_7d: a.active_7d,
         active_30d: a.active_30d,
         active_90d: a.active_90d,
-        with_events: a.with_events,
-        activity: a.activity,
+        with_events,
+        activity,
+    };
+    match d.activity {
+        ActivityCoverage::Days(_) => a
+            .activity_days
+            .iter()
+            .map(|day| point(day.date, day.active, day.with_events, day.activity))
+            .collect(),
+        ActivityCoverage::Legacy => vec![point(d.date, a.active_1d, a.with_events, a.activity)],
     }
+}
+
+/// The timeline's points by counted day; a day counted twice (a legacy partial day recounted
+/// whole, an earlier date collected after a later one) keeps the later snapshot's figures.
+fn activity_timeline(timeline: &[&DaySummary]) -> Vec<DayPoint> {
+    let mut by_day: BTreeMap<NaiveDate, DayPoint> = BTreeMap::new();
+    for d in timeline {
+        for p in day_points(d) {
+            by_day.insert(p.activity_date, p);
+        }
+    }
+    by_day.into_values().collect()
 }
 
 /// The history up to the snapshot date, one record per day (a re-collected day keeps its latest
@@ -464,10 +497,14 @@ fn forecast(days: &[&DaySummary], seats: &Seats, reclaimable: u64, date: NaiveDa
     }
 }
 
+/// Activity of the `window` complete days before `date`.
 fn sum_activity(days: &[DayPoint], date: NaiveDate, window: u64) -> ActivityTotals {
     let start = date - Days::new(window);
     let mut total = ActivityTotals::default();
-    for d in days.iter().filter(|d| d.date > start) {
+    for d in days
+        .iter()
+        .filter(|d| d.activity_date >= start && d.activity_date < date)
+    {
         let a = &d.activity;
         total.pushes += a.pushes;
         total.commits += a.commits;
@@ -587,7 +624,7 @@ pub fn build_report(
         }
     });
     let forecast = forecast(&timeline, &seats, seats.reclaimable, date);
-    let days: Vec<DayPoint> = timeline.iter().map(|d| day_point(d)).collect();
+    let days = activity_timeline(&timeline);
     let activity = ActivityWindows {
         last_day: sum_activity(&days, date, 1),
         last_7_days: sum_activity(&days, date, 7),
@@ -610,6 +647,7 @@ pub fn build_report(
         forecast,
         counts,
         activity,
+        activity_unknown: latest.aggregates.activity_unknown,
         reclaimable,
         exempt,
         days,
@@ -650,6 +688,7 @@ mod tests {
             current_sign_in_at: None,
             last_login_at: None,
             activity: Activity::default(),
+            activity_unknown: false,
         }
     }
 
@@ -685,6 +724,7 @@ mod tests {
             aggregates: DayAggregates::default(),
             token_expires_at: Some(date("2026-09-01")),
             requests: 10,
+            activity: ActivityCoverage::Legacy,
         }
     }
 
@@ -907,14 +947,26 @@ mod tests {
         assert_eq!(r.days.len(), 1);
     }
 
+    /// `d` as a snapshot counting the complete days `first..=last`, `pushes` on each.
+    fn counting(mut d: DaySummary, first: NaiveDate, last: NaiveDate, pushes: u64) -> DaySummary {
+        let days = crate::snapshot::ActivityDays { first, last };
+        d.aggregates = DayAggregates::for_days(days);
+        for day in &mut d.aggregates.activity_days {
+            day.activity.pushes = pushes;
+            day.active = 1;
+        }
+        d.activity = ActivityCoverage::Days(days);
+        d
+    }
+
     #[test]
-    fn activity_windows_sum_days_ending_on_the_snapshot() {
+    fn activity_windows_sum_the_complete_days_before_the_snapshot() {
         let today = date(TODAY);
         let history: Vec<DaySummary> = (0..40u64)
             .map(|i| {
-                let mut d = day(today - Days::new(i), 10, Some(10));
-                d.aggregates.activity.pushes = 1;
-                d.aggregates.activity.comments = i;
+                let counted = today - Days::new(i + 1);
+                let mut d = counting(day(today - Days::new(i), 10, Some(10)), counted, counted, 1);
+                d.aggregates.activity_days[0].activity.comments = i;
                 d
             })
             .collect();
@@ -924,6 +976,58 @@ mod tests {
         assert_eq!(r.activity.last_30_days.pushes, 30);
         assert_eq!(r.activity.last_90_days.pushes, 40);
         assert_eq!(r.activity.last_7_days.comments, (0..7).sum::<u64>());
+        let last = r.days.last().expect("days");
+        assert_eq!(
+            (last.date, last.activity_date),
+            (today, today - Days::new(1))
+        );
+    }
+
+    #[test]
+    fn a_catch_up_snapshot_gives_one_day_per_counted_day() {
+        let today = date(TODAY);
+        let before_gap = counting(
+            day(today - Days::new(4), 9, Some(10)),
+            today - Days::new(5),
+            today - Days::new(5),
+            2,
+        );
+        let latest = counting(
+            day(today, 10, Some(10)),
+            today - Days::new(4),
+            today - Days::new(1),
+            3,
+        );
+        let r = build_report(&latest, &[], &[before_gap], &Policy::default(), at(TODAY));
+        let by_day: Vec<(NaiveDate, NaiveDate, u64)> = r
+            .days
+            .iter()
+            .map(|d| (d.activity_date, d.date, d.activity.pushes))
+            .collect();
+        assert_eq!(
+            by_day,
+            (1..=5u64)
+                .rev()
+                .map(|n| {
+                    let snapshot = if n == 5 { today - Days::new(4) } else { today };
+                    (today - Days::new(n), snapshot, if n == 5 { 2 } else { 3 })
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(r.activity.last_7_days.pushes, 2 + 4 * 3);
+    }
+
+    #[test]
+    fn a_legacy_partial_day_is_replaced_by_the_whole_day_counted_later() {
+        let today = date(TODAY);
+        let yesterday = today - Days::new(1);
+        let mut legacy = day(yesterday, 10, Some(10));
+        legacy.aggregates.activity.pushes = 1; // its own date up to the hour it ran
+        let latest = counting(day(today, 10, Some(10)), yesterday, yesterday, 7);
+        let r = build_report(&latest, &[], &[legacy], &Policy::default(), at(TODAY));
+        assert_eq!(r.days.len(), 1, "{:?}", r.days);
+        assert_eq!(r.days[0].activity_date, yesterday);
+        assert_eq!(r.days[0].activity.pushes, 7);
     }
 
     #[test]

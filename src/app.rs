@@ -188,6 +188,7 @@ impl App {
         opts.seats_purchased = self.settings.seats_purchased;
         opts.events_concurrency = self.settings.concurrency.max(1);
         opts.deadline = deadline;
+        opts.time_zone = self.settings.time_zone;
         let mut refreshed = false;
         loop {
             // Boxed: the collect future is deep enough to overflow type-layout limits when

@@ -17,20 +17,25 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::{BTreeMap, HashSet};
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
 use futures_util::future::{self, Either};
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::gitlab::{BillableMember, Client, Event, GitLabError, User};
 use crate::snapshot::{
-    Activity, DayAggregates, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
+    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
+    Member, SeatCounts, Source,
 };
 use crate::store::{RunId, SnapshotStore, StoreError};
 
-/// The longest gap between snapshots whose events are fetched; older activity is history GitLab
-/// summarises in `last_activity_on` anyway.
-const MAX_WINDOW_DAYS: u64 = 31;
+/// The most days one snapshot catches up after missed runs. Older days stay uncounted: GitLab
+/// keeps events for three years, but every extra day costs events pages for every active member,
+/// and `last_activity_on` already tells who was active.
+pub const MAX_CATCH_UP_DAYS: u64 = 31;
 
 /// What to collect and how.
 #[derive(Debug, Clone)]
@@ -48,6 +53,9 @@ pub struct CollectOptions {
     /// Stop with a checkpoint when less than `reserve` is left before this instant.
     pub deadline: Option<Instant>,
     pub reserve: Duration,
+    /// The instance's time zone (`gitlab_rails['time_zone']`): GitLab evaluates the events API's
+    /// day bounds there, so days are counted there too.
+    pub time_zone: Tz,
 }
 
 impl CollectOptions {
@@ -60,6 +68,7 @@ impl CollectOptions {
             events_concurrency: 16,
             deadline: None,
             reserve: Duration::from_secs(20),
+            time_zone: Tz::UTC,
         }
     }
 }
@@ -142,8 +151,8 @@ pub struct DayHeader {
     pub source: Source,
     pub seats: SeatCounts,
     pub token_expires_at: Option<NaiveDate>,
-    /// Events are fetched for days in (window_after, snapshot date].
-    pub window_after: NaiveDate,
+    /// The complete days whose events this snapshot counts.
+    pub activity_days: ActivityDays,
     pub collected_at: DateTime<Utc>,
 }
 
@@ -173,11 +182,11 @@ pub async fn collect(
         None => None,
     };
 
-    let (run, header, mut aggregates, mut part, next, requests_earlier) = match resumed {
+    let (run, mut aggregates, header, mut part, next, requests_earlier) = match resumed {
         Some(cp) => (
             cp.run,
-            cp.header,
             cp.aggregates,
+            cp.header,
             cp.next_part,
             cp.next,
             cp.requests,
@@ -186,8 +195,8 @@ pub async fn collect(
             let header = day_header(client, store, &instance, opts, now).await?;
             (
                 RunId::new(instance.clone(), opts.date),
+                DayAggregates::for_days(header.activity_days),
                 header,
-                DayAggregates::default(),
                 0,
                 None,
                 0,
@@ -195,7 +204,17 @@ pub async fn collect(
         }
     };
 
-    let window = (header.window_after, opts.date);
+    // GitLab.com's `/users/:id/events` shows a member's events in any public project, so they are
+    // kept only where they happened in the monitored group (gitlab-api.md §0.9).
+    let group_projects = match opts.group.as_deref() {
+        Some(group) => Some(client.group_project_ids(group).await?),
+        None => None,
+    };
+    let scope = ActivityScope {
+        days: header.activity_days,
+        time_zone: opts.time_zone,
+        group_projects: group_projects.as_ref(),
+    };
     let mut buffer: Vec<Member> = Vec::with_capacity(opts.part_size);
 
     // The listing runs ahead of the events (keyset pages can only be fetched one after the
@@ -218,7 +237,7 @@ pub async fn collect(
     .flat_map(|page| stream::iter(page_steps(page)))
     .map(|step| async move {
         match step {
-            Ok(Step::Member(m)) => with_activity(client, m, window, events_in_flight)
+            Ok(Step::Member(m)) => with_activity(client, m.member, scope, events_in_flight)
                 .await
                 .map(Step::Member),
             other => other,
@@ -232,9 +251,10 @@ pub async fn collect(
         let mut steps = std::pin::pin!(steps);
         while let Some(step) = steps.next().await {
             match step? {
-                Step::Member(m) => {
-                    aggregates.add(&m, opts.date);
-                    buffer.push(m);
+                Step::Member(Collected { member, by_day }) => {
+                    aggregates.add(&member, opts.date);
+                    aggregates.add_days(&member, &by_day);
+                    buffer.push(member);
                 }
                 Step::PageEnd { next } => {
                     if buffer.len() >= opts.part_size {
@@ -317,6 +337,7 @@ pub async fn collect(
         aggregates: aggregates.clone(),
         token_expires_at: header.token_expires_at,
         requests,
+        activity: ActivityCoverage::Days(header.activity_days),
     };
     store.commit_day(&run, part, &day).await?;
     store.clear_checkpoint(&instance, opts.date).await?;
@@ -396,17 +417,7 @@ async fn day_header(
             )
         }
     };
-    let previous = store
-        .days(
-            instance,
-            opts.date - Days::new(MAX_WINDOW_DAYS),
-            opts.date - Days::new(1),
-        )
-        .await?;
-    let window_after = previous
-        .last()
-        .map(|d| d.date)
-        .unwrap_or(opts.date - Days::new(1));
+    let activity_days = uncounted_days(store, instance, opts.date).await?;
     Ok(DayHeader {
         source: Source {
             flavour,
@@ -414,8 +425,42 @@ async fn day_header(
         },
         seats,
         token_expires_at,
-        window_after,
+        activity_days,
         collected_at: now,
+    })
+}
+
+/// The complete days before `date` that no earlier snapshot counted: from the day after the
+/// last one the previous snapshot counted, through the day before `date`; the day before `date`
+/// alone on a first run; at most [`MAX_CATCH_UP_DAYS`] after a long gap. Never `date` itself,
+/// whatever the hour: its events are still being written. Re-running a date
+/// finds the same previous snapshot, so it counts the same days again and replaces them.
+async fn uncounted_days(
+    store: &dyn SnapshotStore,
+    instance: &InstanceId,
+    date: NaiveDate,
+) -> Result<ActivityDays, CollectError> {
+    let last = date - Days::new(1);
+    let earliest = date - Days::new(MAX_CATCH_UP_DAYS);
+    let previous = store.days(instance, earliest - Days::new(1), last).await?;
+    let first = match previous.last() {
+        Some(p) => match p.activity {
+            ActivityCoverage::Days(days) => days.last + Days::new(1),
+            // It counted its own date up to the hour it ran: count that day again, whole; the
+            // report keeps one figure per day, the later snapshot's.
+            ActivityCoverage::Legacy => p.date,
+        },
+        // No snapshot in reach: a first run, or a gap longer than the catch-up bound.
+        None => match store.latest_day(instance).await? {
+            Some(latest) if latest.date < date => earliest,
+            _ => last,
+        },
+    };
+    // A previous snapshot is before `date`, so `first` is at most `last`; the clamp keeps that
+    // true for a store that holds odd dates.
+    Ok(ActivityDays {
+        first: first.clamp(earliest, last),
+        last,
     })
 }
 
@@ -431,7 +476,7 @@ const PAGE_SIZE: usize = 100;
 
 /// One item of the collection pipeline, in listing order.
 enum Step {
-    Member(Member),
+    Member(Collected),
     /// The end of a listing page; `next` is where the keyset listing continues (`None` on the
     /// last page, and always on GitLab.com, whose runs are not resumable).
     PageEnd {
@@ -508,34 +553,98 @@ fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
     match page {
         Ok((members, next)) => members
             .into_iter()
-            .map(|m| Ok(Step::Member(m)))
+            .map(|m| Ok(Step::Member(m.into())))
             .chain(std::iter::once(Ok(Step::PageEnd { next })))
             .collect(),
         Err(e) => vec![Err(e)],
     }
 }
 
-/// Fills in the window's activity of a member active in it; anyone else needs no request.
+/// Where a member's events are read and how they are put on days.
+#[derive(Clone, Copy)]
+struct ActivityScope<'a> {
+    days: ActivityDays,
+    time_zone: Tz,
+    /// GitLab.com: the monitored group's projects; events elsewhere are not the group's.
+    group_projects: Option<&'a HashSet<u64>>,
+}
+
+/// A member with their activity by calendar day, on the way from the listing to a part.
+struct Collected {
+    member: Member,
+    by_day: BTreeMap<NaiveDate, Activity>,
+}
+
+impl From<Member> for Collected {
+    fn from(member: Member) -> Collected {
+        Collected {
+            member,
+            by_day: BTreeMap::new(),
+        }
+    }
+}
+
+/// Fills in the counted days' activity of a member active since they began; anyone else has no
+/// events there and needs no request. `last_activity_on` only moves forward, so a member active
+/// on a counted day has it on or after `days.first` (it may be today's date by now).
 async fn with_activity(
     client: &Client,
     mut member: Member,
-    (after, through): (NaiveDate, NaiveDate),
+    scope: ActivityScope<'_>,
     in_flight: &tokio::sync::Semaphore,
-) -> Result<Member, GitLabError> {
-    let active_in_window = member
+) -> Result<Collected, GitLabError> {
+    let active_since_first = member
         .last_activity_on
-        .is_some_and(|d| d > after && d <= through);
-    if active_in_window && !member.bot {
-        // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-        let _permit = in_flight
-            .acquire()
-            .await
-            .expect("the events semaphore is never closed");
-        let before = through + Days::new(1);
-        let events = client.user_events(member.id, after, before).await?;
-        member.activity = count_activity(&events);
+        .is_some_and(|d| d >= scope.days.first);
+    if !active_since_first || member.bot {
+        return Ok(member.into());
     }
-    Ok(member)
+    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+    let _permit = in_flight
+        .acquire()
+        .await
+        .expect("the events semaphore is never closed");
+    // Both bounds are exclusive whole days: this asks for exactly first..=last.
+    let after = scope.days.first - Days::new(1);
+    let before = scope.days.last + Days::new(1);
+    let events = client.user_events(member.id, after, before).await?;
+    if scope.group_projects.is_some() {
+        // GitLab.com hides a private profile's events from a group Owner: nothing readable is
+        // unknown, not zero (an active member with no events at all anywhere cannot be told apart).
+        member.activity_unknown = events.is_empty();
+    }
+    let in_group = |e: &&Event| {
+        scope
+            .group_projects
+            .is_none_or(|p| e.project_id.is_some_and(|id| p.contains(&id)))
+    };
+    let by_day = count_activity_by_day(events.iter().filter(in_group), scope.time_zone, scope.days);
+    member.activity = by_day.values().fold(Activity::default(), |mut sum, a| {
+        sum.add(a);
+        sum
+    });
+    Ok(Collected { member, by_day })
+}
+
+/// Puts events on the calendar day they happened in the instance's time zone, and counts each
+/// day's by kind. GitLab already bounded them to `days` in its own zone; an event that lands
+/// outside them here (a time zone setting that differs from the instance's) is put on the
+/// nearest counted day rather than lost.
+pub fn count_activity_by_day<'e>(
+    events: impl IntoIterator<Item = &'e Event>,
+    time_zone: Tz,
+    days: ActivityDays,
+) -> BTreeMap<NaiveDate, Activity> {
+    let mut by_day: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+    for e in events {
+        let day = e
+            .created_at
+            .with_timezone(&time_zone)
+            .date_naive()
+            .clamp(days.first, days.last);
+        count_event(by_day.entry(day).or_default(), e);
+    }
+    by_day
 }
 
 /// Sorts events into the snapshot's activity kinds, by `action_name` (what GitLab shows) rather
@@ -543,28 +652,41 @@ async fn with_activity(
 pub fn count_activity(events: &[Event]) -> Activity {
     let mut a = Activity::default();
     for e in events {
-        let target = e.target_type.as_deref().unwrap_or("");
-        match e.action_name.as_str() {
-            // "pushed" is what older GitLab and the docs' example send
-            "pushed to" | "pushed new" | "pushed" => {
-                a.pushes += 1;
-                let commits = e
-                    .push_data
-                    .as_ref()
-                    .and_then(|p| p.commit_count)
-                    .unwrap_or(0);
-                a.commits += u32::try_from(commits).unwrap_or(u32::MAX);
-            }
-            "opened" | "created" if target == "MergeRequest" => a.mrs_opened += 1,
-            "opened" | "created" if target == "Issue" => a.issues_opened += 1,
-            "accepted" | "merged" => a.mrs_merged += 1,
-            "approved" => a.mrs_approved += 1,
-            "closed" if target == "Issue" => a.issues_closed += 1,
-            "commented on" | "commented" => a.comments += 1,
-            _ => a.other += 1,
-        }
+        count_event(&mut a, e);
     }
     a
+}
+
+/// Issues and work items alike: `Event::ISSUE_TYPES = [Issue.name, WorkItem.name]`
+/// (`app/models/event.rb`).
+fn is_issue(target_type: &str) -> bool {
+    matches!(target_type, "Issue" | "WorkItem")
+}
+
+/// Adds one event to `a`. `opened` is GitLab's `action_name` for created, re-opened *and*
+/// (non-wiki) updated items (`app/models/event.rb`), so the "opened" kinds count all three; the
+/// site names them that way and never as new work.
+fn count_event(a: &mut Activity, e: &Event) {
+    let target = e.target_type.as_deref().unwrap_or("");
+    match e.action_name.as_str() {
+        // "pushed" is what older GitLab and the docs' example send
+        "pushed to" | "pushed new" | "pushed" => {
+            a.pushes += 1;
+            let commits = e
+                .push_data
+                .as_ref()
+                .and_then(|p| p.commit_count)
+                .unwrap_or(0);
+            a.commits += u32::try_from(commits).unwrap_or(u32::MAX);
+        }
+        "opened" | "created" if target == "MergeRequest" => a.mrs_opened += 1,
+        "opened" | "created" if is_issue(target) => a.issues_opened += 1,
+        "accepted" | "merged" => a.mrs_merged += 1,
+        "approved" => a.mrs_approved += 1,
+        "closed" if is_issue(target) => a.issues_closed += 1,
+        "commented on" | "commented" => a.comments += 1,
+        _ => a.other += 1,
+    }
 }
 
 impl From<User> for Member {
@@ -588,6 +710,7 @@ impl From<User> for Member {
             current_sign_in_at: u.current_sign_in_at,
             last_login_at: None,
             activity: Activity::default(),
+            activity_unknown: false,
         }
     }
 }
@@ -613,6 +736,7 @@ impl From<BillableMember> for Member {
             current_sign_in_at: None,
             last_login_at: b.last_login_at,
             activity: Activity::default(),
+            activity_unknown: false,
         }
     }
 }
@@ -654,6 +778,33 @@ mod tests {
         assert_eq!(a.mrs_approved, 1);
         assert_eq!(a.comments, 1);
         assert_eq!(a.other, 1);
+    }
+
+    #[test]
+    fn work_item_events_are_issues_quirk() {
+        // app/models/event.rb: ISSUE_TYPES = [Issue.name, WorkItem.name]
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"opened","target_type":"WorkItem","created_at":"2026-01-01T10:00:00Z"},
+                {"id":2,"action_name":"closed","target_type":"WorkItem","created_at":"2026-01-01T11:00:00Z"}]"#,
+        ));
+        assert_eq!((a.issues_opened, a.issues_closed, a.other), (1, 1, 0));
+    }
+
+    #[test]
+    fn events_go_on_the_instances_calendar_day_quirk() {
+        // 23:30 UTC on the 1st is already the 2nd two hours east of UTC.
+        let e = events(
+            r#"[{"id":1,"action_name":"pushed to","target_type":null,"created_at":"2026-01-01T23:30:00Z"}]"#,
+        );
+        let days = ActivityDays {
+            first: "2026-01-01".parse().unwrap(),
+            last: "2026-01-02".parse().unwrap(),
+        };
+        let utc = count_activity_by_day(&e, Tz::UTC, days);
+        let east: Tz = "Etc/GMT-2".parse().unwrap();
+        let local = count_activity_by_day(&e, east, days);
+        assert_eq!(utc.keys().copied().collect::<Vec<_>>(), vec![days.first]);
+        assert_eq!(local.keys().copied().collect::<Vec<_>>(), vec![days.last]);
     }
 
     #[test]

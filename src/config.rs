@@ -114,6 +114,17 @@ pub struct Settings {
     )]
     pub request_timeout_secs: u64,
 
+    /// The GitLab instance's time zone (`gitlab_rails['time_zone']`), an IANA name such as
+    /// Europe/Berlin: GitLab counts event days there. GitLab.com and GitLab's default are UTC.
+    #[arg(
+        long,
+        env = "SEATWATCH_TIME_ZONE",
+        default_value = "UTC",
+        value_parser = parse_time_zone,
+        global = true
+    )]
+    pub time_zone: chrono_tz::Tz,
+
     /// Seconds of retrying (429, 5xx, timeouts) before a GitLab call gives up.
     #[arg(
         long,
@@ -133,6 +144,15 @@ fn parse_flag(s: &str) -> Result<bool, String> {
             "expected 1/0, true/false, yes/no or on/off, got {other:?}"
         )),
     }
+}
+
+/// An IANA time zone name; the error says what is expected.
+fn parse_time_zone(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+        format!(
+            "{s:?} is not an IANA time zone name: use the zone of the GitLab instance, e.g. UTC, Europe/Berlin or America/New_York"
+        )
+    })
 }
 
 /// What is missing or wrong in the settings, with what to set.
@@ -207,5 +227,16 @@ mod tests {
         assert_eq!(parse_flag(""), Ok(false));
         assert_eq!(parse_flag("off"), Ok(false));
         assert!(parse_flag("maybe").is_err());
+    }
+
+    #[test]
+    fn time_zone_takes_iana_names_and_names_the_setting_otherwise() {
+        assert_eq!(parse_time_zone("UTC"), Ok(chrono_tz::Tz::UTC));
+        assert_eq!(
+            parse_time_zone(" Europe/Berlin "),
+            Ok(chrono_tz::Tz::Europe__Berlin)
+        );
+        let err = parse_time_zone("Pacific Time (US & Canada)").unwrap_err();
+        assert!(err.contains("IANA"), "{err}");
     }
 }

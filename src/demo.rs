@@ -66,13 +66,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
         opts.users, opts.today
     );
     let mut date = first;
+    // Each day is collected at 05:30, the hour the shipped schedule runs: the day's own events
+    // are still being written, and the snapshot counts the day before.
+    let run_at = NaiveTime::from_hms_opt(5, 30, 0).expect("valid time");
     while date <= opts.today {
-        sim.set_as_of(date);
+        sim.set_clock(date, run_at);
         let mut copts = CollectOptions::new(date);
         copts.events_concurrency = 16;
-        let at = date
-            .and_time(NaiveTime::from_hms_opt(6, 0, 0).expect("valid time"))
-            .and_utc();
+        let at = date.and_time(run_at).and_utc();
         collect::collect(&client, &store, &copts, at)
             .await
             .with_context(|| format!("collecting {date}"))?;

@@ -217,9 +217,13 @@ pub struct Member {
     pub current_sign_in_at: Option<DateTime<Utc>>,
     /// GitLab.com `billable_members` `last_login_at`.
     pub last_login_at: Option<DateTime<Utc>>,
-    /// Activity on the snapshot day (the window since the previous snapshot).
+    /// Activity on the complete days the snapshot counts ([`DaySummary::activity`]), summed.
     #[serde(default)]
     pub activity: Activity,
+    /// GitLab would not show this member's events (GitLab.com: a private profile hides them from
+    /// a group Owner, `app/finders/events_finder.rb`), so `activity` is unknown, not zero.
+    #[serde(default)]
+    pub activity_unknown: bool,
 }
 
 impl Member {
@@ -245,6 +249,48 @@ impl Member {
     }
 }
 
+/// The complete calendar days, `first..=last`, whose activity a snapshot counts: days before its
+/// date that no earlier snapshot counted. GitLab's events API takes whole, exclusive days in the
+/// instance's time zone (`app/finders/events_finder.rb`), so a day is counted only once it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityDays {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl ActivityDays {
+    pub fn contains(self, day: NaiveDate) -> bool {
+        self.first <= day && day <= self.last
+    }
+    pub fn iter(self) -> impl Iterator<Item = NaiveDate> {
+        self.first.iter_days().take_while(move |d| *d <= self.last)
+    }
+}
+
+/// Which days' activity a stored snapshot holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActivityCoverage {
+    /// The complete days `first..=last`, one [`DayActivity`] each.
+    Days(ActivityDays),
+    /// Stored before complete days were counted: the snapshot's own day up to the hour of the
+    /// run, plus any days since the previous snapshot (see docs/DECISIONS.md).
+    #[default]
+    Legacy,
+}
+
+/// One complete calendar day of activity, summed over the members of the snapshot that counted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    /// The calendar day (instance time zone) the figures describe.
+    pub date: NaiveDate,
+    /// Members active that day: with an event on it, or with it as their `last_activity_on`.
+    pub active: u64,
+    /// Members with at least one event that day.
+    pub with_events: u64,
+    pub activity: ActivityTotals,
+}
+
 /// Running totals over a day's members; the collector folds every member into it as pages
 /// stream past, so the day record carries trend figures without re-reading members.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,9 +305,16 @@ pub struct DayAggregates {
     pub active_7d: u64,
     pub active_30d: u64,
     pub active_90d: u64,
-    /// Members with at least one event in the day's window.
+    /// Members with at least one event on the counted days.
     pub with_events: u64,
+    /// Activity on the counted days, summed.
     pub activity: ActivityTotals,
+    /// The counted days one by one, ascending (empty on legacy snapshots).
+    #[serde(default)]
+    pub activity_days: Vec<DayActivity>,
+    /// Members whose events GitLab would not show (see [`Member::activity_unknown`]).
+    #[serde(default)]
+    pub activity_unknown: u64,
 }
 
 impl DayAggregates {
@@ -292,7 +345,45 @@ impl DayAggregates {
         if !m.activity.is_empty() {
             self.with_events += 1;
         }
+        if m.activity_unknown {
+            self.activity_unknown += 1;
+        }
         self.activity.add(&m.activity);
+    }
+
+    /// Starts the per-day totals for the counted days (all zero).
+    pub fn for_days(days: ActivityDays) -> DayAggregates {
+        DayAggregates {
+            activity_days: days
+                .iter()
+                .map(|date| DayActivity {
+                    date,
+                    active: 0,
+                    with_events: 0,
+                    activity: ActivityTotals::default(),
+                })
+                .collect(),
+            ..DayAggregates::default()
+        }
+    }
+
+    /// Folds one member's activity by day into the per-day totals started by
+    /// [`DayAggregates::for_days`]; days outside them are ignored.
+    pub fn add_days(
+        &mut self,
+        m: &Member,
+        by_day: &std::collections::BTreeMap<NaiveDate, Activity>,
+    ) {
+        for day in &mut self.activity_days {
+            let activity = by_day.get(&day.date).filter(|a| !a.is_empty());
+            if activity.is_some() || m.last_activity_on == Some(day.date) {
+                day.active += 1;
+            }
+            if let Some(a) = activity {
+                day.with_events += 1;
+                day.activity.add(a);
+            }
+        }
     }
 }
 
@@ -309,6 +400,9 @@ pub struct DaySummary {
     pub token_expires_at: Option<NaiveDate>,
     /// GitLab requests this snapshot cost.
     pub requests: u64,
+    /// Which days' activity [`DaySummary::aggregates`] holds.
+    #[serde(default)]
+    pub activity: ActivityCoverage,
 }
 
 #[cfg(test)]
@@ -334,6 +428,7 @@ mod tests {
             current_sign_in_at: None,
             last_login_at: None,
             activity: Activity::default(),
+            activity_unknown: false,
         }
     }
 

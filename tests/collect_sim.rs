@@ -108,9 +108,12 @@ async fn self_managed_snapshot_has_every_user_once_with_gitlabs_seat_signal() {
     assert!(latest.seats.purchased.is_some());
     assert!(latest.source.gitlab_version.is_some());
     assert!(latest.token_expires_at.is_some());
-    // Events were fetched only for members active in the window, and found.
-    assert!(latest.aggregates.with_events > 0);
-    assert!(latest.aggregates.with_events <= latest.aggregates.active_1d);
+    // Events were fetched only for members active since the counted day, and found.
+    let counted = &latest.aggregates.activity_days;
+    assert_eq!(counted.len(), 1, "a first run counts the day before");
+    assert_eq!(counted[0].date, day("2026-06-29"));
+    assert!(counted[0].with_events > 0);
+    assert!(counted[0].with_events <= counted[0].active);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -122,18 +125,21 @@ async fn requests_stay_within_pages_plus_active_members_plus_ten() {
     let store = sqlite(&dir);
     store.ensure_ready().await.unwrap();
     let s = collect_day(&c, &store, &CollectOptions::new(date)).await;
-    let latest = store
-        .latest_day(&collect::instance_id(&c, None))
+    // One events request per member active since the counted day began (not a bot).
+    let members = store
+        .members(&collect::instance_id(&c, None), date)
         .await
-        .unwrap()
         .unwrap();
-    let bound = s.members.div_ceil(100) + latest.aggregates.active_1d + 10;
+    let active = members
+        .iter()
+        .filter(|m| !m.bot && m.last_activity_on >= Some(day("2026-06-29")))
+        .count() as u64;
+    let bound = s.members.div_ceil(100) + active + 10;
     assert!(
         s.requests <= bound,
-        "{} requests for {} members ({} active): bound {bound}",
+        "{} requests for {} members ({active} active): bound {bound}",
         s.requests,
         s.members,
-        latest.aggregates.active_1d
     );
 }
 

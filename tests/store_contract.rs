@@ -9,7 +9,8 @@ use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch::snapshot::{
-    Activity, DayAggregates, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
+    Member, SeatCounts, Source, UserState,
 };
 use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
 use support::moto;
@@ -70,6 +71,7 @@ fn member(id: u64) -> Member {
         } else {
             Activity::default()
         },
+        activity_unknown: id.is_multiple_of(10),
     }
 }
 
@@ -78,9 +80,16 @@ fn members(ids: std::ops::Range<u64>) -> Vec<Member> {
 }
 
 fn summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySummary {
-    let mut aggregates = DayAggregates::default();
+    // the snapshot counts the two complete days before it
+    let counted = ActivityDays {
+        first: day - chrono::Days::new(2),
+        last: day - chrono::Days::new(1),
+    };
+    let mut aggregates = DayAggregates::for_days(counted);
     for m in members {
         aggregates.add(m, day);
+        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
+        aggregates.add_days(m, &by_day);
     }
     DaySummary {
         instance: instance.clone(),
@@ -102,6 +111,7 @@ fn summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySumm
         aggregates,
         token_expires_at: Some(date(2026, 9, 1)),
         requests: 42,
+        activity: ActivityCoverage::Days(counted),
     }
 }
 

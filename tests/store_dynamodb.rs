@@ -16,7 +16,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use seatwatch::snapshot::{
-    Activity, DayAggregates, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
+    Member, SeatCounts, Source, UserState,
 };
 use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, StoreError};
@@ -218,6 +219,7 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
                     .map(|t| timestamp(&mut rng, t, now.max(t + chrono::Duration::seconds(1)))),
                 last_login_at: None,
                 activity,
+                activity_unknown: id % 17 == 0,
             }
         })
         .collect()
@@ -225,9 +227,16 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
 
 fn summary(members: &[Member]) -> DaySummary {
     let day = snapshot_date();
-    let mut aggregates = DayAggregates::default();
+    // the snapshot counts the two complete days before it
+    let counted = ActivityDays {
+        first: day - chrono::Days::new(2),
+        last: day - chrono::Days::new(1),
+    };
+    let mut aggregates = DayAggregates::for_days(counted);
     for m in members {
         aggregates.add(m, day);
+        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
+        aggregates.add_days(m, &by_day);
     }
     DaySummary {
         instance: instance(),
@@ -249,6 +258,7 @@ fn summary(members: &[Member]) -> DaySummary {
         aggregates,
         token_expires_at: Some(day + Days::new(200)),
         requests: 150,
+        activity: ActivityCoverage::Days(counted),
     }
 }
 

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use seatwatch::snapshot::{
-    Activity, DayAggregates, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, ActivityDays, DayActivity, DayAggregates, DaySummary, Flavour,
+    InstanceId, Member, SeatCounts, Source, UserState,
 };
 
 /// Names a GitLab user could choose to break a page or a spreadsheet.
@@ -125,6 +126,7 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 } else {
                     Activity::default()
                 },
+                activity_unknown: false,
             }
         })
         .collect()
@@ -165,6 +167,17 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             a.issues_closed = active_1d / 6 + r % 3;
             a.comments = active_1d + r % 23;
             a.other = active_1d / 10;
+            // each snapshot counts the complete day before it
+            let counted = ActivityDays {
+                first: d - Days::new(1),
+                last: d - Days::new(1),
+            };
+            aggregates.activity_days = vec![DayActivity {
+                date: counted.first,
+                active: active_1d,
+                with_events: aggregates.with_events,
+                activity: aggregates.activity,
+            }];
             DaySummary {
                 instance: InstanceId::new("gitlab.example.com", None),
                 date: d,
@@ -185,6 +198,7 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
                 aggregates,
                 token_expires_at: Some(date + Days::new(21)),
                 requests: members / 100 + 5,
+                activity: ActivityCoverage::Days(counted),
             }
         })
         .scan(0u64, |max, mut d| {

@@ -348,6 +348,28 @@ impl Client {
         })
     }
 
+    /// Ids of every project in `group` and its subgroups (`GET /groups/:id/projects`, which lists
+    /// only the group's own projects unless `include_subgroups=true`, and adds projects shared
+    /// with the group unless `with_shared=false`; `lib/api/groups.rb`).
+    pub async fn group_project_ids(&self, group: &str) -> Result<HashSet<u64>, GitLabError> {
+        #[derive(serde::Deserialize)]
+        struct ProjectId {
+            id: u64,
+        }
+        let mut url = self.api_url(&["groups", group, "projects"]);
+        url.query_pairs_mut()
+            .append_pair("include_subgroups", "true")
+            .append_pair("with_shared", "false")
+            .append_pair("simple", "true")
+            .append_pair("per_page", PER_PAGE);
+        let mut pages = std::pin::pin!(self.offset_pages::<ProjectId>(url));
+        let mut ids = HashSet::new();
+        while let Some(page) = pages.next().await {
+            ids.extend(page?.into_iter().map(|p| p.id));
+        }
+        Ok(ids)
+    }
+
     /// All events of one user in (after, before), both exclusive day bounds as GitLab has them;
     /// all pages. Events without a timestamp are skipped, an event seen twice is kept once.
     pub async fn user_events(

@@ -212,6 +212,9 @@ pub(crate) struct Render<'p> {
     /// `http://host:port`, from the request's Host header.
     pub origin: &'p str,
     pub as_of: Day,
+    /// Seconds after local midnight of `as_of`.
+    pub now: u32,
+    pub utc_offset_seconds: i32,
 }
 
 pub(crate) fn timestamp(day: Day, second: u32, millis: u32) -> String {
@@ -230,18 +233,31 @@ pub(crate) fn date(day: Day) -> String {
 }
 
 impl<'p> Render<'p> {
+    /// A local (instance time zone) moment rendered in UTC, as GitLab.com renders times; the
+    /// instant is the same whatever zone a JSON time is written in.
+    pub(crate) fn utc_timestamp(&self, day: Day, second: u32, millis: u32) -> String {
+        let utc = i64::from(second) - i64::from(self.utc_offset_seconds);
+        let (day, second) = (
+            day + utc.div_euclid(86_400) as Day,
+            utc.rem_euclid(86_400) as u32,
+        );
+        timestamp(day, second, millis)
+    }
+
     /// The user with activity fields (`last_activity_on`, sign-ins) worked out.
     pub(crate) fn user(&self, index: usize) -> UserView<'p> {
         let pop = self.pop;
         let mut view = self.identity(index);
-        view.last_activity_on = pop.last_activity_on(index, self.as_of);
-        view.sign_ins = pop.sign_ins(index, self.as_of).map(|(current, last)| {
-            let at = |day: Day| {
-                let h = pop.draw(index, day as u64, Salt::Time);
-                timestamp(day, 7 * 3600 + (h % 3600) as u32, (h >> 20) as u32 % 1000)
-            };
-            (at(current), at(last))
-        });
+        view.last_activity_on = pop.last_activity_on(index, self.as_of, self.now);
+        view.sign_ins = pop
+            .sign_ins(index, self.as_of, self.now)
+            .map(|(current, last)| {
+                let at = |day: Day| {
+                    let h = pop.draw(index, day as u64, Salt::Time);
+                    timestamp(day, 7 * 3600 + (h % 3600) as u32, (h >> 20) as u32 % 1000)
+                };
+                (at(current), at(last))
+            });
         view
     }
 
@@ -481,11 +497,11 @@ impl<'p> Render<'p> {
 
     pub(crate) fn event(&self, v: &UserView, e: &SimEvent) -> Value {
         let d = e.detail;
-        let project_id = d % 180 + 1;
+        let project_id = event_project_id(self.flavour, d);
         let target_id = (d >> 8) % 90_000 + 1_000;
         let target_iid = (d >> 24) % 900 + 1;
         let title = PROJECT_WORDS[((d >> 40) % PROJECT_WORDS.len() as u64) as usize];
-        let created_at = timestamp(e.day, e.second, (d >> 50) as u32 % 1000);
+        let created_at = self.utc_timestamp(e.day, e.second, (d >> 50) as u32 % 1000);
         let mut body = json!({
             "id": e.id,
             "title": null,
@@ -670,6 +686,68 @@ pub(crate) fn namespace(r: &Render, owner: bool) -> Value {
     map.insert("root_repository_size".into(), 7_340_032_000u64.into());
     map.insert("projects_count".into(), 180.into());
     body
+}
+
+/// Projects of the simulated group: ids `1..=GROUP_PROJECTS`, the last third in a subgroup.
+pub(crate) const GROUP_PROJECTS: u64 = 180;
+const SUBGROUP_FROM: u64 = 121;
+/// Public projects elsewhere on GitLab.com that members also contribute to.
+const OUTSIDE_PROJECTS_FROM: u64 = 50_000;
+
+/// The project an event happened in. On GitLab.com a member's `/users/:id/events` include events in
+/// any public project they touched (`Project.public_or_visible_to_user`,
+/// `app/finders/events_finder.rb`), so about one event in ten is outside the monitored group.
+fn event_project_id(flavour: Flavour, detail: u64) -> u64 {
+    if flavour == Flavour::GitLabCom && (detail >> 56) % 10 == 0 {
+        OUTSIDE_PROJECTS_FROM + detail % 400
+    } else {
+        detail % GROUP_PROJECTS + 1
+    }
+}
+
+pub(crate) struct GroupProject {
+    pub in_subgroup: bool,
+    pub json: Value,
+}
+
+/// The group's projects as `GET /groups/:id/projects?simple=true` renders them
+/// (`API::Entities::BasicProjectDetails`).
+pub(crate) fn group_projects(r: &Render) -> Vec<GroupProject> {
+    (1..=GROUP_PROJECTS)
+        .map(|id| {
+            let in_subgroup = id >= SUBGROUP_FROM;
+            let namespace = if in_subgroup {
+                format!("{}/platform", r.group_path)
+            } else {
+                r.group_path.to_string()
+            };
+            let word = PROJECT_WORDS[(id % PROJECT_WORDS.len() as u64) as usize];
+            let path = format!(
+                "{}-{id}",
+                word.split(' ').next().unwrap_or("project").to_lowercase()
+            );
+            let created = timestamp(r.pop.anchor - 5 * 365 + id as Day, 9 * 3600, 0);
+            GroupProject {
+                in_subgroup,
+                json: json!({
+                    "id": id,
+                    "description": null,
+                    "name": path,
+                    "name_with_namespace": format!("{namespace} / {path}"),
+                    "path": path,
+                    "path_with_namespace": format!("{namespace}/{path}"),
+                    "created_at": created,
+                    "default_branch": "main",
+                    "tag_list": [],
+                    "topics": [],
+                    "web_url": format!("{}/{namespace}/{path}", r.origin),
+                    "avatar_url": null,
+                    "star_count": 0,
+                    "last_activity_at": created,
+                }),
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn group(r: &Render) -> Value {

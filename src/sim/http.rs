@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::entities::{self, GROUP_ID, Render};
 use super::population::{
-    ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, REGULAR_USER_INDEX,
-    State as UserState, day_of, flags,
+    ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, Population,
+    REGULAR_USER_INDEX, State as UserState, day_of, flags,
 };
 use super::{RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
 use crate::snapshot::Flavour;
@@ -388,6 +388,8 @@ impl Ctx<'_> {
             group_path: &self.sim.group_path,
             origin: self.origin,
             as_of: self.sim.as_of(),
+            now: self.sim.now(),
+            utc_offset_seconds: self.sim.utc_offset_seconds,
         }
     }
     /// Builds absolute links to this path with some parameters replaced, never carrying a token.
@@ -423,6 +425,7 @@ enum Endpoint<'s> {
     Namespace(&'s str),
     Group(&'s str),
     BillableMembers(&'s str),
+    GroupProjects(&'s str),
 }
 
 impl Endpoint<'_> {
@@ -454,6 +457,7 @@ fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
         ["namespaces", id] => Endpoint::Namespace(id),
         ["groups", id] => Endpoint::Group(id),
         ["groups", id, "billable_members"] => Endpoint::BillableMembers(id),
+        ["groups", id, "projects"] => Endpoint::GroupProjects(id),
         _ => return None,
     })
 }
@@ -549,7 +553,7 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
         },
         Endpoint::UserEvents(id) => match find_user(&r, id) {
-            Some(index) => user_events(ctx, &r, index),
+            Some(index) => user_events(ctx, &r, index, owner_index, instance_admin),
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
         },
         Endpoint::License if instance_admin => {
@@ -570,7 +574,8 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
                 Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
             }
         }
-        Endpoint::Group(_) | Endpoint::BillableMembers(_) => {
+        Endpoint::GroupProjects(id) if is_group(ctx.sim, id) => group_projects(ctx, &r),
+        Endpoint::Group(_) | Endpoint::BillableMembers(_) | Endpoint::GroupProjects(_) => {
             Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
         }
     }
@@ -892,7 +897,19 @@ fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
     }
 }
 
-fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
+/// Whether GitLab keeps events for this user at all: internal users and the ghost user act
+/// through GitLab itself, and users who never act have none.
+pub(crate) fn serves_events(pop: &Population, index: usize) -> bool {
+    let u = &pop.users[index];
+    u.weekday_chance > 0 && u.kind != Kind::Internal && index != GHOST_USER_INDEX
+}
+
+/// `GET /users/:id/events`, following `app/finders/events_finder.rb`: `after` and `before` are
+/// whole days, both exclusive (`created_at > after.end_of_day`, `created_at <
+/// before.beginning_of_day`, in the instance's time zone), and only events written by now exist.
+/// A caller who cannot `read_user_profile` of the user (`app/policies/user_policy.rb`: a private
+/// profile, unless the caller is that user or an administrator) gets `Event.none`.
+fn user_events(ctx: &Ctx, r: &Render, index: usize, caller: usize, instance_admin: bool) -> Reply {
     let (after, before) = match (
         parse_day(ctx.param("after")),
         parse_day(ctx.param("before")),
@@ -923,15 +940,21 @@ fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
         .unwrap_or(r.as_of);
     let action = ctx.param("action");
     let target = ctx.param("target_type").map(str::to_lowercase);
+    let readable = instance_admin || caller == index || !r.pop.private_profile(index);
     let mut events = Vec::new();
-    if u.weekday_chance > 0 && u.kind != Kind::Internal && index != GHOST_USER_INDEX {
+    if readable && serves_events(r.pop, index) {
         for day in lo..=hi {
-            events.extend(r.pop.events_on(index, day).into_iter().filter(|e| {
-                action.is_none_or(|a| e.kind.action_filter() == a)
-                    && target
-                        .as_deref()
-                        .is_none_or(|t| e.kind.target_filter() == Some(t))
-            }));
+            events.extend(
+                r.pop
+                    .events_until(index, day, r.as_of, r.now)
+                    .into_iter()
+                    .filter(|e| {
+                        action.is_none_or(|a| e.kind.action_filter() == a)
+                            && target
+                                .as_deref()
+                                .is_none_or(|t| e.kind.target_filter() == Some(t))
+                    }),
+            );
         }
     }
     if ctx.param("sort") != Some("asc") {
@@ -946,6 +969,29 @@ fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
             .skip((req.page - 1) * req.per_page)
             .take(req.per_page)
             .map(|e| r.event(&view, e))
+            .collect(),
+    );
+    let mut reply = Reply::json(StatusCode::OK, &body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+/// `GET /groups/:id/projects`, following `lib/api/groups.rb` (`include_subgroups` defaults to
+/// false: only the group's own projects) with `simple=true`'s `ProjectIdentity`-like rows; offset
+/// pagination.
+fn group_projects(ctx: &Ctx, r: &Render) -> Reply {
+    let projects: Vec<Value> = entities::group_projects(r)
+        .into_iter()
+        .filter(|p| ctx.flag("include_subgroups") || !p.in_subgroup)
+        .map(|p| p.json)
+        .collect();
+    let req = page_request(ctx);
+    let total = projects.len();
+    let body = Value::Array(
+        projects
+            .into_iter()
+            .skip((req.page - 1) * req.per_page)
+            .take(req.per_page)
             .collect(),
     );
     let mut reply = Reply::json(StatusCode::OK, &body);

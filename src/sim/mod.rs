@@ -30,11 +30,11 @@ mod population;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Timelike};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -101,6 +101,12 @@ pub struct SimConfig {
     pub seed: u64,
     /// The simulated "today"; also the anchor the population is built around.
     pub as_of: NaiveDate,
+    /// The simulated time of day on `as_of`, in the instance's time zone: events and
+    /// `last_activity_on` of today exist only up to it.
+    pub time_of_day: NaiveTime,
+    /// The instance's time zone as an offset from UTC in seconds (`gitlab_rails['time_zone']`;
+    /// GitLab's default, and GitLab.com's, is UTC). Days and event times are local to it.
+    pub utc_offset_seconds: i32,
     /// The top-level group on GitLab.com (also served on self-managed).
     pub group_path: String,
     /// Added to every response.
@@ -111,13 +117,16 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// Seed 42, as_of 2026-06-30, group `acme`, no latency, no rate limit, no faults.
+    /// Seed 42, as_of 2026-06-30 05:30 UTC, group `acme`, no latency, no rate limit, no faults.
     pub fn new(flavour: Flavour, users: u32) -> Self {
         SimConfig {
             flavour,
             users,
             seed: 42,
             as_of: NaiveDate::from_ymd_opt(2026, 6, 30).expect("2026-06-30 is a valid date"),
+            // the hour the shipped schedule runs collect
+            time_of_day: NaiveTime::from_hms_opt(5, 30, 0).expect("05:30 is a valid time"),
+            utc_offset_seconds: 0,
             group_path: "acme".to_string(),
             latency: Duration::ZERO,
             rate_limit_per_minute: None,
@@ -136,7 +145,8 @@ pub struct Expected {
     /// Rows of `/groups/:group/billable_members` (GitLab.com `seats_in_use`); the simulated
     /// group holds every seat holder, so this equals `seat_holders`.
     pub billable_members: u64,
-    /// Listed users (any kind or state) whose `last_activity_on` is the `as_of` date.
+    /// Listed users (any kind or state) whose `last_activity_on` is the `as_of` date (at the
+    /// current time of day).
     pub active_on_as_of: u64,
     /// Seats purchased (`/license` `user_limit`).
     pub user_limit: u64,
@@ -186,6 +196,9 @@ pub(crate) struct SimState {
     pub group_path: String,
     pub pop: Population,
     pub as_of: AtomicI32,
+    /// Seconds after local midnight of `as_of`.
+    pub now: AtomicU32,
+    pub utc_offset_seconds: i32,
     pub latency: Duration,
     pub rate_limit_per_minute: Option<u32>,
     pub faults: Mutex<FaultState>,
@@ -253,6 +266,8 @@ impl SimState {
             flavour: cfg.flavour,
             group_path: cfg.group_path,
             as_of: AtomicI32::new(day_of(cfg.as_of)),
+            now: AtomicU32::new(cfg.time_of_day.num_seconds_from_midnight()),
+            utc_offset_seconds: cfg.utc_offset_seconds,
             pop,
             latency: cfg.latency,
             rate_limit_per_minute: cfg.rate_limit_per_minute,
@@ -268,11 +283,18 @@ impl SimState {
         self.as_of.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn now(&self) -> u32 {
+        self.now.load(Ordering::Relaxed)
+    }
+
     fn expected(&self) -> Expected {
         let day = self.as_of();
         let visible = self.pop.visible(day);
         let seat_holders = self.pop.seat_holders(day);
-        let active_on_as_of = (0..visible).filter(|&i| self.pop.active_on(i, day)).count() as u64;
+        let now = self.now();
+        let active_on_as_of = (0..visible)
+            .filter(|&i| self.pop.last_activity_on(i, day, now) == Some(day))
+            .count() as u64;
         Expected {
             users: visible as u64,
             seat_holders,
@@ -340,9 +362,45 @@ impl SimHandle {
         self.addr
     }
 
-    /// Moves the simulated "today"; later responses describe that date.
+    /// Moves the simulated "today" (keeping the time of day); later responses describe that date.
     pub fn set_as_of(&self, date: NaiveDate) {
         self.state.as_of.store(day_of(date), Ordering::Relaxed);
+    }
+
+    /// Moves the simulated clock to `time` on `date`, in the instance's time zone.
+    pub fn set_clock(&self, date: NaiveDate, time: NaiveTime) {
+        self.state.as_of.store(day_of(date), Ordering::Relaxed);
+        self.state
+            .now
+            .store(time.num_seconds_from_midnight(), Ordering::Relaxed);
+    }
+
+    /// Ground truth for tests: every event of the calendar day `date` (instance time zone) that
+    /// exists at the current clock, rendered as `GET /users/:id/events` renders it to an instance
+    /// administrator, for all users listed at the current date.
+    pub fn events_of_day(&self, date: NaiveDate) -> Vec<serde_json::Value> {
+        let s = &self.state;
+        let r = entities::Render {
+            pop: &s.pop,
+            flavour: s.flavour,
+            group_path: &s.group_path,
+            origin: "http://127.0.0.1",
+            as_of: s.as_of(),
+            now: s.now(),
+            utc_offset_seconds: s.utc_offset_seconds,
+        };
+        let day = day_of(date);
+        (0..s.pop.visible(r.as_of))
+            .filter(|&i| http::serves_events(&s.pop, i))
+            .flat_map(|i| {
+                let view = r.identity(i);
+                s.pop
+                    .events_until(i, day, r.as_of, r.now)
+                    .iter()
+                    .map(|e| r.event(&view, e))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Replaces the pending faults (and their counts).

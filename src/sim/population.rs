@@ -142,45 +142,61 @@ impl SimUser {
 }
 
 /// Which event a draw produced; the JSON is rendered from this by the HTTP layer.
+///
+/// The names follow `app/models/event.rb`: `action_name` is `"opened"` for the created *and* the
+/// re-opened action (and non-wiki updates), `"accepted"` for a merge, and issues created through
+/// work items carry `target_type: "WorkItem"` (`Event::ISSUE_TYPES = [Issue.name, WorkItem.name]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventKind {
     PushedTo,
     PushedNew,
     DeletedBranch,
     MrOpened,
+    MrReopened,
     MrMerged,
     MrApproved,
     MrClosed,
     NoteOnMr,
     DiffNote,
     IssueOpened,
+    IssueReopened,
     IssueClosed,
+    WorkItemOpened,
+    WorkItemClosed,
     NoteOnIssue,
     Joined,
 }
 
 impl EventKind {
+    /// `Event#action_name` (`app/models/event.rb`).
     pub(crate) fn action_name(self) -> &'static str {
         match self {
             EventKind::PushedTo => "pushed to",
             EventKind::PushedNew => "pushed new",
             EventKind::DeletedBranch => "deleted",
-            EventKind::MrOpened | EventKind::IssueOpened => "opened",
+            // created, reopened and (non-wiki) updated all fall through to "opened"
+            EventKind::MrOpened
+            | EventKind::MrReopened
+            | EventKind::IssueOpened
+            | EventKind::IssueReopened
+            | EventKind::WorkItemOpened => "opened",
             EventKind::MrMerged => "accepted",
             EventKind::MrApproved => "approved",
-            EventKind::MrClosed | EventKind::IssueClosed => "closed",
+            EventKind::MrClosed | EventKind::IssueClosed | EventKind::WorkItemClosed => "closed",
             EventKind::NoteOnMr | EventKind::DiffNote | EventKind::NoteOnIssue => "commented on",
             EventKind::Joined => "joined",
         }
     }
-    /// The `action` filter value of `/users/:id/events` that selects this event.
+    /// The `action` filter value of `/users/:id/events` that selects this event
+    /// (`Event.actions`, `app/models/event.rb`).
     pub(crate) fn action_filter(self) -> &'static str {
         match self {
             EventKind::PushedTo | EventKind::PushedNew | EventKind::DeletedBranch => "pushed",
-            EventKind::MrOpened | EventKind::IssueOpened => "created",
+            EventKind::MrOpened | EventKind::IssueOpened | EventKind::WorkItemOpened => "created",
+            EventKind::MrReopened | EventKind::IssueReopened => "reopened",
             EventKind::MrMerged => "merged",
             EventKind::MrApproved => "approved",
-            EventKind::MrClosed | EventKind::IssueClosed => "closed",
+            EventKind::MrClosed | EventKind::IssueClosed | EventKind::WorkItemClosed => "closed",
             EventKind::NoteOnMr | EventKind::DiffNote | EventKind::NoteOnIssue => "commented",
             EventKind::Joined => "joined",
         }
@@ -190,37 +206,47 @@ impl EventKind {
             EventKind::PushedTo | EventKind::PushedNew | EventKind::DeletedBranch => None,
             EventKind::Joined => None,
             EventKind::MrOpened
+            | EventKind::MrReopened
             | EventKind::MrMerged
             | EventKind::MrApproved
             | EventKind::MrClosed => Some("MergeRequest"),
-            EventKind::IssueOpened | EventKind::IssueClosed => Some("Issue"),
+            EventKind::IssueOpened | EventKind::IssueReopened | EventKind::IssueClosed => {
+                Some("Issue")
+            }
+            EventKind::WorkItemOpened | EventKind::WorkItemClosed => Some("WorkItem"),
             EventKind::NoteOnMr | EventKind::NoteOnIssue => Some("Note"),
             EventKind::DiffNote => Some("DiffNote"),
         }
     }
-    /// The `target_type` filter value (`merge_request`, `issue`, `note`).
+    /// The `target_type` filter value (`merge_request`, `issue`, `note`); `issue` selects work
+    /// items too (`Event::ISSUE_TYPES`, `app/finders/events_finder.rb`).
     pub(crate) fn target_filter(self) -> Option<&'static str> {
         match self.target_type() {
             Some("MergeRequest") => Some("merge_request"),
-            Some("Issue") => Some("issue"),
+            Some("Issue" | "WorkItem") => Some("issue"),
             Some(_) => Some("note"),
             None => None,
         }
     }
-    fn from_draw(percent: u64) -> EventKind {
-        match percent {
-            0..=29 => EventKind::PushedTo,
-            30..=34 => EventKind::PushedNew,
-            35..=36 => EventKind::DeletedBranch,
-            37..=44 => EventKind::MrOpened,
-            45..=49 => EventKind::MrMerged,
-            50..=58 => EventKind::MrApproved,
-            59..=60 => EventKind::MrClosed,
-            61..=72 => EventKind::NoteOnMr,
-            73..=82 => EventKind::DiffNote,
-            83..=89 => EventKind::IssueOpened,
-            90..=94 => EventKind::IssueClosed,
-            95..=98 => EventKind::NoteOnIssue,
+    /// From a draw in `0..1000`.
+    fn from_draw(per_mille: u64) -> EventKind {
+        match per_mille {
+            0..=299 => EventKind::PushedTo,
+            300..=349 => EventKind::PushedNew,
+            350..=369 => EventKind::DeletedBranch,
+            370..=439 => EventKind::MrOpened,
+            440..=449 => EventKind::MrReopened,
+            450..=499 => EventKind::MrMerged,
+            500..=589 => EventKind::MrApproved,
+            590..=609 => EventKind::MrClosed,
+            610..=729 => EventKind::NoteOnMr,
+            730..=829 => EventKind::DiffNote,
+            830..=859 => EventKind::IssueOpened,
+            860..=869 => EventKind::IssueReopened,
+            870..=899 => EventKind::WorkItemOpened,
+            900..=929 => EventKind::IssueClosed,
+            930..=949 => EventKind::WorkItemClosed,
+            950..=989 => EventKind::NoteOnIssue,
             _ => EventKind::Joined,
         }
     }
@@ -231,7 +257,7 @@ impl EventKind {
 pub(crate) struct SimEvent {
     pub id: u64,
     pub day: Day,
-    /// Seconds after midnight UTC.
+    /// Seconds after local midnight (the instance's time zone).
     pub second: u32,
     pub kind: EventKind,
     /// A per-event draw the renderer uses for project, target ids and commit counts.
@@ -376,6 +402,7 @@ impl Population {
     }
 
     /// Was the user active on `day`? (Only meaningful for days up to the current as_of.)
+    #[cfg(test)]
     pub(crate) fn active_on(&self, index: usize, day: Day) -> bool {
         self.active_raw(index, day)
     }
@@ -391,18 +418,24 @@ impl Population {
         (lo..=hi).rev().find(|&d| self.active_raw(index, d))
     }
 
-    pub(crate) fn last_activity_on(&self, index: usize, as_of: Day) -> Option<Day> {
-        self.last_active_between(index, Day::MIN, as_of)
+    /// `last_activity_on` at second `now` of day `as_of`: today only once the user's day has
+    /// started (GitLab writes it on the first activity of the day,
+    /// `app/services/users/activity_service.rb`).
+    pub(crate) fn last_activity_on(&self, index: usize, as_of: Day, now: u32) -> Option<Day> {
+        if self.activity_start(index, as_of).is_some_and(|s| s <= now) {
+            return Some(as_of);
+        }
+        self.last_active_between(index, Day::MIN, as_of - 1)
     }
 
     /// (current_sign_in, last_sign_in) days as of `as_of`. Users sign in on the first active day
     /// of each week they are active in (sessions last about that long); Devise sets
     /// `last_sign_in_at` to the previous sign-in, or to the first one if there was none before.
-    pub(crate) fn sign_ins(&self, index: usize, as_of: Day) -> Option<(Day, Day)> {
+    pub(crate) fn sign_ins(&self, index: usize, as_of: Day, now: u32) -> Option<(Day, Day)> {
         if self.users[index].kind != Kind::Human {
             return None;
         }
-        let last = self.last_activity_on(index, as_of)?;
+        let last = self.last_activity_on(index, as_of, now)?;
         let current = self.first_active_in_week(index, last);
         let previous = self
             .last_active_between(index, Day::MIN, week_start(current) - 1)
@@ -417,29 +450,58 @@ impl Population {
             .unwrap_or(active_day)
     }
 
-    /// The user's events on `day`, in time order (empty if the user was not active that day).
-    pub(crate) fn events_on(&self, index: usize, day: Day) -> Vec<SimEvent> {
+    /// When the user's day starts (seconds after local midnight): the earlier of a page visit
+    /// and their first event. `None` on a day they were not active. `last_activity_on` becomes
+    /// this day only once the clock has passed it.
+    pub(crate) fn activity_start(&self, index: usize, day: Day) -> Option<u32> {
         if !self.active_raw(index, day) {
-            return Vec::new();
+            return None;
         }
+        let browse = time_of_day(hash(
+            self.seed,
+            index as u64,
+            (day as u64) << 8 | 0xFF,
+            Salt::Time,
+        ));
+        let first_event = self.event_seconds(index, day).first().copied();
+        Some(first_event.map_or(browse, |e| e.min(browse)))
+    }
+
+    /// Seconds after local midnight of the user's events on an active day, ascending.
+    fn event_seconds(&self, index: usize, day: Day) -> Vec<u32> {
         let u = &self.users[index];
         // Busy people leave more events; an active day with none is someone who only browsed.
         let max_events = 1 + u64::from(u.weekday_chance) * 9 / 65_536;
         let n = hash(self.seed, index as u64, day as u64, Salt::EventCount) % (max_events + 1);
         let mut seconds: Vec<u32> = (0..n)
             .map(|j| {
-                let h = hash(self.seed, index as u64, (day as u64) << 8 | j, Salt::Time);
-                7 * 3600 + (h % (12 * 3600)) as u32
+                time_of_day(hash(
+                    self.seed,
+                    index as u64,
+                    (day as u64) << 8 | j,
+                    Salt::Time,
+                ))
             })
             .collect();
         seconds.sort_unstable();
         seconds
+    }
+
+    /// The user's events on `day`, in time order (empty if the user was not active that day).
+    /// All of the day's events, whatever the clock says: callers serving "now" drop the ones
+    /// after it (see [`Population::events_until`]).
+    pub(crate) fn events_on(&self, index: usize, day: Day) -> Vec<SimEvent> {
+        if !self.active_raw(index, day) {
+            return Vec::new();
+        }
+        self.event_seconds(index, day)
             .into_iter()
             .enumerate()
             .map(|(rank, second)| {
                 let key = (day as u64) << 8 | rank as u64;
-                let kind =
-                    EventKind::from_draw(hash(self.seed, index as u64, key, Salt::EventKind) % 100);
+                let kind = EventKind::from_draw(
+                    hash(self.seed, index as u64, key, Salt::EventKind) % 1000,
+                );
                 SimEvent {
                     id: ((day - EVENT_EPOCH).max(0) as u64 * EVENT_ID_USERS + index as u64)
                         * EVENT_ID_PER_DAY
@@ -454,6 +516,30 @@ impl Population {
             .collect()
     }
 
+    /// The events of `day` that exist at `now` on `today`: an event is written when it happens
+    /// (`app/services/event_create_service.rb`), so a request during the day sees only its
+    /// morning.
+    pub(crate) fn events_until(
+        &self,
+        index: usize,
+        day: Day,
+        today: Day,
+        now: u32,
+    ) -> Vec<SimEvent> {
+        let mut events = self.events_on(index, day);
+        if day == today {
+            events.retain(|e| e.second < now);
+        } else if day > today {
+            events.clear();
+        }
+        events
+    }
+
+    /// The user made their profile private (`users.private_profile`); about one in twelve.
+    pub(crate) fn private_profile(&self, index: usize) -> bool {
+        index >= FIXED_USERS && hash(self.seed, index as u64, 7, Salt::Misc) % 12 == 0
+    }
+
     /// GitLab's `bot` flag: bot user types, which include the internal support and alert bots
     /// but not the ghost user.
     pub(crate) fn is_bot(&self, index: usize) -> bool {
@@ -466,6 +552,21 @@ impl Population {
 
     pub(crate) fn draw(&self, index: usize, extra: u64, salt: Salt) -> u64 {
         hash(self.seed, index as u64, extra, salt)
+    }
+}
+
+/// Seconds in a day; a clock at `DAY_END` has seen the whole day.
+#[cfg(test)]
+pub(crate) const DAY_END: u32 = 86_400;
+
+/// A time of day for one activity: mostly office hours, some evenings, a few at night, so that
+/// a run early in the morning finds some of the day already written and most of it not.
+pub(crate) fn time_of_day(h: u64) -> u32 {
+    let spread = (h >> 8) as u32;
+    match h % 100 {
+        0..=4 => spread % (8 * 3600),              // 00:00-08:00
+        5..=16 => 18 * 3600 + spread % (6 * 3600), // 18:00-24:00
+        _ => 8 * 3600 + spread % (10 * 3600),      // 08:00-18:00
     }
 }
 
@@ -641,7 +742,7 @@ mod tests {
         for index in 0..p.users.len() {
             let mut previous = None;
             for day in p.anchor - 60..=p.anchor {
-                let last = p.last_activity_on(index, day);
+                let last = p.last_activity_on(index, day, DAY_END);
                 assert!(last >= previous, "user {index} day {day}");
                 if p.active_on(index, day) {
                     assert_eq!(last, Some(day));
@@ -664,7 +765,7 @@ mod tests {
         let dormant = (0..p.users.len())
             .filter(|&i| {
                 p.users[i].kind == Kind::Human
-                    && p.last_activity_on(i, p.anchor)
+                    && p.last_activity_on(i, p.anchor, DAY_END)
                         .is_some_and(|d| p.anchor - d >= 90)
             })
             .count();

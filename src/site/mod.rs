@@ -12,7 +12,7 @@ pub mod format;
 use askama::Template;
 use chrono::NaiveDate;
 
-use crate::analyse::Report;
+use crate::analyse::{DayPoint, Report};
 use crate::snapshot::{ActivityTotals, Member};
 use charts::{Layer, Line};
 use format::{Amount, Count, OptAmount, OptCount, OptDate, OptDays, Relative};
@@ -162,15 +162,25 @@ macro_rules! page_helpers {
 }
 page_helpers!(IndexPage, UnusedPage, ActivityPage);
 
+/// One point per snapshot: `days` has one per counted day, and a snapshot that caught up after
+/// missed runs counted several.
+fn snapshot_points(r: &Report) -> Vec<&DayPoint> {
+    let mut points: Vec<&DayPoint> = r.days.iter().collect();
+    points.dedup_by_key(|d| d.date);
+    points
+}
+
 fn seats_chart(r: &Report) -> String {
-    let in_use: Vec<(NaiveDate, f64)> = r.days.iter().map(|d| (d.date, d.in_use as f64)).collect();
-    let purchased: Vec<(NaiveDate, f64)> = r
-        .days
+    let snapshots = snapshot_points(r);
+    let in_use: Vec<(NaiveDate, f64)> = snapshots
+        .iter()
+        .map(|d| (d.date, d.in_use as f64))
+        .collect();
+    let purchased: Vec<(NaiveDate, f64)> = snapshots
         .iter()
         .filter_map(|d| d.purchased.map(|p| (d.date, p as f64)))
         .collect();
-    let max_used: Vec<(NaiveDate, f64)> = r
-        .days
+    let max_used: Vec<(NaiveDate, f64)> = snapshots
         .iter()
         .filter_map(|d| d.max_used.map(|m| (d.date, m as f64)))
         .collect();
@@ -249,8 +259,11 @@ fn seats_chart(r: &Report) -> String {
 }
 
 fn active_chart(r: &Report) -> String {
-    let series = |f: fn(&crate::analyse::DayPoint) -> u64| -> Vec<(NaiveDate, f64)> {
-        r.days.iter().map(|d| (d.date, f(d) as f64)).collect()
+    let series = |f: fn(&DayPoint) -> u64| -> Vec<(NaiveDate, f64)> {
+        r.days
+            .iter()
+            .map(|d| (d.activity_date, f(d) as f64))
+            .collect()
     };
     let lines = [
         Line {
@@ -286,7 +299,7 @@ fn active_chart(r: &Report) -> String {
     let desc = format!(
         "On {}, {} members were active that day, {} in the last 7 days, {} in the last 30 days \
          and {} in the last 90 days.",
-        r.snapshot_date,
+        last.map_or(r.snapshot_date, |d| d.activity_date),
         last.map_or(0, |d| d.active_1d),
         last.map_or(0, |d| d.active_7d),
         last.map_or(0, |d| d.active_30d),
@@ -307,17 +320,18 @@ type Kind = (&'static str, &'static str, fn(&ActivityTotals) -> u64);
 
 const KINDS: [Kind; 8] = [
     ("Pushes", "k1", |a| a.pushes),
-    ("Merge requests opened", "k2", |a| a.mrs_opened),
+    // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
+    ("Merge requests opened or reopened", "k2", |a| a.mrs_opened),
     ("Merge requests merged", "k3", |a| a.mrs_merged),
     ("Approvals", "k4", |a| a.mrs_approved),
-    ("Issues opened", "k5", |a| a.issues_opened),
+    ("Issues opened or reopened", "k5", |a| a.issues_opened),
     ("Issues closed", "k6", |a| a.issues_closed),
     ("Comments", "k7", |a| a.comments),
     ("Other", "k8", |a| a.other),
 ];
 
 fn kinds_chart(r: &Report) -> String {
-    let dates: Vec<NaiveDate> = r.days.iter().map(|d| d.date).collect();
+    let dates: Vec<NaiveDate> = r.days.iter().map(|d| d.activity_date).collect();
     let layers: Vec<Layer<'_>> = KINDS
         .iter()
         .map(|(label, class, get)| Layer {
@@ -328,8 +342,9 @@ fn kinds_chart(r: &Report) -> String {
         .collect();
     let a = &r.activity.last_30_days;
     let desc = format!(
-        "Events per day by kind. In the 30 days to {}: {} pushes, {} merge requests opened, {} \
-         merged, {} approvals, {} issues opened, {} closed, {} comments, {} other events.",
+        "Events per day by kind. In the 30 complete days before {}: {} pushes, {} merge requests \
+         opened or reopened, {} merged, {} approvals, {} issues opened or reopened, {} closed, {} \
+         comments, {} other events.",
         r.snapshot_date,
         a.pushes,
         a.mrs_opened,

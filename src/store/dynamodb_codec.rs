@@ -50,6 +50,7 @@ const FLAG_ADMIN: u8 = 2;
 const FLAG_AUDITOR: u8 = 4;
 const FLAG_EXTERNAL: u8 = 8;
 const FLAG_HOLDS_SEAT: u8 = 16;
+const FLAG_ACTIVITY_UNKNOWN: u8 = 32;
 
 fn epoch_days(date: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date");
@@ -73,6 +74,7 @@ impl From<&Member> for PackedMember {
             (m.auditor, FLAG_AUDITOR),
             (m.external, FLAG_EXTERNAL),
             (m.holds_seat, FLAG_HOLDS_SEAT),
+            (m.activity_unknown, FLAG_ACTIVITY_UNKNOWN),
         ]
         .iter()
         .filter(|(set, _)| *set)
@@ -151,6 +153,7 @@ impl TryFrom<PackedMember> for Member {
             auditor: p.5 & FLAG_AUDITOR != 0,
             external: p.5 & FLAG_EXTERNAL != 0,
             holds_seat: p.5 & FLAG_HOLDS_SEAT != 0,
+            activity_unknown: p.5 & FLAG_ACTIVITY_UNKNOWN != 0,
             membership_type: p.6,
             created_at: from_millis(p.7)?,
             last_activity_on: p
@@ -287,6 +290,7 @@ mod tests {
                 comments: 8,
                 other: 9,
             },
+            activity_unknown: id.is_multiple_of(5),
         }
     }
 

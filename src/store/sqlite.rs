@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS members (
     issues_closed      INTEGER NOT NULL DEFAULT 0,
     comments           INTEGER NOT NULL DEFAULT 0,
     other_events       INTEGER NOT NULL DEFAULT 0,
+    activity_unknown   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (instance, date, run, id)
 ) WITHOUT ROWID;
 
@@ -102,7 +103,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 const MEMBER_COLUMNS: &str = "id, username, name, email, state, bot, admin, auditor, external, \
     holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at, \
     current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged, mrs_approved, \
-    issues_opened, issues_closed, comments, other_events";
+    issues_opened, issues_closed, comments, other_events, activity_unknown";
+
+/// Columns added after a database may have been created: (table, column, definition). Each is
+/// added when missing, so an older `seatwatch.db` opens with its rows intact.
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("members", "activity_unknown", "INTEGER NOT NULL DEFAULT 0")];
 
 /// The embedded store; cheap to clone (the connection is shared).
 #[derive(Clone)]
@@ -167,6 +173,18 @@ impl SqliteStore {
 
 fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
 }
 
@@ -238,6 +256,7 @@ impl TryFrom<&Row<'_>> for Member {
                 comments: count(23)?,
                 other: count(24)?,
             },
+            activity_unknown: row.get(25)?,
         })
     }
 }
@@ -257,6 +276,7 @@ struct MemberRow {
     current_sign_in_at: Option<String>,
     last_login_at: Option<String>,
     activity: [u32; 9],
+    activity_unknown: bool,
 }
 
 impl TryFrom<&Member> for MemberRow {
@@ -290,6 +310,7 @@ impl TryFrom<&Member> for MemberRow {
                 a.comments,
                 a.other,
             ],
+            activity_unknown: m.activity_unknown,
         })
     }
 }
@@ -361,7 +382,7 @@ impl SnapshotStore for SqliteStore {
                 let mut insert = tx.prepare(&format!(
                     "INSERT OR REPLACE INTO members (instance, date, run, part, {MEMBER_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
                 ))?;
                 for r in &rows {
                     let [bot, admin, auditor, external, holds_seat] = r.flags;
@@ -395,7 +416,8 @@ impl SnapshotStore for SqliteStore {
                         io,
                         ic,
                         cm,
-                        ot
+                        ot,
+                        r.activity_unknown
                     ])?;
                 }
             }
