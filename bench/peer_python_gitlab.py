@@ -1,11 +1,13 @@
 """The peer benchmark: collect seat usage the way most open-source seat reporters do, with
 python-gitlab.
 
-Usage: peer_python_gitlab.py URL TOKEN WINDOW_AFTER WINDOW_THROUGH
+Usage: peer_python_gitlab.py URL TOKEN WINDOW_AFTER SNAPSHOT_DATE
 
 One admin user listing (offset pages of 100, python-gitlab's default), then, one after the other,
-the events of every user whose `last_activity_on` falls in (WINDOW_AFTER, WINDOW_THROUGH] -- the
-same window and the same work as `seatwatch collect` on a first run. Prints one JSON object:
+the events (after=WINDOW_AFTER, before=SNAPSHOT_DATE: GitLab's exclusive whole days, so the
+complete days between them) of every user whose `last_activity_on` falls in
+(WINDOW_AFTER, SNAPSHOT_DATE] -- the same days and the same work as `seatwatch collect` on a first
+run. Prints one JSON object:
 users listed, distinct ids, GitLab's `X-Total`, users whose events were read, events, and HTTP
 requests sent (counted by a response hook on python-gitlab's session).
 """
@@ -21,7 +23,7 @@ def main():
     url, token, after, through = sys.argv[1:5]
     window_after = datetime.date.fromisoformat(after)
     window_through = datetime.date.fromisoformat(through)
-    before = (window_through + datetime.timedelta(days=1)).isoformat()
+    before = window_through.isoformat()
 
     gl = gitlab.Gitlab(url, private_token=token, per_page=100)
     requests = {"sent": 0}

@@ -239,7 +239,7 @@ pub async fn collect(
         match step {
             Ok(Step::Member(m)) => with_activity(client, m.member, scope, events_in_flight)
                 .await
-                .map(Step::Member),
+                .map(|c| Step::Member(Box::new(c))),
             other => other,
         }
     })
@@ -251,7 +251,8 @@ pub async fn collect(
         let mut steps = std::pin::pin!(steps);
         while let Some(step) = steps.next().await {
             match step? {
-                Step::Member(Collected { member, by_day }) => {
+                Step::Member(collected) => {
+                    let Collected { member, by_day } = *collected;
                     aggregates.add(&member, opts.date);
                     aggregates.add_days(&member, &by_day);
                     buffer.push(member);
@@ -476,12 +477,11 @@ const PAGE_SIZE: usize = 100;
 
 /// One item of the collection pipeline, in listing order.
 enum Step {
-    Member(Collected),
+    /// Boxed: most steps are members, but an end of page should not be as big as one.
+    Member(Box<Collected>),
     /// The end of a listing page; `next` is where the keyset listing continues (`None` on the
     /// last page, and always on GitLab.com, whose runs are not resumable).
-    PageEnd {
-        next: Option<String>,
-    },
+    PageEnd { next: Option<String> },
 }
 
 /// Sends the listing's pages, in order, into `pages` until the last one, the first error, or
@@ -553,7 +553,7 @@ fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
     match page {
         Ok((members, next)) => members
             .into_iter()
-            .map(|m| Ok(Step::Member(m.into())))
+            .map(|m| Ok(Step::Member(Box::new(m.into()))))
             .chain(std::iter::once(Ok(Step::PageEnd { next })))
             .collect(),
         Err(e) => vec![Err(e)],

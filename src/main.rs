@@ -100,6 +100,10 @@ struct SimArgs {
     /// The simulated "today" (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     as_of: Option<NaiveDate>,
+    /// The simulated time of day (HH:MM, instance time zone): events and `last_activity_on` of
+    /// today exist only up to it. Default: now (UTC) without --as-of, 05:30 with it.
+    #[arg(long)]
+    time: Option<chrono::NaiveTime>,
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -237,6 +241,11 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
     };
     let mut cfg = SimConfig::new(flavour, args.users);
     cfg.seed = args.seed;
+    cfg.time_of_day = match (args.time, args.as_of) {
+        (Some(time), _) => time,
+        (None, None) => chrono::Utc::now().time(),
+        (None, Some(_)) => cfg.time_of_day,
+    };
     cfg.as_of = args.as_of.unwrap_or_else(today);
     cfg.latency = Duration::from_millis(args.latency_ms);
     cfg.rate_limit_per_minute = args.rate_limit;

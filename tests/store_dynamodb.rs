@@ -219,7 +219,7 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
                     .map(|t| timestamp(&mut rng, t, now.max(t + chrono::Duration::seconds(1)))),
                 last_login_at: None,
                 activity,
-                activity_unknown: id % 17 == 0,
+                activity_unknown: id.is_multiple_of(17),
             }
         })
         .collect()

@@ -142,8 +142,9 @@ async fn peer_comparison(args: &Args, work: &Path, with_peer: bool) -> anyhow::R
     );
 
     let mut rows = Vec::new();
-    // Active in the window: for a first snapshot the window is the snapshot day itself.
-    let active = expected.active_on_as_of;
+    // Asked about: for a first snapshot the counted day is the day before; everyone active on
+    // it or since (bots aside) needs one events request.
+    let active = expected.active_since_yesterday;
     let bound = members.div_ceil(100) + active + 10;
     rows.push(Row {
         target: "3",
@@ -157,7 +158,8 @@ async fn peer_comparison(args: &Args, work: &Path, with_peer: bool) -> anyhow::R
 
     if with_peer {
         let before = sim.requests_served();
-        let window_after = args.date - Days::new(1);
+        // the same question seatwatch asks: the complete day before the snapshot date
+        let window_after = args.date - Days::new(2);
         let mut peer = Command::new(&args.python);
         peer.arg(&args.peer_script)
             .arg(sim.base_url())

@@ -698,7 +698,7 @@ const OUTSIDE_PROJECTS_FROM: u64 = 50_000;
 /// any public project they touched (`Project.public_or_visible_to_user`,
 /// `app/finders/events_finder.rb`), so about one event in ten is outside the monitored group.
 fn event_project_id(flavour: Flavour, detail: u64) -> u64 {
-    if flavour == Flavour::GitLabCom && (detail >> 56) % 10 == 0 {
+    if flavour == Flavour::GitLabCom && (detail >> 56).is_multiple_of(10) {
         OUTSIDE_PROJECTS_FROM + detail % 400
     } else {
         detail % GROUP_PROJECTS + 1

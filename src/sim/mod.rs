@@ -12,6 +12,13 @@
 //! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
 //! `/groups/:id/billable_members` for the top-level group [`SimConfig::group_path`].
 //!
+//! The simulator has a clock: a date (`as_of`) and a time of day in the instance's time zone
+//! ([`SimConfig::time_of_day`], [`SimConfig::utc_offset_seconds`]; UTC by default, as on
+//! GitLab.com and in GitLab's own default). People act at realistic times of day, and an event or
+//! a day's `last_activity_on` exists only once the clock has passed it, as GitLab writes them
+//! when they happen. [`SimHandle::set_clock`] moves it; [`SimHandle::events_of_day`] is the
+//! ground truth of one calendar day.
+//!
 //! The state served for a date D is a pure function of (seed, anchor, user index, D), where the
 //! anchor is the `as_of` the server started with: the population (ids in creation order, new hires
 //! near the anchor) is built once; each user's activity on a day is a stateless hash draw. Moving
@@ -148,6 +155,9 @@ pub struct Expected {
     /// Listed users (any kind or state) whose `last_activity_on` is the `as_of` date (at the
     /// current time of day).
     pub active_on_as_of: u64,
+    /// Listed users, bots aside, whose `last_activity_on` is the day before `as_of` or later:
+    /// those a collector must ask for the events of the day before (one request each).
+    pub active_since_yesterday: u64,
     /// Seats purchased (`/license` `user_limit`).
     pub user_limit: u64,
     /// Highest seat count of the term so far (`historical_max`, `max_seats_used`).
@@ -295,8 +305,18 @@ impl SimState {
         let active_on_as_of = (0..visible)
             .filter(|&i| self.pop.last_activity_on(i, day, now) == Some(day))
             .count() as u64;
+        let active_since_yesterday = (0..visible)
+            .filter(|&i| {
+                !self.pop.is_bot(i)
+                    && self
+                        .pop
+                        .last_activity_on(i, day, now)
+                        .is_some_and(|d| d >= day - 1)
+            })
+            .count() as u64;
         Expected {
             users: visible as u64,
+            active_since_yesterday,
             seat_holders,
             billable_members: seat_holders,
             active_on_as_of,

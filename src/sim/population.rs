@@ -537,7 +537,7 @@ impl Population {
 
     /// The user made their profile private (`users.private_profile`); about one in twelve.
     pub(crate) fn private_profile(&self, index: usize) -> bool {
-        index >= FIXED_USERS && hash(self.seed, index as u64, 7, Salt::Misc) % 12 == 0
+        index >= FIXED_USERS && hash(self.seed, index as u64, 7, Salt::Misc).is_multiple_of(12)
     }
 
     /// GitLab's `bot` flag: bot user types, which include the internal support and alert bots

@@ -108,7 +108,8 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
         "last_activity_on",
         "last_sign_in",
         "days_inactive",
-        "events_on_snapshot_day",
+        // the complete days the snapshot counted; "unknown" where GitLab hides a member's events
+        "events_on_counted_days",
     ])?;
     let mut bufs: [String; 6] = Default::default();
     let [id, created, activity, sign_in, days, events] = &mut bufs;
@@ -130,7 +131,11 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
             date_cell(m.last_activity_on, activity),
             date_cell(m.last_sign_in().map(|t| t.date_naive()), sign_in),
             num_cell(days_inactive(m, date), days),
-            num_cell(Some(m.activity.total_events()), events),
+            if m.activity_unknown {
+                "unknown"
+            } else {
+                num_cell(Some(m.activity.total_events()), events)
+            },
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
