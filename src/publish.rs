@@ -218,10 +218,10 @@ pub async fn publish(
 }
 
 async fn publish_folder(files: &[&SiteFile], dir: &Path) -> Result<(), PublishError> {
-    let mut pages_started = false;
+    // A page counts as replaced once its rename is done: the one that fails is not.
+    let mut pages_replaced = false;
     for f in files {
-        pages_started |= is_page(f);
-        let state = if pages_started {
+        let state = if pages_replaced {
             PAGES_PARTLY
         } else {
             PAGES_UNTOUCHED
@@ -254,6 +254,7 @@ async fn publish_folder(files: &[&SiteFile], dir: &Path) -> Result<(), PublishEr
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(io_err(&target)(e));
         }
+        pages_replaced |= is_page(f);
     }
     Ok(())
 }
@@ -272,9 +273,9 @@ async fn publish_s3(
     bucket: &str,
     prefix: &str,
 ) -> Result<(), PublishError> {
-    let mut pages_started = false;
+    // A PUT is all or nothing: the page whose PUT fails still shows the previous version.
+    let mut pages_replaced = false;
     for f in files {
-        pages_started |= is_page(f);
         let key = object_key(prefix, &f.path);
         client
             .put_object()
@@ -290,7 +291,7 @@ async fn publish_s3(
                 PublishError::S3Put {
                     bucket: bucket.to_string(),
                     key,
-                    state: if pages_started {
+                    state: if pages_replaced {
                         PAGES_PARTLY
                     } else {
                         PAGES_UNTOUCHED
@@ -299,6 +300,7 @@ async fn publish_s3(
                     retryable,
                 }
             })?;
+        pages_replaced |= is_page(f);
     }
     Ok(())
 }
