@@ -34,6 +34,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# --- node: the browser checks and tests/site_gate.rs (the CloudFront Function) run under it ----
+if ! command -v node >/dev/null 2>&1; then
+  echo "node is needed (tests/site_gate.rs runs the site's CloudFront Function under it): install Node.js" >&2
+  exit 1
+fi
+
 # --- npm packages for vnu and axe ------------------------------------------------------------
 if [ -f tests/browser/package.json ]; then
   if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
@@ -65,6 +71,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"
 cargo test --workspace --quiet --no-fail-fast 2>&1 | tee /tmp/seatwatch-test.log
 
+# tests/iam_enforced.rs (every function under exactly its template statements, moto enforcing
+# IAM) starts its own moto server: IAM enforcement is a server-wide setting.
 log "Lambda functions under cargo-lambda's runtime emulator"
 cargo build --workspace --quiet
 .venv/bin/python tests/lambda/emulator_test.py

@@ -61,7 +61,7 @@ impl AppError {
             AppError::GitLab(e) => e.is_retryable(),
             AppError::Collect(e) => e.is_retryable(),
             AppError::Store(e) => e.is_retryable(),
-            AppError::Publish(e) => matches!(e, publish::PublishError::S3Put { .. }),
+            AppError::Publish(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -96,7 +96,19 @@ pub async fn load_aws_config() -> aws_config::SdkConfig {
 impl App {
     /// Chooses the token source (file, secret, or `GITLAB_TOKEN`) without reading it yet.
     pub async fn new(settings: Settings) -> Result<App, AppError> {
-        let aws = OnceCell::new();
+        App::build(settings, OnceCell::new()).await
+    }
+
+    /// Like [`App::new`], with the AWS configuration given rather than loaded from the
+    /// environment: a test runs a function's code path under one principal's credentials.
+    pub async fn with_aws(settings: Settings, aws: aws_config::SdkConfig) -> Result<App, AppError> {
+        App::build(settings, OnceCell::new_with(Some(aws))).await
+    }
+
+    async fn build(
+        settings: Settings,
+        aws: OnceCell<aws_config::SdkConfig>,
+    ) -> Result<App, AppError> {
         let source = TokenSource::choose(
             settings.token_file.clone(),
             settings.secret_id.clone(),
@@ -143,22 +155,44 @@ impl App {
             .await
     }
 
-    /// The snapshot store the settings name, created when missing.
+    /// The snapshot store the settings name.
+    ///
+    /// A SQLite file gets its schema here (it is part of the file, made on first use). A DynamoDB
+    /// table is never created or altered here: that is deployment's job (CloudFormation, or
+    /// [`App::setup_store`] for the CLI), so the Lambda functions call no control-plane API and
+    /// their roles need no `DescribeTable`, `DescribeTimeToLive`, `CreateTable` or
+    /// `UpdateTimeToLive`. A missing table shows on the first read as
+    /// [`store::StoreError::TableMissing`].
     pub async fn store(&self) -> Result<&dyn SnapshotStore, AppError> {
         let store = self
             .store
             .get_or_try_init(|| async {
                 let url: StoreUrl = self.settings.store.parse()?;
-                let aws = match url {
-                    StoreUrl::DynamoDb(_) => Some(self.aws().await),
-                    StoreUrl::Sqlite(_) => None,
-                };
-                let store = store::open(&url, aws, self.settings.retention_days).await?;
-                store.ensure_ready().await?;
+                let store = self.open_store(&url).await?;
+                if matches!(url, StoreUrl::Sqlite(_)) {
+                    store.ensure_ready().await?;
+                }
                 Ok::<_, AppError>(store)
             })
             .await?;
         Ok(store.as_ref())
+    }
+
+    /// The explicit provisioning step (`seatwatch setup`): creates the store when missing (a
+    /// DynamoDB table with its TTL, or the SQLite schema). Idempotent. Returns the store's URL.
+    pub async fn setup_store(&self) -> Result<String, AppError> {
+        let url: StoreUrl = self.settings.store.parse()?;
+        let store = self.open_store(&url).await?;
+        store.ensure_ready().await?;
+        Ok(url.to_string())
+    }
+
+    async fn open_store(&self, url: &StoreUrl) -> Result<Box<dyn SnapshotStore>, AppError> {
+        let aws = match url {
+            StoreUrl::DynamoDb(_) => Some(self.aws().await),
+            StoreUrl::Sqlite(_) => None,
+        };
+        Ok(store::open(url, aws, self.settings.retention_days).await?)
     }
 
     /// The analysis policy from the settings.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod emf;
 pub mod gitlab;
+pub mod lambda;
 pub mod publish;
 pub mod secrets;
 pub mod sim;

@@ -57,6 +57,9 @@ enum Command {
     },
     /// Render the site from the store.
     Report,
+    /// Create the store when missing: a DynamoDB table with its TTL, or the SQLite schema.
+    /// Not needed with infra/template.yaml, which creates the table itself.
+    Setup,
     /// Collect, then report.
     Run {
         #[arg(long)]
@@ -198,6 +201,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::new(cli.settings).await?;
             let summary = app.report(chrono::Utc::now()).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Setup => {
+            let app = App::new(cli.settings).await?;
+            let store = app.setup_store().await?;
+            println!("{store} is ready");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { date } => {

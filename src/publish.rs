@@ -9,7 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::site::SiteFile;
@@ -109,7 +109,50 @@ pub enum PublishError {
         key: String,
         state: &'static str,
         message: String,
+        /// A throttle, a 5xx or a network fault: the next run may succeed as it is.
+        retryable: bool,
     },
+}
+
+impl PublishError {
+    /// Whether publishing again later may succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            PublishError::S3Put {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// What went wrong with one PUT, in S3's own words, and whether trying again can help.
+fn s3_failure<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (String, bool)
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let message = match (e.code(), e.message()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    };
+    let retryable = match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        // 403 (denied), 404 (no bucket), 400 (bad request) need someone to act.
+        _ => {
+            status.is_some_and(|s| s >= 500 || s == 429)
+                || matches!(
+                    e.code(),
+                    Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable")
+                )
+        }
+    };
+    (message, retryable)
 }
 
 const PAGES_UNTOUCHED: &str = "no page was replaced, readers still see the previous site";
@@ -175,10 +218,10 @@ pub async fn publish(
 }
 
 async fn publish_folder(files: &[&SiteFile], dir: &Path) -> Result<(), PublishError> {
-    let mut pages_started = false;
+    // A page counts as replaced once its rename is done: the one that fails is not.
+    let mut pages_replaced = false;
     for f in files {
-        pages_started |= is_page(f);
-        let state = if pages_started {
+        let state = if pages_replaced {
             PAGES_PARTLY
         } else {
             PAGES_UNTOUCHED
@@ -211,6 +254,7 @@ async fn publish_folder(files: &[&SiteFile], dir: &Path) -> Result<(), PublishEr
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(io_err(&target)(e));
         }
+        pages_replaced |= is_page(f);
     }
     Ok(())
 }
@@ -229,9 +273,9 @@ async fn publish_s3(
     bucket: &str,
     prefix: &str,
 ) -> Result<(), PublishError> {
-    let mut pages_started = false;
+    // A PUT is all or nothing: the page whose PUT fails still shows the previous version.
+    let mut pages_replaced = false;
     for f in files {
-        pages_started |= is_page(f);
         let key = object_key(prefix, &f.path);
         client
             .put_object()
@@ -242,16 +286,21 @@ async fn publish_s3(
             .body(ByteStream::from(f.bytes.clone()))
             .send()
             .await
-            .map_err(|e| PublishError::S3Put {
-                bucket: bucket.to_string(),
-                key,
-                state: if pages_started {
-                    PAGES_PARTLY
-                } else {
-                    PAGES_UNTOUCHED
-                },
-                message: DisplayErrorContext(&e).to_string(),
+            .map_err(|e| {
+                let (message, retryable) = s3_failure(&e);
+                PublishError::S3Put {
+                    bucket: bucket.to_string(),
+                    key,
+                    state: if pages_replaced {
+                        PAGES_PARTLY
+                    } else {
+                        PAGES_UNTOUCHED
+                    },
+                    message,
+                    retryable,
+                }
             })?;
+        pages_replaced |= is_page(f);
     }
     Ok(())
 }

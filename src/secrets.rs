@@ -146,9 +146,13 @@ async fn read_secret(
         .await
         .map_err(|e| {
             let id = secret_id.to_string();
+            // A 403 is a refusal whatever its body: an emulator's IAM denial (moto answers this
+            // JSON-protocol call in XML) would otherwise read as a garbled, retryable response.
+            let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
             match e.code() {
                 Some("ResourceNotFoundException") => SecretError::SecretNotFound { secret_id: id },
                 Some("AccessDeniedException") => SecretError::AccessDenied { secret_id: id },
+                _ if forbidden => SecretError::AccessDenied { secret_id: id },
                 // The SDK's Display for a service error is only "service error"; the code and
                 // message say what happened, and never contain the secret value.
                 code => SecretError::Aws {

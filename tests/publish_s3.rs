@@ -1,7 +1,11 @@
 //! Publishing to S3 against moto's server: every object lands with its Content-Type and
-//! Cache-Control, and a PUT failing part-way leaves the previous pages in place.
+//! Cache-Control, and a PUT failing part-way leaves the previous pages in place: for every k, an
+//! outage from the k-th PUT on leaves every object whole, every page naming its snapshot, and the
+//! next run publishes the complete new site.
 
 mod support;
+#[path = "../benches/support/synthetic.rs"]
+mod synthetic;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -212,4 +216,190 @@ async fn a_missing_bucket_is_a_clear_error() {
         "{message}"
     );
     assert!(message.contains("NoSuchBucket"), "{message}");
+}
+
+// ---- a publish cut short at every k-th PUT, through the fault proxy ---------------------------
+
+fn real_site(date: chrono::NaiveDate) -> Vec<SiteFile> {
+    use seatwatch::analyse::{Policy, build_report};
+    let members = synthetic::members(300, date);
+    let history = synthetic::history(members.len() as u64, 60, date);
+    let latest = history.last().expect("history").clone();
+    let generated = date.and_hms_opt(6, 0, 0).expect("valid time").and_utc();
+    let report = build_report(&latest, &members, &history, &Policy::default(), generated);
+    seatwatch::site::render(&report, &members).expect("renders")
+}
+
+async fn bucket_contents(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list");
+    let mut out = std::collections::BTreeMap::new();
+    for o in listed.contents() {
+        let key = o.key().expect("key").to_string();
+        let body = client
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("get")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec();
+        out.insert(key, body);
+    }
+    out
+}
+
+/// The snapshot a page says it shows: the footer's "Snapshot of <strong>DATE</strong>".
+fn page_snapshot(page: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(page);
+    let start = text.find("Snapshot of <strong>")? + "Snapshot of <strong>".len();
+    let end = text[start..].find("</strong>")? + start;
+    Some(text[start..end].to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_completes() {
+    use support::proxy::{Fault, Proxy};
+    let moto = support::moto::start();
+    let cfg = support::moto::sdk_config(&moto).await;
+    let direct = s3_client(&cfg);
+    let proxy = Proxy::start(&moto, Fault::None).await;
+    // The SDK's own retries stay on (as in production), only faster: the outage outlasts them.
+    let through_proxy = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .endpoint_url(&proxy.endpoint)
+            .force_path_style(true)
+            .retry_config(
+                aws_sdk_s3::config::retry::RetryConfig::standard()
+                    .with_initial_backoff(std::time::Duration::from_millis(5)),
+            )
+            .build(),
+    );
+    let (day_a, day_b) = (
+        "2026-06-29".parse().expect("date"),
+        "2026-06-30".parse().expect("date"),
+    );
+    let old: std::collections::BTreeMap<String, Vec<u8>> = real_site(day_a)
+        .into_iter()
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    let new_site = real_site(day_b);
+    let new: std::collections::BTreeMap<String, Vec<u8>> = new_site
+        .iter()
+        .map(|f| (f.path.clone(), f.bytes.clone()))
+        .collect();
+    assert_eq!(
+        old.keys().collect::<Vec<_>>(),
+        new.keys().collect::<Vec<_>>(),
+        "both days have the same files"
+    );
+    let is_page = |path: &str| path.ends_with(".html");
+
+    for k in 1..=new_site.len() as u32 {
+        let bucket = bucket(&direct).await;
+        let dest: Destination = format!("s3://{bucket}").parse().expect("valid");
+        let old_files: Vec<SiteFile> = real_site(day_a);
+        publish(&old_files, &dest, Some(&direct))
+            .await
+            .expect("day A publishes");
+
+        proxy.set_fault(Fault::FailS3PutsFrom(k));
+        let err = publish(&new_site, &dest, Some(&through_proxy))
+            .await
+            .expect_err("the outage fails the publish");
+        proxy.set_fault(Fault::None);
+        assert!(
+            err.is_retryable(),
+            "k={k}: a 500 outage is worth retrying: {err}"
+        );
+
+        let seen = bucket_contents(&direct, &bucket).await;
+        assert_eq!(
+            seen.keys().collect::<Vec<_>>(),
+            new.keys().collect::<Vec<_>>(),
+            "k={k}: an object is missing or extra"
+        );
+        let mut replaced = Vec::new();
+        for (path, bytes) in &seen {
+            // Whole: byte for byte one day's file, never a mix or a cut.
+            let which = if bytes == &new[path] {
+                "new"
+            } else if bytes == &old[path] {
+                "old"
+            } else {
+                panic!(
+                    "k={k}: {path} is neither day's file ({} bytes)",
+                    bytes.len()
+                )
+            };
+            // (the stylesheet is the same both days: it says nothing about progress)
+            if which == "new" && old[path] != new[path] {
+                replaced.push(path.clone());
+            }
+            if is_page(path) {
+                let shown = page_snapshot(bytes)
+                    .unwrap_or_else(|| panic!("k={k}: {path} does not name its snapshot"));
+                let expected = if which == "new" { day_b } else { day_a };
+                assert_eq!(shown, expected.to_string(), "k={k}: {path}");
+            }
+        }
+        // Data before pages, index.html last: a new page only ever links to new data, and the
+        // overview names the new day only once everything is new.
+        let any_new_page = replaced.iter().any(|p| is_page(p));
+        if any_new_page {
+            for path in new.keys().filter(|p| !is_page(p) && old[*p] != new[*p]) {
+                assert!(
+                    replaced.contains(path),
+                    "k={k}: a new page is out while {path} is still old"
+                );
+            }
+        }
+        assert!(
+            !replaced.iter().any(|p| p == "index.html"),
+            "k={k}: index.html was replaced by a failed publish"
+        );
+        // The documented order: data files, then pages, index.html last.
+        let mut order: Vec<&SiteFile> = new_site.iter().collect();
+        order.sort_by_key(|f| (is_page(&f.path), f.path == "index.html"));
+        let mut landed: Vec<String> = order[..(k - 1) as usize]
+            .iter()
+            .filter(|f| old[&f.path] != f.bytes)
+            .map(|f| f.path.clone())
+            .collect();
+        landed.sort();
+        assert_eq!(
+            replaced, landed,
+            "k={k}: exactly the PUTs before the outage landed"
+        );
+        let message = err.to_string();
+        let state = if any_new_page {
+            "some pages may already be the new ones"
+        } else {
+            "no page was replaced"
+        };
+        assert!(message.contains(state), "k={k}: {message}");
+
+        // The next run publishes the complete new site.
+        publish(&new_site, &dest, Some(&through_proxy))
+            .await
+            .expect("the next run publishes");
+        assert_eq!(
+            bucket_contents(&direct, &bucket).await,
+            new,
+            "k={k}: next run"
+        );
+    }
+    assert!(proxy.counters().s3_puts_failed.load(Ordering::SeqCst) > 0);
 }

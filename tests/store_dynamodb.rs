@@ -380,9 +380,10 @@ async fn table_creation_is_idempotent_with_the_documented_schema() {
         .await
         .expect_err("no table yet");
     assert!(matches!(err, StoreError::TableMissing { .. }), "{err:?}");
-    assert!(err.to_string().contains("seatwatch collect"), "{err}");
+    assert!(err.to_string().contains("seatwatch setup"), "{err}");
+    assert!(err.to_string().contains("infra/template.yaml"), "{err}");
 
-    // Two collectors starting together, then a third later.
+    // Two `seatwatch setup` runs together, then a third later.
     let (a, b) = tokio::join!(store.ensure_ready(), store.ensure_ready());
     a.expect("first ensure_ready");
     b.expect("concurrent ensure_ready");
@@ -675,4 +676,55 @@ async fn a_committed_day_missing_a_chunk_is_an_error_not_a_short_list() {
         .expect_err("a chunk is gone");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("collect the day again"), "{err}");
+}
+
+// ---- provisioning is an explicit step --------------------------------------------------------
+
+/// `seatwatch report` / `collect` on a missing table fail with the way out and create nothing;
+/// `seatwatch setup` creates the table with its TTL (what the SAM template does in AWS).
+#[tokio::test]
+async fn only_setup_creates_the_table_the_commands_never_do() {
+    let moto = moto::start();
+    let aws = moto::sdk_config(&moto).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = moto::unique("setup");
+    let cli = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(moto::aws_env(&moto))
+            .env("SEATWATCH_STORE", format!("dynamodb:{table}"))
+            .env("SEATWATCH_SITE", "unused-site-folder-never-written")
+            .arg(command)
+            .output()
+            .expect("the CLI runs")
+    };
+
+    let report = cli("report");
+    assert!(!report.status.success());
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(stderr.contains("seatwatch setup"), "{stderr}");
+    let tables = client.list_tables().send().await.expect("list tables");
+    assert!(
+        !tables.table_names().contains(&table),
+        "report created the table"
+    );
+
+    let setup = cli("setup");
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the table exists");
+    let ttl = ttl.time_to_live_description().expect("TTL description");
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    // Idempotent: a second setup is fine.
+    assert!(cli("setup").status.success());
 }

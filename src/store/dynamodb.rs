@@ -32,10 +32,12 @@
 //! remains between that read and the deletes; the scheduler runs one collection at a time).
 //!
 //! # IAM
-//! Collect: `DescribeTable`, `DescribeTimeToLive`, `BatchWriteItem`, `PutItem` (also what
-//! `TransactWriteItems` needs), `GetItem`, `Query`, `DeleteItem`; plus `CreateTable` and
-//! `UpdateTimeToLive` only where collect may create the table itself (not when the SAM template
-//! owns it). Report: `GetItem`, `Query`.
+//! Run time (every [`SnapshotStore`] method but `ensure_ready`): collect needs `BatchWriteItem`,
+//! `PutItem` (also what `TransactWriteItems` needs), `GetItem`, `Query`, `DeleteItem`; report
+//! needs `GetItem` and `Query`. `ensure_ready` is the provisioning step (`seatwatch setup`):
+//! `DescribeTable`, `CreateTable`, `DescribeTimeToLive` and `UpdateTimeToLive`, which the Lambda
+//! roles do not have: in AWS the SAM template creates the table and its TTL.
+//! `tests/iam_enforced.rs` runs each function under exactly its template statements.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -148,7 +150,7 @@ impl DynamoStore {
     fn err<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
+        R: RawResponse + std::fmt::Debug + Send + Sync + 'static,
     {
         sdk_error(&self.table, operation, e)
     }
@@ -338,7 +340,7 @@ impl DynamoStore {
 fn sdk_error<E, R>(table: &str, operation: &'static str, e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: RawResponse + std::fmt::Debug + Send + Sync + 'static,
 {
     let table = table.to_string();
     let code = e.code().unwrap_or_default().to_string();
@@ -347,8 +349,24 @@ where
         (Some(code), Some(text)) => format!("{code}: {text}"),
         _ => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
     };
+    // A 403 is a refusal whatever its body says: an IAM denial from an emulator (moto answers
+    // JSON-protocol calls in XML) otherwise reads as an unparseable, retryable response.
+    let forbidden = e.raw_response().and_then(RawResponse::status) == Some(403);
+    let message = match (forbidden, e.code()) {
+        (true, None) => e
+            .raw_response()
+            .and_then(RawResponse::body)
+            .and_then(xml_message)
+            .unwrap_or(message),
+        _ => message,
+    };
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableMissing { table },
+        _ if forbidden => StoreError::AccessDenied {
+            table,
+            operation,
+            message,
+        },
         "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
             StoreError::AccessDenied {
                 table,
@@ -376,6 +394,47 @@ where
                 retryable,
             }
         }
+    }
+}
+
+/// What [`sdk_error`] reads of the raw response: the SDK's HTTP response (the unit type stands
+/// for "no response" in unit tests).
+pub(crate) trait RawResponse {
+    fn status(&self) -> Option<u16>;
+    fn body(&self) -> Option<&[u8]>;
+}
+
+impl RawResponse for aws_sdk_dynamodb::config::http::HttpResponse {
+    fn status(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+    fn body(&self) -> Option<&[u8]> {
+        self.body().bytes()
+    }
+}
+
+impl RawResponse for () {
+    fn status(&self) -> Option<u16> {
+        None
+    }
+    fn body(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// The `<Code>` and `<Message>` of an XML error body, as one line.
+fn xml_message(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim().to_string())
+    };
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+        (None, Some(message)) => Some(message),
+        _ => None,
     }
 }
 

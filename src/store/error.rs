@@ -31,7 +31,7 @@ pub enum StoreError {
     SqliteBusy { path: String },
 
     #[error(
-        "DynamoDB table {table} does not exist or this role cannot see it: run `seatwatch collect` once to create it, deploy infra/template.yaml, or check AWS_REGION and dynamodb:DescribeTable permission"
+        "DynamoDB table {table} does not exist in this account and region: deploy infra/template.yaml (it creates the table), or run `seatwatch setup` once to create it; else check AWS_REGION"
     )]
     TableMissing { table: String },
 

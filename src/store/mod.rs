@@ -66,7 +66,9 @@ impl RunId {
 /// The store contract every adapter implements; see the module doc for the write protocol.
 #[async_trait::async_trait]
 pub trait SnapshotStore: Send + Sync {
-    /// Creates tables / schema when missing (idempotent).
+    /// Creates tables / schema when missing (idempotent). The provisioning step: the app calls
+    /// it for SQLite on open, but for DynamoDB only from `seatwatch setup` (in AWS the template
+    /// creates the table), so no function needs control-plane permissions.
     async fn ensure_ready(&self) -> Result<(), StoreError>;
     /// Writes one part of the run's members (parts numbered from 0; a part may be any size, the
     /// adapter splits it to fit). Writing the same part again replaces it.

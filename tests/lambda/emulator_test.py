@@ -6,7 +6,10 @@ binaries; `cargo lambda invoke` sends them events. Around them: the simulated Gi
 (`seatwatch sim`) and moto's server (Secrets Manager, DynamoDB, S3). Checks:
 
 - check: `{}` returns the same document as `seatwatch check --json` with the same settings;
-- collect: `{}` commits a day to DynamoDB (the table is created when missing);
+- collect: `{}` commits a day to DynamoDB (the table is made beforehand, as the template's
+  CloudFormation does: the functions create nothing);
+- collect: a bad event fails with errorType `Seatwatch.Fatal`, the class the state machine does
+  not retry;
 - report: `{}` writes the site to S3 with the right content types.
 
 Run by scripts/test.sh after the cargo tests (it needs the debug binaries and moto's URL in
@@ -15,6 +18,7 @@ SEATWATCH_TEST_MOTO_URL). Prints one line per check and a closing `N passed, M f
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +34,13 @@ CARGO_LAMBDA = os.path.join(ROOT, ".venv", "bin", "cargo-lambda")
 ADMIN_TOKEN = "glpat-fake-sim-admin-0000"
 
 results = []
+
+
+def same_words(doc):
+    """The check details, without what differs from one call to the next."""
+    return [
+        re.sub(r"\d+ ms", "N ms", c["detail"]) for c in doc["checks"] if c["name"] != "rate_limit"
+    ]
 
 
 def record(name, ok, detail=""):
@@ -98,6 +109,23 @@ def main():
         bucket = f"seatwatch-lambda-{suffix}"
         sm.create_secret(Name=secret, SecretString=json.dumps({"token": ADMIN_TOKEN, "url": sim_url}))
         s3.create_bucket(Bucket=bucket)
+        # The table as infra/template.yaml declares it (pk/sk strings, TTL on expires_at).
+        ddb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        ddb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
+        )
 
         fn_env = dict(aws_env)
         fn_env.update(
@@ -133,6 +161,21 @@ def main():
         procs.append(watch)
         wait_port(invoke_port, watch, "cargo lambda watch")
 
+        def invoke_raw(function, event):
+            return subprocess.run(
+                [
+                    CARGO_LAMBDA, "lambda", "invoke", function,
+                    "--data-ascii", json.dumps(event),
+                    "--invoke-address", "127.0.0.1",
+                    "--invoke-port", str(invoke_port),
+                    "--output-format", "json",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+
         def invoke(function, event):
             out = subprocess.run(
                 [
@@ -162,6 +205,10 @@ def main():
             set(from_lambda) == {"ok", "gitlab_url", "checks"}
             and [c["name"] for c in from_lambda["checks"]] == [c["name"] for c in from_cli["checks"]]
             and [c["status"] for c in from_lambda["checks"]] == [c["status"] for c in from_cli["checks"]]
+            # the same words: what to do next reads the same in the Lambda and the CLI (the rate
+            # limit's detail counts the requests left, which the CLI's own calls change, and
+            # response times differ from call to call)
+            and same_words(from_lambda) == same_words(from_cli)
             and from_lambda["gitlab_url"] == from_cli["gitlab_url"]
         )
         record("check returns the check document", from_lambda.get("ok") is True and same_shape,
@@ -175,6 +222,15 @@ def main():
             "collect commits a day to DynamoDB",
             summary.get("status") == "committed" and summary.get("members", 0) > 0 and len(days) == 1,
             f"status={summary.get('status')} members={summary.get('members')} day_items={len(days)}",
+        )
+
+        # a function error carries its retry class as errorType
+        bad = invoke_raw("collect", {"date": "not-a-date"})
+        said = bad.stdout + bad.stderr
+        record(
+            "a bad event fails as Seatwatch.Fatal",
+            bad.returncode != 0 and "Seatwatch.Fatal" in said and "YYYY-MM-DD" in said,
+            said.strip()[-300:],
         )
 
         # report: the site in S3

@@ -68,6 +68,44 @@ pub fn start() -> Moto {
     moto
 }
 
+/// A private server with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`, which turns on
+/// IAM enforcement after that many actions), never the shared one: its settings are its own.
+pub fn start_private(env: &[(&str, String)]) -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let child = Command::new(moto_binary())
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        child: Some(child),
+    };
+    wait_ready(&moto.endpoint);
+    moto
+}
+
+/// An SDK config pointed at this moto server with the given access key.
+pub async fn sdk_config_as(
+    moto: &Moto,
+    access_key: &str,
+    secret_key: &str,
+) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            access_key, secret_key, None, None, "moto-iam",
+        ))
+        .load()
+        .await
+}
+
 /// Polls moto's own API until it answers: readiness, not a fixed sleep.
 fn wait_ready(endpoint: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -34,6 +34,10 @@ pub enum Fault {
     ThrottleForever,
     /// Every S3 `PutObject` fails with a 500 `InternalError`.
     FailS3Puts,
+    /// S3 object PUTs number 1..k-1 (counted from when the fault was set, retries included)
+    /// pass; PUT k and every one after it fail with a 500 `InternalError`: an outage that starts
+    /// part-way through a publish.
+    FailS3PutsFrom(u32),
 }
 
 /// What the proxy did, for assertions.
@@ -43,6 +47,8 @@ pub struct Counters {
     pub handed_back: AtomicUsize,
     pub throttled: AtomicU32,
     pub s3_puts_failed: AtomicU32,
+    /// Object PUTs seen since the fault was last set.
+    pub s3_puts_seen: AtomicU32,
 }
 
 struct ProxyState {
@@ -93,6 +99,7 @@ impl Proxy {
 
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
+        self.state.counters.s3_puts_seen.store(0, Ordering::SeqCst);
     }
 
     pub fn counters(&self) -> &Counters {
@@ -181,11 +188,18 @@ async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Resp
         .is_some_and(|t| t.ends_with(".BatchWriteItem"));
 
     // S3 path-style PUT of an object (a bucket is `PUT /bucket`, an object `PUT /bucket/key`).
-    if fault == Fault::FailS3Puts
-        && parts.method == Method::PUT
+    let is_object_put = parts.method == Method::PUT
         && target.is_none()
-        && parts.uri.path().trim_start_matches('/').contains('/')
-    {
+        && parts.uri.path().trim_start_matches('/').contains('/');
+    let fail_put = is_object_put
+        && match fault {
+            Fault::FailS3Puts => true,
+            Fault::FailS3PutsFrom(k) => {
+                state.counters.s3_puts_seen.fetch_add(1, Ordering::SeqCst) + 1 >= k
+            }
+            _ => false,
+        };
+    if fail_put {
         state.counters.s3_puts_failed.fetch_add(1, Ordering::SeqCst);
         return response(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,24 +1,34 @@
 //! The `check` Lambda: invoked by hand, it runs the pre-flight checks and returns the same
 //! document as `seatwatch check --json`. Any event (`{}` included) is accepted.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+// The Lambda runtime's service layers around the function's future nest deeper than rustc's
+// default layout limit in test builds.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Settings;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    seatwatch::lambda::init_logging();
     // Built once per cold start; the token is cached across warm invocations.
     let app = App::new(Settings::from_lambda_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let today = chrono::Utc::now().date_naive();
-        let report = app.check(today).await;
-        if let Some(line) = seatwatch::emf::token_days_left(report.token_expires_at, today) {
-            println!("{line}");
-        }
-        Ok::<_, Error>(serde_json::to_value(report)?)
+        seatwatch::lambda::check(app, today)
+            .await
+            .map_err(diagnostic)
     }))
     .await
+}
+
+/// The runtime's error: `errorType` is the retry class the state machine matches.
+fn diagnostic(e: seatwatch::lambda::FunctionError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().into(),
+        error_message: e.message,
+    }
 }

@@ -9,30 +9,31 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Settings;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    seatwatch::lambda::init_logging();
     let app = App::new(Settings::from_lambda_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let date = seatwatch::app::event_date(&event.payload)?;
-        let outcome = app
-            .collect_until(date, Some(deadline(&event.context)))
-            .await?;
-        let today = chrono::Utc::now().date_naive();
-        if let Some(line) =
-            seatwatch::emf::token_days_left(outcome.summary().token_expires_at, today)
-        {
-            println!("{line}");
-        }
-        Ok::<_, Error>(serde_json::to_value(outcome.summary())?)
+        let deadline = deadline(&event.context);
+        seatwatch::lambda::collect(app, &event.payload, deadline)
+            .await
+            .map_err(diagnostic)
     }))
     .await
+}
+
+/// The runtime's error: `errorType` is the retry class the state machine matches.
+fn diagnostic(e: seatwatch::lambda::FunctionError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().into(),
+        error_message: e.message,
+    }
 }
 
 /// The invocation's deadline (milliseconds since the epoch) as an `Instant`.

@@ -1,19 +1,32 @@
 //! The `report` Lambda: invoked after a committed collect, it renders the site from DynamoDB into
 //! the S3 bucket behind CloudFront and returns a JSON summary.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+// The Lambda runtime's service layers around the function's future nest deeper than rustc's
+// default layout limit in test builds.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Settings;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    seatwatch::lambda::init_logging();
     let app = App::new(Settings::from_lambda_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let summary = app.report(chrono::Utc::now()).await?;
-        Ok::<_, Error>(serde_json::to_value(summary)?)
+        seatwatch::lambda::report(app, chrono::Utc::now())
+            .await
+            .map_err(diagnostic)
     }))
     .await
+}
+
+/// The runtime's error: `errorType` is the retry class the state machine matches.
+fn diagnostic(e: seatwatch::lambda::FunctionError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().into(),
+        error_message: e.message,
+    }
 }
