@@ -55,6 +55,7 @@ fn member(id: u64) -> Member {
         last_sign_in_at: (!id.is_multiple_of(6)).then(|| time("2025-12-24T23:59:59Z")),
         current_sign_in_at: (!id.is_multiple_of(8)).then(|| time("2026-01-02T00:00:00.500Z")),
         last_login_at: (id.is_multiple_of(9)).then(|| time("2026-01-03T12:34:56Z")),
+        member_since: (id % 5 == 2).then(|| time("2025-11-30T08:09:10.250Z")),
         activity: if id % 4 == 1 {
             Activity {
                 pushes: 1,

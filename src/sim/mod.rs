@@ -10,7 +10,14 @@
 //! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
 //! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
-//! `/groups/:id/billable_members` for the top-level group [`SimConfig::group_path`].
+//! `/groups/:id/billable_members` and `/groups/:id/billable_members/:user_id/memberships` for
+//! the top-level group [`SimConfig::group_path`].
+//!
+//! Keyset pages of `/users` carry GitLab's opaque `cursor`; with
+//! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
+//! ignores `pagination=keyset` on `/users` and answers with offset pages. [`SimHandle::delete_user`]
+//! and [`SimHandle::create_user`] change the population while a listing runs, and later pages
+//! answer as GitLab's would (offset pages shift, keyset cursors do not).
 //!
 //! The state served for a date D is a pure function of (seed, anchor, user index, D), where the
 //! anchor is the `as_of` the server started with: the population (ids in creation order, new hires
@@ -108,6 +115,9 @@ pub struct SimConfig {
     /// GitLab's `throttle_authenticated_api`: a fixed 60 s window per this many requests.
     pub rate_limit_per_minute: Option<u32>,
     pub faults: Faults,
+    /// `/users` honours `pagination=keyset` (GitLab 16.5+, the default). Off: an older GitLab,
+    /// whose `lib/api/users.rb` paginated with `paginate` and silently ignored the parameter.
+    pub users_keyset_pagination: bool,
 }
 
 impl SimConfig {
@@ -122,6 +132,7 @@ impl SimConfig {
             latency: Duration::ZERO,
             rate_limit_per_minute: None,
             faults: Faults::default(),
+            users_keyset_pagination: true,
         }
     }
 }
@@ -184,7 +195,10 @@ pub(crate) struct RateWindow {
 pub(crate) struct SimState {
     pub flavour: Flavour,
     pub group_path: String,
-    pub pop: Population,
+    /// Swapped whole (copy on write) by the test hooks, so a request sees one consistent
+    /// population from start to end.
+    pub pop: RwLock<Arc<Population>>,
+    pub users_keyset_pagination: bool,
     pub as_of: AtomicI32,
     pub latency: Duration,
     pub rate_limit_per_minute: Option<u32>,
@@ -253,7 +267,8 @@ impl SimState {
             flavour: cfg.flavour,
             group_path: cfg.group_path,
             as_of: AtomicI32::new(day_of(cfg.as_of)),
-            pop,
+            pop: RwLock::new(Arc::new(pop)),
+            users_keyset_pagination: cfg.users_keyset_pagination,
             latency: cfg.latency,
             rate_limit_per_minute: cfg.rate_limit_per_minute,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
@@ -264,22 +279,40 @@ impl SimState {
         }
     }
 
+    /// The population as it is now (users deleted or added by the test hooks included).
+    pub(crate) fn population(&self) -> Arc<Population> {
+        self.pop.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Applies a test hook's change to a copy and makes it current.
+    fn change_population<R>(&self, change: impl FnOnce(&mut Population) -> R) -> R {
+        let mut current = self.pop.write().unwrap_or_else(|e| e.into_inner());
+        let mut copy = Population::clone(&current);
+        let out = change(&mut copy);
+        *current = Arc::new(copy);
+        out
+    }
+
     pub(crate) fn as_of(&self) -> population::Day {
         self.as_of.load(Ordering::Relaxed)
     }
 
     fn expected(&self) -> Expected {
         let day = self.as_of();
-        let visible = self.pop.visible(day);
-        let seat_holders = self.pop.seat_holders(day);
-        let active_on_as_of = (0..visible).filter(|&i| self.pop.active_on(i, day)).count() as u64;
+        let pop = self.population();
+        let visible = pop.visible(day);
+        let seat_holders = pop.seat_holders(day);
+        let active_on_as_of = (0..visible)
+            .filter(|&i| pop.exists(i) && pop.active_on(i, day))
+            .count() as u64;
+        let deleted = (0..visible).filter(|&i| !pop.exists(i)).count();
         Expected {
-            users: visible as u64,
+            users: (visible - deleted) as u64,
             seat_holders,
             billable_members: seat_holders,
             active_on_as_of,
-            user_limit: self.pop.user_limit,
-            max_seats_used: self.pop.max_seat_holders(day).0,
+            user_limit: pop.user_limit,
+            max_seats_used: pop.max_seat_holders(day).0,
         }
     }
 }
@@ -384,6 +417,29 @@ impl SimHandle {
                 },
             );
         }
+    }
+
+    /// Deletes user `id` now, as an admin deleting the account would: it leaves `/users`,
+    /// `billable_members` and every other listing, later offset pages shift, `/users/:id`
+    /// answers 404, and the id is never reused. Returns false if there was no such user.
+    pub fn delete_user(&self, id: u64) -> bool {
+        let Some(index) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
+            return false;
+        };
+        self.state.change_population(|pop| pop.delete(index))
+    }
+
+    /// Adds a user now and returns its id (the next id: GitLab's ids follow creation): a human
+    /// who holds a seat, is a member of the group and has never signed in. On GitLab.com,
+    /// `account_created` is when the account was made, possibly long before it joined the group
+    /// (`billable_members` `created_at` shows the account's date, the membership its own); `None`
+    /// means the account was made today.
+    pub fn create_user(&self, account_created: Option<NaiveDate>) -> u64 {
+        let today = self.state.as_of();
+        let index = self
+            .state
+            .change_population(|pop| pop.add_user(today, account_created.map(day_of)));
+        index as u64 + 1
     }
 
     pub fn requests_served(&self) -> u64 {

@@ -43,6 +43,8 @@ struct PackedMember(
     Option<i64>,                // current_sign_in_at, epoch ms
     Option<i64>,                // last_login_at, epoch ms
     #[serde(default)] Vec<u32>, // activity: empty, or the nine counters in Activity's field order
+    // member_since, epoch ms; absent in chunks written before it existed (and when unknown)
+    #[serde(default)] Option<i64>,
 );
 
 const FLAG_BOT: u8 = 1;
@@ -107,6 +109,7 @@ impl From<&Member> for PackedMember {
             m.current_sign_in_at.map(|t| t.timestamp_millis()),
             m.last_login_at.map(|t| t.timestamp_millis()),
             activity,
+            m.member_since.map(|t| t.timestamp_millis()),
         )
     }
 }
@@ -160,6 +163,7 @@ impl TryFrom<PackedMember> for Member {
             last_sign_in_at: from_millis(p.9)?,
             current_sign_in_at: from_millis(p.10)?,
             last_login_at: from_millis(p.11)?,
+            member_since: from_millis(p.13)?,
             activity,
         })
     }
@@ -276,6 +280,10 @@ mod tests {
             last_sign_in_at: "2026-01-02T03:04:05Z".parse().ok(),
             current_sign_in_at: None,
             last_login_at: "2026-01-03T03:04:05.001Z".parse().ok(),
+            member_since: id
+                .is_multiple_of(4)
+                .then(|| "2025-05-06T07:08:09.010Z".parse().ok())
+                .flatten(),
             activity: Activity {
                 pushes: 1,
                 commits: 2,

@@ -8,7 +8,7 @@
 //! members(instance, date, run, part, id, username, name, email, state, bot, admin, auditor,
 //!         external, holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at,
 //!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged,
-//!         mrs_approved, issues_opened, issues_closed, comments, other_events)
+//!         mrs_approved, issues_opened, issues_closed, comments, other_events, member_since)
 //! committed_members                             -- view: members of committed runs only
 //! checkpoints(instance, date, state)
 //! ```
@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS members (
     issues_closed      INTEGER NOT NULL DEFAULT 0,
     comments           INTEGER NOT NULL DEFAULT 0,
     other_events       INTEGER NOT NULL DEFAULT 0,
+    member_since       TEXT,
     PRIMARY KEY (instance, date, run, id)
 ) WITHOUT ROWID;
 
@@ -102,7 +103,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 const MEMBER_COLUMNS: &str = "id, username, name, email, state, bot, admin, auditor, external, \
     holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at, \
     current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged, mrs_approved, \
-    issues_opened, issues_closed, comments, other_events";
+    issues_opened, issues_closed, comments, other_events, member_since";
 
 /// The embedded store; cheap to clone (the connection is shared).
 #[derive(Clone)]
@@ -167,6 +168,15 @@ impl SqliteStore {
 
 fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
+    // Databases created before `member_since` existed lack the column; old rows read it as NULL.
+    let has_member_since: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('members') WHERE name = 'member_since'",
+        [],
+        |row| row.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_member_since {
+        conn.execute_batch("ALTER TABLE members ADD COLUMN member_since TEXT")?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
 }
 
@@ -227,6 +237,7 @@ impl TryFrom<&Row<'_>> for Member {
             last_sign_in_at: get_time(row, 13)?,
             current_sign_in_at: get_time(row, 14)?,
             last_login_at: get_time(row, 15)?,
+            member_since: get_time(row, 25)?,
             activity: Activity {
                 pushes: count(16)?,
                 commits: count(17)?,
@@ -257,6 +268,7 @@ struct MemberRow {
     current_sign_in_at: Option<String>,
     last_login_at: Option<String>,
     activity: [u32; 9],
+    member_since: Option<String>,
 }
 
 impl TryFrom<&Member> for MemberRow {
@@ -279,6 +291,7 @@ impl TryFrom<&Member> for MemberRow {
             last_sign_in_at: m.last_sign_in_at.map(time_text),
             current_sign_in_at: m.current_sign_in_at.map(time_text),
             last_login_at: m.last_login_at.map(time_text),
+            member_since: m.member_since.map(time_text),
             activity: [
                 a.pushes,
                 a.commits,
@@ -361,7 +374,7 @@ impl SnapshotStore for SqliteStore {
                 let mut insert = tx.prepare(&format!(
                     "INSERT OR REPLACE INTO members (instance, date, run, part, {MEMBER_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
                 ))?;
                 for r in &rows {
                     let [bot, admin, auditor, external, holds_seat] = r.flags;
@@ -395,7 +408,8 @@ impl SnapshotStore for SqliteStore {
                         io,
                         ic,
                         cm,
-                        ot
+                        ot,
+                        r.member_since
                     ])?;
                 }
             }
