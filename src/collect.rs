@@ -236,8 +236,8 @@ pub async fn collect(
     .map(|step| async move {
         match step {
             Ok(Step::Member(m)) => {
-                let m = with_membership_age(client, opts.group.as_deref(), m, events_in_flight)
-                    .await?;
+                let m =
+                    with_membership_age(client, opts.group.as_deref(), m, events_in_flight).await?;
                 with_activity(client, m, window, events_in_flight)
                     .await
                     .map(Step::Member)
@@ -487,9 +487,8 @@ async fn list_members(
         Some(group) => {
             let mut listing = std::pin::pin!(client.billable_members_from(group, from));
             while let Some(page) = listing.next().await {
-                let page = page.map(|(members, next)| {
-                    (members.into_iter().map(Member::from).collect(), next)
-                });
+                let page = page
+                    .map(|(members, next)| (members.into_iter().map(Member::from).collect(), next));
                 let failed = page.is_err();
                 if pages.send(page).await.is_err() || failed {
                     break;

@@ -390,10 +390,9 @@ impl Client {
         let users: Vec<User> = parse_body(&endpoint, &answer.body)?;
         let info = PageInfo::from_headers(&answer.headers);
         let keyset_ignored = answer.headers.contains_key("x-page")
-            || info
-                .next_link
-                .as_deref()
-                .is_some_and(|link| link_has_param(link, "page") && !link_has_param(link, "cursor"));
+            || info.next_link.as_deref().is_some_and(|link| {
+                link_has_param(link, "page") && !link_has_param(link, "cursor")
+            });
         if !keyset_ignored {
             return self.keyset_result(&url, users, info, None);
         }
@@ -437,12 +436,10 @@ impl Client {
         let last_id = users.last().map(|u| u.id).or(last_id);
         let next = match info.next_link {
             Some(link) => {
-                let next = self
-                    .follow(&link)
-                    .map_err(|reason| GitLabError::BadBody {
-                        endpoint: endpoint.clone(),
-                        reason,
-                    })?;
+                let next = self.follow(&link).map_err(|reason| GitLabError::BadBody {
+                    endpoint: endpoint.clone(),
+                    reason,
+                })?;
                 if &next == url {
                     return Err(GitLabError::BadBody {
                         endpoint,
@@ -557,7 +554,10 @@ impl Client {
                     Ok(position) => position,
                     Err(e) => return Some((Err(e), None)),
                 };
-                match self.offset_step::<BillableMember>(&base, end, last_id).await {
+                match self
+                    .offset_step::<BillableMember>(&base, end, last_id)
+                    .await
+                {
                     Ok(step) => {
                         let next_state = match &step.next {
                             Some(ListingPosition::Offset { end, last_id }) => {
@@ -970,10 +970,7 @@ enum UsersCursor {
 /// Both verified listings rely on ascending ids; a GitLab that ignored the order asked for
 /// would make "every id up to the last one was listed" false, so it is refused, loudly.
 fn check_ascending<T: Listed>(endpoint: &str, rows: &[T]) -> Result<(), GitLabError> {
-    if rows
-        .windows(2)
-        .all(|w| w[0].listed_id() < w[1].listed_id())
-    {
+    if rows.windows(2).all(|w| w[0].listed_id() < w[1].listed_id()) {
         Ok(())
     } else {
         Err(GitLabError::BadBody {

@@ -452,10 +452,12 @@ async fn users_can_resume_from_a_saved_next_link() {
 async fn resume_link_to_another_api_is_refused() {
     let stub = Stub::start(keyset_users).await;
     let client = stub.client(fast_opts());
-    let mut pages = std::pin::pin!(client.users_from(Some(crate::gitlab::ListingPosition::Keyset {
-        next: "https://evil.example/steal?id_after=1".into(),
-        last_id: None,
-    })));
+    let mut pages = std::pin::pin!(client.users_from(Some(
+        crate::gitlab::ListingPosition::Keyset {
+            next: "https://evil.example/steal?id_after=1".into(),
+            last_id: None,
+        }
+    )));
     let first = pages.next().await.expect("an item");
     assert!(
         matches!(first, Err(GitLabError::Config { .. })),
@@ -685,7 +687,10 @@ fn overlapping_pages_reread_the_last_row_and_always_progress() {
     assert_eq!(overlapping_page(99), (1, 100, 0));
     for end in 100..300_000u64 {
         let (page, per_page, offset) = overlapping_page(end);
-        assert!((50..=100).contains(&per_page), "end {end}: per_page {per_page}");
+        assert!(
+            (50..=100).contains(&per_page),
+            "end {end}: per_page {per_page}"
+        );
         assert_eq!((page - 1) * per_page, offset, "end {end}: GitLab's offset");
         assert!(offset < end, "end {end}: overlaps the rows already read");
         assert!(end - offset < 50, "end {end}: re-reads at most 49 rows");

@@ -1058,23 +1058,6 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
     }
 }
 
-#[cfg(test)]
-mod cursor_tests {
-    use super::*;
-
-    #[test]
-    fn cursor_is_rubys_urlsafe_base64_of_the_keyset_attributes() {
-        // Base64.urlsafe_encode64('{"id":"123","_kd":"n"}') in Ruby
-        assert_eq!(encode_cursor(123), "eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ==");
-        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ=="), Some(123));
-        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ"), Some(123));
-        assert_eq!(decode_cursor("not a cursor!"), None);
-        for n in [0usize, 1, 9, 99_999, 262_143] {
-            assert_eq!(decode_cursor(&encode_cursor(n)), Some(n));
-        }
-    }
-}
-
 fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
     match value {
         None => Ok(None),
@@ -1143,4 +1126,21 @@ fn user_events(ctx: &Ctx, r: &Render, index: usize) -> Reply {
     let mut reply = Reply::json(StatusCode::OK, &body);
     reply.headers = offset_headers(ctx, req, total);
     reply
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursor_is_rubys_urlsafe_base64_of_the_keyset_attributes() {
+        // Base64.urlsafe_encode64('{"id":"123","_kd":"n"}') in Ruby
+        assert_eq!(encode_cursor(123), "eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ==");
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ=="), Some(123));
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ"), Some(123));
+        assert_eq!(decode_cursor("not a cursor!"), None);
+        for n in [0usize, 1, 9, 99_999, 262_143] {
+            assert_eq!(decode_cursor(&encode_cursor(n)), Some(n));
+        }
+    }
 }

@@ -644,7 +644,9 @@ impl Population {
         });
         self.seat_created.push(created);
         if let Some(account) = account_created {
-            self.changes.account_created.insert(index, account.min(created));
+            self.changes
+                .account_created
+                .insert(index, account.min(created));
         }
         index
     }
