@@ -469,3 +469,91 @@ async fn gitlab_com_subscription_start_is_not_guessed_quirk() {
     assert_eq!(summary.seats.term_start, None, "no end_date - 365");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_user_created_mid_listing_is_listed_once_quirk() {
+    for keyset in [true, false] {
+        let sim = start(Flavour::SelfManaged, 250, keyset).await;
+        let c = client(&sim);
+        let total = sim.expected().users;
+        let mut created = None;
+        let ids = list_users_with(&c, None, |page| {
+            if page == 1 {
+                created = Some(sim.create_user(None));
+            }
+        })
+        .await;
+        let created = created.expect("a user was created");
+        // GitLab's ids follow creation: the new user sorts after everyone listed so far.
+        assert_eq!(created, total + 1, "keyset {keyset}");
+        assert_each_once(&ids, &live_ids(total + 1, &[]));
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn billable_member_memberships_are_direct_memberships_only_quirk() {
+    let sim = start(Flavour::GitLabCom, 300, true).await;
+    let joined = sim.create_user(Some(day(AS_OF) - Days::new(400)));
+    let (status, headers, body) = raw_get(
+        &sim,
+        &format!("/groups/acme/billable_members/{joined}/memberships"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(headers.get("x-total").is_some(), "offset-paginated");
+    let rows: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let rows = rows.as_array().expect("an array");
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0]["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(AS_OF)),
+        "the membership's own date, not the account's: {body}"
+    );
+    assert_eq!(rows[0]["access_level"]["integer_value"], 30);
+    // A member there only through an invited group has no direct membership.
+    let c = client(&sim);
+    let mut invited = None;
+    let mut pages = std::pin::pin!(c.billable_members_from("acme", None));
+    while let Some(page) = pages.next().await {
+        if let Some(m) = page
+            .expect("page")
+            .0
+            .into_iter()
+            .find(|m| m.membership_type.as_deref() == Some("group_invite"))
+        {
+            invited = Some(m.id);
+            break;
+        }
+    }
+    let invited = invited.expect("the simulated group has invited members");
+    assert!(
+        c.billable_member_memberships("acme", invited)
+            .await
+            .expect("memberships")
+            .is_empty()
+    );
+    // Deleted: User.find fails; not a member: 404 too. Nobody else may ask (400).
+    assert!(sim.delete_user(joined));
+    let (status, _, body) = raw_get(
+        &sim,
+        &format!("/groups/acme/billable_members/{joined}/memberships"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (404, r#"{"message":"404 Not found"}"#)
+    );
+    let nonadmin = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v4/groups/acme/billable_members/{invited}/memberships",
+            sim.base_url()
+        ))
+        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(nonadmin.status().as_u16(), 400);
+    sim.shutdown().await;
+}
