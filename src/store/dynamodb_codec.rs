@@ -299,6 +299,19 @@ mod tests {
     }
 
     #[test]
+    fn chunks_written_before_member_since_still_read() {
+        // A member line as FORMAT 1 wrote it before `member_since` was appended.
+        let line = br#"[7,"u7","U 7",null,"active",16,"group_member",1700000000000,19000,null,null,null,[]]"#;
+        let mut lines = line.to_vec();
+        lines.push(b'\n');
+        let gz = gzip(&[lines]).expect("gzip");
+        let members = unpack(&gz, "test").expect("an old line reads");
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].member_since, None);
+        assert!(members[0].holds_seat);
+    }
+
+    #[test]
     fn members_round_trip_through_a_chunk() {
         let mut members: Vec<Member> = (1..=50).map(member).collect();
         members[3].activity = Activity::default();
