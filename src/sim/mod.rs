@@ -140,7 +140,8 @@ impl SimConfig {
 /// Ground truth for tests: what a correct collector must find as of the current `as_of`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expected {
-    /// Every user the admin `/users` listing returns (bots, blocked and internal users included).
+    /// Every user the admin `/users` listing returns (bots, blocked and internal users included;
+    /// users removed with [`SimHandle::delete_user`] excluded).
     pub users: u64,
     /// Users with `using_license_seat: true` (`/license` `active_users`).
     pub seat_holders: u64,
