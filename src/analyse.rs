@@ -181,14 +181,23 @@ fn unused_reason(member: &Member, date: NaiveDate, policy: &Policy) -> Option<Re
     match days_inactive(member, date) {
         Some(days) => (days >= policy.inactive_days).then_some(Reason::Inactive),
         None => {
-            // An account whose creation GitLab does not report is treated as past its grace
-            // period: otherwise such a never-used seat could never be found.
-            let old_enough = member
-                .created_at
+            // The grace period runs from when the seat was given: on GitLab.com `created_at` is
+            // the account's age on all of GitLab.com, so an old account added to the group
+            // yesterday would otherwise be reclaimable at once; the membership's age is used
+            // when the collector found it, the account's (never younger) otherwise. A member
+            // with neither date is treated as past its grace period: otherwise such a never-used
+            // seat could never be found.
+            let old_enough = grace_start(member)
                 .is_none_or(|c| days_between(c.date_naive(), date) >= policy.grace_days);
             old_enough.then_some(Reason::NeverSignedIn)
         }
     }
+}
+
+/// When the member's grace period started: the membership's age where known (GitLab.com),
+/// else the account's.
+pub fn grace_start(member: &Member) -> Option<DateTime<Utc>> {
+    member.member_since.or(member.created_at)
 }
 
 /// The rule of DESIGN.md "Reclaimable seats" for one member on `date`.
@@ -687,6 +696,7 @@ mod tests {
             last_sign_in_at: None,
             current_sign_in_at: None,
             last_login_at: None,
+            member_since: None,
             activity: Activity::default(),
             activity_unknown: false,
         }
@@ -750,6 +760,20 @@ mod tests {
             days_ago(14).and_hms_opt(0, 0, 1).expect("valid time"),
             Utc,
         ));
+        assert_eq!(standing(&m), Standing::Reclaimable(Reason::NeverSignedIn));
+    }
+
+    #[test]
+    fn gitlab_com_created_at_is_the_account_age_not_the_membership_quirk() {
+        // A years-old GitLab.com account added to the group 3 days ago, never seen since:
+        // billable_members' created_at says 2025-01-01, the membership says 3 days.
+        let mut m = member("joined-this-week");
+        m.member_since = Some(at(&days_ago(3).to_string()));
+        assert_eq!(standing(&m), Standing::Active, "inside the grace period");
+        m.member_since = Some(at(&days_ago(14).to_string()));
+        assert_eq!(standing(&m), Standing::Reclaimable(Reason::NeverSignedIn));
+        // Unknown membership age (invited through another group): the account's age decides.
+        m.member_since = None;
         assert_eq!(standing(&m), Standing::Reclaimable(Reason::NeverSignedIn));
     }
 

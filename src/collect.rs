@@ -12,8 +12,18 @@
 //!
 //! A run that must stop early (a Lambda near its deadline) saves a [`Checkpoint`] after a part and
 //! returns [`CollectOutcome::Checkpointed`]; the next run of the same day resumes from the saved
-//! cursor (the keyset `Link` on self-managed, the next page number on GitLab.com) with the same run id, so the committed day holds exactly the members an
-//! uninterrupted run would.
+//! [`ListingPosition`] (the keyset `Link` on self-managed, an offset and the last id listed on
+//! GitLab.com and on a GitLab too old for keyset) with the same run id, so the committed day
+//! holds exactly the members an uninterrupted run would.
+//!
+//! Both listings run in ascending id order and read offset pages overlapping (see
+//! [`Client::billable_members_from`]): a member removed while the listing runs never makes
+//! another one be skipped, and a resumed run drops every id up to the saved `last_id`.
+//!
+//! On GitLab.com, `billable_members` `created_at` is the account's age on all of GitLab.com, not
+//! the membership's. For members GitLab never saw active or signed in (the only ones whose grace
+//! period matters) the collector asks `billable_members/:user_id/memberships` for the
+//! membership's age: at most one request per such member, usually a few per thousand.
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +35,7 @@ use futures_util::future::{self, Either};
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
-use crate::gitlab::{BillableMember, Client, Event, GitLabError, User};
+use crate::gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
 use crate::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source,
@@ -138,7 +148,13 @@ impl CollectOutcome {
 pub struct Checkpoint {
     pub run: RunId,
     pub next_part: u32,
-    /// The keyset `Link: rel="next"` URL to resume from (no token in it).
+    /// Where the listing continues (no token in it); `None` with `next` unset means "from the
+    /// start".
+    #[serde(default)]
+    pub position: Option<ListingPosition>,
+    /// Checkpoints written before `position` existed: the keyset `Link` URL on self-managed, the
+    /// next page number on GitLab.com. Read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
     pub aggregates: DayAggregates,
     pub header: DayHeader,
@@ -183,14 +199,17 @@ pub async fn collect(
     };
 
     let (run, mut aggregates, header, mut part, next, requests_earlier) = match resumed {
-        Some(cp) => (
-            cp.run,
-            cp.aggregates,
-            cp.header,
-            cp.next_part,
-            cp.next,
-            cp.requests,
-        ),
+        Some(cp) => {
+            let position = resume_position(&cp, opts)?;
+            (
+                cp.run,
+                cp.aggregates,
+                cp.header,
+                cp.next_part,
+                position,
+                cp.requests,
+            )
+        }
         None => {
             let header = day_header(client, store, &instance, opts, now).await?;
             (
@@ -221,9 +240,7 @@ pub async fn collect(
     // other, so waiting for a page's events before asking for the next page would add a full
     // round trip per page to the critical path); a couple of pages of lookahead is enough.
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
-    // A run that may stop early, or one that resumes, needs a listing it can name a position in.
-    let resumable = opts.deadline.is_some() || next.is_some();
-    let listing = list_members(client, opts.group.as_deref(), next, resumable, pages_tx);
+    let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
         opts.events_concurrency
@@ -237,9 +254,14 @@ pub async fn collect(
     .flat_map(|page| stream::iter(page_steps(page)))
     .map(|step| async move {
         match step {
-            Ok(Step::Member(m)) => with_activity(client, m.member, scope, events_in_flight)
-                .await
-                .map(|c| Step::Member(Box::new(c))),
+            Ok(Step::Member(m)) => {
+                let m =
+                    with_membership_age(client, opts.group.as_deref(), m.member, events_in_flight)
+                        .await?;
+                with_activity(client, m, scope, events_in_flight)
+                    .await
+                    .map(|c| Step::Member(Box::new(c)))
+            }
             other => other,
         }
     })
@@ -272,7 +294,7 @@ pub async fn collect(
         }
         Ok::<_, CollectError>(None)
     };
-    let stopped_at: Option<Option<String>> = {
+    let stopped_at: Option<Option<ListingPosition>> = {
         let listing = std::pin::pin!(listing);
         let consume = std::pin::pin!(consume);
         match future::select(listing, consume).await {
@@ -301,7 +323,8 @@ pub async fn collect(
         let cp = Checkpoint {
             run: run.clone(),
             next_part: part,
-            next,
+            position: next,
+            next: None,
             aggregates: aggregates.clone(),
             header: header.clone(),
             requests,
@@ -412,7 +435,9 @@ async fn day_header(
                     max_used: ns.max_seats_used,
                     owed: None,
                     plan: ns.plan,
-                    term_start: ns.end_date.and_then(|d| d.checked_sub_days(Days::new(365))),
+                    // GitLab.com exposes no subscription start (`ee/lib/ee/api/entities/namespace.rb`
+                    // has `end_date` only); a term is not always a year, so it is not guessed.
+                    term_start: None,
                     term_end: ns.end_date,
                 },
             )
@@ -465,8 +490,8 @@ async fn uncounted_days(
     })
 }
 
-/// One page of the member listing, or why the listing stopped.
-type ListedPage = Result<(Vec<Member>, Option<String>), GitLabError>;
+/// One page of the member listing and where the listing continues, or why it stopped.
+type ListedPage = Result<(Vec<Member>, Option<ListingPosition>), GitLabError>;
 
 /// Listing pages held ready ahead of the events being fetched.
 const PAGES_AHEAD: usize = 2;
@@ -479,9 +504,9 @@ const PAGE_SIZE: usize = 100;
 enum Step {
     /// Boxed: most steps are members, but an end of page should not be as big as one.
     Member(Box<Collected>),
-    /// The end of a listing page; `next` is where the keyset listing continues (`None` on the
-    /// last page, and always on GitLab.com, whose runs are not resumable).
-    PageEnd { next: Option<String> },
+    /// The end of a listing page; `next` is where the listing continues (`None` on the last
+    /// page).
+    PageEnd { next: Option<ListingPosition> },
 }
 
 /// Sends the listing's pages, in order, into `pages` until the last one, the first error, or
@@ -489,13 +514,12 @@ enum Step {
 async fn list_members(
     client: &Client,
     group: Option<&str>,
-    next: Option<String>,
-    resumable: bool,
+    from: Option<ListingPosition>,
     pages: tokio::sync::mpsc::Sender<ListedPage>,
 ) {
     match group {
         None => {
-            let mut listing = std::pin::pin!(client.users_from(next));
+            let mut listing = std::pin::pin!(client.users_from(from));
             while let Some(page) = listing.next().await {
                 let page = page.map(|p| (p.users.into_iter().map(Member::from).collect(), p.next));
                 let failed = page.is_err();
@@ -504,42 +528,13 @@ async fn list_members(
                 }
             }
         }
-        // Without a deadline nothing needs resuming: the listing may fetch pages concurrently.
-        Some(group) if !resumable => {
-            let mut listing = std::pin::pin!(client.billable_members(group));
-            while let Some(page) = listing.next().await {
-                let page = page.map(|p| (p.into_iter().map(Member::from).collect(), None));
-                let failed = page.is_err();
-                if pages.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
-        }
-        // Offset pages, one after the other, each naming the page after it: the checkpoint's
-        // cursor is that page number.
+        // One verified page after the other, even when nothing needs resuming: pages fetched
+        // concurrently could not tell that a member removed meanwhile shifted the rest.
         Some(group) => {
-            let start = match next.as_deref().map(str::parse::<u32>) {
-                None => 1,
-                Some(Ok(page)) => page,
-                Some(Err(_)) => {
-                    let _ = pages
-                        .send(Err(GitLabError::Config {
-                            reason: format!(
-                                "the checkpoint's billable_members cursor {next:?} is not a page number"
-                            ),
-                        }))
-                        .await;
-                    return;
-                }
-            };
-            let mut listing = std::pin::pin!(client.billable_members_from(group, start));
+            let mut listing = std::pin::pin!(client.billable_members_from(group, from));
             while let Some(page) = listing.next().await {
-                let page = page.map(|(members, next)| {
-                    (
-                        members.into_iter().map(Member::from).collect(),
-                        next.map(|n| n.to_string()),
-                    )
-                });
+                let page = page
+                    .map(|(members, next)| (members.into_iter().map(Member::from).collect(), next));
                 let failed = page.is_err();
                 if pages.send(page).await.is_err() || failed {
                     break;
@@ -547,6 +542,68 @@ async fn list_members(
             }
         }
     }
+}
+
+/// Where a resumed run continues: the saved position, or one read from a checkpoint written
+/// before positions existed (those never recorded the ids listed, so nothing is dropped).
+fn resume_position(
+    cp: &Checkpoint,
+    opts: &CollectOptions,
+) -> Result<Option<ListingPosition>, CollectError> {
+    if let Some(position) = &cp.position {
+        return Ok(Some(position.clone()));
+    }
+    let Some(next) = &cp.next else {
+        return Ok(None);
+    };
+    if opts.group.is_none() {
+        return Ok(Some(ListingPosition::Keyset {
+            next: next.clone(),
+            last_id: None,
+        }));
+    }
+    match next.parse::<u64>() {
+        Ok(page) if page >= 1 => Ok(Some(ListingPosition::Offset {
+            end: (page - 1) * PAGE_SIZE as u64,
+            last_id: None,
+        })),
+        _ => Err(CollectError::BadCheckpoint {
+            date: opts.date,
+            reason: format!("its billable_members cursor {next:?} is not a page number"),
+        }),
+    }
+}
+
+/// GitLab.com: the membership's age of a member GitLab never saw active or signed in, whose
+/// grace period runs from it (`created_at` is the account's age on all of GitLab.com). The
+/// earliest direct membership in the hierarchy counts; a member there only through an invited
+/// group has none, and keeps `member_since: None`.
+async fn with_membership_age(
+    client: &Client,
+    group: Option<&str>,
+    mut member: Member,
+    in_flight: &tokio::sync::Semaphore,
+) -> Result<Member, GitLabError> {
+    let Some(group) = group else {
+        return Ok(member);
+    };
+    if member.last_seen_on().is_some() || !member.holds_seat {
+        return Ok(member);
+    }
+    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+    let _permit = in_flight
+        .acquire()
+        .await
+        .expect("the events semaphore is never closed");
+    match client.billable_member_memberships(group, member.id).await {
+        Ok(memberships) => {
+            member.member_since = memberships.iter().filter_map(|m| m.created_at).min();
+        }
+        // Removed from the group since the listing: the seat is gone, its age does not matter.
+        Err(GitLabError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(member)
 }
 
 fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
@@ -709,6 +766,7 @@ impl From<User> for Member {
             last_sign_in_at: u.last_sign_in_at,
             current_sign_in_at: u.current_sign_in_at,
             last_login_at: None,
+            member_since: None,
             activity: Activity::default(),
             activity_unknown: false,
         }
@@ -735,6 +793,7 @@ impl From<BillableMember> for Member {
             last_sign_in_at: None,
             current_sign_in_at: None,
             last_login_at: b.last_login_at,
+            member_since: None,
             activity: Activity::default(),
             activity_unknown: false,
         }

@@ -217,6 +217,12 @@ pub struct Member {
     pub current_sign_in_at: Option<DateTime<Utc>>,
     /// GitLab.com `billable_members` `last_login_at`.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// GitLab.com: when the member joined the group's hierarchy (the earliest `created_at` of
+    /// `billable_members/:user_id/memberships`), as opposed to `created_at`, the account's age on
+    /// all of GitLab.com. Fetched only for members GitLab never saw active or signed in, the only
+    /// ones whose grace period depends on it; `None` elsewhere and in older snapshots.
+    #[serde(default)]
+    pub member_since: Option<DateTime<Utc>>,
     /// Activity on the complete days the snapshot counts ([`DaySummary::activity`]), summed.
     #[serde(default)]
     pub activity: Activity,
@@ -427,6 +433,7 @@ mod tests {
             last_sign_in_at: None,
             current_sign_in_at: None,
             last_login_at: None,
+            member_since: None,
             activity: Activity::default(),
             activity_unknown: false,
         }

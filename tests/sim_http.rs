@@ -721,7 +721,13 @@ async fn keyset_pagination_lists_every_user_once() {
     assert_all_once(&ids, 250);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending ids");
     assert_eq!(pages.len(), 3);
-    assert!(pages[0].link("next").unwrap().contains("id_after=100"));
+    // lib/gitlab/pagination/keyset: an opaque cursor, Base64 of {"id":"100","_kd":"n"}
+    let next = pages[0].link("next").unwrap();
+    assert!(
+        next.contains("cursor=eyJpZCI6IjEwMCIsIl9rZCI6Im4ifQ%3D%3D"),
+        "{next}"
+    );
+    assert!(!next.contains("id_after"), "{next}");
     assert!(
         pages[0].header("x-total").is_none(),
         "keyset exposes no counters"
@@ -1219,7 +1225,8 @@ async fn a_hundred_thousand_users_start_and_serve_the_last_page() {
     assert_eq!(expected.users, 100_000);
     let last = get(
         &sim,
-        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100&id_after=99950",
+        // cursor = Base64 of {"id":"99950","_kd":"n"}
+        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100&cursor=eyJpZCI6Ijk5OTUwIiwiX2tkIjoibiJ9",
         tokens::ADMIN,
     )
     .await;

@@ -318,3 +318,24 @@ fn the_overview_shows_the_forecast_licence_and_token() {
     assert!(activity.contains("<title id=\"kinds-chart-t\">Activity by kind per day</title>"));
     assert!(activity.contains("<title id=\"active-chart-t\">Active members per day</title>"));
 }
+
+#[test]
+fn gitlab_com_pages_say_what_last_activity_means_and_that_the_start_is_unknown_quirk() {
+    let (mut report, members) = realistic(200, 30);
+    report.flavour = seatwatch::snapshot::Flavour::GitLabCom;
+    report.seats.term_start = None;
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    assert!(
+        index.contains("start unknown (GitLab.com does not report when a subscription started)"),
+        "the overview must not show a guessed start"
+    );
+    let unused = text(file(&files, "unused.html"));
+    assert!(unused.contains("id=\"gitlab-com-activity\""));
+    assert!(unused.contains("whole GitLab.com account"));
+    assert!(unused.contains("members of the group for 14 or more days"));
+    // Self-managed pages keep their wording: the note is GitLab.com's alone.
+    let (report, members) = realistic(200, 30);
+    let files = render(&report, &members).expect("renders");
+    assert!(!text(file(&files, "unused.html")).contains("gitlab-com-activity"));
+}

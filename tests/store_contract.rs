@@ -56,6 +56,7 @@ fn member(id: u64) -> Member {
         last_sign_in_at: (!id.is_multiple_of(6)).then(|| time("2025-12-24T23:59:59Z")),
         current_sign_in_at: (!id.is_multiple_of(8)).then(|| time("2026-01-02T00:00:00.500Z")),
         last_login_at: (id.is_multiple_of(9)).then(|| time("2026-01-03T12:34:56Z")),
+        member_since: (id % 5 == 2).then(|| time("2025-11-30T08:09:10.250Z")),
         activity: if id % 4 == 1 {
             Activity {
                 pushes: 1,
@@ -720,5 +721,47 @@ async fn sqlite_schema_is_queryable_with_plain_sql() {
     assert_eq!(
         in_use as usize,
         written.iter().filter(|m| m.holds_seat).count()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_database_from_before_member_since_opens_and_keeps_its_members() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    let url = StoreUrl::Sqlite(path.clone());
+    let gl = instance("gitlab.example.com");
+    let first = date(2026, 1, 1);
+    let mut old_members = members(1..8);
+    {
+        let store = store::open(&url, None, RETENTION_DAYS).await.expect("open");
+        collect_day(&*store, &gl, first, &old_members, 10).await;
+    }
+    // What a database written before the column existed looks like.
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open the file");
+        conn.execute_batch(
+            "DROP VIEW committed_members; ALTER TABLE members DROP COLUMN member_since; \
+             CREATE VIEW committed_members AS \
+             SELECT m.* FROM members m JOIN days d USING (instance, date, run);",
+        )
+        .expect("old schema");
+    }
+    let store = store::open(&url, None, RETENTION_DAYS)
+        .await
+        .expect("an old database opens");
+    for m in &mut old_members {
+        m.member_since = None;
+    }
+    assert_eq!(
+        sorted(store.members(&gl, first).await.expect("members")),
+        sorted(old_members),
+        "old rows read with member_since unknown, nothing else lost"
+    );
+    let next = first + chrono::Days::new(1);
+    collect_day(&*store, &gl, next, &members(1..8), 10).await;
+    assert_eq!(
+        sorted(store.members(&gl, next).await.expect("members")),
+        sorted(members(1..8)),
+        "new rows keep member_since"
     );
 }

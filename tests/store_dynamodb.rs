@@ -218,6 +218,7 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
                 current_sign_in_at: last_sign_in
                     .map(|t| timestamp(&mut rng, t, now.max(t + chrono::Duration::seconds(1)))),
                 last_login_at: None,
+                member_since: None,
                 activity,
                 activity_unknown: id.is_multiple_of(17),
             }

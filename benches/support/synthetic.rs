@@ -111,6 +111,7 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 last_sign_in_at: sign_in,
                 current_sign_in_at: None,
                 last_login_at: None,
+                member_since: None,
                 activity: if busy {
                     Activity {
                         pushes: ((r >> 48) % 4) as u32,

@@ -91,12 +91,74 @@ pub struct Probe {
     pub latency: Duration,
 }
 
-/// One keyset page of `GET /users` and where the next one is, for checkpointing.
+/// One page of `GET /users` and where the listing continues, for checkpointing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsersPage {
     pub users: Vec<User>,
-    /// The `Link: rel="next"` URL; `None` on the last page. Holds no token.
-    pub next: Option<String>,
+    /// Where the next page starts; `None` after the last page. Holds no token.
+    pub next: Option<ListingPosition>,
+}
+
+/// Where a member listing stands, so that a later run resumes it without skipping or repeating
+/// anyone. Both listings run in ascending id order, so "every member up to `last_id` was
+/// listed" is the whole de-duplication state, however long the listing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ListingPosition {
+    /// Keyset `/users`: the `Link: rel="next"` URL GitLab sent (its `cursor` is opaque).
+    Keyset { next: String, last_id: Option<u64> },
+    /// Offset pages in id order (`billable_members`; `/users` on a GitLab that ignores
+    /// `pagination=keyset`): the rows before `end` were read when the last page came.
+    Offset { end: u64, last_id: Option<u64> },
+}
+
+/// Anything listed by id, so that listings can be checked for order and de-duplicated.
+pub trait Listed {
+    fn listed_id(&self) -> u64;
+}
+
+impl Listed for User {
+    fn listed_id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Listed for BillableMember {
+    fn listed_id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// Smallest and largest page asked for when offset pages are read overlapping.
+const OVERLAP_MIN_PER_PAGE: u64 = 50;
+const MAX_PER_PAGE: u64 = 100;
+
+/// `(page, per_page, offset)` of a request whose rows start just before `end`, so that it
+/// re-reads at least the last row already listed: GitLab's offset is `(page - 1) * per_page`,
+/// so the page size is chosen among 50..=100 to make the offset land at most 49 rows before
+/// `end` (a gap of more than 18 between such offsets does not occur below 2,000,000 rows). The
+/// re-read row is what proves that nothing shifted past the boundary between two requests.
+/// `offset == end` (no overlap) only in the unreachable fallback.
+pub(crate) fn overlapping_page(end: u64) -> (u64, u64, u64) {
+    if end < MAX_PER_PAGE {
+        return (1, MAX_PER_PAGE, 0);
+    }
+    for offset in (end - (OVERLAP_MIN_PER_PAGE - 1)..end).rev() {
+        for per_page in (OVERLAP_MIN_PER_PAGE..=MAX_PER_PAGE).rev() {
+            if offset.is_multiple_of(per_page) && offset + per_page > end {
+                return (offset / per_page + 1, per_page, offset);
+            }
+        }
+    }
+    let offset = end.div_ceil(MAX_PER_PAGE) * MAX_PER_PAGE;
+    (offset / MAX_PER_PAGE + 1, MAX_PER_PAGE, offset)
+}
+
+/// Where a verified offset listing continues after one request.
+struct OffsetStep<T> {
+    /// Rows not listed before, in id order.
+    fresh: Vec<T>,
+    next: Option<ListingPosition>,
 }
 
 /// A successful response.
@@ -244,60 +306,209 @@ impl Client {
         self.users_from(None).map(|page| page.map(|p| p.users))
     }
 
-    /// Keyset paging of `GET /users` from the start (`None`) or from a saved `next` URL.
+    /// `GET /users` in ascending id order, from the start (`None`) or from a saved position.
+    ///
+    /// Keyset pages (`pagination=keyset`, GitLab 16.5+) are followed by their `Link`. A GitLab
+    /// from before keyset existed on `/users` silently ignores the parameter and answers with
+    /// numbered offset pages (`X-Page`, a `Link` to `page=2`): that is detected on the first
+    /// page and the listing continues as a verified offset listing (see
+    /// [`Client::billable_members_from`]), because a user deleted meanwhile would shift later
+    /// offset pages and skip someone. Ids at or below the position's `last_id` are never
+    /// yielded again, across resumes too.
     pub fn users_from(
         &self,
-        next: Option<String>,
+        from: Option<ListingPosition>,
     ) -> impl Stream<Item = Result<UsersPage, GitLabError>> + Send + '_ {
-        let start = match next {
-            None => Ok(self.users_first_url()),
-            Some(saved) => self.follow(&saved).map_err(|reason| GitLabError::Config {
-                reason: format!("cannot resume the user listing from the saved position: {reason}"),
-            }),
+        let offset_base = {
+            let mut url = self.api_url(&["users"]);
+            url.query_pairs_mut()
+                .append_pair("order_by", "id")
+                .append_pair("sort", "asc");
+            url
         };
-        let state = KeysetState {
-            next: Some(start),
-            seen: HashSet::new(),
+        let start = match from {
+            None => Ok(UsersCursor::First),
+            Some(ListingPosition::Keyset { next, last_id }) => self
+                .follow(&next)
+                .map(|url| UsersCursor::Keyset { url, last_id })
+                .map_err(|reason| GitLabError::Config {
+                    reason: format!(
+                        "cannot resume the user listing from the saved position: {reason}"
+                    ),
+                }),
+            Some(ListingPosition::Offset { end, last_id }) => {
+                Ok(UsersCursor::Offset { end, last_id })
+            }
         };
-        stream::unfold(state, move |mut state| async move {
-            let url = match state.next.take()? {
-                Ok(url) => url,
-                Err(e) => return Some((Err(e), state)),
-            };
-            let endpoint = self.endpoint_of(&url);
-            let page = self.get_page::<User>(&url).await;
-            let (users, info) = match page {
-                Ok(page) => page,
-                Err(e) => return Some((Err(e), state)),
-            };
-            let next = match info.next_link {
-                Some(link) => match self.follow(&link) {
-                    Ok(next) if next == url => Some(Err(GitLabError::BadBody {
+        stream::unfold(Some(start), move |state| {
+            let offset_base = offset_base.clone();
+            async move {
+                let cursor = match state? {
+                    Ok(cursor) => cursor,
+                    Err(e) => return Some((Err(e), None)),
+                };
+                let step = match cursor {
+                    UsersCursor::First => self.users_first_page().await,
+                    UsersCursor::Keyset { url, last_id } => {
+                        self.users_keyset_page(&url, last_id).await
+                    }
+                    UsersCursor::Offset { end, last_id } => self
+                        .offset_step::<User>(&offset_base, end, last_id)
+                        .await
+                        .map(|step| UsersPage {
+                            users: step.fresh,
+                            next: step.next,
+                        }),
+                };
+                match step {
+                    Ok(page) => {
+                        let next = page.next.clone().map(|position| match position {
+                            ListingPosition::Keyset { next, last_id } => self
+                                .follow(&next)
+                                .map(|url| UsersCursor::Keyset { url, last_id })
+                                .map_err(|reason| GitLabError::BadBody {
+                                    endpoint: "/users".into(),
+                                    reason,
+                                }),
+                            ListingPosition::Offset { end, last_id } => {
+                                Ok(UsersCursor::Offset { end, last_id })
+                            }
+                        });
+                        Some((Ok(page), next))
+                    }
+                    Err(e) => Some((Err(e), None)),
+                }
+            }
+        })
+    }
+
+    /// The first `/users` page, asked for with keyset pagination; tells which kind came back.
+    async fn users_first_page(&self) -> Result<UsersPage, GitLabError> {
+        let url = self.users_first_url();
+        let endpoint = self.endpoint_of(&url);
+        let answer = self.get(&url).await?;
+        let users: Vec<User> = parse_body(&endpoint, &answer.body)?;
+        let info = PageInfo::from_headers(&answer.headers);
+        let keyset_ignored = answer.headers.contains_key("x-page")
+            || info.next_link.as_deref().is_some_and(|link| {
+                link_has_param(link, "page") && !link_has_param(link, "cursor")
+            });
+        if !keyset_ignored {
+            return self.keyset_result(&url, users, info, None);
+        }
+        // lib/api/users.rb before 16.5 paginated with `paginate`, which ignores `pagination`:
+        // this page is offset page 1 (ordered by id ascending, as asked), and the rest must be
+        // read as verified offset pages.
+        tracing::info!(
+            "this GitLab ignores keyset pagination on /users (older than 16.5): listing with overlapping offset pages"
+        );
+        check_ascending(&endpoint, &users)?;
+        let len = users.len() as u64;
+        let last_id = users.last().map(Listed::listed_id);
+        let per_page: u64 = PER_PAGE.parse().unwrap_or(MAX_PER_PAGE);
+        let next = (len >= per_page).then_some(ListingPosition::Offset { end: len, last_id });
+        Ok(UsersPage { users, next })
+    }
+
+    async fn users_keyset_page(
+        &self,
+        url: &Url,
+        last_id: Option<u64>,
+    ) -> Result<UsersPage, GitLabError> {
+        let (users, info) = self.get_page::<User>(url).await?;
+        self.keyset_result(url, users, info, last_id)
+    }
+
+    /// One keyset page: rows already listed dropped, and the position after it.
+    fn keyset_result(
+        &self,
+        url: &Url,
+        users: Vec<User>,
+        info: PageInfo,
+        last_id: Option<u64>,
+    ) -> Result<UsersPage, GitLabError> {
+        let endpoint = self.endpoint_of(url);
+        check_ascending(&endpoint, &users)?;
+        let users: Vec<User> = users
+            .into_iter()
+            .filter(|u| last_id.is_none_or(|last| u.id > last))
+            .collect();
+        let last_id = users.last().map(|u| u.id).or(last_id);
+        let next = match info.next_link {
+            Some(link) => {
+                let next = self.follow(&link).map_err(|reason| GitLabError::BadBody {
+                    endpoint: endpoint.clone(),
+                    reason,
+                })?;
+                if &next == url {
+                    return Err(GitLabError::BadBody {
                         endpoint,
                         reason: "the Link rel=\"next\" header points back at the same page".into(),
-                    })),
-                    Ok(next) => Some(Ok(next)),
-                    Err(reason) => Some(Err(GitLabError::BadBody { endpoint, reason })),
-                },
-                None => None,
+                    });
+                }
+                Some(ListingPosition::Keyset {
+                    next: next.to_string(),
+                    last_id,
+                })
+            }
+            None => None,
+        };
+        Ok(UsersPage { users, next })
+    }
+
+    /// One request of a verified offset listing in ascending id order, from a position where
+    /// the rows before `end` were read and every id up to `last_id` was listed.
+    ///
+    /// Offset pages shift when a row before them is removed between two requests, which would
+    /// skip the row that moved over the page boundary. Each request therefore starts a little
+    /// before `end` ([`overlapping_page`]): if its first row is not one already listed, rows
+    /// moved, and the request is repeated further back until it overlaps what was listed, so
+    /// the rows that moved are found (never skipped silently). A row added before the position
+    /// shifts the other way and is only read twice; ids already listed are dropped.
+    async fn offset_step<T>(
+        &self,
+        base: &Url,
+        end: u64,
+        last_id: Option<u64>,
+    ) -> Result<OffsetStep<T>, GitLabError>
+    where
+        T: DeserializeOwned + Listed + Send + 'static,
+    {
+        let mut end = end;
+        loop {
+            let (page, per_page, offset) = overlapping_page(end);
+            let url = with_page_size(base, page, per_page);
+            let endpoint = self.endpoint_of(&url);
+            let (rows, _) = self.get_page::<T>(&url).await?;
+            check_ascending(&endpoint, &rows)?;
+            let overlaps = offset < end;
+            let shifted = match (rows.first(), last_id) {
+                (Some(first), Some(last)) => first.listed_id() > last,
+                // Fewer rows than where we were: rows before the position went away.
+                (None, Some(_)) => true,
+                (_, None) => false,
             };
-            let next_string = match &next {
-                Some(Ok(url)) => Some(url.to_string()),
-                _ => None,
-            };
-            state.next = next;
-            let users = users
+            if overlaps && offset > 0 && shifted {
+                tracing::info!(
+                    endpoint = %endpoint,
+                    offset,
+                    "rows moved between two pages (a member was removed meanwhile): reading further back"
+                );
+                end = offset;
+                continue;
+            }
+            let read = rows.len() as u64;
+            let fresh: Vec<T> = rows
                 .into_iter()
-                .filter(|u| state.seen.insert(u.id))
+                .filter(|row| last_id.is_none_or(|last| row.listed_id() > last))
                 .collect();
-            Some((
-                Ok(UsersPage {
-                    users,
-                    next: next_string,
-                }),
-                state,
-            ))
-        })
+            let last_id = fresh.last().map(Listed::listed_id).or(last_id);
+            let next = (read >= per_page).then_some(ListingPosition::Offset {
+                end: offset + read,
+                last_id,
+            });
+            return Ok(OffsetStep { fresh, next });
+        }
     }
 
     /// `GET /groups/:group/billable_members`, all pages (concurrently when GitLab gives the page
@@ -314,35 +525,49 @@ impl Client {
         })
     }
 
-    /// `billable_members` from page `start` (1-based), one page after the other, each with the
-    /// number of the page after it (`None` on the last). A collection that stops before a Lambda
-    /// deadline saves that number and resumes here; [`Client::billable_members`] is the faster
-    /// listing when nothing needs resuming. Ids repeated within this listing are dropped.
+    /// `billable_members` in ascending id order (`sort=id_asc`, GitLab's default), from the
+    /// start (`None`) or a saved position, one request after the other, each with the position
+    /// after it (`None` at the end). The pages are verified offset pages ([`Client::offset_step`]):
+    /// a member removed while the listing runs cannot make another one be skipped, and ids up
+    /// to the position's `last_id` are never yielded again, across resumes too.
+    /// [`Client::billable_members`] is the faster, unverified listing for a quick look.
     pub fn billable_members_from(
         &self,
         group: &str,
-        start: u32,
-    ) -> impl Stream<Item = Result<(Vec<BillableMember>, Option<u32>), GitLabError>> + Send + '_
-    {
+        from: Option<ListingPosition>,
+    ) -> impl Stream<Item = Result<(Vec<BillableMember>, Option<ListingPosition>), GitLabError>>
+    + Send
+    + '_ {
         let mut base = self.api_url(&["groups", group, "billable_members"]);
-        base.query_pairs_mut().append_pair("per_page", PER_PAGE);
-        let state = (Some(start.max(1)), HashSet::new());
-        stream::unfold(state, move |(page, mut seen)| {
+        base.query_pairs_mut().append_pair("sort", "id_asc");
+        let start = match from {
+            None => Ok((0, None)),
+            Some(ListingPosition::Offset { end, last_id }) => Ok((end, last_id)),
+            Some(ListingPosition::Keyset { .. }) => Err(GitLabError::Config {
+                reason: "the saved billable_members position is a keyset link, which GitLab does not offer there: delete the checkpoint".into(),
+            }),
+        };
+        stream::unfold(Some(start), move |state| {
             let base = base.clone();
             async move {
-                let page = page?;
+                let (end, last_id) = match state? {
+                    Ok(position) => position,
+                    Err(e) => return Some((Err(e), None)),
+                };
                 match self
-                    .get_page::<BillableMember>(&with_page(&base, page))
+                    .offset_step::<BillableMember>(&base, end, last_id)
                     .await
                 {
-                    Ok((items, info)) => {
-                        // GitLab sends X-Next-Page even above 10,000 rows, where totals go;
-                        // an empty page also ends the listing.
-                        let next = info.next_page.filter(|_| !items.is_empty());
-                        let fresh = items.into_iter().filter(|m| seen.insert(m.id)).collect();
-                        Some((Ok((fresh, next)), (next, seen)))
+                    Ok(step) => {
+                        let next_state = match &step.next {
+                            Some(ListingPosition::Offset { end, last_id }) => {
+                                Some(Ok((*end, *last_id)))
+                            }
+                            _ => None,
+                        };
+                        Some((Ok((step.fresh, step.next)), next_state))
                     }
-                    Err(e) => Some((Err(e), (None, seen))),
+                    Err(e) => Some((Err(e), None)),
                 }
             }
         })
@@ -368,6 +593,30 @@ impl Client {
             ids.extend(page?.into_iter().map(|p| p.id));
         }
         Ok(ids)
+    }
+
+    /// `GET /groups/:group/billable_members/:user_id/memberships`: the member's direct
+    /// memberships in the group's hierarchy, all pages. Empty for a member who is there only
+    /// through an invited group.
+    pub async fn billable_member_memberships(
+        &self,
+        group: &str,
+        user_id: u64,
+    ) -> Result<Vec<super::types::BillableMembership>, GitLabError> {
+        let mut url = self.api_url(&[
+            "groups",
+            group,
+            "billable_members",
+            &user_id.to_string(),
+            "memberships",
+        ]);
+        url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+        let mut pages = std::pin::pin!(self.offset_pages::<super::types::BillableMembership>(url));
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(page?);
+        }
+        Ok(all)
     }
 
     /// All events of one user in (after, before), both exclusive day bounds as GitLab has them;
@@ -733,9 +982,43 @@ impl Client {
     }
 }
 
-struct KeysetState {
-    next: Option<Result<Url, GitLabError>>,
-    seen: HashSet<u64>,
+/// Where [`Client::users_from`] continues.
+enum UsersCursor {
+    First,
+    Keyset { url: Url, last_id: Option<u64> },
+    Offset { end: u64, last_id: Option<u64> },
+}
+
+/// Both verified listings rely on ascending ids; a GitLab that ignored the order asked for
+/// would make "every id up to the last one was listed" false, so it is refused, loudly.
+fn check_ascending<T: Listed>(endpoint: &str, rows: &[T]) -> Result<(), GitLabError> {
+    if rows.windows(2).all(|w| w[0].listed_id() < w[1].listed_id()) {
+        Ok(())
+    } else {
+        Err(GitLabError::BadBody {
+            endpoint: endpoint.to_string(),
+            reason: "the rows did not come back in ascending id order, so the listing cannot be shown complete".into(),
+        })
+    }
+}
+
+fn link_has_param(link: &str, name: &str) -> bool {
+    Url::parse(link.trim()).is_ok_and(|url| url.query_pairs().any(|(k, _)| k == name))
+}
+
+fn with_page_size(base: &Url, page: u64, per_page: u64) -> Url {
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| k != "page" && k != "per_page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("page", &page.to_string())
+        .append_pair("per_page", &per_page.to_string());
+    url
 }
 
 fn with_page(base: &Url, page: u32) -> Url {

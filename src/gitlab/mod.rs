@@ -17,7 +17,7 @@ mod token;
 pub mod types;
 
 pub use base_url::{BaseUrl, UrlError};
-pub use client::{Client, ClientOptions, Probe, UsersPage};
+pub use client::{Client, ClientOptions, ListingPosition, Probe, UsersPage};
 pub use error::GitLabError;
 pub use headers::RateLimit;
 pub use token::Token;

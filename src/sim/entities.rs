@@ -489,7 +489,16 @@ impl<'p> Render<'p> {
                 "group_member"
             },
             removable: !invited,
-            created_at: v.created_at.clone(),
+            // ee/lib/ee/api/entities/billable_member.rb exposes the user's `created_at`: on
+            // GitLab.com the account's creation, usually long before it joined this group.
+            created_at: match self.flavour {
+                Flavour::GitLabCom => {
+                    let account = self.pop.account_created(v.index);
+                    let h = self.pop.draw(v.index, 5, Salt::Misc);
+                    timestamp(account, (h % 86_400) as u32, (h >> 32) as u32 % 1000)
+                }
+                Flavour::SelfManaged => v.created_at.clone(),
+            },
             last_login_at: v.sign_ins.as_ref().map(|(current, _)| current.clone()),
             is_last_owner: v.index == ADMIN_USER_INDEX,
         }

@@ -318,8 +318,10 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
     }
 
     let mut reply = if request.method() == Method::GET || request.method() == Method::HEAD {
+        let pop = sim.population();
         let ctx = Ctx {
             sim: &sim,
+            pop: &pop,
             query: &query,
             origin: &origin,
             path: &path,
@@ -366,6 +368,8 @@ fn percent_decode(segment: &str) -> String {
 
 struct Ctx<'a> {
     sim: &'a SimState,
+    /// The population as it was when the request arrived.
+    pop: &'a Population,
     query: &'a [(String, String)],
     origin: &'a str,
     path: &'a str,
@@ -383,7 +387,7 @@ impl Ctx<'_> {
     }
     fn render(&self) -> Render<'_> {
         Render {
-            pop: &self.sim.pop,
+            pop: self.pop,
             flavour: self.sim.flavour,
             group_path: &self.sim.group_path,
             origin: self.origin,
@@ -426,6 +430,7 @@ enum Endpoint<'s> {
     Group(&'s str),
     BillableMembers(&'s str),
     GroupProjects(&'s str),
+    BillableMemberships(&'s str, &'s str),
 }
 
 impl Endpoint<'_> {
@@ -458,6 +463,9 @@ fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
         ["groups", id] => Endpoint::Group(id),
         ["groups", id, "billable_members"] => Endpoint::BillableMembers(id),
         ["groups", id, "projects"] => Endpoint::GroupProjects(id),
+        ["groups", id, "billable_members", user, "memberships"] => {
+            Endpoint::BillableMemberships(id, user)
+        }
         _ => return None,
     })
 }
@@ -557,7 +565,7 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
         },
         Endpoint::License if instance_admin => {
-            Reply::json(StatusCode::OK, &entities::license(&ctx.sim.pop, r.as_of))
+            Reply::json(StatusCode::OK, &entities::license(ctx.pop, r.as_of))
         }
         Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
         Endpoint::Namespace(id) if is_group(ctx.sim, id) => {
@@ -575,7 +583,20 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             }
         }
         Endpoint::GroupProjects(id) if is_group(ctx.sim, id) => group_projects(ctx, &r),
-        Endpoint::Group(_) | Endpoint::BillableMembers(_) | Endpoint::GroupProjects(_) => {
+        // ee/lib/ee/api/members.rb: `bad_request! unless can?(current_user, :admin_group_member,
+        // group)`, then `User.find` (a missing user is ActiveRecord's 404 "404 Not found") and
+        // `not_found!('User')` unless the user is billed in the group.
+        Endpoint::BillableMemberships(id, user) if is_group(ctx.sim, id) => {
+            if group_owner {
+                billable_memberships(ctx, &r, user)
+            } else {
+                Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
+            }
+        }
+        Endpoint::Group(_)
+        | Endpoint::BillableMembers(_)
+        | Endpoint::BillableMemberships(..)
+        | Endpoint::GroupProjects(_) => {
             Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
         }
     }
@@ -609,6 +630,10 @@ fn token_self(token: &TokenRecord, owner_index: usize, as_of: Day) -> Value {
 
 /// Resolves `:id` (numeric id or username) to a user visible on the current date.
 fn find_user(r: &Render, id: &str) -> Option<usize> {
+    find_user_any(r, id).filter(|&index| r.pop.exists(index))
+}
+
+fn find_user_any(r: &Render, id: &str) -> Option<usize> {
     let visible = r.pop.visible(r.as_of);
     if let Ok(id) = id.parse::<usize>() {
         return (1..=visible).contains(&id).then(|| id - 1);
@@ -714,7 +739,10 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
         );
     }
     let ascending = ctx.param("sort") == Some("asc");
-    let keyset = ctx.param("pagination") == Some("keyset");
+    // lib/api/helpers/pagination_strategies.rb: `keyset_pagination_enabled?` is
+    // `params[:pagination] == 'keyset'`; before 16.5 lib/api/users.rb called `paginate`, which
+    // never looks at it, so an older GitLab answers with offset pages.
+    let keyset = ctx.param("pagination") == Some("keyset") && ctx.sim.users_keyset_pagination;
 
     let text_filter = ctx
         .param("username")
@@ -722,6 +750,9 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
         .map(str::to_lowercase);
     let exact_username = ctx.param("username").is_some();
     let matches = |index: usize| -> bool {
+        if !pop.exists(index) {
+            return false;
+        }
         let u = &pop.users[index];
         let state = u.state_on(r.as_of);
         let checks = [
@@ -775,39 +806,55 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
     let per_page = page_request(ctx).per_page;
 
     if keyset {
-        // Ids are index + 1 and dense, so "after id X" starts at index X.
-        let (indices, next_key): (Vec<usize>, Option<(&str, usize)>) = if ascending {
-            let after = ctx
-                .param("id_after")
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            let mut it = (after.min(visible)..visible).filter(|&i| matches(i));
-            let page: Vec<usize> = it.by_ref().take(per_page).collect();
-            let more = it.next().is_some();
-            let next = page
-                .last()
-                .filter(|_| more)
-                .map(|&last| ("id_after", last + 1));
-            (page, next)
-        } else {
-            let before = ctx
-                .param("id_before")
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(visible + 1);
-            let mut it = (0..before.saturating_sub(1).min(visible))
-                .rev()
-                .filter(|&i| matches(i));
-            let page: Vec<usize> = it.by_ref().take(per_page).collect();
-            let more = it.next().is_some();
-            let next = page
-                .last()
-                .filter(|_| more)
-                .map(|&last| ("id_before", last + 1));
-            (page, next)
+        // lib/gitlab/pagination/keyset/paginator.rb: the cursor is the last row's keyset
+        // attributes plus the direction, `{"id":"<id>","_kd":"n"}`, as URL-safe Base64; the next
+        // page is the rows after it in the requested order, so a deleted row moves nothing.
+        let after = match ctx.param("cursor").filter(|c| !c.is_empty()) {
+            None => None,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(id) => Some(id),
+                // Gitlab::Json.safe_parse of a bad cursor raises; Grape answers 400.
+                None => {
+                    return Reply::raw_json(
+                        StatusCode::BAD_REQUEST,
+                        r#"{"error":"cursor is invalid"}"#,
+                    );
+                }
+            },
         };
+        // Ids are index + 1, so "after id X" starts at index X.
+        let (indices, more): (Vec<usize>, bool) = if ascending {
+            let start = after.unwrap_or(0).min(visible);
+            let mut it = (start..visible).filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            (page, it.next().is_some())
+        } else {
+            let below = after.map_or(visible, |id| id.saturating_sub(1).min(visible));
+            let mut it = (0..below).rev().filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            (page, it.next().is_some())
+        };
+        let next_cursor = indices
+            .last()
+            .filter(|_| more)
+            .map(|&last| encode_cursor(last + 1));
         let mut reply = render(indices);
-        if let Some((key, id)) = next_key {
-            let link = ctx.link_with(&["id_after", "id_before", "page"], &[(key, id.to_string())]);
+        if let Some(cursor) = next_cursor {
+            // lib/gitlab/pagination/keyset/header_builder.rb: the request's params merged with
+            // `cursor`, written by `Hash#to_query` (keys sorted). The token is left out here;
+            // GitLab would echo a `private_token` query parameter.
+            let mut pairs: Vec<(String, String)> = ctx
+                .query
+                .iter()
+                .filter(|(k, _)| k != "private_token" && k != "cursor")
+                .cloned()
+                .chain(std::iter::once(("cursor".to_string(), cursor)))
+                .collect();
+            pairs.sort();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            let link = format!("{}{}?{}", ctx.origin, ctx.path, query);
             reply = reply.header("link", format!("<{link}>; rel=\"next\""));
         }
         return reply;
@@ -830,7 +877,9 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
     let skip = (req.page - 1) * req.per_page;
     let mut total = 0usize;
     let mut page = Vec::with_capacity(req.per_page);
-    let unfiltered = text_filter.is_none() && !ctx.query.iter().any(|(_, v)| v == "true");
+    let unfiltered = text_filter.is_none()
+        && !ctx.query.iter().any(|(_, v)| v == "true")
+        && pop.changes.deleted.is_empty();
     if unfiltered {
         total = visible;
         let mut seen = 0usize;
@@ -860,11 +909,29 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
 fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
     let visible = r.pop.visible(r.as_of);
     let needle = ctx.param("search").map(str::to_lowercase);
+    // ee/lib/ee/api/members.rb: `sorting = params[:sort] || 'id_asc'`; the simulator offers
+    // the default order and its reverse.
+    let descending = match ctx.param("sort") {
+        None | Some("id_asc") => false,
+        Some("id_desc") => true,
+        Some(_) => {
+            return Reply::raw_json(
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"sort: the simulated GitLab orders billable members by id_asc or id_desc only"}"#,
+            );
+        }
+    };
     let req = page_request(ctx);
     let skip = (req.page - 1) * req.per_page;
     let mut total = 0usize;
     let mut page = Vec::new();
-    for index in (0..visible).filter(|&i| r.pop.users[i].holds_seat_on(r.as_of)) {
+    let billed = |i: &usize| r.pop.exists(*i) && r.pop.users[*i].holds_seat_on(r.as_of);
+    let ordered: Box<dyn Iterator<Item = usize>> = if descending {
+        Box::new((0..visible).rev().filter(billed))
+    } else {
+        Box::new((0..visible).filter(billed))
+    };
+    for index in ordered {
         if let Some(needle) = &needle {
             let v = r.identity(index);
             if !(v.username.to_lowercase().contains(needle.as_str())
@@ -886,6 +953,117 @@ fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
     let mut reply = Reply::raw_json(StatusCode::OK, body);
     reply.headers = offset_headers(ctx, req, total);
     reply
+}
+
+/// `GET /groups/:id/billable_members/:user_id/memberships` (ee/lib/ee/api/members.rb):
+/// `user.members.in_hierarchy(group)`, the direct memberships only, offset-paginated. A
+/// simulated member belongs to the group itself from the day it joined; one invited through
+/// another group has no direct membership, so the list is empty.
+fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
+    let Some(index) = user
+        .parse::<usize>()
+        .ok()
+        .and_then(|id| find_user(r, &id.to_string()))
+    else {
+        // `::User.find` raises RecordNotFound: lib/api/helpers.rb renders "404 Not found".
+        return Reply::message(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    let u = &r.pop.users[index];
+    if !u.holds_seat_on(r.as_of) {
+        return Reply::message(StatusCode::NOT_FOUND, "404 User Not Found");
+    }
+    let mut rows = Vec::new();
+    if !u.has(flags::INVITED) {
+        let h = r.pop.draw(index, 4, super::population::Salt::Misc);
+        rows.push(json!({
+            "id": 1_000_000 + index as u64,
+            "source_id": GROUP_ID,
+            "source_full_name": r.group_path,
+            "source_members_url": format!("{}/groups/{}/-/group_members", ctx.origin, r.group_path),
+            "created_at": entities::timestamp(u.created, 8 * 3600 + (h % (9 * 3600)) as u32, (h >> 32) as u32 % 1000),
+            "expires_at": null,
+            "access_level": { "string_value": "Developer", "integer_value": 30 },
+        }));
+    }
+    let req = page_request(ctx);
+    let total = rows.len();
+    let body = Value::Array(
+        rows.into_iter()
+            .skip((req.page - 1) * req.per_page)
+            .take(req.per_page)
+            .collect(),
+    );
+    let mut reply = Reply::json(StatusCode::OK, &body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+/// URL-safe Base64 with padding, as Ruby's `Base64.urlsafe_encode64`.
+fn base64_urlsafe(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Ruby's `Base64.urlsafe_decode64` (padding optional); `None` for anything else.
+fn base64_urlsafe_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let trimmed = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    for chunk in trimmed.as_bytes().chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i) & 0xFF) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The cursor GitLab puts in the `Link` after a row with this id, forward direction.
+fn encode_cursor(id: usize) -> String {
+    // Key order as Ruby builds the hash: the order's attributes first, then the direction.
+    base64_urlsafe(format!(r#"{{"id":"{id}","_kd":"n"}}"#).as_bytes())
+}
+
+/// The id in a forward cursor; `None` for a cursor GitLab would refuse.
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let json: Value = serde_json::from_slice(&base64_urlsafe_decode(cursor)?).ok()?;
+    if json.get("_kd").and_then(Value::as_str).unwrap_or("n") != "n" {
+        return None;
+    }
+    match json.get("id")? {
+        Value::String(id) => id.parse().ok(),
+        Value::Number(id) => id.as_u64().and_then(|id| usize::try_from(id).ok()),
+        _ => None,
+    }
 }
 
 fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
@@ -997,4 +1175,21 @@ fn group_projects(ctx: &Ctx, r: &Render) -> Reply {
     let mut reply = Reply::json(StatusCode::OK, &body);
     reply.headers = offset_headers(ctx, req, total);
     reply
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursor_is_rubys_urlsafe_base64_of_the_keyset_attributes() {
+        // Base64.urlsafe_encode64('{"id":"123","_kd":"n"}') in Ruby
+        assert_eq!(encode_cursor(123), "eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ==");
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ=="), Some(123));
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ"), Some(123));
+        assert_eq!(decode_cursor("not a cursor!"), None);
+        for n in [0usize, 1, 9, 99_999, 262_143] {
+            assert_eq!(decode_cursor(&encode_cursor(n)), Some(n));
+        }
+    }
 }

@@ -10,7 +10,14 @@
 //! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
 //! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
-//! `/groups/:id/billable_members` for the top-level group [`SimConfig::group_path`].
+//! `/groups/:id/billable_members` and `/groups/:id/billable_members/:user_id/memberships` for
+//! the top-level group [`SimConfig::group_path`].
+//!
+//! Keyset pages of `/users` carry GitLab's opaque `cursor`; with
+//! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
+//! ignores `pagination=keyset` on `/users` and answers with offset pages. [`SimHandle::delete_user`]
+//! and [`SimHandle::create_user`] change the population while a listing runs, and later pages
+//! answer as GitLab's would (offset pages shift, keyset cursors do not).
 //!
 //! The simulator has a clock: a date (`as_of`) and a time of day in the instance's time zone
 //! ([`SimConfig::time_of_day`], [`SimConfig::utc_offset_seconds`]; UTC by default, as on
@@ -121,6 +128,9 @@ pub struct SimConfig {
     /// GitLab's `throttle_authenticated_api`: a fixed 60 s window per this many requests.
     pub rate_limit_per_minute: Option<u32>,
     pub faults: Faults,
+    /// `/users` honours `pagination=keyset` (GitLab 16.5+, the default). Off: an older GitLab,
+    /// whose `lib/api/users.rb` paginated with `paginate` and silently ignored the parameter.
+    pub users_keyset_pagination: bool,
 }
 
 impl SimConfig {
@@ -138,6 +148,7 @@ impl SimConfig {
             latency: Duration::ZERO,
             rate_limit_per_minute: None,
             faults: Faults::default(),
+            users_keyset_pagination: true,
         }
     }
 }
@@ -145,7 +156,8 @@ impl SimConfig {
 /// Ground truth for tests: what a correct collector must find as of the current `as_of`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expected {
-    /// Every user the admin `/users` listing returns (bots, blocked and internal users included).
+    /// Every user the admin `/users` listing returns (bots, blocked and internal users included;
+    /// users removed with [`SimHandle::delete_user`] excluded).
     pub users: u64,
     /// Users with `using_license_seat: true` (`/license` `active_users`).
     pub seat_holders: u64,
@@ -204,7 +216,10 @@ pub(crate) struct RateWindow {
 pub(crate) struct SimState {
     pub flavour: Flavour,
     pub group_path: String,
-    pub pop: Population,
+    /// Swapped whole (copy on write) by the test hooks, so a request sees one consistent
+    /// population from start to end.
+    pub pop: RwLock<Arc<Population>>,
+    pub users_keyset_pagination: bool,
     pub as_of: AtomicI32,
     /// Seconds after local midnight of `as_of`.
     pub now: AtomicU32,
@@ -278,7 +293,8 @@ impl SimState {
             as_of: AtomicI32::new(day_of(cfg.as_of)),
             now: AtomicU32::new(cfg.time_of_day.num_seconds_from_midnight()),
             utc_offset_seconds: cfg.utc_offset_seconds,
-            pop,
+            pop: RwLock::new(Arc::new(pop)),
+            users_keyset_pagination: cfg.users_keyset_pagination,
             latency: cfg.latency,
             rate_limit_per_minute: cfg.rate_limit_per_minute,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
@@ -287,6 +303,20 @@ impl SimState {
             requests_served: AtomicU64::new(0),
             responses_429: AtomicU64::new(0),
         }
+    }
+
+    /// The population as it is now (users deleted or added by the test hooks included).
+    pub(crate) fn population(&self) -> Arc<Population> {
+        self.pop.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Applies a test hook's change to a copy and makes it current.
+    fn change_population<R>(&self, change: impl FnOnce(&mut Population) -> R) -> R {
+        let mut current = self.pop.write().unwrap_or_else(|e| e.into_inner());
+        let mut copy = Population::clone(&current);
+        let out = change(&mut copy);
+        *current = Arc::new(copy);
+        out
     }
 
     pub(crate) fn as_of(&self) -> population::Day {
@@ -299,29 +329,31 @@ impl SimState {
 
     fn expected(&self) -> Expected {
         let day = self.as_of();
-        let visible = self.pop.visible(day);
-        let seat_holders = self.pop.seat_holders(day);
+        let pop = self.population();
+        let visible = pop.visible(day);
+        let seat_holders = pop.seat_holders(day);
         let now = self.now();
         let active_on_as_of = (0..visible)
-            .filter(|&i| self.pop.last_activity_on(i, day, now) == Some(day))
+            .filter(|&i| pop.exists(i) && pop.last_activity_on(i, day, now) == Some(day))
             .count() as u64;
         let active_since_yesterday = (0..visible)
             .filter(|&i| {
-                !self.pop.is_bot(i)
-                    && self
-                        .pop
+                pop.exists(i)
+                    && !pop.is_bot(i)
+                    && pop
                         .last_activity_on(i, day, now)
                         .is_some_and(|d| d >= day - 1)
             })
             .count() as u64;
+        let deleted = (0..visible).filter(|&i| !pop.exists(i)).count();
         Expected {
-            users: visible as u64,
+            users: (visible - deleted) as u64,
             active_since_yesterday,
             seat_holders,
             billable_members: seat_holders,
             active_on_as_of,
-            user_limit: self.pop.user_limit,
-            max_seats_used: self.pop.max_seat_holders(day).0,
+            user_limit: pop.user_limit,
+            max_seats_used: pop.max_seat_holders(day).0,
         }
     }
 }
@@ -400,8 +432,9 @@ impl SimHandle {
     /// administrator, for all users listed at the current date.
     pub fn events_of_day(&self, date: NaiveDate) -> Vec<serde_json::Value> {
         let s = &self.state;
+        let pop = s.population();
         let r = entities::Render {
-            pop: &s.pop,
+            pop: &pop,
             flavour: s.flavour,
             group_path: &s.group_path,
             origin: "http://127.0.0.1",
@@ -410,12 +443,11 @@ impl SimHandle {
             utc_offset_seconds: s.utc_offset_seconds,
         };
         let day = day_of(date);
-        (0..s.pop.visible(r.as_of))
-            .filter(|&i| http::serves_events(&s.pop, i))
+        (0..pop.visible(r.as_of))
+            .filter(|&i| pop.exists(i) && http::serves_events(&pop, i))
             .flat_map(|i| {
                 let view = r.identity(i);
-                s.pop
-                    .events_until(i, day, r.as_of, r.now)
+                pop.events_until(i, day, r.as_of, r.now)
                     .iter()
                     .map(|e| r.event(&view, e))
                     .collect::<Vec<_>>()
@@ -462,6 +494,29 @@ impl SimHandle {
                 },
             );
         }
+    }
+
+    /// Deletes user `id` now, as an admin deleting the account would: it leaves `/users`,
+    /// `billable_members` and every other listing, later offset pages shift, `/users/:id`
+    /// answers 404, and the id is never reused. Returns false if there was no such user.
+    pub fn delete_user(&self, id: u64) -> bool {
+        let Some(index) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
+            return false;
+        };
+        self.state.change_population(|pop| pop.delete(index))
+    }
+
+    /// Adds a user now and returns its id (the next id: GitLab's ids follow creation): a human
+    /// who holds a seat, is a member of the group and has never signed in. On GitLab.com,
+    /// `account_created` is when the account was made, possibly long before it joined the group
+    /// (`billable_members` `created_at` shows the account's date, the membership its own); `None`
+    /// means the account was made today.
+    pub fn create_user(&self, account_created: Option<NaiveDate>) -> u64 {
+        let today = self.state.as_of();
+        let index = self
+            .state
+            .change_population(|pop| pop.add_user(today, account_created.map(day_of)));
+        index as u64 + 1
     }
 
     pub fn requests_served(&self) -> u64 {

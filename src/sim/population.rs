@@ -282,6 +282,7 @@ const EVENT_ID_PER_DAY: u64 = 16;
 pub(crate) const MAX_USERS: u32 = (EVENT_ID_USERS - 1) as u32;
 const EVENT_EPOCH: Day = 730_120; // 2000-01-01
 
+#[derive(Clone)]
 pub(crate) struct Population {
     pub seed: u64,
     pub anchor: Day,
@@ -293,6 +294,18 @@ pub(crate) struct Population {
     pub term_start: Day,
     pub term_end: Day,
     pub user_limit: u64,
+    /// Changes made by the test hooks ([`Population::delete`], [`Population::add_user`]).
+    pub changes: Changes,
+}
+
+/// Users deleted or added after the population was built (the simulator's test hooks).
+#[derive(Clone, Default)]
+pub(crate) struct Changes {
+    /// Indices of deleted users: GitLab drops a deleted user from every listing and never
+    /// reuses the id.
+    pub deleted: std::collections::HashSet<usize>,
+    /// GitLab.com account creation of added users whose account predates their membership.
+    pub account_created: std::collections::HashMap<usize, Day>,
 }
 
 fn chance(h: u64, per_10000: u64) -> bool {
@@ -353,6 +366,7 @@ impl Population {
             term_start,
             term_end,
             user_limit: 0,
+            changes: Changes::default(),
         };
         // Purchased seats: somewhat above use at the anchor, rounded up to tens as sales do.
         let at_anchor = population.seat_holders(anchor);
@@ -368,7 +382,8 @@ impl Population {
     pub(crate) fn seat_holders(&self, day: Day) -> u64 {
         let created = self.seat_created.partition_point(|&d| d <= day);
         let lost = self.seat_lost.partition_point(|&d| d <= day);
-        created.saturating_sub(lost) as u64
+        let deleted = self.deleted_seat_holders(day);
+        created.saturating_sub(lost).saturating_sub(deleted) as u64
     }
 
     /// Highest seat count over the term up to `day`, and the first day it was reached (GitLab's
@@ -690,6 +705,67 @@ fn block(user: &mut SimUser, state: State, since: Day) {
     user.final_state = state;
     user.state_since = since;
     user.stop = user.stop.min(since - 1);
+}
+
+/// The test hooks: users deleted or added while the simulator runs.
+impl Population {
+    /// Is the user still there (not deleted)?
+    pub(crate) fn exists(&self, index: usize) -> bool {
+        self.changes.deleted.is_empty() || !self.changes.deleted.contains(&index)
+    }
+
+    fn deleted_seat_holders(&self, day: Day) -> usize {
+        self.changes
+            .deleted
+            .iter()
+            .filter(|&&i| self.users[i].holds_seat_on(day))
+            .count()
+    }
+
+    /// Deletes the user with index `index` (GitLab's `Users::DestroyService`: the row goes, the
+    /// id is never reused). Returns false for an unknown or already deleted user.
+    pub(crate) fn delete(&mut self, index: usize) -> bool {
+        index < self.users.len() && self.changes.deleted.insert(index)
+    }
+
+    /// Adds a human who holds a seat and has never signed in, created on `day` (never before
+    /// the newest user, since ids follow creation). On GitLab.com `account_created` is when
+    /// the account was made, before it joined the group. Returns the new index.
+    pub(crate) fn add_user(&mut self, day: Day, account_created: Option<Day>) -> usize {
+        let created = self.users.last().map_or(day, |u| u.created.max(day));
+        let index = self.users.len();
+        self.users.push(SimUser {
+            created,
+            stop: NEVER,
+            state_since: NEVER,
+            weekday_chance: 0,
+            kind: Kind::Human,
+            final_state: State::Active,
+            flags: 0,
+        });
+        self.seat_created.push(created);
+        if let Some(account) = account_created {
+            self.changes
+                .account_created
+                .insert(index, account.min(created));
+        }
+        index
+    }
+
+    /// When the user's GitLab.com account was created: most people had one before they joined
+    /// the group (the population's `created` is the day they joined), some made it that day.
+    pub(crate) fn account_created(&self, index: usize) -> Day {
+        let joined = self.users[index].created;
+        if let Some(&day) = self.changes.account_created.get(&index) {
+            return day;
+        }
+        let h = self.draw(index, 3, Salt::Misc);
+        if chance(h, 6_000) {
+            joined - between(h >> 16, 1, 3 * 365) as Day
+        } else {
+            joined
+        }
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ struct PackedMember(
     Option<i64>,                // current_sign_in_at, epoch ms
     Option<i64>,                // last_login_at, epoch ms
     #[serde(default)] Vec<u32>, // activity: empty, or the nine counters in Activity's field order
+    // member_since, epoch ms; absent in chunks written before it existed (and when unknown)
+    #[serde(default)] Option<i64>,
 );
 
 const FLAG_BOT: u8 = 1;
@@ -109,6 +111,7 @@ impl From<&Member> for PackedMember {
             m.current_sign_in_at.map(|t| t.timestamp_millis()),
             m.last_login_at.map(|t| t.timestamp_millis()),
             activity,
+            m.member_since.map(|t| t.timestamp_millis()),
         )
     }
 }
@@ -163,6 +166,7 @@ impl TryFrom<PackedMember> for Member {
             last_sign_in_at: from_millis(p.9)?,
             current_sign_in_at: from_millis(p.10)?,
             last_login_at: from_millis(p.11)?,
+            member_since: from_millis(p.13)?,
             activity,
         })
     }
@@ -279,6 +283,10 @@ mod tests {
             last_sign_in_at: "2026-01-02T03:04:05Z".parse().ok(),
             current_sign_in_at: None,
             last_login_at: "2026-01-03T03:04:05.001Z".parse().ok(),
+            member_since: id
+                .is_multiple_of(4)
+                .then(|| "2025-05-06T07:08:09.010Z".parse().ok())
+                .flatten(),
             activity: Activity {
                 pushes: 1,
                 commits: 2,
@@ -292,6 +300,19 @@ mod tests {
             },
             activity_unknown: id.is_multiple_of(5),
         }
+    }
+
+    #[test]
+    fn chunks_written_before_member_since_still_read() {
+        // A member line as FORMAT 1 wrote it before `member_since` was appended.
+        let line = br#"[7,"u7","U 7",null,"active",16,"group_member",1700000000000,19000,null,null,null,[]]"#;
+        let mut lines = line.to_vec();
+        lines.push(b'\n');
+        let gz = gzip(&[lines]).expect("gzip");
+        let members = unpack(&gz, "test").expect("an old line reads");
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].member_since, None);
+        assert!(members[0].holds_seat);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! members(instance, date, run, part, id, username, name, email, state, bot, admin, auditor,
 //!         external, holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at,
 //!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged,
-//!         mrs_approved, issues_opened, issues_closed, comments, other_events)
+//!         mrs_approved, issues_opened, issues_closed, comments, other_events, activity_unknown, member_since)
 //! committed_members                             -- view: members of committed runs only
 //! checkpoints(instance, date, state)
 //! ```
@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS members (
     comments           INTEGER NOT NULL DEFAULT 0,
     other_events       INTEGER NOT NULL DEFAULT 0,
     activity_unknown   INTEGER NOT NULL DEFAULT 0,
+    member_since       TEXT,
     PRIMARY KEY (instance, date, run, id)
 ) WITHOUT ROWID;
 
@@ -103,12 +104,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 const MEMBER_COLUMNS: &str = "id, username, name, email, state, bot, admin, auditor, external, \
     holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at, \
     current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged, mrs_approved, \
-    issues_opened, issues_closed, comments, other_events, activity_unknown";
+    issues_opened, issues_closed, comments, other_events, activity_unknown, member_since";
 
 /// Columns added after a database may have been created: (table, column, definition). Each is
-/// added when missing, so an older `seatwatch.db` opens with its rows intact.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("members", "activity_unknown", "INTEGER NOT NULL DEFAULT 0")];
+/// added when missing, so an older `seatwatch.db` opens with its rows intact (old rows read the
+/// default, or NULL).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("members", "activity_unknown", "INTEGER NOT NULL DEFAULT 0"),
+    ("members", "member_since", "TEXT"),
+];
 
 /// The embedded store; cheap to clone (the connection is shared).
 #[derive(Clone)]
@@ -245,6 +249,7 @@ impl TryFrom<&Row<'_>> for Member {
             last_sign_in_at: get_time(row, 13)?,
             current_sign_in_at: get_time(row, 14)?,
             last_login_at: get_time(row, 15)?,
+            member_since: get_time(row, 26)?,
             activity: Activity {
                 pushes: count(16)?,
                 commits: count(17)?,
@@ -277,6 +282,7 @@ struct MemberRow {
     last_login_at: Option<String>,
     activity: [u32; 9],
     activity_unknown: bool,
+    member_since: Option<String>,
 }
 
 impl TryFrom<&Member> for MemberRow {
@@ -299,6 +305,7 @@ impl TryFrom<&Member> for MemberRow {
             last_sign_in_at: m.last_sign_in_at.map(time_text),
             current_sign_in_at: m.current_sign_in_at.map(time_text),
             last_login_at: m.last_login_at.map(time_text),
+            member_since: m.member_since.map(time_text),
             activity: [
                 a.pushes,
                 a.commits,
@@ -382,7 +389,7 @@ impl SnapshotStore for SqliteStore {
                 let mut insert = tx.prepare(&format!(
                     "INSERT OR REPLACE INTO members (instance, date, run, part, {MEMBER_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
                 ))?;
                 for r in &rows {
                     let [bot, admin, auditor, external, holds_seat] = r.flags;
@@ -417,7 +424,8 @@ impl SnapshotStore for SqliteStore {
                         ic,
                         cm,
                         ot,
-                        r.activity_unknown
+                        r.activity_unknown,
+                        r.member_since
                     ])?;
                 }
             }
