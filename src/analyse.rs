@@ -21,13 +21,13 @@ pub const TREND_WINDOW_DAYS: u32 = 90;
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyseError {
     #[error(
-        "SEATWATCH_EXEMPT entry {pattern:?} is not a valid username or glob ({source}); \
+        "SEATWATCH_EXEMPT entry {pattern:?} is not a valid username or glob ({cause}); \
          use comma-separated usernames or globs such as `svc-*`"
     )]
     BadExemptPattern {
         pattern: String,
-        #[source]
-        source: globset::Error,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: globset::Error,
     },
 }
 
@@ -58,18 +58,18 @@ impl Exemptions {
                 .case_insensitive(true)
                 .literal_separator(false)
                 .build()
-                .map_err(|source| AnalyseError::BadExemptPattern {
+                .map_err(|cause| AnalyseError::BadExemptPattern {
                     pattern: pattern.to_string(),
-                    source,
+                    cause,
                 })?;
             builder.add(glob);
             patterns.push(pattern.to_string());
         }
         let set = builder
             .build()
-            .map_err(|source| AnalyseError::BadExemptPattern {
+            .map_err(|cause| AnalyseError::BadExemptPattern {
                 pattern: list.to_string(),
-                source,
+                cause,
             })?;
         Ok(Exemptions { patterns, set })
     }
@@ -681,6 +681,7 @@ mod tests {
                 plan: Some("ultimate".into()),
                 term_start: Some(date("2026-01-01")),
                 term_end: Some(date("2026-12-31")),
+                licence: Default::default(),
             },
             aggregates: DayAggregates::default(),
             token_expires_at: Some(date("2026-09-01")),

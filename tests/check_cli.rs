@@ -307,7 +307,7 @@ async fn server_error_burst_is_retried_through() {
 async fn rate_limit_headroom_is_reported() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
     cfg.as_of = Utc::now().date_naive();
-    cfg.rate_limit_per_minute = Some(2000);
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(2000));
     let s = SimHandle::start(cfg).await.unwrap();
     let url = s.base_url();
     let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;

@@ -508,7 +508,7 @@ async fn malformed_and_truncated_bodies_name_the_endpoint() {
 #[tokio::test]
 async fn rate_limit_headers_are_exposed() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
-    cfg.rate_limit_per_minute = Some(1_000);
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(1_000));
     let sim = SimHandle::start(cfg).await.expect("sim");
     let client = client(&sim, tokens::ADMIN);
     all_users(&client).await.expect("users");

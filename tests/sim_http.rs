@@ -996,7 +996,7 @@ async fn the_population_is_realistic() {
 #[tokio::test]
 async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 20);
-    cfg.rate_limit_per_minute = Some(5);
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(5));
     let sim = SimHandle::start(cfg).await.unwrap();
     // The window is fixed on the wall clock; if it rolls over mid-run, run again in the next one.
     for _attempt in 0..3 {

@@ -55,6 +55,12 @@ pub mod tokens {
     pub const REVOKED: &str = "glpat-fake-sim-revoked-0000";
     /// Scope `read_user` only: 403 `insufficient_scope` on `/license`, `/namespaces`, `/groups`.
     pub const READ_USER_ONLY: &str = "glpat-fake-sim-readuser-0000";
+    /// The admin (Owner on GitLab.com) with scope `read_api` only, the least privilege seatwatch
+    /// needs: `lib/api/api.rb` allows `read_api` on every route for GET and HEAD.
+    pub const READ_API_ONLY: &str = "glpat-fake-sim-readapi-0000";
+    /// A valid token whose owner was deactivated: every call gets GitLab's 403 with the access
+    /// denied reason (`lib/api/api_guard.rb` `find_current_user!`), not a 401.
+    pub const DEACTIVATED_OWNER: &str = "glpat-fake-sim-deactivated-0000";
     /// A regular user: `UserBasic` from `/users`, 403 on `/license`, 400 on billable members.
     pub const NON_ADMIN: &str = "glpat-fake-sim-nonadmin-0000";
 }
@@ -68,6 +74,62 @@ pub enum RetryAfterMode {
     ResetOnly,
     /// Neither: the client must fall back on its own backoff.
     NoHeaders,
+    /// An application limit (`lib/api/helpers/rate_limiter.rb`): a JSON body
+    /// `{"message":{"error":"This endpoint has been requested too many times. Try again later."}}`
+    /// and no `Retry-After` or `RateLimit-*` header.
+    ApplicationLimit,
+}
+
+/// What `GET /license` answers, each as GitLab does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LicenceMode {
+    /// A licence restricting the seats to the population's `user_limit` (the default).
+    #[default]
+    SeatLimit,
+    /// A licence without a seat restriction: `user_limit: 0`
+    /// (`ee/lib/api/entities/gitlab_license.rb`).
+    NoSeatLimit,
+    /// GitLab EE with no licence installed: 200 with the body `null` (`ee/lib/api/license.rb`
+    /// presents `License.current`), and `using_license_seat` false for everyone
+    /// (`ee/app/models/ee/user.rb` needs `License.current`).
+    NoLicence,
+    /// GitLab Community Edition: the route is not mounted, so 404; `/metadata` says
+    /// `enterprise: false`.
+    CommunityEdition,
+}
+
+impl LicenceMode {
+    /// Whether `using_license_seat` can be true at all.
+    pub(crate) fn has_licence(self) -> bool {
+        matches!(self, LicenceMode::SeatLimit | LicenceMode::NoSeatLimit)
+    }
+}
+
+/// A Rack::Attack throttle: `requests` per `period`, counted in epoch-aligned periods
+/// (`lib/gitlab/rack_attack/request_throttle_data.rb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub requests: u32,
+    pub period: Duration,
+}
+
+impl Throttle {
+    /// GitLab.com's authenticated API throttle is 2,000 per minute.
+    pub fn per_minute(requests: u32) -> Throttle {
+        Throttle {
+            requests,
+            period: Duration::from_secs(60),
+        }
+    }
+
+    /// Self-managed's default when the throttle is enabled: 7,200 per 3,600 s
+    /// (`throttle_authenticated_api_requests_per_period` / `_period_in_seconds`).
+    pub fn self_managed_default() -> Throttle {
+        Throttle {
+            requests: 7_200,
+            period: Duration::from_secs(3_600),
+        }
+    }
 }
 
 impl Default for RetryAfterMode {
@@ -105,8 +167,13 @@ pub struct SimConfig {
     pub group_path: String,
     /// Added to every response.
     pub latency: Duration,
-    /// GitLab's `throttle_authenticated_api`: a fixed 60 s window per this many requests.
-    pub rate_limit_per_minute: Option<u32>,
+    /// GitLab's `throttle_authenticated_api`; `None` (off) is self-managed's default.
+    pub rate_limit: Option<Throttle>,
+    /// `RateLimit-*` headers on every response, as with the 18.6 feature flag
+    /// `rate_limiting_headers_for_unthrottled_requests` (off by default: then only the 429 has
+    /// them, `lib/gitlab/rack_attack.rb` `throttled_response`).
+    pub rate_limit_headers_always: bool,
+    pub licence: LicenceMode,
     pub faults: Faults,
 }
 
@@ -120,7 +187,9 @@ impl SimConfig {
             as_of: NaiveDate::from_ymd_opt(2026, 6, 30).expect("2026-06-30 is a valid date"),
             group_path: "acme".to_string(),
             latency: Duration::ZERO,
-            rate_limit_per_minute: None,
+            rate_limit: None,
+            rate_limit_headers_always: false,
+            licence: LicenceMode::default(),
             faults: Faults::default(),
         }
     }
@@ -138,7 +207,7 @@ pub struct Expected {
     pub billable_members: u64,
     /// Listed users (any kind or state) whose `last_activity_on` is the `as_of` date.
     pub active_on_as_of: u64,
-    /// Seats purchased (`/license` `user_limit`).
+    /// Seats purchased (`/license` `user_limit`; 0 for a licence without a seat limit or none).
     pub user_limit: u64,
     /// Highest seat count of the term so far (`historical_max`, `max_seats_used`).
     pub max_seats_used: u64,
@@ -147,7 +216,6 @@ pub struct Expected {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
     Admin,
-    ReadUserOnly,
     NonAdmin,
 }
 
@@ -156,6 +224,8 @@ pub(crate) enum TokenStatus {
     Valid,
     Expired,
     Revoked,
+    /// Valid, but its owner is deactivated and may not use the API.
+    OwnerDeactivated,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +233,7 @@ pub(crate) struct TokenRecord {
     pub id: u64,
     pub name: String,
     pub role: Role,
+    pub scopes: &'static [&'static str],
     /// Expiry relative to the current `as_of`, so tokens stay valid as the demo moves the date.
     pub expires_in_days: i32,
     pub status: TokenStatus,
@@ -187,7 +258,9 @@ pub(crate) struct SimState {
     pub pop: Population,
     pub as_of: AtomicI32,
     pub latency: Duration,
-    pub rate_limit_per_minute: Option<u32>,
+    pub rate_limit: Option<Throttle>,
+    pub rate_limit_headers_always: bool,
+    pub licence: LicenceMode,
     pub faults: Mutex<FaultState>,
     pub tokens: RwLock<HashMap<String, TokenRecord>>,
     pub rate: Mutex<RateWindow>,
@@ -198,10 +271,12 @@ pub(crate) struct SimState {
 impl SimState {
     fn new(cfg: SimConfig) -> SimState {
         let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
+        const READ: &[&str] = &["read_api", "read_user"];
         let record = |id, name: &str, role, expires_in_days, status| TokenRecord {
             id,
             name: name.to_string(),
             role,
+            scopes: READ,
             expires_in_days,
             status,
         };
@@ -236,12 +311,26 @@ impl SimState {
             ),
             (
                 tokens::READ_USER_ONLY.to_string(),
+                TokenRecord {
+                    scopes: &["read_user"],
+                    ..record(105, "read-user-only", Role::Admin, 365, TokenStatus::Valid)
+                },
+            ),
+            (
+                tokens::READ_API_ONLY.to_string(),
+                TokenRecord {
+                    scopes: &["read_api"],
+                    ..record(107, "read-api-only", Role::Admin, 365, TokenStatus::Valid)
+                },
+            ),
+            (
+                tokens::DEACTIVATED_OWNER.to_string(),
                 record(
-                    105,
-                    "read-user-only",
-                    Role::ReadUserOnly,
+                    108,
+                    "deactivated-owner",
+                    Role::Admin,
                     365,
-                    TokenStatus::Valid,
+                    TokenStatus::OwnerDeactivated,
                 ),
             ),
             (
@@ -255,7 +344,9 @@ impl SimState {
             as_of: AtomicI32::new(day_of(cfg.as_of)),
             pop,
             latency: cfg.latency,
-            rate_limit_per_minute: cfg.rate_limit_per_minute,
+            rate_limit: cfg.rate_limit,
+            rate_limit_headers_always: cfg.rate_limit_headers_always,
+            licence: cfg.licence,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
             tokens: RwLock::new(tokens),
             rate: Mutex::new(RateWindow::default()),
@@ -271,14 +362,22 @@ impl SimState {
     fn expected(&self) -> Expected {
         let day = self.as_of();
         let visible = self.pop.visible(day);
-        let seat_holders = self.pop.seat_holders(day);
+        let seat_holders = if self.licence.has_licence() {
+            self.pop.seat_holders(day)
+        } else {
+            0
+        };
         let active_on_as_of = (0..visible).filter(|&i| self.pop.active_on(i, day)).count() as u64;
         Expected {
             users: visible as u64,
             seat_holders,
-            billable_members: seat_holders,
+            // GitLab.com's subscription is not the instance licence
+            billable_members: self.pop.seat_holders(day),
             active_on_as_of,
-            user_limit: self.pop.user_limit,
+            user_limit: match self.licence {
+                LicenceMode::SeatLimit => self.pop.user_limit,
+                _ => 0,
+            },
             max_seats_used: self.pop.max_seat_holders(day).0,
         }
     }
