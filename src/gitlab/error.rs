@@ -268,6 +268,10 @@ impl GitLabError {
                     "GitLab rejected the request: check the configured group and URL".into()
                 }
             }
+            // ee/lib/api/license.rb is not mounted on Community Edition
+            GitLabError::NotFound { endpoint, .. } if endpoint == "/license" => {
+                "GitLab Community Edition has no /license (no licence, no seats to report): seatwatch reports the seats of GitLab EE; if this is EE, check GITLAB_URL including any relative path such as /gitlab".into()
+            }
             GitLabError::NotFound { .. } => {
                 "GitLab has nothing at this path, or hides it from this token: check GITLAB_URL (including any relative path such as /gitlab) and GITLAB_GROUP, and that the token's user can see it".into()
             }
