@@ -9,8 +9,15 @@
 //! `/personal_access_tokens/self`, `/users` (admin view with activity fields for self-managed
 //! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
-//! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
-//! `/groups/:id/billable_members` for the top-level group [`SimConfig::group_path`].
+//! pagination), `/license` (self-managed admins; [`LicenceMode`] picks a seat limit, none,
+//! no licence or Community Edition), `/namespaces/:id`, `/groups/:id`,
+//! `/groups/:id/members/all/:user_id` and `/groups/:id/billable_members` for the top-level group
+//! [`SimConfig::group_path`].
+//!
+//! Scopes follow `lib/api/api.rb` (`api`, or `read_api` for GET, everywhere; `read_user` on the
+//! user endpoints). The optional [`Throttle`] follows Rack::Attack as GitLab configures it:
+//! epoch-aligned periods of any length, `RateLimit-*` headers only on the 429 unless
+//! [`SimConfig::rate_limit_headers_always`].
 //!
 //! The state served for a date D is a pure function of (seed, anchor, user index, D), where the
 //! anchor is the `as_of` the server started with: the population (ids in creation order, new hires
