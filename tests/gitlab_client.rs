@@ -782,3 +782,49 @@ async fn deactivated_token_owner_gets_403_with_the_reason_quirk() {
     assert_no_token(&err);
     sim.shutdown().await;
 }
+
+/// A throttle with GitLab's default of headers only on the 429: after the first refusal the
+/// client paces at the rate the 429 named, so later periods see few or no 429s, and the run
+/// takes about as long as the limit allows. (A 2 s period keeps the test short.)
+#[tokio::test(flavor = "multi_thread")]
+async fn pacing_without_headers_keeps_near_the_limit_with_few_429s() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
+    cfg.rate_limit = Some(Throttle {
+        requests: 20,
+        period: Duration::from_secs(2),
+    });
+    let sim = SimHandle::start(cfg).await.expect("sim");
+    let client = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            concurrency: 8,
+            ..opts()
+        },
+    );
+    let started = std::time::Instant::now();
+    let calls = (0..8).map(|_| {
+        let client = client.clone();
+        async move {
+            for _ in 0..10 {
+                client.current_user().await.expect("paced through");
+            }
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    let wall = started.elapsed().as_secs_f64();
+    let served = sim.requests_served();
+    let refused = sim.responses_429();
+    // 80 answers at 20 per 2 s cannot take less than ~6 s (the first period may be partial)
+    let floor = (80.0 / 20.0 - 1.0) * 2.0;
+    assert!(wall >= floor * 0.9, "faster than the limit? {wall:.1} s");
+    assert!(
+        wall <= floor * 1.6 + 2.0,
+        "too slow: {wall:.1} s for floor {floor:.1} s"
+    );
+    // the first flight is refused (up to 8), then the client keeps to the rate
+    assert!(refused <= 8 + 4, "{refused} of {served} answered 429");
+    eprintln!("paced: {served} requests, {refused} answered 429, {wall:.1} s (floor {floor:.1} s)");
+    assert!(refused >= 1, "the throttle was reached");
+    sim.shutdown().await;
+}
