@@ -668,8 +668,25 @@ async fn licence_without_seat_limit_and_without_licence_pass_check_quirk() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn billing_fields_alone_do_not_make_an_owner_quirk() {
-    let s = sim(Flavour::GitLabCom).await;
+    // ee/lib/ee/api/entities/namespace.rb hides billing from non-Owners only with the flag
+    // restrict_namespace_api_billing_fields on; before 18.9 every member could see them
+    let mut cfg = SimConfig::new(Flavour::GitLabCom, 120);
+    cfg.as_of = Utc::now().date_naive();
+    cfg.namespace_billing_unrestricted = true;
+    let s = SimHandle::start(cfg).await.expect("simulator starts");
     let url = s.base_url();
+    // the premise: this non-Owner sees the billing fields
+    let body = reqwest::Client::new()
+        .get(format!("{url}/api/v4/namespaces/acme"))
+        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ns: Value = serde_json::from_slice(&body).unwrap();
+    assert!(ns["seats_in_use"].is_u64(), "{ns}");
     let (code, doc, _) = check_json(&[
         ("GITLAB_URL", &url),
         ("GITLAB_TOKEN", tokens::NON_ADMIN),

@@ -652,7 +652,10 @@ pub(crate) fn license(pop: &Population, as_of: Day, mode: LicenceMode) -> Option
 }
 
 /// `/namespaces/:id`. Billing fields exist only on GitLab.com and only for the Owner (18.9+).
-pub(crate) fn namespace(r: &Render, owner: bool) -> Value {
+/// `billing_unrestricted`: the flag `restrict_namespace_api_billing_fields` is off (18.3 to 18.8),
+/// so `ee/lib/ee/api/entities/namespace.rb` shows the billing fields to anyone who can read the
+/// namespace, not only to its Owner.
+pub(crate) fn namespace(r: &Render, owner: bool, billing_unrestricted: bool) -> Value {
     let seats = r.pop.seat_holders(r.as_of);
     let (max_seats, max_day) = r.pop.max_seat_holders(r.as_of);
     let mut body = json!({
@@ -668,7 +671,13 @@ pub(crate) fn namespace(r: &Render, owner: bool) -> Value {
     });
     let map = body.as_object_mut().expect("namespace renders an object");
     if r.flavour == Flavour::GitLabCom {
-        let billing = |v: Value| if owner { v } else { Value::Null };
+        let billing = |v: Value| {
+            if owner || billing_unrestricted {
+                v
+            } else {
+                Value::Null
+            }
+        };
         map.insert("billable_members_count".into(), billing(seats.into()));
         map.insert("max_seats_used".into(), billing(max_seats.into()));
         map.insert(

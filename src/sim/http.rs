@@ -613,9 +613,10 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             }
         }
         Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
-        Endpoint::Namespace(id) if is_group(ctx.sim, id) => {
-            Reply::json(StatusCode::OK, &entities::namespace(&r, group_owner))
-        }
+        Endpoint::Namespace(id) if is_group(ctx.sim, id) => Reply::json(
+            StatusCode::OK,
+            &entities::namespace(&r, group_owner, ctx.sim.namespace_billing_unrestricted),
+        ),
         Endpoint::Namespace(_) => Reply::message(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
         Endpoint::Group(id) if is_group(ctx.sim, id) => {
             Reply::json(StatusCode::OK, &entities::group(&r))

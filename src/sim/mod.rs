@@ -181,6 +181,9 @@ pub struct SimConfig {
     /// them, `lib/gitlab/rack_attack.rb` `throttled_response`).
     pub rate_limit_headers_always: bool,
     pub licence: LicenceMode,
+    /// GitLab.com before 18.9: `restrict_namespace_api_billing_fields` off, so `/namespaces/:id`
+    /// shows the billing fields to every member, not only to Owners (default: off, as since 18.9).
+    pub namespace_billing_unrestricted: bool,
     pub faults: Faults,
 }
 
@@ -197,6 +200,7 @@ impl SimConfig {
             rate_limit: None,
             rate_limit_headers_always: false,
             licence: LicenceMode::default(),
+            namespace_billing_unrestricted: false,
             faults: Faults::default(),
         }
     }
@@ -268,6 +272,7 @@ pub(crate) struct SimState {
     pub rate_limit: Option<Throttle>,
     pub rate_limit_headers_always: bool,
     pub licence: LicenceMode,
+    pub namespace_billing_unrestricted: bool,
     pub faults: Mutex<FaultState>,
     pub tokens: RwLock<HashMap<String, TokenRecord>>,
     pub rate: Mutex<RateWindow>,
@@ -354,6 +359,7 @@ impl SimState {
             rate_limit: cfg.rate_limit,
             rate_limit_headers_always: cfg.rate_limit_headers_always,
             licence: cfg.licence,
+            namespace_billing_unrestricted: cfg.namespace_billing_unrestricted,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
             tokens: RwLock::new(tokens),
             rate: Mutex::new(RateWindow::default()),
