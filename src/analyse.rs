@@ -13,7 +13,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
 use crate::snapshot::{
-    ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, Member, SeatCounts,
+    ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, LicenceState, Member,
+    SeatCounts,
 };
 
 /// How many days of history the seat trend is fitted over.
@@ -23,13 +24,13 @@ pub const TREND_WINDOW_DAYS: u32 = 90;
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyseError {
     #[error(
-        "SEATWATCH_EXEMPT entry {pattern:?} is not a valid username or glob ({source}); \
+        "SEATWATCH_EXEMPT entry {pattern:?} is not a valid username or glob ({cause}); \
          use comma-separated usernames or globs such as `svc-*`"
     )]
     BadExemptPattern {
         pattern: String,
-        #[source]
-        source: globset::Error,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: globset::Error,
     },
 }
 
@@ -60,18 +61,18 @@ impl Exemptions {
                 .case_insensitive(true)
                 .literal_separator(false)
                 .build()
-                .map_err(|source| AnalyseError::BadExemptPattern {
+                .map_err(|cause| AnalyseError::BadExemptPattern {
                     pattern: pattern.to_string(),
-                    source,
+                    cause,
                 })?;
             builder.add(glob);
             patterns.push(pattern.to_string());
         }
         let set = builder
             .build()
-            .map_err(|source| AnalyseError::BadExemptPattern {
+            .map_err(|cause| AnalyseError::BadExemptPattern {
                 pattern: list.to_string(),
-                source,
+                cause,
             })?;
         Ok(Exemptions { patterns, set })
     }
@@ -267,6 +268,21 @@ pub struct Seats {
     pub term_end: Option<NaiveDate>,
     /// Days from the snapshot date to the licence or subscription end; negative once expired.
     pub term_days_left: Option<i64>,
+    /// What the licence says about seats: `licensed`, `no_seat_limit` (purchased is unknown and
+    /// nothing is owed) or `no_licence` (nobody holds a seat).
+    pub licence: LicenceState,
+}
+
+impl Seats {
+    /// The licence restricts no seats (`user_limit: 0`).
+    pub fn no_seat_limit(&self) -> bool {
+        self.licence == LicenceState::NoSeatLimit
+    }
+
+    /// GitLab EE without a licence installed.
+    pub fn no_licence(&self) -> bool {
+        self.licence == LicenceState::NoLicence
+    }
 }
 
 /// Cost figures, present only when a seat price is set.
@@ -467,7 +483,10 @@ fn forecast(days: &[&DaySummary], seats: &Seats, reclaimable: u64, date: NaiveDa
     let slope = fit.map(|(_, b)| b);
 
     let peak_so_far = seats.max_used.unwrap_or(0).max(seats.max_used_observed);
-    let owed_on = |peak: u64| seats.purchased.map(|p| peak.saturating_sub(p));
+    let owed_on = |peak: u64| match seats.licence {
+        LicenceState::NoSeatLimit | LicenceState::NoLicence => Some(0),
+        LicenceState::Licensed => seats.purchased.map(|p| peak.saturating_sub(p)),
+    };
 
     let projected_in_use_at_term_end = match (fit, seats.term_end) {
         (Some((a, b)), Some(end)) if end >= date => {
@@ -611,15 +630,21 @@ pub fn build_report(
         in_use: s.in_use,
         max_used: s.max_used,
         max_used_observed,
-        owed: s
-            .owed
-            .or_else(|| SeatCounts::compute_owed(s.max_used, s.in_use, s.purchased)),
+        owed: match s.licence {
+            // License#overage is 0 without a seat restriction, and there is no true-up
+            // without a licence: nothing is owed, whatever the counts
+            LicenceState::NoSeatLimit | LicenceState::NoLicence => Some(0),
+            LicenceState::Licensed => s
+                .owed
+                .or_else(|| SeatCounts::compute_owed(s.max_used, s.in_use, s.purchased)),
+        },
         unassigned: s.purchased.map(|p| p.saturating_sub(s.in_use)),
         reclaimable: reclaimable.len() as u64,
         plan: s.plan.clone(),
         term_start: s.term_start,
         term_end: s.term_end,
         term_days_left: s.term_end.map(|end| (end - date).num_days()),
+        licence: s.licence,
     };
     let money = policy.seat_price.map(|price| {
         let reclaimable_monthly = round_money(price * seats.reclaimable as f64);
@@ -730,6 +755,7 @@ mod tests {
                 plan: Some("ultimate".into()),
                 term_start: Some(date("2026-01-01")),
                 term_end: Some(date("2026-12-31")),
+                licence: Default::default(),
             },
             aggregates: DayAggregates::default(),
             token_expires_at: Some(date("2026-09-01")),

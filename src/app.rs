@@ -31,16 +31,18 @@ pub enum AppError {
     Settings(#[from] crate::config::SettingsError),
     #[error(transparent)]
     GitLab(#[from] GitLabError),
+    // The wrapped error is part of the message and deliberately not a `source()`: printed with
+    // its causes (`{:#}`), each cause would otherwise show twice. See `wraps_without_source!`.
     #[error("collect: {0}")]
-    Collect(#[from] CollectError),
+    Collect(CollectError),
     #[error("store: {0}")]
-    Store(#[from] store::StoreError),
+    Store(store::StoreError),
     #[error("report: {0}")]
-    Analyse(#[from] analyse::AnalyseError),
+    Analyse(analyse::AnalyseError),
     #[error("site: {0}")]
-    Site(#[from] site::SiteError),
+    Site(site::SiteError),
     #[error("publish: {0}")]
-    Publish(#[from] publish::PublishError),
+    Publish(publish::PublishError),
     #[error(
         "no snapshot of {0} in the store yet: run `seatwatch collect` first (or check SEATWATCH_STORE)"
     )]
@@ -52,6 +54,25 @@ pub enum AppError {
     #[error("invalid setting: {0}")]
     Invalid(String),
 }
+
+/// `From` for variants whose message already shows the wrapped error (so it is no `source()`).
+macro_rules! wraps_without_source {
+    ($($variant:ident($inner:ty)),* $(,)?) => {
+        $(impl From<$inner> for AppError {
+            fn from(inner: $inner) -> Self {
+                AppError::$variant(inner)
+            }
+        })*
+    };
+}
+
+wraps_without_source!(
+    Collect(CollectError),
+    Store(store::StoreError),
+    Analyse(analyse::AnalyseError),
+    Site(site::SiteError),
+    Publish(publish::PublishError),
+);
 
 impl AppError {
     /// Whether running again later may succeed without anyone changing anything.

@@ -283,7 +283,7 @@ async fn reachable(out: &mut Checks, client: &Client) -> bool {
             false
         }
         Err(e) => {
-            out.fail("reachable", format!("{e}. {}", e.hint()));
+            out.fail("reachable", e.to_string());
             false
         }
     }
@@ -324,14 +324,14 @@ async fn token(
         Err(GitLabError::TokenExpired { .. }) => {
             out.fail(
                 "token",
-                "expired: create a new personal access token with read_api and read_user, then update GITLAB_TOKEN or the secret",
+                "expired: create a new personal access token with the read_api scope, then update GITLAB_TOKEN or the secret",
             );
             None
         }
         Err(GitLabError::TokenRevoked { .. }) => {
             out.fail(
                 "token",
-                "revoked: create a new personal access token with read_api and read_user, then update GITLAB_TOKEN or the secret",
+                "revoked: create a new personal access token with the read_api scope, then update GITLAB_TOKEN or the secret",
             );
             None
         }
@@ -350,22 +350,21 @@ async fn token(
             None
         }
         Err(e) => {
-            out.fail("token", format!("{e}. {}", e.hint()));
+            out.fail("token", e.to_string());
             None
         }
     }
 }
 
-/// `api`, or both `read_api` and `read_user`.
+/// `read_api` (or `api`, which includes it) is all seatwatch needs: `lib/api/api.rb` allows
+/// `read_api` on every route for GET and HEAD requests. `read_user` is never required.
 pub fn missing_scopes(scopes: &[String]) -> Vec<&'static str> {
     let has = |s: &str| scopes.iter().any(|x| x == s);
-    if has("api") {
-        return Vec::new();
+    if has("api") || has("read_api") {
+        Vec::new()
+    } else {
+        vec!["read_api"]
     }
-    ["read_api", "read_user"]
-        .into_iter()
-        .filter(|s| !has(s))
-        .collect()
 }
 
 fn scopes(out: &mut Checks, pat: &PersonalAccessToken) {
@@ -376,7 +375,7 @@ fn scopes(out: &mut Checks, pat: &PersonalAccessToken) {
         out.fail(
             "scopes",
             format!(
-                "missing {}: the token has [{}]; create one with read_api and read_user (api also works but can write)",
+                "missing {}: the token has [{}]; create one with the read_api scope only (api also works but can write; add admin_mode where Admin Mode is on)",
                 missing.join(" and "),
                 pat.scopes.join(", ")
             ),
@@ -435,30 +434,41 @@ async fn self_managed(out: &mut Checks, client: &Client) {
                 user.username
             ),
         ),
-        Err(e) => out.fail("identity", format!("{e}. {}", e.hint())),
+        Err(e) => out.fail("identity", e.to_string()),
     }
 
     match client.license().await {
-        Ok(lic) => {
+        // ee/lib/api/entities/gitlab_license.rb: user_limit 0 = the licence restricts no seats
+        Ok(Some(lic)) => {
             let plan = lic.plan.as_deref().unwrap_or("unknown plan");
-            let seats = lic
-                .user_limit
-                .map_or("no seat limit".to_string(), |n| format!("{n} seats"));
-            let used = lic.active_users.map_or(String::new(), |n| format!(", {n} in use"));
+            let seats = match lic.user_limit {
+                Some(0) | None => "no seat limit".to_string(),
+                Some(n) => format!("{n} seats"),
+            };
+            // active_users is GitLab's daily count (daily_billable_users_count)
+            let used = lic
+                .active_users
+                .map_or(String::new(), |n| format!(", {n} in use (GitLab's daily count)"));
             let until = lic
                 .expires_at
                 .map_or(String::new(), |d| format!(", expires {d}"));
             out.pass("seats", format!("GET /license: {plan}, {seats}{used}{until}"));
         }
+        // ee/lib/api/license.rb: EE without a licence presents nil
+        Ok(None) => out.pass(
+            "seats",
+            "GET /license: no licence is installed (GitLab EE without a licence): nobody holds a seat; members and activity are still collected",
+        ),
+        // /license is authenticated_as_admin!: only an administrator reads it, never an auditor
         Err(GitLabError::Forbidden { .. }) => out.fail(
             "seats",
-            "GET /license refused (403): the token's user must be an administrator; with Admin Mode on, the token also needs the admin_mode scope",
+            "GET /license refused (403): only an administrator may read the licence (an auditor may not); with Admin Mode on, the token also needs the admin_mode scope",
         ),
         Err(GitLabError::NotFound { .. }) => out.fail(
             "seats",
-            "GET /license found no licence: seat figures need a licensed GitLab EE instance",
+            "GET /license is not found (404): this looks like GitLab Community Edition, which has no licence or seats; seatwatch reports the seats of GitLab EE",
         ),
-        Err(e) => out.fail("seats", format!("GET /license: {e}. {}", e.hint())),
+        Err(e) => out.fail("seats", e.to_string()),
     }
 
     let first_page = {
@@ -476,9 +486,9 @@ async fn self_managed(out: &mut Checks, client: &Client) {
         }
         Some(Ok(_)) => out.fail(
             "members",
-            "GET /users shows only the public view (no activity fields): use an administrator's or auditor's token",
+            "GET /users shows only the public view (no activity fields): use an administrator's token (GET /license needs one too)",
         ),
-        Some(Err(e)) => out.fail("members", format!("GET /users: {e}. {}", e.hint())),
+        Some(Err(e)) => out.fail("members", e.to_string()),
         None => out.warn("members", "GET /users returned no users"),
     }
 }
@@ -494,26 +504,34 @@ async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
                 user.username, ns.full_path
             ),
         ),
-        // Billing fields are shown only to the group's Owners (GitLab 18.9+): their presence is
-        // the Owner signal that needs no extra permission.
-        (Ok(user), Ok(ns)) if ns.seats_in_use.is_some() || ns.billable_members_count.is_some() => {
-            out.pass(
+        // Billing fields alone prove nothing: they are hidden from non-Owners only where
+        // `restrict_namespace_api_billing_fields` is on (ee/lib/ee/api/entities/namespace.rb).
+        // The role itself is read from the membership (lib/api/members.rb).
+        (Ok(user), Ok(ns)) => match client.group_member_access(group, user.id).await {
+            Ok(member) if member.is_owner() => out.pass(
                 "identity",
                 format!("{} (Owner of {})", user.username, ns.full_path),
-            )
-        }
-        (Ok(user), Ok(ns)) => out.fail(
-            "identity",
-            format!(
-                "{} can see {} but not its billing: the token's user must be an Owner of the group",
-                user.username, ns.full_path
             ),
-        ),
-        (Err(e), _) => out.fail("identity", format!("GET /user: {e}. {}", e.hint())),
-        (Ok(user), Err(e)) => out.fail(
-            "identity",
-            format!("{}: GET /namespaces/{group}: {e}. {}", user.username, e.hint()),
-        ),
+            Ok(member) => out.fail(
+                "identity",
+                format!(
+                    "{} is {} of {}, not its Owner: billable members and seat figures need a token of the top-level group's Owner",
+                    user.username,
+                    member.role(),
+                    ns.full_path
+                ),
+            ),
+            Err(GitLabError::NotFound { .. }) => out.fail(
+                "identity",
+                format!(
+                    "{} is not a member of {}: use a token of the top-level group's Owner",
+                    user.username, ns.full_path
+                ),
+            ),
+            Err(e) => out.fail("identity", format!("{}: {e}", user.username)),
+        },
+        (Err(e), _) => out.fail("identity", e.to_string()),
+        (Ok(user), Err(e)) => out.fail("identity", format!("{}: {e}", user.username)),
     }
 
     match &ns {
@@ -533,7 +551,7 @@ async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
                 "GET /namespaces shows no seat figures: the group needs a paid subscription and the token an Owner",
             ),
         },
-        Err(e) => out.fail("seats", format!("GET /namespaces/{group}: {e}. {}", e.hint())),
+        Err(e) => out.fail("seats", e.to_string()),
     }
 
     let first_page = {
@@ -555,28 +573,50 @@ async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
                 "GET /groups/{group}/billable_members refused (400): the group must be top-level and the token's user its Owner"
             ),
         ),
-        Some(Err(e)) => out.fail("members", format!("billable_members: {e}. {}", e.hint())),
+        Some(Err(e)) => out.fail("members", e.to_string()),
         None => out.warn("members", "billable_members returned nobody"),
     }
 }
 
+/// What the rate-limit headers say, read the way GitLab writes them
+/// (`lib/gitlab/rack_attack/request_throttle_data.rb`): `RateLimit-Limit` is normalised to 60 s,
+/// `RateLimit-Remaining` counts the throttle's real period, which ends at `RateLimit-Reset`. So
+/// the two are never "n of m"; by default GitLab sends them only on a 429 anyway.
 fn rate_limit(out: &mut Checks, client: &Client) {
-    match client.last_rate_limit() {
-        Some(rl) => match (rl.remaining, rl.limit) {
-            (Some(rem), Some(limit)) if limit > 0 && rem * 10 < limit => out.warn(
-                "rate_limit",
-                format!("only {rem} of {limit} requests left in this window: run collection when the instance is quiet"),
-            ),
-            (Some(rem), Some(limit)) => out.pass(
-                "rate_limit",
-                format!("{rem} of {limit} requests left in this window"),
-            ),
-            _ => out.pass("rate_limit", "rate-limit headers present without figures"),
-        },
-        None => out.pass(
+    let Some(rl) = client.last_rate_limit() else {
+        out.pass(
             "rate_limit",
-            "no rate-limit headers: limits are off or not reported (collection paces itself on 429)",
+            "no rate-limit headers (GitLab sends them only on a 429 by default): collection slows down on the first 429 and adapts",
+        );
+        return;
+    };
+    let now = chrono::Utc::now().timestamp();
+    let period_left = rl
+        .reset_at
+        .map(|reset| (reset - now).max(0))
+        .map(|secs| format!(" in the period ending in {secs} s"));
+    let per_minute = rl
+        .limit
+        .map(|limit| format!("the throttle allows about {limit} requests a minute"));
+    match (rl.remaining, per_minute) {
+        (Some(0), per_minute) => out.warn(
+            "rate_limit",
+            format!(
+                "no requests left{}{}: run collection when the instance is quiet",
+                period_left.unwrap_or_default(),
+                per_minute.map_or(String::new(), |p| format!(" ({p})"))
+            ),
         ),
+        (Some(rem), per_minute) => out.pass(
+            "rate_limit",
+            format!(
+                "{rem} requests left{}{}",
+                period_left.unwrap_or_default(),
+                per_minute.map_or(String::new(), |p| format!("; {p}"))
+            ),
+        ),
+        (None, Some(per_minute)) => out.pass("rate_limit", per_minute),
+        (None, None) => out.pass("rate_limit", "rate-limit headers present without figures"),
     }
 }
 
@@ -640,16 +680,13 @@ mod tests {
     }
 
     #[test]
-    fn scopes_need_api_or_both_read_scopes() {
+    fn read_api_alone_covers_every_get_quirk() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(missing_scopes(&v(&["read_api"])).is_empty());
         assert!(missing_scopes(&v(&["api"])).is_empty());
         assert!(missing_scopes(&v(&["read_api", "read_user"])).is_empty());
         assert_eq!(missing_scopes(&v(&["read_user"])), vec!["read_api"]);
-        assert_eq!(missing_scopes(&v(&["read_api"])), vec!["read_user"]);
-        assert_eq!(
-            missing_scopes(&v(&["read_repository"])),
-            vec!["read_api", "read_user"]
-        );
+        assert_eq!(missing_scopes(&v(&["read_repository"])), vec!["read_api"]);
     }
 
     #[test]

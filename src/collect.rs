@@ -41,6 +41,9 @@ use crate::snapshot::{
     Member, SeatCounts, Source,
 };
 use crate::store::{RunId, SnapshotStore, StoreError};
+// the licence cases of the day header
+use crate::gitlab::License;
+use crate::snapshot::LicenceState;
 
 /// The most days one snapshot catches up after missed runs. Older days stay uncounted: GitLab
 /// keeps events for three years, but every extra day costs events pages for every active member,
@@ -86,12 +89,25 @@ impl CollectOptions {
 /// Why a collection failed; the previous snapshot is untouched in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
+    // The wrapped error is the message, not also a `source()`: each cause prints once.
     #[error("GitLab: {0}")]
-    GitLab(#[from] GitLabError),
+    GitLab(GitLabError),
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("checkpoint for {date} cannot be read ({reason}): delete it or collect again")]
     BadCheckpoint { date: NaiveDate, reason: String },
+}
+
+impl From<GitLabError> for CollectError {
+    fn from(e: GitLabError) -> Self {
+        CollectError::GitLab(e)
+    }
+}
+
+impl From<StoreError> for CollectError {
+    fn from(e: StoreError) -> Self {
+        CollectError::Store(e)
+    }
 }
 
 impl CollectError {
@@ -376,6 +392,33 @@ pub async fn collect(
     Ok(CollectOutcome::Committed(s))
 }
 
+/// Seat figures from `GET /license`. `user_limit: 0` is a licence without a seat limit
+/// (`ee/lib/api/entities/gitlab_license.rb`): nothing was bought per seat, so purchased is
+/// unknown rather than 0. No licence (`null`, `ee/lib/api/license.rb`): nobody holds a seat.
+fn licence_seats(licence: Option<License>) -> SeatCounts {
+    let Some(lic) = licence else {
+        return SeatCounts {
+            licence: LicenceState::NoLicence,
+            ..SeatCounts::default()
+        };
+    };
+    let unlimited = lic.user_limit == Some(0);
+    SeatCounts {
+        purchased: lic.user_limit.filter(|_| !unlimited),
+        in_use: lic.active_users.unwrap_or(0),
+        max_used: lic.maximum_user_count.or(lic.historical_max),
+        owed: None,
+        plan: lic.plan,
+        term_start: lic.starts_at,
+        term_end: lic.expires_at,
+        licence: if unlimited {
+            LicenceState::NoSeatLimit
+        } else {
+            LicenceState::Licensed
+        },
+    }
+}
+
 fn near_deadline(opts: &CollectOptions) -> bool {
     opts.deadline
         .is_some_and(|d| d.saturating_duration_since(Instant::now()) < opts.reserve)
@@ -408,23 +451,7 @@ async fn day_header(
         }
     };
     let (flavour, seats) = match opts.group.as_deref() {
-        None => {
-            let lic = client.license().await?;
-            let in_use = lic.active_users.unwrap_or(0);
-            let max_used = lic.maximum_user_count.or(lic.historical_max);
-            (
-                Flavour::SelfManaged,
-                SeatCounts {
-                    purchased: lic.user_limit,
-                    in_use,
-                    max_used,
-                    owed: None,
-                    plan: lic.plan,
-                    term_start: lic.starts_at,
-                    term_end: lic.expires_at,
-                },
-            )
-        }
+        None => (Flavour::SelfManaged, licence_seats(client.license().await?)),
         Some(group) => {
             let ns = client.namespace(group).await?;
             (
@@ -439,6 +466,7 @@ async fn day_header(
                     // has `end_date` only); a term is not always a year, so it is not guessed.
                     term_start: None,
                     term_end: ns.end_date,
+                    licence: LicenceState::Licensed,
                 },
             )
         }

@@ -218,7 +218,7 @@ mod tests {
         let e = AppError::Publish(crate::publish::PublishError::Folder {
             path: "site/index.html".into(),
             state: "no page was replaced",
-            source: io,
+            cause: io,
         });
         let message = FunctionError::from(e).message;
         assert!(

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use seatwatch::app::App;
 use seatwatch::config::Settings;
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle};
+use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle};
 use seatwatch::snapshot::Flavour;
 
 #[derive(Parser)]
@@ -89,6 +89,18 @@ enum FlavourArg {
     GitLabCom,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LicenceArg {
+    /// A licence with a seat limit.
+    SeatLimit,
+    /// A licence without a seat limit (user_limit 0).
+    NoSeatLimit,
+    /// GitLab EE without a licence (GET /license is null).
+    None,
+    /// GitLab Community Edition (no /license route).
+    Ce,
+}
+
 #[derive(clap::Args)]
 struct SimArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
@@ -110,15 +122,27 @@ struct SimArgs {
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
-    /// Requests per minute before answering 429.
+    /// Requests per --rate-limit-period before answering 429 (GitLab's authenticated API
+    /// throttle; off by default, as on self-managed).
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// The throttle's period in seconds (self-managed's default when enabled: 7200 per 3600).
+    #[arg(long, default_value_t = 60)]
+    rate_limit_period: u64,
+    /// RateLimit-* headers on every response, not only on the 429 (GitLab 18.6's flag
+    /// rate_limiting_headers_for_unthrottled_requests, off by default).
+    #[arg(long)]
+    rate_limit_headers_always: bool,
+    /// What GET /license answers.
+    #[arg(long, value_enum, default_value = "seat-limit")]
+    licence: LicenceArg,
     /// Answer the next N requests with --fault-status (default 503).
     #[arg(long, default_value_t = 0)]
     fault_burst: u32,
     #[arg(long, default_value_t = 503)]
     fault_status: u16,
-    /// How 429s say when to come back: seconds for Retry-After, `reset` or `none`.
+    /// How 429s say when to come back: seconds for Retry-After, `reset`, `none`, or `app` (an
+    /// application limit: a JSON body and no header).
     #[arg(long, default_value = "1")]
     fault_retry_after: String,
     /// Delay the next N responses by --fault-slow-ms.
@@ -244,8 +268,9 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
     let retry_after = match args.fault_retry_after.as_str() {
         "reset" => RetryAfterMode::ResetOnly,
         "none" => RetryAfterMode::NoHeaders,
+        "app" => RetryAfterMode::ApplicationLimit,
         secs => RetryAfterMode::Seconds(secs.parse().with_context(|| {
-            format!("--fault-retry-after takes seconds, `reset` or `none`, not {secs:?}")
+            format!("--fault-retry-after takes seconds, `reset`, `none` or `app`, not {secs:?}")
         })?),
     };
     let mut cfg = SimConfig::new(flavour, args.users);
@@ -257,7 +282,17 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
     };
     cfg.as_of = args.as_of.unwrap_or_else(today);
     cfg.latency = Duration::from_millis(args.latency_ms);
-    cfg.rate_limit_per_minute = args.rate_limit;
+    cfg.rate_limit = args.rate_limit.map(|requests| Throttle {
+        requests,
+        period: Duration::from_secs(args.rate_limit_period.max(1)),
+    });
+    cfg.rate_limit_headers_always = args.rate_limit_headers_always;
+    cfg.licence = match args.licence {
+        LicenceArg::SeatLimit => LicenceMode::SeatLimit,
+        LicenceArg::NoSeatLimit => LicenceMode::NoSeatLimit,
+        LicenceArg::None => LicenceMode::NoLicence,
+        LicenceArg::Ce => LicenceMode::CommunityEdition,
+    };
     cfg.faults = Faults {
         status_burst: (args.fault_burst > 0).then_some((args.fault_status, args.fault_burst)),
         retry_after,

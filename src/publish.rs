@@ -92,13 +92,13 @@ pub enum PublishError {
     )]
     UnsafePath { path: String },
     #[error(
-        "writing {path} failed: {source}; {state}. Check that the folder exists, is writable and has space"
+        "writing {path} failed: {cause}; {state}. Check that the folder exists, is writable and has space"
     )]
     Folder {
         path: PathBuf,
         state: &'static str,
-        #[source]
-        source: std::io::Error,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: std::io::Error,
     },
     #[error(
         "uploading s3://{bucket}/{key} failed: {message}; {state}. Check that the bucket exists, \
@@ -229,11 +229,7 @@ async fn publish_folder(files: &[&SiteFile], dir: &Path) -> Result<(), PublishEr
         let target = dir.join(checked_relative(&f.path)?);
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| PublishError::Folder {
-                path,
-                state,
-                source,
-            }
+            move |cause| PublishError::Folder { path, state, cause }
         };
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)

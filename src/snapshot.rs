@@ -79,6 +79,24 @@ pub struct SeatCounts {
     pub plan: Option<String>,
     pub term_start: Option<NaiveDate>,
     pub term_end: Option<NaiveDate>,
+    /// What the licence says about seats; snapshots stored before this field are `licensed`.
+    #[serde(default)]
+    pub licence: LicenceState,
+}
+
+/// The licence situation behind the seat figures (self-managed `GET /license`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceState {
+    /// A licence with a seat limit (`user_limit` > 0), or GitLab.com's subscription.
+    #[default]
+    Licensed,
+    /// A licence without a seat limit: GitLab sends `user_limit: 0`
+    /// (`ee/lib/api/entities/gitlab_license.rb`), so seats purchased are unknown, nothing is owed.
+    NoSeatLimit,
+    /// GitLab EE with no licence installed: `GET /license` is `null`
+    /// (`ee/lib/api/license.rb`) and nobody holds a seat (`using_license_seat` is false).
+    NoLicence,
 }
 
 impl SeatCounts {

@@ -4,7 +4,7 @@
 use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::config::Settings;
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
+use seatwatch::sim::{LicenceMode, SimConfig, SimHandle, tokens};
 use seatwatch::snapshot::Flavour;
 
 #[derive(Parser)]
@@ -91,4 +91,74 @@ async fn report_without_any_snapshot_says_to_collect_first() {
         .await
         .expect_err("nothing to report");
     assert!(err.to_string().contains("seatwatch collect"), "{err}");
+}
+
+/// Collects and reports one day against a simulator with this licence; returns report.json and
+/// the overview page.
+async fn collect_and_report(mode: LicenceMode) -> (serde_json::Value, String) {
+    let date: chrono::NaiveDate = "2026-06-30".parse().unwrap();
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 150);
+    cfg.as_of = date;
+    cfg.licence = mode;
+    let sim = SimHandle::start(cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", tokens::READ_API_ONLY)).unwrap();
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let site = dir.path().join("site");
+    let url = sim.base_url();
+    let app = App::new(settings(&[
+        "--gitlab-url",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "--store",
+        &db,
+        "--site",
+        site.to_str().unwrap(),
+    ]))
+    .await
+    .unwrap();
+    let collected = app.collect(date).await.expect("collect");
+    assert_eq!(collected.status, "committed");
+    app.report(chrono::Utc::now()).await.expect("report");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site.join("data/report.json")).unwrap()).unwrap();
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    sim.shutdown().await;
+    (report, index)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn licence_without_seat_limit_reports_purchased_unknown_and_nothing_owed() {
+    let (report, index) = collect_and_report(LicenceMode::NoSeatLimit).await;
+    let seats = &report["seats"];
+    assert_eq!(seats["licence"], "no_seat_limit", "{seats}");
+    assert!(seats["purchased"].is_null(), "{seats}");
+    assert_eq!(seats["owed"], 0, "{seats}");
+    assert!(seats["unassigned"].is_null(), "{seats}");
+    assert!(seats["in_use"].as_u64().unwrap() > 0);
+    assert!(report["forecast"]["seats_run_out_on"].is_null());
+    assert!(
+        index.contains("The licence has no seat limit"),
+        "overview says so"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ee_without_licence_collects_and_reports() {
+    let (report, index) = collect_and_report(LicenceMode::NoLicence).await;
+    let seats = &report["seats"];
+    assert_eq!(seats["licence"], "no_licence", "{seats}");
+    assert_eq!(seats["in_use"], 0);
+    assert!(seats["purchased"].is_null());
+    assert_eq!(report["counts"]["seat_holders"], 0, "nobody holds a seat");
+    assert!(
+        report["counts"]["members"].as_u64().unwrap() > 0,
+        "members still listed"
+    );
+    assert!(
+        index.contains("No licence is installed"),
+        "overview says so"
+    );
 }

@@ -4,7 +4,7 @@
 use std::process::Output;
 
 use chrono::Utc;
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, tokens};
 use seatwatch::snapshot::Flavour;
 use serde_json::Value;
 
@@ -173,6 +173,13 @@ async fn non_admin_token_fails_identity_seats_and_members() {
     assert_eq!(check(&doc, "seats").0, "fail");
     assert!(check(&doc, "seats").1.contains("administrator"), "{doc}");
     assert_eq!(check(&doc, "members").0, "fail");
+    // /license is authenticated_as_admin!: an auditor cannot collect, so never suggest one
+    for name in NAMES {
+        assert!(
+            !check(&doc, name).1.contains("auditor's token"),
+            "{name} suggests an auditor: {doc}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -307,13 +314,49 @@ async fn server_error_burst_is_retried_through() {
 async fn rate_limit_headroom_is_reported() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
     cfg.as_of = Utc::now().date_naive();
-    cfg.rate_limit_per_minute = Some(2000);
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(2000));
+    cfg.rate_limit_headers_always = true;
     let s = SimHandle::start(cfg).await.unwrap();
     let url = s.base_url();
     let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
     let (status, detail) = check(&doc, "rate_limit");
     assert_eq!(status, "pass");
-    assert!(detail.contains("of 2000"), "{detail}");
+    assert!(detail.contains("requests left"), "{detail}");
+    assert!(detail.contains("2000 requests a minute"), "{detail}");
+}
+
+/// An hourly throttle (self-managed's 7,200 per 3,600 s) sends `RateLimit-Limit: 120` (per
+/// minute) and `RateLimit-Remaining` over the hour: never print them as "7000 of 120 left".
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_per_minute_and_remaining_per_period_quirk() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
+    cfg.as_of = Utc::now().date_naive();
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::self_managed_default());
+    cfg.rate_limit_headers_always = true;
+    let s = SimHandle::start(cfg).await.unwrap();
+    let url = s.base_url();
+    let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    let (status, detail) = check(&doc, "rate_limit");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(!detail.contains(" of 120"), "{detail}");
+    assert!(detail.contains("120 requests a minute"), "{detail}");
+    let left: u64 = detail
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("starts with the requests left: {detail}"));
+    assert!(left > 7_000 && left < 7_200, "{detail}");
+    assert!(detail.contains("in the period ending in"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_without_headers_is_explained() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    let (status, detail) = check(&doc, "rate_limit");
+    assert_eq!(status, "pass");
+    assert!(detail.contains("only on a 429"), "{detail}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -475,18 +518,52 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
             s.requests_served()
         );
     }
+    // a short burst of cut or garbled bodies is a network fault: retried through
+    for (name, faults) in [
+        (
+            "malformed JSON burst",
+            Faults {
+                malformed_json: 2,
+                ..Faults::default()
+            },
+        ),
+        (
+            "truncated body burst",
+            Faults {
+                truncated_body: 2,
+                ..Faults::default()
+            },
+        ),
+        (
+            "application limit",
+            Faults {
+                status_burst: Some((429, 2)),
+                retry_after: RetryAfterMode::ApplicationLimit,
+                ..Faults::default()
+            },
+        ),
+    ] {
+        let s = sim(Flavour::SelfManaged).await;
+        s.set_faults(faults);
+        let url = s.base_url();
+        let (code, doc, _) =
+            check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+        assert_eq!(code, 0, "{name}: {doc}");
+        assert!(s.requests_served() > baseline, "{name}: no retry happened");
+    }
+    // a persistent one fails the check that met it, naming the endpoint
     for (name, faults) in [
         (
             "malformed JSON",
             Faults {
-                malformed_json: 1,
+                malformed_json: 3,
                 ..Faults::default()
             },
         ),
         (
             "truncated body",
             Faults {
-                truncated_body: 1,
+                truncated_body: 3,
                 ..Faults::default()
             },
         ),
@@ -515,4 +592,169 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
             failed[0]
         );
     }
+}
+
+async fn licence_sim(mode: LicenceMode) -> SimHandle {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 80);
+    cfg.as_of = Utc::now().date_naive();
+    cfg.licence = mode;
+    SimHandle::start(cfg).await.expect("simulator starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_api_only_token_passes_check_quirk() {
+    for (flavour, group) in [
+        (Flavour::SelfManaged, None),
+        (Flavour::GitLabCom, Some("acme")),
+    ] {
+        let s = sim(flavour).await;
+        let url = s.base_url();
+        let mut env = vec![
+            ("GITLAB_URL", url.as_str()),
+            ("GITLAB_TOKEN", tokens::READ_API_ONLY),
+        ];
+        if let Some(group) = group {
+            env.push(("GITLAB_GROUP", group));
+        }
+        let (code, doc, _) = check_json(&env).await;
+        assert_eq!(code, 0, "{flavour:?}: {doc}");
+        assert_eq!(check(&doc, "scopes"), ("pass", "has read_api"), "{doc}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivated_token_owner_is_told_so_not_admin_quirk() {
+    let s = sim(Flavour::SelfManaged).await;
+    let url = s.base_url();
+    let (code, doc, all) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::DEACTIVATED_OWNER),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    let (status, detail) = check(&doc, "token");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("deactivated"), "{detail}");
+    assert!(detail.contains("reactivate"), "{detail}");
+    assert!(!detail.contains("not an administrator"), "{detail}");
+    assert!(!all.contains(tokens::DEACTIVATED_OWNER));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn licence_without_seat_limit_and_without_licence_pass_check_quirk() {
+    let s = licence_sim(LicenceMode::NoSeatLimit).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_eq!(code, 0, "{doc}");
+    assert!(check(&doc, "seats").1.contains("no seat limit"), "{doc}");
+
+    let s = licence_sim(LicenceMode::NoLicence).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_eq!(code, 0, "{doc}");
+    assert!(
+        check(&doc, "seats").1.contains("no licence is installed"),
+        "{doc}"
+    );
+
+    let s = licence_sim(LicenceMode::CommunityEdition).await;
+    let url = s.base_url();
+    let (code, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
+    assert_eq!(code, 1, "{doc}");
+    let (status, detail) = check(&doc, "seats");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("Community Edition"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billing_fields_alone_do_not_make_an_owner_quirk() {
+    // ee/lib/ee/api/entities/namespace.rb hides billing from non-Owners only with the flag
+    // restrict_namespace_api_billing_fields on; before 18.9 every member could see them
+    let mut cfg = SimConfig::new(Flavour::GitLabCom, 120);
+    cfg.as_of = Utc::now().date_naive();
+    cfg.namespace_billing_unrestricted = true;
+    let s = SimHandle::start(cfg).await.expect("simulator starts");
+    let url = s.base_url();
+    // the premise: this non-Owner sees the billing fields
+    let body = reqwest::Client::new()
+        .get(format!("{url}/api/v4/namespaces/acme"))
+        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ns: Value = serde_json::from_slice(&body).unwrap();
+    assert!(ns["seats_in_use"].is_u64(), "{ns}");
+    let (code, doc, _) = check_json(&[
+        ("GITLAB_URL", &url),
+        ("GITLAB_TOKEN", tokens::NON_ADMIN),
+        ("GITLAB_GROUP", "acme"),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    let (status, detail) = check(&doc, "identity");
+    assert_eq!(status, "fail", "{doc}");
+    assert!(
+        detail.contains("not its Owner") || detail.contains("not a member"),
+        "{detail}"
+    );
+}
+
+/// The error line of a failed command, split into its parts (`a: b; c` → a, b, c): no part may
+/// appear twice, which is what an error chain printed both by Display and by `source()` does.
+fn assert_each_cause_once(stderr: &str) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{stderr}"));
+    let mut seen = std::collections::HashSet::new();
+    for part in line
+        .trim_start_matches("error: ")
+        .split([':', ';'])
+        .map(str::trim)
+        .filter(|p| p.len() > 12)
+    {
+        assert!(seen.insert(part), "`{part}` repeats in: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_collect_prints_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    // Community Edition: no /license
+    let s = licence_sim(LicenceMode::CommunityEdition).await;
+    let url = s.base_url();
+    let out = run(
+        &[
+            ("GITLAB_URL", &url),
+            ("GITLAB_TOKEN", tokens::ADMIN),
+            ("SEATWATCH_STORE", &store),
+        ],
+        &["collect"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GET /license"), "{stderr}");
+    assert_each_cause_once(&stderr);
+    assert_eq!(stderr.matches("GET /license").count(), 1, "{stderr}");
+
+    // a refused token owner
+    let out = run(
+        &[
+            ("GITLAB_URL", &url),
+            ("GITLAB_TOKEN", tokens::DEACTIVATED_OWNER),
+            ("SEATWATCH_STORE", &store),
+        ],
+        &["collect"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("deactivated"), "{stderr}");
+    assert_each_cause_once(&stderr);
+    assert!(!stderr.contains(tokens::DEACTIVATED_OWNER));
 }

@@ -483,24 +483,37 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         )
         .await,
     );
+    // a cut or garbled body is usually a network fault: a short burst is retried through
     rows.push(
         transient(
-            "malformed JSON",
+            "malformed JSON (2)",
             &reference,
             Faults {
-                malformed_json: 1,
+                malformed_json: 2,
                 ..Faults::default()
             },
-            false,
+            true,
         )
         .await,
     );
     rows.push(
         transient(
-            "truncated body",
+            "truncated body (2)",
             &reference,
             Faults {
-                truncated_body: 1,
+                truncated_body: 2,
+                ..Faults::default()
+            },
+            true,
+        )
+        .await,
+    );
+    rows.push(
+        transient(
+            "malformed JSON on every answer",
+            &reference,
+            Faults {
+                malformed_json: 10_000,
                 ..Faults::default()
             },
             false,

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use seatwatch::gitlab::{
     BaseUrl, BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
 };
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 use seatwatch::snapshot::Flavour;
 
 const ALL_TOKENS: &[&str] = &[
@@ -18,6 +18,8 @@ const ALL_TOKENS: &[&str] = &[
     tokens::EXPIRED,
     tokens::REVOKED,
     tokens::READ_USER_ONLY,
+    tokens::READ_API_ONLY,
+    tokens::DEACTIVATED_OWNER,
     tokens::NON_ADMIN,
     "glpat-fake-test-token-0000",
 ];
@@ -139,7 +141,11 @@ async fn self_managed_identity_and_license() {
     assert!(me.is_admin());
     let token = client.token_self().await.expect("token");
     assert!(token.active);
-    let license = client.license().await.expect("license");
+    let license = client
+        .license()
+        .await
+        .expect("license")
+        .expect("the default simulator is licensed");
     assert_eq!(license.active_users, Some(sim.expected().seat_holders));
     assert_eq!(license.user_limit, Some(sim.expected().user_limit));
     sim.shutdown().await;
@@ -462,23 +468,56 @@ async fn dropped_connections_are_retried() {
 }
 
 #[tokio::test]
-async fn malformed_and_truncated_bodies_name_the_endpoint() {
+async fn a_short_burst_of_cut_or_garbled_bodies_is_retried_through() {
     let sim = start(Flavour::SelfManaged, 50).await;
     let client = client(&sim, tokens::ADMIN);
 
     sim.set_faults(Faults {
-        malformed_json: 1,
+        malformed_json: 2,
         ..Faults::default()
     });
-    let malformed = client.current_user().await.expect_err("malformed");
-    assert!(
-        matches!(malformed, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/user"),
-        "{malformed:?}"
-    );
-    assert!(malformed.to_string().contains("/user"));
+    client.current_user().await.expect("third answer is whole");
+    assert_eq!(client.requests_made(), 3);
 
     sim.set_faults(Faults {
         truncated_body: 1,
+        ..Faults::default()
+    });
+    client.license().await.expect("second answer is whole");
+
+    sim.set_faults(Faults {
+        truncated_body: 1,
+        ..Faults::default()
+    });
+    let users = all_users(&client)
+        .await
+        .expect("a cut page is fetched again");
+    assert_eq!(users.len() as u64, sim.expected().users);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn persistent_malformed_and_truncated_bodies_fail_naming_the_endpoint() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let client = client(&sim, tokens::ADMIN);
+
+    sim.set_faults(Faults {
+        malformed_json: 10_000,
+        ..Faults::default()
+    });
+    let before = client.requests_made();
+    let malformed = client.current_user().await.expect_err("malformed");
+    assert!(
+        matches!(malformed, GitLabError::BadBody { ref endpoint, attempts, .. } if endpoint == "/user" && attempts > 1),
+        "{malformed:?}"
+    );
+    // bounded: a handful of attempts, not the whole time budget
+    let attempts = client.requests_made() - before;
+    assert!((2..=5).contains(&attempts), "{attempts} attempts");
+    assert!(malformed.to_string().contains("/user"));
+
+    sim.set_faults(Faults {
+        truncated_body: 10_000,
         ..Faults::default()
     });
     let truncated = client.license().await.expect_err("truncated");
@@ -486,11 +525,6 @@ async fn malformed_and_truncated_bodies_name_the_endpoint() {
         matches!(truncated, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/license"),
         "{truncated:?}"
     );
-
-    sim.set_faults(Faults {
-        truncated_body: 1,
-        ..Faults::default()
-    });
     let paged = all_users(&client).await.expect_err("truncated page");
     assert!(
         matches!(paged, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/users"),
@@ -501,6 +535,7 @@ async fn malformed_and_truncated_bodies_name_the_endpoint() {
         assert_no_token(err);
     }
     // nothing sticks: the next call is fine
+    sim.set_faults(Faults::default());
     client.current_user().await.expect("healthy again");
     sim.shutdown().await;
 }
@@ -508,7 +543,8 @@ async fn malformed_and_truncated_bodies_name_the_endpoint() {
 #[tokio::test]
 async fn rate_limit_headers_are_exposed() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
-    cfg.rate_limit_per_minute = Some(1_000);
+    cfg.rate_limit = Some(Throttle::per_minute(1_000));
+    cfg.rate_limit_headers_always = true;
     let sim = SimHandle::start(cfg).await.expect("sim");
     let client = client(&sim, tokens::ADMIN);
     all_users(&client).await.expect("users");
@@ -519,5 +555,276 @@ async fn rate_limit_headers_are_exposed() {
     assert_eq!(client.responses_429(), 0);
     let probe = client.probe("/users").await.expect("probe");
     assert!(probe.rate_limit.is_some());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
+    cfg.rate_limit = Some(Throttle::per_minute(1_000));
+    let sim = SimHandle::start(cfg).await.expect("sim");
+    let client = client(&sim, tokens::ADMIN);
+    all_users(&client).await.expect("users");
+    assert_eq!(client.last_rate_limit(), None, "no header below the limit");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn application_limit_429_without_headers_is_backed_off_and_retried_quirk() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(Faults {
+        status_burst: Some((429, 2)),
+        retry_after: RetryAfterMode::ApplicationLimit,
+        ..Faults::default()
+    });
+    let client = client(&sim, tokens::ADMIN);
+    client.current_user().await.expect("after the 429s");
+    assert_eq!(client.responses_429(), 2);
+    assert_eq!(client.last_rate_limit(), None);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_without_headers_halves_concurrency_which_comes_back_when_they_stop() {
+    let sim = start(Flavour::SelfManaged, 900).await;
+    let client = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            concurrency: 8,
+            ..opts()
+        },
+    );
+    assert_eq!(client.allowed_in_flight(), 8);
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::NoHeaders,
+        ..Faults::default()
+    });
+    client.current_user().await.expect("after the 429");
+    assert_eq!(
+        client.allowed_in_flight(),
+        4,
+        "the first 429 halves the window"
+    );
+    // the 429s stop: successes widen the window again, one slot at a time
+    let mut calls = 0;
+    while client.allowed_in_flight() < 8 {
+        client.metadata().await.expect("metadata");
+        calls += 1;
+        assert!(calls < 100, "concurrency never came back");
+    }
+    assert!(calls >= 4, "additive increase, not a jump: {calls}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_the_retry_budget_is_retry_later_not_lost() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    // a self-managed hourly throttle answers Retry-After up to 3600
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::Seconds(3_600),
+        ..Faults::default()
+    });
+    let client = client(&sim, tokens::ADMIN);
+    let started = std::time::Instant::now();
+    let err = client
+        .current_user()
+        .await
+        .expect_err("an hour is past the budget");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not sit out the wait"
+    );
+    match &err {
+        GitLabError::RetryLater { endpoint, wait } => {
+            assert_eq!(endpoint, "/user");
+            assert!(*wait >= Duration::from_secs(3_600), "{wait:?}");
+        }
+        other => panic!("expected RetryLater, got {other:?}"),
+    }
+    assert!(err.is_retryable());
+    assert!(!err.is_auth());
+    assert_no_token(&err);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn hourly_throttle_headers_follow_request_throttle_data_quirk() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
+    cfg.rate_limit = Some(Throttle {
+        requests: 3,
+        period: Duration::from_secs(3_600),
+    });
+    let sim = SimHandle::start(cfg).await.expect("sim");
+    let client = client(&sim, tokens::ADMIN);
+    for _ in 0..3 {
+        client.current_user().await.expect("within the limit");
+    }
+    let err = client
+        .current_user()
+        .await
+        .expect_err("over the hourly limit");
+    assert!(matches!(err, GitLabError::RetryLater { .. }), "{err:?}");
+    let rl = client.last_rate_limit().expect("headers on the 429");
+    // 3 per 3600 s normalised to 60 s and rounded up
+    assert_eq!(rl.limit, Some(1));
+    assert_eq!(rl.remaining, Some(0));
+    let now = chrono::Utc::now().timestamp();
+    let reset = rl.reset_at.expect("reset");
+    assert_eq!(reset % 3_600, 0, "epoch-aligned period end");
+    assert!(reset > now && reset <= now + 3_600);
+    sim.shutdown().await;
+}
+
+// ---- licences and tokens as GitLab's source has them ----------------------------------------
+
+async fn licence_sim(mode: LicenceMode) -> SimHandle {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 80);
+    cfg.licence = mode;
+    SimHandle::start(cfg).await.expect("sim")
+}
+
+#[tokio::test]
+async fn user_limit_zero_means_no_seat_limit_quirk() {
+    let sim = licence_sim(LicenceMode::NoSeatLimit).await;
+    let licence = client(&sim, tokens::ADMIN)
+        .license()
+        .await
+        .expect("license")
+        .expect("a licence");
+    assert_eq!(licence.user_limit, Some(0));
+    assert_eq!(licence.overage, Some(0));
+    assert!(licence.active_users.is_some_and(|n| n > 0));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ee_without_licence_answers_null_quirk() {
+    let sim = licence_sim(LicenceMode::NoLicence).await;
+    let client = client(&sim, tokens::ADMIN);
+    assert_eq!(client.license().await.expect("200 null"), None);
+    let users = all_users(&client).await.expect("users");
+    assert!(!users.is_empty());
+    assert!(
+        users.iter().all(|u| u.using_license_seat == Some(false)),
+        "nobody holds a seat without a licence"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn community_edition_has_no_license_route_quirk() {
+    let sim = licence_sim(LicenceMode::CommunityEdition).await;
+    let client = client(&sim, tokens::ADMIN);
+    assert!(!client.metadata().await.expect("metadata").is_enterprise());
+    let err = client.license().await.expect_err("404");
+    assert!(matches!(err, GitLabError::NotFound { .. }), "{err:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn read_api_alone_reads_every_get_endpoint_quirk() {
+    for flavour in [Flavour::SelfManaged, Flavour::GitLabCom] {
+        let sim = start(flavour, 60).await;
+        let client = client(&sim, tokens::READ_API_ONLY);
+        let token = client.token_self().await.expect("token");
+        assert_eq!(token.scopes, vec!["read_api".to_string()]);
+        let me = client.current_user().await.expect("user");
+        client.metadata().await.expect("metadata");
+        all_users(&client).await.expect("users");
+        let as_of = SimConfig::new(flavour, 60).as_of;
+        client
+            .user_events(me.id, as_of - Days::new(7), as_of)
+            .await
+            .expect("events");
+        match flavour {
+            Flavour::SelfManaged => {
+                client.license().await.expect("license");
+            }
+            Flavour::GitLabCom => {
+                client.namespace("acme").await.expect("namespace");
+                all_billable(&client, "acme")
+                    .await
+                    .expect("billable members");
+                let access = client
+                    .group_member_access("acme", me.id)
+                    .await
+                    .expect("membership");
+                assert!(access.is_owner());
+            }
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn deactivated_token_owner_gets_403_with_the_reason_quirk() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    let err = client(&sim, tokens::DEACTIVATED_OWNER)
+        .current_user()
+        .await
+        .expect_err("deactivated");
+    match &err {
+        GitLabError::AccountBlocked { message, .. } => {
+            assert!(message.contains("deactivated"), "{message}")
+        }
+        other => panic!("expected AccountBlocked, got {other:?}"),
+    }
+    assert!(err.is_auth());
+    assert!(err.hint().contains("reactivate"), "{}", err.hint());
+    assert!(
+        !err.hint().contains("administrator's token"),
+        "{}",
+        err.hint()
+    );
+    assert_no_token(&err);
+    sim.shutdown().await;
+}
+
+/// A throttle with GitLab's default of headers only on the 429: after the first refusal the
+/// client paces at the rate the 429 named, so later periods see few or no 429s, and the run
+/// takes about as long as the limit allows. (A 2 s period keeps the test short.)
+#[tokio::test(flavor = "multi_thread")]
+async fn pacing_without_headers_keeps_near_the_limit_with_few_429s() {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
+    cfg.rate_limit = Some(Throttle {
+        requests: 20,
+        period: Duration::from_secs(2),
+    });
+    let sim = SimHandle::start(cfg).await.expect("sim");
+    let client = client_with(
+        &sim,
+        tokens::ADMIN,
+        ClientOptions {
+            concurrency: 8,
+            ..opts()
+        },
+    );
+    let started = std::time::Instant::now();
+    let calls = (0..8).map(|_| {
+        let client = client.clone();
+        async move {
+            for _ in 0..10 {
+                client.current_user().await.expect("paced through");
+            }
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    let wall = started.elapsed().as_secs_f64();
+    let served = sim.requests_served();
+    let refused = sim.responses_429();
+    // 80 answers at 20 per 2 s cannot take less than ~6 s (the first period may be partial)
+    let floor = (80.0 / 20.0 - 1.0) * 2.0;
+    assert!(wall >= floor * 0.9, "faster than the limit? {wall:.1} s");
+    assert!(
+        wall <= floor * 1.6 + 2.0,
+        "too slow: {wall:.1} s for floor {floor:.1} s"
+    );
+    // the first flight is refused (up to 8), then the client keeps to the rate
+    assert!(refused <= 8 + 4, "{refused} of {served} answered 429");
+    eprintln!("paced: {served} requests, {refused} answered 429, {wall:.1} s (floor {floor:.1} s)");
+    assert!(refused >= 1, "the throttle was reached");
     sim.shutdown().await;
 }

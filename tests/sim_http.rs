@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
 use reqwest::header::HeaderMap;
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 use seatwatch::snapshot::Flavour;
 use serde_json::Value;
 
@@ -558,6 +558,18 @@ async fn each_token_behaviour_answers_like_gitlab() {
             Some(r#"{"message":"400 Bad request"}"#),
         ),
         (Some(tokens::EXPIRING_SOON), "/license", 200, None),
+        (Some(tokens::READ_API_ONLY), "/license", 200, None),
+        (Some(tokens::READ_API_ONLY), "/users", 200, None),
+        (Some(tokens::READ_API_ONLY), "/namespaces/acme", 200, None),
+        (Some(tokens::READ_API_ONLY), "/users/1/events", 200, None),
+        (
+            Some(tokens::DEACTIVATED_OWNER),
+            "/user",
+            403,
+            Some(
+                r#"{"message":"403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at http://ORIGIN"}"#,
+            ),
+        ),
         (
             Some(tokens::ADMIN),
             "/no/such/route",
@@ -565,11 +577,13 @@ async fn each_token_behaviour_answers_like_gitlab() {
             Some(r#"{"error":"404 Not Found"}"#),
         ),
     ];
+    let origin = sim.base_url();
     for (token, path, status, body) in cases {
         let got = get_url(&format!("{}/api/v4{path}", sim.base_url()), *token).await;
         assert_eq!(got.status, *status, "{token:?} {path}: {}", got.body);
         if let Some(body) = body {
-            assert_eq!(got.body, *body, "{token:?} {path}");
+            let body = body.replace("http://ORIGIN", &origin);
+            assert_eq!(got.body, body, "{token:?} {path}");
         }
     }
 
@@ -1002,7 +1016,9 @@ async fn the_population_is_realistic() {
 #[tokio::test]
 async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 20);
-    cfg.rate_limit_per_minute = Some(5);
+    cfg.rate_limit = Some(Throttle::per_minute(5));
+    // the 18.6 flag rate_limiting_headers_for_unthrottled_requests
+    cfg.rate_limit_headers_always = true;
     let sim = SimHandle::start(cfg).await.unwrap();
     // The window is fixed on the wall clock; if it rolls over mid-run, run again in the next one.
     for _attempt in 0..3 {
@@ -1038,7 +1054,8 @@ async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
             assert_eq!(reset % 60, 0, "windows are aligned on the minute");
             if seen > 5 {
                 assert_eq!(r.status, 429);
-                assert_eq!(r.body, "Retry later");
+                // Gitlab::Throttle.rate_limiting_response_text: "Retry later" + "\n"
+                assert_eq!(r.body, "Retry later\n");
                 let retry_after: u64 = r.header("retry-after").unwrap().parse().unwrap();
                 assert!((1..=60).contains(&retry_after));
                 assert!(r.header("ratelimit-resettime").unwrap().ends_with(" GMT"));
@@ -1249,4 +1266,125 @@ async fn shutdown_closes_the_port() {
     sim.shutdown().await;
     let fresh = reqwest::Client::new();
     assert!(try_get(&fresh, &url, Some(tokens::ADMIN)).await.is_err());
+}
+
+#[tokio::test]
+async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
+    // lib/gitlab/rack_attack.rb: the headers come from throttled_response only
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 20);
+    cfg.rate_limit = Some(Throttle {
+        requests: 2,
+        period: Duration::from_secs(3_600),
+    });
+    let sim = SimHandle::start(cfg).await.unwrap();
+    let mut responses = Vec::new();
+    for _ in 0..3 {
+        responses.push(get(&sim, "/user", tokens::ADMIN).await);
+    }
+    for ok in &responses[..2] {
+        assert_eq!(ok.status, 200);
+        assert!(ok.header("ratelimit-limit").is_none(), "{:?}", ok.headers);
+        assert!(ok.header("retry-after").is_none());
+    }
+    let refused = &responses[2];
+    assert_eq!(refused.status, 429);
+    // request_throttle_data.rb: limit normalised to 60 s (2 per hour rounds up to 1), remaining
+    // over the real period, Retry-After and Reset at the end of the epoch-aligned hour
+    assert_eq!(refused.header("ratelimit-limit"), Some("1"));
+    assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(refused.header("ratelimit-observed"), Some("3"));
+    let reset: u64 = refused.header("ratelimit-reset").unwrap().parse().unwrap();
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(reset % 3_600, 0);
+    assert!((1..=3_600).contains(&retry_after));
+    let now = chrono::Utc::now().timestamp() as u64;
+    assert!(reset.abs_diff(now + retry_after) <= 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn application_limit_answers_json_without_headers_quirk() {
+    let sim = start(Flavour::SelfManaged, 20).await;
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::ApplicationLimit,
+        ..Faults::default()
+    });
+    let limited = get(&sim, "/users", tokens::ADMIN).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.json(),
+        serde_json::json!({"message": {"error": "This endpoint has been requested too many times. Try again later."}})
+    );
+    assert!(limited.header("retry-after").is_none());
+    assert!(limited.header("ratelimit-reset").is_none());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn license_answers_each_licence_mode_like_gitlab() {
+    for mode in [
+        LicenceMode::SeatLimit,
+        LicenceMode::NoSeatLimit,
+        LicenceMode::NoLicence,
+        LicenceMode::CommunityEdition,
+    ] {
+        let mut cfg = SimConfig::new(Flavour::SelfManaged, 40);
+        cfg.licence = mode;
+        let sim = SimHandle::start(cfg).await.unwrap();
+        let got = get(&sim, "/license", tokens::ADMIN).await;
+        let users = array(&get(&sim, "/users?per_page=100", tokens::ADMIN).await);
+        let holders = users
+            .iter()
+            .filter(|u| u["using_license_seat"] == true)
+            .count();
+        let enterprise = get(&sim, "/metadata", tokens::ADMIN).await.json()["enterprise"].clone();
+        match mode {
+            LicenceMode::SeatLimit => {
+                assert_eq!(got.status, 200);
+                assert!(got.json()["user_limit"].as_u64().unwrap() > 0);
+                assert!(holders > 0);
+            }
+            LicenceMode::NoSeatLimit => {
+                assert_eq!(got.status, 200);
+                assert_eq!(got.json()["user_limit"], 0);
+                assert_eq!(got.json()["overage"], 0);
+                assert!(holders > 0);
+            }
+            LicenceMode::NoLicence => {
+                assert_eq!((got.status, got.body.as_str()), (200, "null"));
+                assert_eq!(holders, 0, "no licence, no seat");
+                assert_eq!(sim.expected().seat_holders, 0);
+            }
+            LicenceMode::CommunityEdition => {
+                assert_eq!(got.status, 404);
+                assert_eq!(enterprise, false);
+            }
+        }
+        if mode != LicenceMode::CommunityEdition {
+            assert_eq!(enterprise, true);
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn group_member_all_gives_the_highest_role_or_404() {
+    let sim = start(Flavour::GitLabCom, 40).await;
+    let me = get(&sim, "/user", tokens::ADMIN).await.json();
+    let owner = get(
+        &sim,
+        &format!("/groups/acme/members/all/{}", me["id"]),
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(owner.status, 200, "{}", owner.body);
+    assert_eq!(owner.json()["access_level"], 50);
+    assert_eq!(owner.json()["username"], me["username"]);
+    let missing = get(&sim, "/groups/acme/members/all/999999", tokens::ADMIN).await;
+    assert_eq!(
+        (missing.status, missing.body.as_str()),
+        (404, r#"{"message":"404 Not found"}"#)
+    );
+    sim.shutdown().await;
 }

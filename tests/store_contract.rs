@@ -108,6 +108,7 @@ fn summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySumm
             plan: Some("ultimate".into()),
             term_start: Some(date(2025, 6, 1)),
             term_end: Some(date(2026, 5, 31)),
+            licence: Default::default(),
         },
         aggregates,
         token_expires_at: Some(date(2026, 9, 1)),

@@ -255,6 +255,7 @@ fn summary(members: &[Member]) -> DaySummary {
             plan: Some("ultimate".into()),
             term_start: NaiveDate::from_ymd_opt(2025, 7, 1),
             term_end: NaiveDate::from_ymd_opt(2026, 6, 30),
+            licence: Default::default(),
         },
         aggregates,
         token_expires_at: Some(day + Days::new(200)),

@@ -212,7 +212,7 @@ async fn peer_comparison(args: &Args, work: &Path, with_peer: bool) -> anyhow::R
 async fn rate_limited(args: &Args, work: &Path) -> anyhow::Result<Vec<Row>> {
     let mut cfg = sim_config(args, args.users);
     cfg.latency = Duration::from_millis(args.latency_ms);
-    cfg.rate_limit_per_minute = Some(args.rate_limit);
+    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(args.rate_limit));
     let sim = SimHandle::start(cfg).await?;
     let expected = sim.expected();
     let db = work.join("limited.db");

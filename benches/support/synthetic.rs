@@ -195,6 +195,7 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
                     plan: Some("ultimate".into()),
                     term_start: Some(term_start),
                     term_end: Some(term_start + Days::new(365)),
+                    licence: Default::default(),
                 },
                 aggregates,
                 token_expires_at: Some(date + Days::new(21)),

@@ -2,10 +2,12 @@
 //!
 //! There is exactly one place that sends a request ([`Client::send_once`]) and it calls
 //! `reqwest::Client::get`; nothing in the public API takes a method. Every request goes through
-//! [`Client::get`], which paces against GitLab's rate-limit headers, holds a semaphore permit
-//! while in flight, retries 429/5xx/timeouts/resets within `max_retry_time`, and classifies what
-//! GitLab sent back. Redirects are not followed, because the `PRIVATE-TOKEN` header would go
-//! wherever GitLab's answer points.
+//! [`Client::get`], which waits for the pacer (an AIMD window on the requests in flight, a gap
+//! learnt from 429s, GitLab's rate-limit headers when it sends them), retries 429/5xx/timeouts/
+//! resets and cut or garbled bodies within `max_retry_time`, and classifies what GitLab sent
+//! back. A 429 whose wait is longer than the budget left ends the call at once with
+//! [`GitLabError::RetryLater`], so the caller can checkpoint instead of losing the run. Redirects
+//! are not followed, because the `PRIVATE-TOKEN` header would go wherever GitLab's answer points.
 
 use std::collections::HashSet;
 use std::error::Error as _;
@@ -23,6 +25,7 @@ use super::base_url::BaseUrl;
 use super::error::GitLabError;
 use super::headers::{Pacer, PageInfo, RateLimit, retry_after, retry_delay};
 use super::token::Token;
+use super::types::MemberAccess;
 use super::types::{
     BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
     RawEvent, User,
@@ -65,7 +68,8 @@ struct Inner {
     base: BaseUrl,
     token: RwLock<Token>,
     opts: ClientOptions,
-    in_flight: tokio::sync::Semaphore,
+    /// Woken whenever a request ends, so that waiters for an in-flight slot look again.
+    slot_freed: tokio::sync::Notify,
     requests: AtomicU64,
     responses_429: AtomicU64,
     last_rate_limit: Mutex<Option<RateLimit>>,
@@ -161,35 +165,45 @@ struct OffsetStep<T> {
     next: Option<ListingPosition>,
 }
 
-/// A successful response.
-struct Answer {
+/// A successful response, its body already parsed.
+struct Answer<T> {
+    value: T,
     headers: HeaderMap,
-    body: Vec<u8>,
     latency: Duration,
 }
 
+/// Attempts at one call whose 2xx body does not parse before it fails: a cut or garbled body is
+/// usually a network fault, one that repeats is not.
+const MAX_BODY_ATTEMPTS: u32 = 3;
+
 /// Why one attempt failed, and how long to wait before the next.
 enum Failure {
-    RateLimited(Duration),
+    /// `hinted` when GitLab said how long (`Retry-After`, `RateLimit-Reset`).
+    RateLimited {
+        delay: Duration,
+        hinted: bool,
+    },
     Server(u16, Duration),
     Timeout(Duration),
     Connection(String, Duration),
+    BadBody(String, Duration),
 }
 
 impl Failure {
     fn delay(&self) -> Duration {
         match self {
-            Failure::RateLimited(d)
+            Failure::RateLimited { delay: d, .. }
             | Failure::Server(_, d)
             | Failure::Timeout(d)
-            | Failure::Connection(_, d) => *d,
+            | Failure::Connection(_, d)
+            | Failure::BadBody(_, d) => *d,
         }
     }
 
     fn give_up(self, endpoint: &str, attempts: u32, waited: Duration) -> GitLabError {
         let endpoint = endpoint.to_string();
         match self {
-            Failure::RateLimited(_) => GitLabError::RateLimited {
+            Failure::RateLimited { .. } => GitLabError::RateLimited {
                 endpoint,
                 attempts,
                 waited,
@@ -201,6 +215,11 @@ impl Failure {
             },
             Failure::Timeout(_) => GitLabError::Timeout { endpoint, attempts },
             Failure::Connection(reason, _) => GitLabError::Connection {
+                endpoint,
+                reason,
+                attempts,
+            },
+            Failure::BadBody(reason, _) => GitLabError::BadBody {
                 endpoint,
                 reason,
                 attempts,
@@ -227,12 +246,12 @@ impl Client {
                 http,
                 base,
                 token: RwLock::new(token),
-                in_flight: tokio::sync::Semaphore::new(opts.concurrency),
+                slot_freed: tokio::sync::Notify::new(),
+                pacer: Mutex::new(Pacer::new(opts.concurrency)),
                 opts,
                 requests: AtomicU64::new(0),
                 responses_429: AtomicU64::new(0),
                 last_rate_limit: Mutex::new(None),
-                pacer: Mutex::new(Pacer::default()),
             }),
         })
     }
@@ -253,6 +272,12 @@ impl Client {
     /// Requests this client keeps in flight at most ([`ClientOptions::concurrency`]).
     pub fn concurrency(&self) -> usize {
         self.inner.opts.concurrency
+    }
+
+    /// Requests allowed in flight right now: [`Client::concurrency`] until GitLab answers 429,
+    /// then halved per refusal and regained one by one as requests succeed.
+    pub fn allowed_in_flight(&self) -> usize {
+        lock(&self.inner.pacer).allowed_in_flight()
     }
 
     /// HTTP requests sent, retries included.
@@ -286,7 +311,10 @@ impl Client {
             .await
     }
 
-    pub async fn license(&self) -> Result<License, GitLabError> {
+    /// `GET /license`. `None` is GitLab EE without a licence: `ee/lib/api/license.rb` presents
+    /// `License.current`, which is nil then, so the body is `null` with 200. Community Edition
+    /// does not mount the route at all and answers 404.
+    pub async fn license(&self) -> Result<Option<License>, GitLabError> {
         self.get_json(&self.api_url(&["license"])).await
     }
 
@@ -298,6 +326,17 @@ impl Client {
 
     pub async fn group(&self, id_or_path: &str) -> Result<Group, GitLabError> {
         self.get_json(&self.api_url(&["groups", id_or_path])).await
+    }
+
+    /// `GET /groups/:id/members/all/:user_id`: the user's highest role in the group, inherited
+    /// memberships included; 404 when the user is no member.
+    pub async fn group_member_access(
+        &self,
+        group: &str,
+        user_id: u64,
+    ) -> Result<MemberAccess, GitLabError> {
+        self.get_json(&self.api_url(&["groups", group, "members", "all", &user_id.to_string()]))
+            .await
     }
 
     /// Admin listing, keyset pages streamed in order; a later page's duplicates of earlier ids
@@ -369,6 +408,7 @@ impl Client {
                                 .map_err(|reason| GitLabError::BadBody {
                                     endpoint: "/users".into(),
                                     reason,
+                                    attempts: 1,
                                 }),
                             ListingPosition::Offset { end, last_id } => {
                                 Ok(UsersCursor::Offset { end, last_id })
@@ -386,8 +426,8 @@ impl Client {
     async fn users_first_page(&self) -> Result<UsersPage, GitLabError> {
         let url = self.users_first_url();
         let endpoint = self.endpoint_of(&url);
-        let answer = self.get(&url).await?;
-        let users: Vec<User> = parse_body(&endpoint, &answer.body)?;
+        let answer = self.get::<Vec<User>>(&url).await?;
+        let users = answer.value;
         let info = PageInfo::from_headers(&answer.headers);
         let keyset_ignored = answer.headers.contains_key("x-page")
             || info.next_link.as_deref().is_some_and(|link| {
@@ -439,11 +479,13 @@ impl Client {
                 let next = self.follow(&link).map_err(|reason| GitLabError::BadBody {
                     endpoint: endpoint.clone(),
                     reason,
+                    attempts: 1,
                 })?;
                 if &next == url {
                     return Err(GitLabError::BadBody {
                         endpoint,
                         reason: "the Link rel=\"next\" header points back at the same page".into(),
+                        attempts: 1,
                     });
                 }
                 Some(ListingPosition::Keyset {
@@ -660,7 +702,7 @@ impl Client {
             .clear()
             .extend_pairs(kept)
             .append_pair("per_page", "1");
-        let answer = self.get(&url).await?;
+        let answer = self.get::<serde::de::IgnoredAny>(&url).await?;
         Ok(Probe {
             rate_limit: RateLimit::from_headers(&answer.headers),
             total: PageInfo::from_headers(&answer.headers).total,
@@ -820,7 +862,13 @@ impl Client {
         let next = if let Some(link) = &info.next_link {
             match self.follow(link) {
                 Ok(url) => url,
-                Err(reason) => return Some(Err(GitLabError::BadBody { endpoint, reason })),
+                Err(reason) => {
+                    return Some(Err(GitLabError::BadBody {
+                        endpoint,
+                        reason,
+                        attempts: 1,
+                    }));
+                }
             }
         } else {
             with_page(base, info.next_page?)
@@ -829,51 +877,59 @@ impl Client {
             return Some(Err(GitLabError::BadBody {
                 endpoint,
                 reason: "the next-page headers point back at the same page".into(),
+                attempts: 1,
             }));
         }
         Some(Ok(next))
     }
 
     async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, GitLabError> {
-        let answer = self.get(url).await?;
-        parse_body(&self.endpoint_of(url), &answer.body)
+        Ok(self.get(url).await?.value)
     }
 
     async fn get_page<T: DeserializeOwned>(
         &self,
         url: &Url,
     ) -> Result<(Vec<T>, PageInfo), GitLabError> {
-        let answer = self.get(url).await?;
-        let items = parse_body(&self.endpoint_of(url), &answer.body)?;
-        Ok((items, PageInfo::from_headers(&answer.headers)))
+        let answer = self.get::<Vec<T>>(url).await?;
+        Ok((answer.value, PageInfo::from_headers(&answer.headers)))
     }
 
-    /// One logical GET: pacing, a concurrency permit, retries within the budget, classification.
-    async fn get(&self, url: &Url) -> Result<Answer, GitLabError> {
+    /// Waits for an in-flight slot of the pacer's window.
+    async fn start_slot(&self) -> Slot<'_> {
+        let inner = &self.inner;
+        loop {
+            let freed = inner.slot_freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            // registered before looking, so a slot freed in between still wakes this task
+            freed.as_mut().enable();
+            if lock(&inner.pacer).try_start() {
+                return Slot { client: self };
+            }
+            freed.await;
+        }
+    }
+
+    /// One logical GET: pacing, an in-flight slot, retries within the budget, classification
+    /// and parsing of the body as `T` (a body that does not parse is retried too).
+    async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<Answer<T>, GitLabError> {
         let inner = &self.inner;
         let endpoint = self.endpoint_of(url);
         let started = Instant::now();
         let mut attempts: u32 = 0;
+        let mut body_failures: u32 = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let pace =
-                lock(&inner.pacer).reserve(Instant::now(), unix_now(), inner.opts.concurrency);
+            let pace = lock(&inner.pacer).reserve(Instant::now(), unix_now());
             if !pace.is_zero() {
                 tokio::time::sleep(pace).await;
             }
             let token = self.token_header(&endpoint)?;
-            let permit = inner
-                .in_flight
-                .acquire()
-                .await
-                .map_err(|_| GitLabError::Config {
-                    reason: "the client was shut down".into(),
-                })?;
+            let slot = self.start_slot().await;
             attempts += 1;
             inner.requests.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
             let outcome = self.send_once(url, token).await;
-            drop(permit);
             let latency = sent.elapsed();
 
             let failure = match outcome {
@@ -883,26 +939,59 @@ impl Client {
                         lock(&inner.pacer).observe(rate_limit);
                         *lock(&inner.last_rate_limit) = Some(rate_limit.clone());
                     }
-                    if status.is_success() {
-                        return Ok(Answer {
-                            headers,
-                            body,
-                            latency,
-                        });
+                    if status.as_u16() == 429 {
+                        lock(&inner.pacer).on_refused(sent, Instant::now());
+                    } else {
+                        lock(&inner.pacer).on_success();
                     }
+                    drop(slot);
                     let now = unix_now();
                     let hinted = retry_after(&headers, now);
                     match status.as_u16() {
+                        _ if status.is_success() => match parse_body::<T>(&body) {
+                            Ok(value) => {
+                                return Ok(Answer {
+                                    value,
+                                    headers,
+                                    latency,
+                                });
+                            }
+                            Err(reason) => {
+                                body_failures += 1;
+                                if body_failures >= MAX_BODY_ATTEMPTS {
+                                    return Err(GitLabError::BadBody {
+                                        endpoint,
+                                        reason,
+                                        attempts,
+                                    });
+                                }
+                                Failure::BadBody(
+                                    reason,
+                                    retry_delay(
+                                        body_failures,
+                                        None,
+                                        None,
+                                        0.0,
+                                        rand::random::<f64>(),
+                                    ),
+                                )
+                            }
+                        },
                         429 => {
                             inner.responses_429.fetch_add(1, Ordering::Relaxed);
-                            let reset_at = rate_limit.and_then(|r| r.reset_at);
-                            Failure::RateLimited(retry_delay(
-                                attempts,
-                                hinted,
-                                reset_at,
-                                now,
-                                rand::random::<f64>(),
-                            ))
+                            let reset_at = rate_limit
+                                .and_then(|r| r.reset_at)
+                                .filter(|reset| *reset as f64 > now);
+                            Failure::RateLimited {
+                                delay: retry_delay(
+                                    attempts,
+                                    hinted,
+                                    reset_at,
+                                    now,
+                                    rand::random::<f64>(),
+                                ),
+                                hinted: hinted.is_some() || reset_at.is_some(),
+                            }
                         }
                         code @ (500 | 502 | 503 | 504) => Failure::Server(
                             code,
@@ -912,6 +1001,7 @@ impl Client {
                     }
                 }
                 Err(error) => {
+                    drop(slot);
                     let backoff = retry_delay(attempts, None, None, 0.0, rand::random::<f64>());
                     let timed_out = error.is_timeout();
                     let reason = error_chain(error.without_url());
@@ -927,9 +1017,17 @@ impl Client {
             let delay = failure.delay();
             if started.elapsed() + delay > inner.opts.max_retry_time {
                 tracing::warn!(endpoint = %endpoint, attempts, "GitLab request failed, retry budget spent");
+                if let Failure::RateLimited { hinted: true, .. } = failure {
+                    // GitLab said when: waiting past the budget would only lose the run
+                    lock(&inner.pacer).block_until(Instant::now() + delay);
+                    return Err(GitLabError::RetryLater {
+                        endpoint,
+                        wait: delay,
+                    });
+                }
                 return Err(failure.give_up(&endpoint, attempts, waited));
             }
-            if matches!(failure, Failure::RateLimited(_)) {
+            if matches!(failure, Failure::RateLimited { .. }) {
                 lock(&inner.pacer).block_until(Instant::now() + delay);
             }
             tracing::debug!(
@@ -998,6 +1096,7 @@ fn check_ascending<T: Listed>(endpoint: &str, rows: &[T]) -> Result<(), GitLabEr
         Err(GitLabError::BadBody {
             endpoint: endpoint.to_string(),
             reason: "the rows did not come back in ascending id order, so the listing cannot be shown complete".into(),
+            attempts: 1,
         })
     }
 }
@@ -1021,6 +1120,19 @@ fn with_page_size(base: &Url, page: u64, per_page: u64) -> Url {
     url
 }
 
+/// An in-flight slot of the pacer's window, given back when dropped (also when the request's
+/// future is dropped mid-flight).
+struct Slot<'a> {
+    client: &'a Client,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        lock(&self.client.inner.pacer).finish();
+        self.client.inner.slot_freed.notify_waiters();
+    }
+}
+
 fn with_page(base: &Url, page: u32) -> Url {
     let kept: Vec<(String, String)> = base
         .query_pairs()
@@ -1035,16 +1147,14 @@ fn with_page(base: &Url, page: u32) -> Url {
     url
 }
 
-fn parse_body<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, GitLabError> {
+/// The body as `T`, or why not (with its start, for a human to recognise a proxy page).
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| {
         let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        GitLabError::BadBody {
-            endpoint: endpoint.to_string(),
-            reason: format!("{e} (body starts with `{start}`, {} bytes)", body.len()),
-        }
+        format!("{e} (body starts with `{start}`, {} bytes)", body.len())
     })
 }
 

@@ -43,6 +43,13 @@ pub enum GitLabError {
         endpoint: String,
         message: String,
     },
+    /// 403 because the token's owner may not use the API at all: deactivated, blocked, locked or
+    /// pending approval (`lib/api/api_guard.rb` `find_current_user!` answers
+    /// `forbidden!(api_access_denied_message(user))`, so `message` is GitLab's reason).
+    AccountBlocked {
+        endpoint: String,
+        message: String,
+    },
     /// 400; on `billable_members` it means a subgroup or a token without Owner.
     BadRequest {
         endpoint: String,
@@ -57,6 +64,13 @@ pub enum GitLabError {
         endpoint: String,
         attempts: u32,
         waited: Duration,
+    },
+    /// GitLab asked for a wait (`Retry-After` or `RateLimit-Reset` on a 429) longer than the retry
+    /// budget left, e.g. `Retry-After: 3600` from a self-managed hourly throttle. Nothing is lost:
+    /// the caller checkpoints what it has and runs again after `wait`.
+    RetryLater {
+        endpoint: String,
+        wait: Duration,
     },
     /// Still answered 5xx when the retry budget ran out.
     Server {
@@ -80,10 +94,12 @@ pub enum GitLabError {
         endpoint: String,
         reason: String,
     },
-    /// 2xx, but the body is not the JSON expected from this endpoint.
+    /// 2xx, but the body is not the JSON expected from this endpoint, on every attempt (a cut or
+    /// garbled body is retried first: it is usually a network fault).
     BadBody {
         endpoint: String,
         reason: String,
+        attempts: u32,
     },
     /// Any other status (redirects included: the client does not follow them with a token).
     Status {
@@ -131,6 +147,9 @@ impl GitLabError {
                         .map(str::to_string)
                         .collect(),
                 },
+                _ if is_access_denied_reason(&message) => {
+                    GitLabError::AccountBlocked { endpoint, message }
+                }
                 _ => GitLabError::Forbidden { endpoint, message },
             },
             400 => GitLabError::BadRequest { endpoint, message },
@@ -158,9 +177,11 @@ impl GitLabError {
             | GitLabError::InvalidToken { endpoint, .. }
             | GitLabError::InsufficientScope { endpoint, .. }
             | GitLabError::Forbidden { endpoint, .. }
+            | GitLabError::AccountBlocked { endpoint, .. }
             | GitLabError::BadRequest { endpoint, .. }
             | GitLabError::NotFound { endpoint, .. }
             | GitLabError::RateLimited { endpoint, .. }
+            | GitLabError::RetryLater { endpoint, .. }
             | GitLabError::Server { endpoint, .. }
             | GitLabError::Timeout { endpoint, .. }
             | GitLabError::Connection { endpoint, .. }
@@ -171,7 +192,8 @@ impl GitLabError {
         }
     }
 
-    /// The token was refused (401): no point retrying until the token is replaced.
+    /// The token was refused (401), or its owner may not use the API (403 for a deactivated or
+    /// blocked account): no point retrying until someone fixes the token or the account.
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
@@ -179,18 +201,29 @@ impl GitLabError {
                 | GitLabError::TokenExpired { .. }
                 | GitLabError::TokenRevoked { .. }
                 | GitLabError::InvalidToken { .. }
+                | GitLabError::AccountBlocked { .. }
         )
     }
 
-    /// Worth trying again later (the client already retried within its budget).
+    /// Worth trying again later (the client already retried within its budget). A body that
+    /// stayed garbled over every attempt is not: it is more likely a proxy or login page.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             GitLabError::RateLimited { .. }
+                | GitLabError::RetryLater { .. }
                 | GitLabError::Server { .. }
                 | GitLabError::Timeout { .. }
                 | GitLabError::Connection { .. }
         )
+    }
+
+    /// How long GitLab asked to wait before the next try, when it said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GitLabError::RetryLater { wait, .. } => Some(*wait),
+            _ => None,
+        }
     }
 
     /// What the user should do next.
@@ -218,6 +251,9 @@ impl GitLabError {
                     )
                 }
             }
+            GitLabError::AccountBlocked { .. } => {
+                "the token's owner may not use the API (deactivated, blocked or awaiting approval): a deactivated user signs in once in a browser to reactivate; otherwise ask an administrator to unblock the account, or use another user's token".into()
+            }
             GitLabError::Forbidden { endpoint, .. } => {
                 if endpoint.starts_with("/license") || endpoint.starts_with("/users") {
                     "the token's user is not an administrator (or Admin Mode is on and the token lacks the admin_mode scope): use an instance admin's token".into()
@@ -232,11 +268,18 @@ impl GitLabError {
                     "GitLab rejected the request: check the configured group and URL".into()
                 }
             }
+            // ee/lib/api/license.rb is not mounted on Community Edition
+            GitLabError::NotFound { endpoint, .. } if endpoint == "/license" => {
+                "GitLab Community Edition has no /license (no licence, no seats to report): seatwatch reports the seats of GitLab EE; if this is EE, check GITLAB_URL including any relative path such as /gitlab".into()
+            }
             GitLabError::NotFound { .. } => {
                 "GitLab has nothing at this path, or hides it from this token: check GITLAB_URL (including any relative path such as /gitlab) and GITLAB_GROUP, and that the token's user can see it".into()
             }
             GitLabError::RateLimited { .. } => {
                 "GitLab kept rate-limiting the requests: run again later, lower the concurrency, or ask the GitLab admin to raise the API rate limit for this user".into()
+            }
+            GitLabError::RetryLater { .. } => {
+                "GitLab's rate limit asks for a longer wait than this run may spend: what was read is kept, and the next run continues from there".into()
             }
             GitLabError::Server { .. } => {
                 "GitLab kept answering with server errors: check the instance's health and run again later".into()
@@ -251,7 +294,7 @@ impl GitLabError {
                 "the TLS connection failed: check that the instance's certificate is valid for this host name and issued by a trusted authority".into()
             }
             GitLabError::BadBody { .. } => {
-                "the answer was not what GitLab sends here: check that GITLAB_URL points at GitLab itself (not a login page or proxy), then report it if it persists".into()
+                "the answer was not what GitLab sends here, on every try: check that GITLAB_URL points at GitLab itself (not a login page or proxy), then report it if it persists".into()
             }
             GitLabError::Status { status, .. } => {
                 if (300..400).contains(status) {
@@ -283,6 +326,9 @@ impl GitLabError {
                 }
             ),
             GitLabError::Forbidden { message, .. } => format!("forbidden (403): {}", clip(message)),
+            GitLabError::AccountBlocked { message, .. } => {
+                format!("the token's owner is refused (403): {}", clip(message))
+            }
             GitLabError::BadRequest { message, .. } => {
                 format!("bad request (400): {}", clip(message))
             }
@@ -292,6 +338,10 @@ impl GitLabError {
             } => format!(
                 "rate limited (429) on {attempts} attempts, gave up after waiting {:.1}s",
                 waited.as_secs_f64()
+            ),
+            GitLabError::RetryLater { wait, .. } => format!(
+                "rate limited (429); GitLab asks to wait {}",
+                human_wait(*wait)
             ),
             GitLabError::Server {
                 status, attempts, ..
@@ -310,8 +360,14 @@ impl GitLabError {
                 )
             }
             GitLabError::Tls { reason, .. } => format!("TLS failed: {}", clip(reason)),
-            GitLabError::BadBody { reason, .. } => {
-                format!("unexpected response body: {}", clip(reason))
+            GitLabError::BadBody {
+                reason, attempts, ..
+            } => {
+                format!(
+                    "unexpected response body after {attempts} attempt{}: {}",
+                    if *attempts == 1 { "" } else { "s" },
+                    clip(reason)
+                )
             }
             GitLabError::Status { status, .. } => format!("unexpected HTTP status {status}"),
             GitLabError::Config { reason } => format!("GitLab client: {}", clip(reason)),
@@ -325,6 +381,37 @@ impl fmt::Display for GitLabError {
             Some(endpoint) => write!(f, "GET {endpoint}: {}; {}", self.summary(), self.hint()),
             None => write!(f, "{}; {}", self.summary(), self.hint()),
         }
+    }
+}
+
+/// Whether a 403 message is one of GitLab's `Gitlab::Auth::UserAccessDeniedReason` texts (the
+/// owner of the token may not use the API), rather than a missing role. `forbidden!` renders
+/// them as `403 Forbidden - <reason>` (`lib/api/helpers.rb`).
+fn is_access_denied_reason(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "your account has been deactivated",
+        "your account has been blocked",
+        "your account is pending approval",
+        "your account is locked",
+        "your account has been locked",
+        "user is blocked",
+        "your primary email address is not confirmed",
+        "terms of service",
+    ]
+    .iter()
+    .any(|reason| lower.contains(reason))
+}
+
+/// `1h`, `15m 20s`, `42s`: a wait as people read it.
+fn human_wait(wait: Duration) -> String {
+    let secs = wait.as_secs();
+    match (secs / 3600, secs / 60 % 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h {m}m"),
     }
 }
 
@@ -562,6 +649,7 @@ mod tests {
         let err = GitLabError::BadBody {
             endpoint: "/users".into(),
             reason: "expected value at line 1 column 1".into(),
+            attempts: 3,
         };
         let shown = err.to_string();
         assert!(shown.starts_with("GET /users:"), "{shown}");

@@ -2,8 +2,10 @@
 //!
 //! Everything here is pure (time is passed in) so that the choices can be tested exactly:
 //! the `Link` header, the `X-*-Page` headers, the `RateLimit-*` headers, the delay before a retry,
-//! and the proactive pacing that spreads the requests left in a rate-limit window over the time
-//! left in it, so that a long collection does not run into 429s at all.
+//! and the pacing: an AIMD window on the requests in flight that needs no header at all (GitLab
+//! sends `RateLimit-*` only on the 429 by default), a gap between starts learnt from the 429s,
+//! and, where GitLab reports its window on every response, the requests left spread over the
+//! time left in it.
 
 use std::time::{Duration, Instant};
 
@@ -165,11 +167,43 @@ pub fn retry_delay(
     full.mul_f64(0.5 + 0.5 * jitter)
 }
 
-/// Shared pacing state: what the last responses said about the rate-limit window, and the slots
-/// already handed out in it. One per client, behind a mutex.
-#[derive(Debug, Default)]
+/// Gap between request starts after the first 429 when GitLab gave no limit to pace by.
+const FIRST_GAP: Duration = Duration::from_millis(50);
+/// The gap never grows beyond this: GitLab's own waits (`Retry-After`) cover longer pauses.
+const MAX_GAP: Duration = Duration::from_secs(10);
+/// How much of the gap each success without a known limit takes away (multiplicative).
+const GAP_DECAY: f64 = 0.97;
+
+/// Shared pacing state, one per client behind a mutex. Three mechanisms, each for what GitLab may
+/// or may not tell:
+///
+/// - **Concurrency (AIMD).** `window` is how many requests may be in flight, between 1 and the
+///   configured concurrency. Every 429 halves it (once per flight: refusals of requests sent
+///   before the last cut do not cut again); every success adds `1/window`, i.e. one slot per
+///   window's worth of successes, so concurrency comes back when the 429s stop. This needs no
+///   header at all, which is GitLab's default: `RateLimit-*` only on the 429
+///   (`lib/gitlab/rack_attack.rb`).
+/// - **Rate.** When one request at a time is still refused, requests are also spaced by `gap`.
+///   With a `RateLimit-Limit` seen (requests per 60 s, normalised by GitLab whatever the real
+///   period), the gap is at least `60 s / limit` (plus 2 %): the sustained rate the throttle
+///   allows. Without
+///   one, it doubles on each refusal from [`FIRST_GAP`] and decays on success.
+/// - **Windows.** When responses carry `RateLimit-Remaining`/`-Reset` (the 18.6 flag for headers
+///   on every response), the requests left are spread over the time left once few remain, and a
+///   429's `Retry-After` holds everybody until it is over.
+#[derive(Debug)]
 pub(crate) struct Pacer {
+    max_in_flight: usize,
+    window: f64,
+    in_flight: usize,
+    /// When the window was last cut; a 429 for a request sent before then was already counted.
+    last_cut: Option<Instant>,
+    gap: Duration,
+    /// Requests per 60 s from `RateLimit-Limit`, the floor of the pace once a 429 was seen.
     limit: Option<u64>,
+    /// The gap derived from `limit`, in force after the first 429.
+    limit_gap: Option<Duration>,
+    last_start: Option<Instant>,
     /// Requests left in the window, counted down locally as requests go out, because responses
     /// lag behind the requests in flight.
     remaining: Option<u64>,
@@ -179,11 +213,99 @@ pub(crate) struct Pacer {
     blocked_until: Option<Instant>,
 }
 
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new(8)
+    }
+}
+
 impl Pacer {
+    pub(crate) fn new(max_in_flight: usize) -> Pacer {
+        let max_in_flight = max_in_flight.max(1);
+        Pacer {
+            max_in_flight,
+            window: max_in_flight as f64,
+            in_flight: 0,
+            last_cut: None,
+            gap: Duration::ZERO,
+            limit: None,
+            limit_gap: None,
+            last_start: None,
+            remaining: None,
+            reset_at: None,
+            next_slot: None,
+            blocked_until: None,
+        }
+    }
+
+    /// Requests allowed in flight now (the AIMD window, rounded down, at least 1).
+    pub(crate) fn allowed_in_flight(&self) -> usize {
+        (self.window.floor() as usize).clamp(1, self.max_in_flight)
+    }
+
+    /// The current gap between request starts (zero while concurrency alone is enough).
+    pub(crate) fn gap(&self) -> Duration {
+        self.gap.max(self.limit_gap.unwrap_or(Duration::ZERO))
+    }
+
+    /// Takes an in-flight slot if the window has one free.
+    pub(crate) fn try_start(&mut self) -> bool {
+        if self.in_flight < self.allowed_in_flight() {
+            self.in_flight += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Gives back a slot taken by [`Pacer::try_start`].
+    pub(crate) fn finish(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// A request was answered (any status but 429): additive increase.
+    pub(crate) fn on_success(&mut self) {
+        if !self.gap.is_zero() {
+            self.gap = self.gap.mul_f64(GAP_DECAY);
+            if self.gap < Duration::from_millis(1) {
+                self.gap = Duration::ZERO;
+            }
+        } else if self.window < self.max_in_flight as f64 {
+            self.window = (self.window + 1.0 / self.window).min(self.max_in_flight as f64);
+        }
+    }
+
+    /// A request sent at `sent` was refused with a 429 at `now`: multiplicative decrease, once per
+    /// flight of requests.
+    pub(crate) fn on_refused(&mut self, sent: Instant, now: Instant) {
+        if let Some(limit) = self.limit.filter(|l| *l > 0) {
+            self.limit_gap = Some(limit_gap(limit));
+        }
+        if self.last_cut.is_some_and(|cut| sent < cut) {
+            return;
+        }
+        self.last_cut = Some(now);
+        if self.window >= 2.0 {
+            self.window = (self.window / 2.0).max(1.0);
+        } else {
+            self.window = 1.0;
+            self.gap = if self.gap.is_zero() {
+                FIRST_GAP
+            } else {
+                self.gap.saturating_mul(2).min(MAX_GAP)
+            };
+        }
+    }
+
     /// Takes in a response's rate-limit headers.
     pub(crate) fn observe(&mut self, rate_limit: &RateLimit) {
         if rate_limit.limit.is_some() {
             self.limit = rate_limit.limit;
+            if self.limit_gap.is_some()
+                && let Some(limit) = self.limit.filter(|l| *l > 0)
+            {
+                self.limit_gap = Some(limit_gap(limit));
+            }
         }
         let (Some(remaining), Some(reset)) = (rate_limit.remaining, rate_limit.reset_at) else {
             return;
@@ -209,12 +331,15 @@ impl Pacer {
         }
     }
 
-    /// Reserves the next request's slot; returns how long the caller must wait before sending.
+    /// Reserves the next request's start; returns how long the caller must wait before sending.
     ///
-    /// While plenty of requests are left in the window nothing is delayed. Once few are left
-    /// (a fifth of the limit, or four per concurrent request), the rest are spread evenly over the
-    /// time left; with none left, requests wait for the window to end.
-    pub(crate) fn reserve(&mut self, now: Instant, now_unix: f64, concurrency: usize) -> Duration {
+    /// Nothing is delayed while GitLab has not refused anything and plenty of requests are left
+    /// in the window. After a 429 everyone waits for its end, and starts are spaced by the gap.
+    /// Once few requests are left in a window GitLab reported (a fifth of the limit, or four per
+    /// concurrent request), the rest are spread evenly over the time left; with none left,
+    /// requests wait for the window to end. `RateLimit-Remaining` counts the throttle's real
+    /// period and `RateLimit-Reset` is that period's end, so this holds for hourly throttles too.
+    pub(crate) fn reserve(&mut self, now: Instant, now_unix: f64) -> Duration {
         let mut start = now;
         if let Some(blocked) = self.blocked_until {
             if blocked > start {
@@ -235,7 +360,7 @@ impl Pacer {
                 start = start.max(until_reset);
                 self.next_slot = Some(start);
             } else {
-                let low_water = (self.limit.unwrap_or(0) / 5).max(4 * concurrency as u64);
+                let low_water = (self.limit.unwrap_or(0) / 5).max(4 * self.max_in_flight as u64);
                 if remaining <= low_water {
                     let interval = Duration::from_secs_f64(secs_left / (remaining as f64 + 1.0));
                     let slot = start.max(self.next_slot.unwrap_or(start));
@@ -245,8 +370,21 @@ impl Pacer {
                 self.remaining = Some(remaining - 1);
             }
         }
+        let gap = self.gap();
+        if !gap.is_zero()
+            && let Some(last) = self.last_start
+        {
+            start = start.max(last + gap);
+        }
+        self.last_start = Some(start);
         start.saturating_duration_since(now)
     }
+}
+
+/// The gap between starts that keeps to `limit` requests a minute, with 2 % to spare so that
+/// clock skew and a period boundary do not tip a period over the limit.
+fn limit_gap(limit: u64) -> Duration {
+    Duration::from_secs_f64(60.0 / limit as f64 * 1.02)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -436,7 +574,7 @@ mod tests {
         pacer.observe(&window(2000, 1500, 1_060));
         let now = Instant::now();
         for _ in 0..100 {
-            assert_eq!(pacer.reserve(now, 1_000.0, 8), Duration::ZERO);
+            assert_eq!(pacer.reserve(now, 1_000.0), Duration::ZERO);
         }
     }
 
@@ -446,7 +584,7 @@ mod tests {
         // 59 requests left, 60 s left: one a second
         pacer.observe(&window(2000, 59, 1_060));
         let now = Instant::now();
-        let waits: Vec<Duration> = (0..4).map(|_| pacer.reserve(now, 1_000.0, 8)).collect();
+        let waits: Vec<Duration> = (0..4).map(|_| pacer.reserve(now, 1_000.0)).collect();
         assert_eq!(waits[0], Duration::ZERO);
         assert!(
             waits[1] >= Duration::from_millis(990) && waits[1] <= Duration::from_millis(1010),
@@ -460,25 +598,25 @@ mod tests {
         let mut pacer = Pacer::default();
         pacer.observe(&window(2000, 0, 1_030));
         let now = Instant::now();
-        let wait = pacer.reserve(now, 1_000.0, 8);
+        let wait = pacer.reserve(now, 1_000.0);
         assert!(
             wait >= Duration::from_secs(30) && wait < Duration::from_secs(31),
             "{wait:?}"
         );
         // once the window is over, no pacing
-        assert_eq!(pacer.reserve(now, 1_031.0, 8), Duration::ZERO);
+        assert_eq!(pacer.reserve(now, 1_031.0), Duration::ZERO);
     }
 
     #[test]
     fn pacer_keeps_the_lower_count_within_a_window_and_ignores_old_windows() {
-        let mut pacer = Pacer::default();
+        let mut pacer = Pacer::new(1);
         pacer.observe(&window(100, 10, 1_060));
         pacer.observe(&window(100, 50, 1_060)); // a response that left earlier
         pacer.observe(&window(100, 90, 1_000)); // from the previous window
         let now = Instant::now();
-        assert_eq!(pacer.reserve(now, 1_000.0, 1), Duration::ZERO);
+        assert_eq!(pacer.reserve(now, 1_000.0), Duration::ZERO);
         assert!(
-            pacer.reserve(now, 1_000.0, 1) > Duration::ZERO,
+            pacer.reserve(now, 1_000.0) > Duration::ZERO,
             "10 left of 100 must pace"
         );
     }
@@ -488,10 +626,98 @@ mod tests {
         let mut pacer = Pacer::default();
         let now = Instant::now();
         pacer.block_until(now + Duration::from_secs(3));
-        assert_eq!(pacer.reserve(now, 0.0, 8), Duration::from_secs(3));
+        assert_eq!(pacer.reserve(now, 0.0), Duration::from_secs(3));
         assert_eq!(
-            pacer.reserve(now + Duration::from_secs(4), 0.0, 8),
+            pacer.reserve(now + Duration::from_secs(4), 0.0),
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn aimd_halves_concurrency_on_a_429_without_any_header_and_recovers() {
+        let mut pacer = Pacer::new(8);
+        let t0 = Instant::now();
+        assert_eq!(pacer.allowed_in_flight(), 8);
+        // eight requests of one flight are all refused: one cut, not eight
+        for _ in 0..8 {
+            pacer.on_refused(t0, t0 + Duration::from_millis(10));
+        }
+        assert_eq!(pacer.allowed_in_flight(), 4);
+        // a request sent after the cut and refused cuts again
+        pacer.on_refused(
+            t0 + Duration::from_millis(20),
+            t0 + Duration::from_millis(30),
+        );
+        assert_eq!(pacer.allowed_in_flight(), 2);
+        // successes bring the window back, one slot per window's worth
+        let mut successes = 0;
+        while pacer.allowed_in_flight() < 8 {
+            pacer.on_success();
+            successes += 1;
+            assert!(successes < 100, "never recovered");
+        }
+        assert!(successes > 6, "additive, not instant: {successes}");
+    }
+
+    #[test]
+    fn aimd_gate_holds_requests_beyond_the_window() {
+        let mut pacer = Pacer::new(2);
+        assert!(pacer.try_start());
+        assert!(pacer.try_start());
+        assert!(!pacer.try_start(), "the third waits");
+        pacer.finish();
+        assert!(pacer.try_start());
+        let t0 = Instant::now();
+        pacer.on_refused(t0, t0);
+        pacer.finish();
+        assert!(!pacer.try_start(), "window 1, one still in flight");
+        pacer.finish();
+        assert!(pacer.try_start());
+    }
+
+    #[test]
+    fn one_at_a_time_still_refused_spaces_the_starts() {
+        let mut pacer = Pacer::new(1);
+        let t0 = Instant::now();
+        pacer.on_refused(t0, t0);
+        assert_eq!(pacer.gap(), FIRST_GAP);
+        let later = t0 + Duration::from_secs(1);
+        pacer.on_refused(later, later);
+        assert_eq!(pacer.gap(), FIRST_GAP * 2);
+        assert_eq!(pacer.reserve(later, 0.0), Duration::ZERO);
+        assert_eq!(pacer.reserve(later, 0.0), FIRST_GAP * 2);
+        for _ in 0..500 {
+            pacer.on_success();
+        }
+        assert_eq!(pacer.gap(), Duration::ZERO, "the gap decays once 429s stop");
+    }
+
+    #[test]
+    fn a_limit_seen_on_the_429_paces_at_the_throttle_rate() {
+        // 7,200 per 3,600 s is sent as RateLimit-Limit 120 (per minute): one request per 0.5 s
+        let mut pacer = Pacer::new(8);
+        let t0 = Instant::now();
+        pacer.observe(&RateLimit {
+            limit: Some(120),
+            remaining: Some(0),
+            reset_at: Some(3_600),
+            observed: Some(7_201),
+            name: None,
+        });
+        assert_eq!(pacer.gap(), Duration::ZERO, "no pacing before a refusal");
+        pacer.on_refused(t0, t0);
+        let half_a_second = |gap: Duration| {
+            // 0.5 s and 2 % to spare
+            (Duration::from_millis(509)..=Duration::from_millis(511)).contains(&gap)
+        };
+        assert!(half_a_second(pacer.gap()), "{:?}", pacer.gap());
+        for _ in 0..1_000 {
+            pacer.on_success();
+        }
+        assert!(
+            half_a_second(pacer.gap()),
+            "GitLab's stated rate stays: {:?}",
+            pacer.gap()
         );
     }
 }

@@ -21,6 +21,7 @@ pub use client::{Client, ClientOptions, ListingPosition, Probe, UsersPage};
 pub use error::GitLabError;
 pub use headers::RateLimit;
 pub use token::Token;
+pub use types::MemberAccess;
 pub use types::{
     BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
     PushData, User,

@@ -447,3 +447,39 @@ pub struct AssociationsCount {
     pub issues_count: u64,
     pub merge_requests_count: u64,
 }
+
+/// `GET /groups/:id/members/all/:user_id` (`lib/api/members.rb`): one user's membership of a
+/// group, inherited and invited memberships included, with the highest role. Used to prove that
+/// the token's user is the group's Owner (`access_level` 50).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MemberAccess {
+    pub id: u64,
+    pub username: String,
+    /// 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
+    pub access_level: u32,
+    #[serde(default)]
+    pub membership_state: Option<String>,
+}
+
+impl MemberAccess {
+    /// GitLab's `Gitlab::Access::OWNER`.
+    pub const OWNER: u32 = 50;
+
+    pub fn is_owner(&self) -> bool {
+        self.access_level >= Self::OWNER
+    }
+
+    /// The role's name as GitLab's UI shows it.
+    pub fn role(&self) -> &'static str {
+        match self.access_level {
+            0..=4 => "No access",
+            5..=9 => "Minimal Access",
+            10..=14 => "Guest",
+            15..=19 => "Planner",
+            20..=29 => "Reporter",
+            30..=39 => "Developer",
+            40..=49 => "Maintainer",
+            _ => "Owner",
+        }
+    }
+}

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::LicenceMode;
 use super::population::{
     ADMIN_USER_INDEX, Day, EventKind, GHOST_USER_INDEX, Kind, Population, REGULAR_USER_INDEX, Salt,
     SimEvent, date_of, flags,
@@ -215,6 +216,9 @@ pub(crate) struct Render<'p> {
     /// Seconds after local midnight of `as_of`.
     pub now: u32,
     pub utc_offset_seconds: i32,
+    /// Whether the instance has a licence: without one `using_license_seat` is false for
+    /// everyone (`ee/app/models/ee/user.rb` `using_license_seat?` needs `License.current`).
+    pub licensed: bool,
 }
 
 pub(crate) fn timestamp(day: Day, second: u32, millis: u32) -> String {
@@ -329,7 +333,7 @@ impl<'p> Render<'p> {
                 (created_draw % 86_400) as u32,
                 (created_draw >> 40) as u32 % 1000,
             ),
-            using_license_seat: u.holds_seat_on(self.as_of),
+            using_license_seat: self.licensed && u.holds_seat_on(self.as_of),
             pop,
         }
     }
@@ -607,8 +611,11 @@ impl<'p> Render<'p> {
     }
 }
 
-pub(crate) fn metadata(flavour: Flavour) -> Value {
+/// `lib/api/metadata.rb`; `enterprise` is `Gitlab.ee?`, false on Community Edition.
+pub(crate) fn metadata(flavour: Flavour, licence: LicenceMode) -> Value {
+    let community = licence == LicenceMode::CommunityEdition && flavour == Flavour::SelfManaged;
     let (version, kas_version) = match flavour {
+        Flavour::SelfManaged if community => ("18.1.1", "18.1.1"),
         Flavour::SelfManaged => ("18.1.1-ee", "18.1.1"),
         Flavour::GitLabCom => ("18.6.0-pre", "18.6.0+abc123"),
     };
@@ -621,11 +628,21 @@ pub(crate) fn metadata(flavour: Flavour) -> Value {
             "externalK8sProxyUrl": "https://gitlab.example.com:8150/k8s-proxy",
             "version": kas_version,
         },
-        "enterprise": true,
+        "enterprise": !community,
     })
 }
 
-pub(crate) fn license(pop: &Population, as_of: Day) -> Value {
+/// `GET /license` (`ee/lib/api/license.rb`, entity `ee/lib/api/entities/gitlab_license.rb`).
+/// `None` for Community Edition, where the route does not exist.
+pub(crate) fn license(pop: &Population, as_of: Day, mode: LicenceMode) -> Option<Value> {
+    let user_limit = match mode {
+        LicenceMode::SeatLimit => pop.user_limit,
+        // user_limit is restrictions[:active_user_count] when restricted, else 0
+        LicenceMode::NoSeatLimit => 0,
+        // License.current is nil: Grape presents it as `null`
+        LicenceMode::NoLicence => return Some(Value::Null),
+        LicenceMode::CommunityEdition => return None,
+    };
     let active_users = pop.seat_holders(as_of);
     let (historical_max, _) = pop.max_seat_holders(as_of);
     let expired = as_of > pop.term_end;
@@ -634,7 +651,7 @@ pub(crate) fn license(pop: &Population, as_of: Day) -> Value {
     } else {
         active_users
     };
-    json!({
+    Some(json!({
         "id": 3,
         "plan": "ultimate",
         "created_at": timestamp(pop.term_start - 3, 9 * 3600 + 1234, 674),
@@ -643,8 +660,9 @@ pub(crate) fn license(pop: &Population, as_of: Day) -> Value {
         "historical_max": historical_max,
         "maximum_user_count": historical_max,
         "expired": expired,
-        "overage": billed.saturating_sub(pop.user_limit),
-        "user_limit": pop.user_limit,
+        // License#overage is 0 without a seat restriction
+        "overage": if user_limit == 0 { 0 } else { billed.saturating_sub(user_limit) },
+        "user_limit": user_limit,
         "active_users": active_users,
         "licensee": {
             "Name": "Jordan Licence",
@@ -655,11 +673,14 @@ pub(crate) fn license(pop: &Population, as_of: Day) -> Value {
             "GitLab_FileLocks": 1,
             "GitLab_Auditor_User": 1,
         },
-    })
+    }))
 }
 
 /// `/namespaces/:id`. Billing fields exist only on GitLab.com and only for the Owner (18.9+).
-pub(crate) fn namespace(r: &Render, owner: bool) -> Value {
+/// `billing_unrestricted`: the flag `restrict_namespace_api_billing_fields` is off (18.3 to 18.8),
+/// so `ee/lib/ee/api/entities/namespace.rb` shows the billing fields to anyone who can read the
+/// namespace, not only to its Owner.
+pub(crate) fn namespace(r: &Render, owner: bool, billing_unrestricted: bool) -> Value {
     let seats = r.pop.seat_holders(r.as_of);
     let (max_seats, max_day) = r.pop.max_seat_holders(r.as_of);
     let mut body = json!({
@@ -675,7 +696,13 @@ pub(crate) fn namespace(r: &Render, owner: bool) -> Value {
     });
     let map = body.as_object_mut().expect("namespace renders an object");
     if r.flavour == Flavour::GitLabCom {
-        let billing = |v: Value| if owner { v } else { Value::Null };
+        let billing = |v: Value| {
+            if owner || billing_unrestricted {
+                v
+            } else {
+                Value::Null
+            }
+        };
         map.insert("billable_members_count".into(), billing(seats.into()));
         map.insert("max_seats_used".into(), billing(max_seats.into()));
         map.insert(
@@ -794,5 +821,25 @@ pub(crate) fn group(r: &Render) -> Value {
         "shared_with_groups": [],
         "projects": [],
         "shared_projects": [],
+    })
+}
+
+/// `GET /groups/:id/members/all/:user_id` (`lib/api/members.rb`, entity
+/// `lib/api/entities/member.rb`): the user basics plus the membership.
+pub(crate) fn member(r: &Render, v: &UserView, access_level: u32) -> Value {
+    json!({
+        "id": v.id,
+        "username": v.username,
+        "name": v.name,
+        "state": v.state,
+        "locked": false,
+        "avatar_url": r.avatar_url(v),
+        "web_url": r.web_url(v),
+        "access_level": access_level,
+        "created_at": v.created_at,
+        "created_by": null,
+        "expires_at": null,
+        "group_saml_identity": null,
+        "membership_state": "active",
     })
 }

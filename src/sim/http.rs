@@ -21,7 +21,7 @@ use super::population::{
     ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, Population,
     REGULAR_USER_INDEX, State as UserState, day_of, flags,
 };
-use super::{RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
+use super::{LicenceMode, RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
 use crate::snapshot::Flavour;
 
 pub(crate) fn router(state: Arc<SimState>) -> Router {
@@ -39,6 +39,10 @@ const UNAUTHORIZED_BODY: &str = r#"{"message":"401 Unauthorized"}"#;
 const FORBIDDEN_BODY: &str = r#"{"message":"403 Forbidden"}"#;
 const BAD_REQUEST_BODY: &str = r#"{"message":"400 Bad request"}"#;
 const INSUFFICIENT_SCOPE_BODY: &str = r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#;
+/// `lib/api/helpers/rate_limiter.rb` `check_rate_limit!`: an application limit's 429, a JSON body
+/// and no `Retry-After` or `RateLimit-*` header.
+const APPLICATION_LIMIT_BODY: &str =
+    r#"{"message":{"error":"This endpoint has been requested too many times. Try again later."}}"#;
 const MALFORMED_BODY: &str = "<!DOCTYPE html>\n<html><head><title>GitLab is not responding (502)</title></head>\n<body><h1>502</h1><p>Whoops, GitLab is taking too much time to respond.</p></body></html>\n";
 
 /// A response before it becomes HTTP: easy to cut, replace and decorate.
@@ -179,6 +183,7 @@ fn status_burst_reply(sim: &SimState, status: u16, mode: RetryAfterMode) -> Repl
             let reply = Reply::text(code, "text/plain", "Retry later");
             let now = unix_now();
             match mode {
+                RetryAfterMode::ApplicationLimit => Reply::raw_json(code, APPLICATION_LIMIT_BODY),
                 RetryAfterMode::Seconds(seconds) => reply
                     .header("retry-after", seconds.to_string())
                     .header("ratelimit-reset", (now + seconds).to_string())
@@ -214,11 +219,21 @@ fn status_burst_reply(sim: &SimState, status: u16, mode: RetryAfterMode) -> Repl
     }
 }
 
-/// Rack::Attack's fixed window: counts this request, returns the headers every response carries,
-/// or the 429 when the window's budget is spent.
-fn rate_limit(sim: &SimState, limit: u32) -> Result<Vec<(HeaderName, String)>, Reply> {
+/// Rack::Attack's throttle as GitLab configures it: requests are counted in epoch-aligned periods
+/// of `throttle.period`; the headers follow `lib/gitlab/rack_attack/request_throttle_data.rb`:
+/// `RateLimit-Limit` normalised (rounded up) to 60 s, `RateLimit-Remaining` = limit − observed
+/// over the real period, `RateLimit-Reset` and `Retry-After` at the period's end. They come only
+/// with the 429 (`lib/gitlab/rack_attack.rb` `throttled_response`) unless `headers_always` (the
+/// 18.6 flag `rate_limiting_headers_for_unthrottled_requests`) puts them on every response.
+/// Returns the headers for an allowed request, or the 429.
+fn rate_limit(
+    sim: &SimState,
+    throttle: super::Throttle,
+    headers_always: bool,
+) -> Result<Vec<(HeaderName, String)>, Reply> {
     let now = unix_now();
-    let period_start = now - now % 60;
+    let period = throttle.period.as_secs().max(1);
+    let period_start = now - now % period;
     let observed = {
         let mut window = sim.rate.lock().unwrap_or_else(|e| e.into_inner());
         if window.start != period_start {
@@ -228,16 +243,18 @@ fn rate_limit(sim: &SimState, limit: u32) -> Result<Vec<(HeaderName, String)>, R
         window.observed += 1;
         window.observed
     };
-    let reset = period_start + 60;
-    let limit = u64::from(limit);
+    let limit = u64::from(throttle.requests);
+    let retry_after = period - now % period;
+    let reset = now + retry_after;
+    let rounded_limit = (limit * 60).div_ceil(period);
     let headers = vec![
-        (
-            HeaderName::from_static("ratelimit-limit"),
-            limit.to_string(),
-        ),
         (
             HeaderName::from_static("ratelimit-name"),
             "throttle_authenticated_api".to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-limit"),
+            rounded_limit.to_string(),
         ),
         (
             HeaderName::from_static("ratelimit-observed"),
@@ -253,11 +270,11 @@ fn rate_limit(sim: &SimState, limit: u32) -> Result<Vec<(HeaderName, String)>, R
         ),
     ];
     if observed <= limit {
-        return Ok(headers);
+        return Ok(if headers_always { headers } else { Vec::new() });
     }
     sim.responses_429.fetch_add(1, Ordering::Relaxed);
-    let mut reply = Reply::text(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Retry later")
-        .header("retry-after", (reset - now).max(1).to_string())
+    let mut reply = Reply::text(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Retry later\n")
+        .header("retry-after", retry_after.to_string())
         .header("ratelimit-resettime", http_date(reset));
     reply.headers.extend(headers);
     Err(reply)
@@ -306,8 +323,8 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
     if let Some((status, mode)) = plan.status {
         return status_burst_reply(&sim, status, mode).into_response();
     }
-    let rate_headers = match sim.rate_limit_per_minute {
-        Some(limit) => match rate_limit(&sim, limit) {
+    let rate_headers = match sim.rate_limit {
+        Some(throttle) => match rate_limit(&sim, throttle, sim.rate_limit_headers_always) {
             Ok(headers) => headers,
             Err(reply) => return reply.into_response(),
         },
@@ -394,6 +411,7 @@ impl Ctx<'_> {
             as_of: self.sim.as_of(),
             now: self.sim.now(),
             utc_offset_seconds: self.sim.utc_offset_seconds,
+            licensed: self.sim.licence.has_licence(),
         }
     }
     /// Builds absolute links to this path with some parameters replaced, never carrying a token.
@@ -431,6 +449,8 @@ enum Endpoint<'s> {
     BillableMembers(&'s str),
     GroupProjects(&'s str),
     BillableMemberships(&'s str, &'s str),
+    /// `/groups/:id/members/all/:user_id`
+    GroupMemberAll(&'s str, &'s str),
 }
 
 impl Endpoint<'_> {
@@ -446,6 +466,18 @@ impl Endpoint<'_> {
                 | Endpoint::User(_)
                 | Endpoint::UserEvents(_)
         )
+    }
+
+    /// The scope rule of `lib/api/api.rb`: every route allows `api`, and `read_api` for GET and
+    /// HEAD (`allow_access_with_scope :read_api, if: request.get? || request.head?`); the user
+    /// endpoints add `read_user`; `/personal_access_tokens/self` takes any scope
+    /// (`lib/api/personal_access_tokens/self_information.rb`).
+    fn allows(&self, scopes: &[&str], read_request: bool) -> bool {
+        let has = |scope: &str| scopes.contains(&scope);
+        matches!(self, Endpoint::TokenSelf)
+            || has("api")
+            || (read_request && has("read_api"))
+            || (self.allowed_with_read_user() && has("read_user"))
     }
 }
 
@@ -466,6 +498,7 @@ fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
         ["groups", id, "billable_members", user, "memberships"] => {
             Endpoint::BillableMemberships(id, user)
         }
+        ["groups", id, "members", "all", user_id] => Endpoint::GroupMemberAll(id, user_id),
         _ => return None,
     })
 }
@@ -507,7 +540,7 @@ fn authenticate(
         .cloned()
         .ok_or_else(unauthorized)?;
     match record.status {
-        TokenStatus::Valid => Ok(record),
+        TokenStatus::Valid | TokenStatus::OwnerDeactivated => Ok(record),
         TokenStatus::Expired => Err(invalid_token(
             EXPIRED_BODY,
             "Token is expired. You can either do re-authorization or token refresh.",
@@ -527,8 +560,21 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
         Ok(token) => token,
         Err(reply) => return reply,
     };
-    if token.role == Role::ReadUserOnly && !endpoint.allowed_with_read_user() {
+    // lib/api/api_guard.rb: the scopes are validated while the token is found, then
+    // find_current_user! refuses an owner who may not use the API.
+    if !endpoint.allows(token.scopes, true) {
         return Reply::raw_json(StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE_BODY);
+    }
+    if token.status == TokenStatus::OwnerDeactivated {
+        // lib/api/helpers.rb forbidden!(reason) renders "403 Forbidden - <reason>"; the reason
+        // is Gitlab::Auth::UserAccessDeniedReason's text for a deactivated user.
+        return Reply::message(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at {}",
+                ctx.origin
+            ),
+        );
     }
     let instance_admin = ctx.sim.flavour == Flavour::SelfManaged && token.role != Role::NonAdmin;
     let group_owner = token.role == Role::Admin;
@@ -539,7 +585,10 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
     };
     let r = ctx.render();
     match endpoint {
-        Endpoint::Metadata => Reply::json(StatusCode::OK, &entities::metadata(ctx.sim.flavour)),
+        Endpoint::Metadata => Reply::json(
+            StatusCode::OK,
+            &entities::metadata(ctx.sim.flavour, ctx.sim.licence),
+        ),
         Endpoint::CurrentUser => {
             let view = r.user(owner_index);
             Reply::json(StatusCode::OK, &r.current_user(&view, instance_admin))
@@ -564,13 +613,22 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             Some(index) => user_events(ctx, &r, index, owner_index, instance_admin),
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
         },
+        // Community Edition does not mount ee/lib/api/license.rb: Grape's unknown route
+        Endpoint::License if ctx.sim.licence == LicenceMode::CommunityEdition => {
+            Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#)
+        }
+        // ee/lib/api/license.rb: authenticated_as_admin!
         Endpoint::License if instance_admin => {
-            Reply::json(StatusCode::OK, &entities::license(ctx.pop, r.as_of))
+            match entities::license(ctx.pop, r.as_of, ctx.sim.licence) {
+                Some(body) => Reply::json(StatusCode::OK, &body),
+                None => Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#),
+            }
         }
         Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
-        Endpoint::Namespace(id) if is_group(ctx.sim, id) => {
-            Reply::json(StatusCode::OK, &entities::namespace(&r, group_owner))
-        }
+        Endpoint::Namespace(id) if is_group(ctx.sim, id) => Reply::json(
+            StatusCode::OK,
+            &entities::namespace(&r, group_owner, ctx.sim.namespace_billing_unrestricted),
+        ),
         Endpoint::Namespace(_) => Reply::message(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
         Endpoint::Group(id) if is_group(ctx.sim, id) => {
             Reply::json(StatusCode::OK, &entities::group(&r))
@@ -593,9 +651,37 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
                 Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
             }
         }
+        // lib/api/members.rb: find_all_members(source).find_by!(user_id:); a miss is
+        // ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The
+        // simulated group's members are its seat holders (Developer) and its Owner.
+        Endpoint::GroupMemberAll(id, user_id) if is_group(ctx.sim, id) => {
+            let member = user_id
+                .parse::<usize>()
+                .ok()
+                .filter(|&id| (1..=r.pop.visible(r.as_of)).contains(&id))
+                .filter(|&id| r.pop.exists(id - 1))
+                .map(|id| id - 1)
+                .and_then(|index| {
+                    if index == ADMIN_USER_INDEX {
+                        Some((index, 50))
+                    } else if r.pop.users[index].holds_seat_on(r.as_of) {
+                        Some((index, 30))
+                    } else {
+                        None
+                    }
+                });
+            match member {
+                Some((index, level)) => Reply::json(
+                    StatusCode::OK,
+                    &entities::member(&r, &r.identity(index), level),
+                ),
+                None => Reply::message(StatusCode::NOT_FOUND, "404 Not found"),
+            }
+        }
         Endpoint::Group(_)
         | Endpoint::BillableMembers(_)
         | Endpoint::BillableMemberships(..)
+        | Endpoint::GroupMemberAll(..)
         | Endpoint::GroupProjects(_) => {
             Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
         }
@@ -607,10 +693,7 @@ fn is_group(sim: &SimState, id: &str) -> bool {
 }
 
 fn token_self(token: &TokenRecord, owner_index: usize, as_of: Day) -> Value {
-    let scopes: &[&str] = match token.role {
-        Role::ReadUserOnly => &["read_user"],
-        Role::Admin | Role::NonAdmin => &["read_api", "read_user"],
-    };
+    let scopes = token.scopes;
     json!({
         "id": token.id,
         "name": token.name,

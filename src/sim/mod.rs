@@ -9,9 +9,11 @@
 //! `/personal_access_tokens/self`, `/users` (admin view with activity fields for self-managed
 //! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
-//! pagination), `/license` (self-managed admins), `/namespaces/:id`, `/groups/:id` and
-//! `/groups/:id/billable_members` and `/groups/:id/billable_members/:user_id/memberships` for
-//! the top-level group [`SimConfig::group_path`].
+//! pagination), `/namespaces/:id`, `/groups/:id`,
+//! `/groups/:id/billable_members`, `/groups/:id/billable_members/:user_id/memberships` and
+//! `/groups/:id/members/all/:user_id` for the top-level group [`SimConfig::group_path`];
+//! `/license` (self-managed admins) answers as [`LicenceMode`] says: a seat limit, none, no
+//! licence or Community Edition.
 //!
 //! Keyset pages of `/users` carry GitLab's opaque `cursor`; with
 //! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
@@ -25,6 +27,11 @@
 //! a day's `last_activity_on` exists only once the clock has passed it, as GitLab writes them
 //! when they happen. [`SimHandle::set_clock`] moves it; [`SimHandle::events_of_day`] is the
 //! ground truth of one calendar day.
+//!
+//! Scopes follow `lib/api/api.rb` (`api`, or `read_api` for GET, everywhere; `read_user` on the
+//! user endpoints). The optional [`Throttle`] follows Rack::Attack as GitLab configures it:
+//! epoch-aligned periods of any length, `RateLimit-*` headers only on the 429 unless
+//! [`SimConfig::rate_limit_headers_always`].
 //!
 //! The state served for a date D is a pure function of (seed, anchor, user index, D), where the
 //! anchor is the `as_of` the server started with: the population (ids in creation order, new hires
@@ -69,6 +76,12 @@ pub mod tokens {
     pub const REVOKED: &str = "glpat-fake-sim-revoked-0000";
     /// Scope `read_user` only: 403 `insufficient_scope` on `/license`, `/namespaces`, `/groups`.
     pub const READ_USER_ONLY: &str = "glpat-fake-sim-readuser-0000";
+    /// The admin (Owner on GitLab.com) with scope `read_api` only, the least privilege seatwatch
+    /// needs: `lib/api/api.rb` allows `read_api` on every route for GET and HEAD.
+    pub const READ_API_ONLY: &str = "glpat-fake-sim-readapi-0000";
+    /// A valid token whose owner was deactivated: every call gets GitLab's 403 with the access
+    /// denied reason (`lib/api/api_guard.rb` `find_current_user!`), not a 401.
+    pub const DEACTIVATED_OWNER: &str = "glpat-fake-sim-deactivated-0000";
     /// A regular user: `UserBasic` from `/users`, 403 on `/license`, 400 on billable members.
     pub const NON_ADMIN: &str = "glpat-fake-sim-nonadmin-0000";
 }
@@ -82,6 +95,62 @@ pub enum RetryAfterMode {
     ResetOnly,
     /// Neither: the client must fall back on its own backoff.
     NoHeaders,
+    /// An application limit (`lib/api/helpers/rate_limiter.rb`): a JSON body
+    /// `{"message":{"error":"This endpoint has been requested too many times. Try again later."}}`
+    /// and no `Retry-After` or `RateLimit-*` header.
+    ApplicationLimit,
+}
+
+/// What `GET /license` answers, each as GitLab does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LicenceMode {
+    /// A licence restricting the seats to the population's `user_limit` (the default).
+    #[default]
+    SeatLimit,
+    /// A licence without a seat restriction: `user_limit: 0`
+    /// (`ee/lib/api/entities/gitlab_license.rb`).
+    NoSeatLimit,
+    /// GitLab EE with no licence installed: 200 with the body `null` (`ee/lib/api/license.rb`
+    /// presents `License.current`), and `using_license_seat` false for everyone
+    /// (`ee/app/models/ee/user.rb` needs `License.current`).
+    NoLicence,
+    /// GitLab Community Edition: the route is not mounted, so 404; `/metadata` says
+    /// `enterprise: false`.
+    CommunityEdition,
+}
+
+impl LicenceMode {
+    /// Whether `using_license_seat` can be true at all.
+    pub(crate) fn has_licence(self) -> bool {
+        matches!(self, LicenceMode::SeatLimit | LicenceMode::NoSeatLimit)
+    }
+}
+
+/// A Rack::Attack throttle: `requests` per `period`, counted in epoch-aligned periods
+/// (`lib/gitlab/rack_attack/request_throttle_data.rb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub requests: u32,
+    pub period: Duration,
+}
+
+impl Throttle {
+    /// GitLab.com's authenticated API throttle is 2,000 per minute.
+    pub fn per_minute(requests: u32) -> Throttle {
+        Throttle {
+            requests,
+            period: Duration::from_secs(60),
+        }
+    }
+
+    /// Self-managed's default when the throttle is enabled: 7,200 per 3,600 s
+    /// (`throttle_authenticated_api_requests_per_period` / `_period_in_seconds`).
+    pub fn self_managed_default() -> Throttle {
+        Throttle {
+            requests: 7_200,
+            period: Duration::from_secs(3_600),
+        }
+    }
 }
 
 impl Default for RetryAfterMode {
@@ -125,8 +194,16 @@ pub struct SimConfig {
     pub group_path: String,
     /// Added to every response.
     pub latency: Duration,
-    /// GitLab's `throttle_authenticated_api`: a fixed 60 s window per this many requests.
-    pub rate_limit_per_minute: Option<u32>,
+    /// GitLab's `throttle_authenticated_api`; `None` (off) is self-managed's default.
+    pub rate_limit: Option<Throttle>,
+    /// `RateLimit-*` headers on every response, as with the 18.6 feature flag
+    /// `rate_limiting_headers_for_unthrottled_requests` (off by default: then only the 429 has
+    /// them, `lib/gitlab/rack_attack.rb` `throttled_response`).
+    pub rate_limit_headers_always: bool,
+    pub licence: LicenceMode,
+    /// GitLab.com before 18.9: `restrict_namespace_api_billing_fields` off, so `/namespaces/:id`
+    /// shows the billing fields to every member, not only to Owners (default: off, as since 18.9).
+    pub namespace_billing_unrestricted: bool,
     pub faults: Faults,
     /// `/users` honours `pagination=keyset` (GitLab 16.5+, the default). Off: an older GitLab,
     /// whose `lib/api/users.rb` paginated with `paginate` and silently ignored the parameter.
@@ -146,7 +223,10 @@ impl SimConfig {
             utc_offset_seconds: 0,
             group_path: "acme".to_string(),
             latency: Duration::ZERO,
-            rate_limit_per_minute: None,
+            rate_limit: None,
+            rate_limit_headers_always: false,
+            licence: LicenceMode::default(),
+            namespace_billing_unrestricted: false,
             faults: Faults::default(),
             users_keyset_pagination: true,
         }
@@ -170,7 +250,7 @@ pub struct Expected {
     /// Listed users, bots aside, whose `last_activity_on` is the day before `as_of` or later:
     /// those a collector must ask for the events of the day before (one request each).
     pub active_since_yesterday: u64,
-    /// Seats purchased (`/license` `user_limit`).
+    /// Seats purchased (`/license` `user_limit`; 0 for a licence without a seat limit or none).
     pub user_limit: u64,
     /// Highest seat count of the term so far (`historical_max`, `max_seats_used`).
     pub max_seats_used: u64,
@@ -179,7 +259,6 @@ pub struct Expected {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
     Admin,
-    ReadUserOnly,
     NonAdmin,
 }
 
@@ -188,6 +267,8 @@ pub(crate) enum TokenStatus {
     Valid,
     Expired,
     Revoked,
+    /// Valid, but its owner is deactivated and may not use the API.
+    OwnerDeactivated,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +276,7 @@ pub(crate) struct TokenRecord {
     pub id: u64,
     pub name: String,
     pub role: Role,
+    pub scopes: &'static [&'static str],
     /// Expiry relative to the current `as_of`, so tokens stay valid as the demo moves the date.
     pub expires_in_days: i32,
     pub status: TokenStatus,
@@ -225,7 +307,10 @@ pub(crate) struct SimState {
     pub now: AtomicU32,
     pub utc_offset_seconds: i32,
     pub latency: Duration,
-    pub rate_limit_per_minute: Option<u32>,
+    pub rate_limit: Option<Throttle>,
+    pub rate_limit_headers_always: bool,
+    pub licence: LicenceMode,
+    pub namespace_billing_unrestricted: bool,
     pub faults: Mutex<FaultState>,
     pub tokens: RwLock<HashMap<String, TokenRecord>>,
     pub rate: Mutex<RateWindow>,
@@ -236,10 +321,12 @@ pub(crate) struct SimState {
 impl SimState {
     fn new(cfg: SimConfig) -> SimState {
         let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
+        const READ: &[&str] = &["read_api", "read_user"];
         let record = |id, name: &str, role, expires_in_days, status| TokenRecord {
             id,
             name: name.to_string(),
             role,
+            scopes: READ,
             expires_in_days,
             status,
         };
@@ -274,12 +361,26 @@ impl SimState {
             ),
             (
                 tokens::READ_USER_ONLY.to_string(),
+                TokenRecord {
+                    scopes: &["read_user"],
+                    ..record(105, "read-user-only", Role::Admin, 365, TokenStatus::Valid)
+                },
+            ),
+            (
+                tokens::READ_API_ONLY.to_string(),
+                TokenRecord {
+                    scopes: &["read_api"],
+                    ..record(107, "read-api-only", Role::Admin, 365, TokenStatus::Valid)
+                },
+            ),
+            (
+                tokens::DEACTIVATED_OWNER.to_string(),
                 record(
-                    105,
-                    "read-user-only",
-                    Role::ReadUserOnly,
+                    108,
+                    "deactivated-owner",
+                    Role::Admin,
                     365,
-                    TokenStatus::Valid,
+                    TokenStatus::OwnerDeactivated,
                 ),
             ),
             (
@@ -296,7 +397,10 @@ impl SimState {
             pop: RwLock::new(Arc::new(pop)),
             users_keyset_pagination: cfg.users_keyset_pagination,
             latency: cfg.latency,
-            rate_limit_per_minute: cfg.rate_limit_per_minute,
+            rate_limit: cfg.rate_limit,
+            rate_limit_headers_always: cfg.rate_limit_headers_always,
+            licence: cfg.licence,
+            namespace_billing_unrestricted: cfg.namespace_billing_unrestricted,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
             tokens: RwLock::new(tokens),
             rate: Mutex::new(RateWindow::default()),
@@ -331,7 +435,11 @@ impl SimState {
         let day = self.as_of();
         let pop = self.population();
         let visible = pop.visible(day);
-        let seat_holders = pop.seat_holders(day);
+        let seat_holders = if self.licence.has_licence() {
+            pop.seat_holders(day)
+        } else {
+            0
+        };
         let now = self.now();
         let active_on_as_of = (0..visible)
             .filter(|&i| pop.exists(i) && pop.last_activity_on(i, day, now) == Some(day))
@@ -350,9 +458,13 @@ impl SimState {
             users: (visible - deleted) as u64,
             active_since_yesterday,
             seat_holders,
-            billable_members: seat_holders,
+            // GitLab.com's subscription is not the instance licence
+            billable_members: pop.seat_holders(day),
             active_on_as_of,
-            user_limit: pop.user_limit,
+            user_limit: match self.licence {
+                LicenceMode::SeatLimit => pop.user_limit,
+                _ => 0,
+            },
             max_seats_used: pop.max_seat_holders(day).0,
         }
     }
@@ -441,6 +553,7 @@ impl SimHandle {
             as_of: s.as_of(),
             now: s.now(),
             utc_offset_seconds: s.utc_offset_seconds,
+            licensed: s.licence.has_licence(),
         };
         let day = day_of(date);
         (0..pop.visible(r.as_of))

@@ -30,22 +30,25 @@ pub struct SiteFile {
 /// Why the site could not be rendered. None of these depend on the data; each is a bug.
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
-    #[error(
-        "rendering the page {page} failed: {source}; this is a seatwatch bug, please report it"
-    )]
+    #[error("rendering the page {page} failed: {cause}; this is a seatwatch bug, please report it")]
     Template {
         page: &'static str,
-        #[source]
-        source: askama::Error,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: askama::Error,
     },
     #[error("writing data/report.json failed: {0}; this is a seatwatch bug, please report it")]
-    Json(#[from] serde_json::Error),
-    #[error("writing {file} failed: {source}; this is a seatwatch bug, please report it")]
+    Json(serde_json::Error),
+    #[error("writing {file} failed: {cause}; this is a seatwatch bug, please report it")]
     Csv {
         file: &'static str,
-        #[source]
-        source: csv::Error,
+        cause: csv::Error,
     },
+}
+
+impl From<serde_json::Error> for SiteError {
+    fn from(e: serde_json::Error) -> Self {
+        SiteError::Json(e)
+    }
 }
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -372,7 +375,7 @@ fn page<T: Template>(
     let mut out = String::with_capacity(capacity.max(T::SIZE_HINT));
     template
         .render_into(&mut out)
-        .map_err(|source| SiteError::Template { page: path, source })?;
+        .map_err(|cause| SiteError::Template { page: path, cause })?;
     Ok(SiteFile {
         path: path.to_string(),
         content_type: HTML,
@@ -395,18 +398,18 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
         path: "unused.csv".into(),
         content_type: CSV,
         cache_control: REVALIDATE,
-        bytes: export::unused_csv(report).map_err(|source| SiteError::Csv {
+        bytes: export::unused_csv(report).map_err(|cause| SiteError::Csv {
             file: "unused.csv",
-            source,
+            cause,
         })?,
     });
     files.push(SiteFile {
         path: "members.csv".into(),
         content_type: CSV,
         cache_control: REVALIDATE,
-        bytes: export::members_csv(report, members).map_err(|source| SiteError::Csv {
+        bytes: export::members_csv(report, members).map_err(|cause| SiteError::Csv {
             file: "members.csv",
-            source,
+            cause,
         })?,
     });
     files.push(SiteFile {

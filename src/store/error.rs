@@ -17,12 +17,12 @@ pub enum StoreError {
     AwsConfigMissing { table: String },
 
     #[error(
-        "SQLite store {path}: {source}; check that the file and its folder are writable and that it is a seatwatch database"
+        "SQLite store {path}: {cause}; check that the file and its folder are writable and that it is a seatwatch database"
     )]
     Sqlite {
         path: String,
-        #[source]
-        source: rusqlite::Error,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: rusqlite::Error,
     },
 
     #[error(
@@ -112,7 +112,10 @@ impl StoreError {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StoreError::SqliteBusy { path }
             }
-            _ => StoreError::Sqlite { path, source },
+            _ => StoreError::Sqlite {
+                path,
+                cause: source,
+            },
         }
     }
 }
