@@ -138,6 +138,11 @@ pub struct CollectSummary {
     pub requests: u64,
     pub duration_ms: u64,
     pub token_expires_at: Option<NaiveDate>,
+    /// Checkpointed because GitLab asked to wait longer than the retry budget (a self-managed
+    /// throttle can ask for an hour): seconds to wait before the next round. The state machine
+    /// waits that long; the CLI says when to run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u64>,
 }
 
 /// How a run ended.
@@ -256,6 +261,7 @@ pub async fn collect(
     // other, so waiting for a page's events before asking for the next page would add a full
     // round trip per page to the critical path); a couple of pages of lookahead is enough.
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
+    let start = next.clone();
     let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
@@ -285,10 +291,35 @@ pub async fn collect(
     // Most members need no request, so the window is much wider than the requests in flight:
     // a narrow one would hold mostly finished members waiting behind one slow request.
     .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE);
+    // Set when GitLab asks to wait longer than the retry budget allows.
+    let mut wait_asked: Option<Duration> = None;
+    // The last page boundary: where the listing continues (`None`: from its start), how much of
+    // the buffer was before it, and the totals there. A long wait checkpoints here, not mid-page.
+    let mut boundary = (start, 0, aggregates.clone());
     let consume = async {
         let mut steps = std::pin::pin!(steps);
         while let Some(step) = steps.next().await {
-            match step? {
+            let step = match step {
+                Ok(step) => step,
+                Err(e) => match e.retry_after() {
+                    Some(wait) => {
+                        // Keep the whole pages; the members after them are listed again.
+                        let (next, kept, totals) = std::mem::take(&mut boundary);
+                        buffer.truncate(kept);
+                        aggregates = totals;
+                        if !buffer.is_empty() {
+                            store.put_members(&run, part, &buffer).await?;
+                            part += 1;
+                            buffer.clear();
+                        }
+                        tracing::warn!("{e}: checkpointing, to continue in {} s", wait.as_secs());
+                        wait_asked = Some(wait);
+                        return Ok(Some(next));
+                    }
+                    None => return Err(e.into()),
+                },
+            };
+            match step {
                 Step::Member(collected) => {
                     let Collected { member, by_day } = *collected;
                     aggregates.add(&member, opts.date);
@@ -304,6 +335,9 @@ pub async fn collect(
                         if next.is_some() && near_deadline(opts) {
                             return Ok(Some(next));
                         }
+                    }
+                    if next.is_some() {
+                        boundary = (next, buffer.len(), aggregates.clone());
                     }
                 }
             }
@@ -333,6 +367,7 @@ pub async fn collect(
         requests: client.requests_made() - requests_before,
         duration_ms: started.elapsed().as_millis() as u64,
         token_expires_at: header.token_expires_at,
+        wait_seconds: wait_asked.map(|w| w.as_secs().max(1)),
     };
 
     if let Some(next) = stopped_at {
@@ -350,7 +385,12 @@ pub async fn collect(
         tracing::info!(
             parts = part,
             members = aggregates.members,
-            "checkpointed before the deadline"
+            "checkpointed ({})",
+            if wait_asked.is_some() {
+                "GitLab asked to wait"
+            } else {
+                "before the deadline"
+            }
         );
         return Ok(CollectOutcome::Checkpointed(summary(
             "checkpointed",

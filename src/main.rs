@@ -159,6 +159,24 @@ struct SimArgs {
     /// Answer the next N requests with JSON cut short.
     #[arg(long, default_value_t = 0)]
     fault_truncated: u32,
+    /// Start the faults above only after this many requests were answered normally.
+    #[arg(long, default_value_t = 0)]
+    fault_after: u32,
+}
+
+/// A collect that GitLab told to wait (a throttle asking for longer than the retry budget)
+/// saved its progress: say when to run again, and exit 1 so a scheduler notices.
+fn exit_after_collect(summary: &seatwatch::collect::CollectSummary) -> ExitCode {
+    let Some(wait) = summary.wait_seconds else {
+        return ExitCode::SUCCESS;
+    };
+    let again = chrono::Utc::now() + chrono::Duration::seconds(wait as i64);
+    eprintln!(
+        "error: GitLab's rate limit asks to wait {wait} s; the progress is saved: run `seatwatch collect --date {}` again after {} to continue",
+        summary.date,
+        again.format("%H:%M UTC")
+    );
+    ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
@@ -219,7 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::new(cli.settings).await?;
             let summary = app.collect(date.unwrap_or_else(today)).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            Ok(exit_after_collect(&summary))
         }
         Command::Report => {
             let app = App::new(cli.settings).await?;
@@ -236,6 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { date } => {
             let app = App::new(cli.settings).await?;
             let collected = app.collect(date.unwrap_or_else(today)).await?;
+            if collected.wait_seconds.is_some() {
+                println!("{}", serde_json::to_string_pretty(&collected)?);
+                return Ok(exit_after_collect(&collected));
+            }
             let reported = app.report(chrono::Utc::now()).await?;
             let both = serde_json::json!({ "collect": collected, "report": reported });
             println!("{}", serde_json::to_string_pretty(&both)?);
@@ -301,6 +323,7 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         drop_connections: args.fault_drop,
         malformed_json: args.fault_malformed,
         truncated_body: args.fault_truncated,
+        after: args.fault_after,
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let group = cfg.group_path.clone();

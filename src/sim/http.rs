@@ -117,6 +117,10 @@ fn take_faults(sim: &SimState) -> FaultPlan {
     let mut state = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
     let f = &mut state.faults;
     let mut plan = FaultPlan::default();
+    if f.after > 0 {
+        f.after -= 1;
+        return plan;
+    }
     if f.drop_connections > 0 {
         f.drop_connections -= 1;
         plan.drop_connection = true;

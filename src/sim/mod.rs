@@ -174,6 +174,9 @@ pub struct Faults {
     pub malformed_json: u32,
     /// The next n responses carry the real JSON cut in half.
     pub truncated_body: u32,
+    /// The faults above start only after this many more responses were answered normally, so
+    /// a test can place them in the middle of a run.
+    pub after: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,149 @@
+//! A throttle that asks for longer than the retry budget (GitLab fidelity §5; real AWS §2): a
+//! self-managed GitLab with `throttle_authenticated_api` on answers `Retry-After` of up to an hour
+//! (`lib/gitlab/rack_attack/request_throttle_data.rb`). The run must not be lost: it checkpoints at
+//! the last whole page, says how long to wait, and the next round finishes the day with exactly
+//! the members of an uninterrupted run. The state machine waits on the field the code writes.
+
+mod support;
+
+use chrono::{NaiveDate, NaiveTime};
+use seatwatch::collect::{self, CollectOptions, CollectOutcome, CollectSummary};
+use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch::snapshot::Flavour;
+use seatwatch::store::{SnapshotStore, SqliteStore};
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn sim() -> SimHandle {
+    let mut cfg = SimConfig::new(Flavour::SelfManaged, 1500);
+    cfg.as_of = day("2026-06-30");
+    SimHandle::start(cfg).await.expect("simulator starts")
+}
+
+fn client(sim: &SimHandle) -> Client {
+    let base = BaseUrl::parse(&sim.base_url(), false).unwrap();
+    Client::new(base, Token::new(tokens::ADMIN), ClientOptions::default()).unwrap()
+}
+
+async fn run(c: &Client, store: &dyn SnapshotStore, opts: &CollectOptions) -> CollectOutcome {
+    let at = opts
+        .date
+        .and_time(NaiveTime::from_hms_opt(5, 30, 0).unwrap())
+        .and_utc();
+    collect::collect(c, store, opts, at)
+        .await
+        .expect("a long wait is not an error")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_day() {
+    let date = day("2026-06-30");
+    let opts = CollectOptions::new(date);
+    let dir = tempfile::tempdir().unwrap();
+
+    // The day as an uninterrupted run stores it.
+    let reference_sim = sim().await;
+    let reference = SqliteStore::open(&dir.path().join("reference.db"), 400).unwrap();
+    let CollectOutcome::Committed(whole) = run(&client(&reference_sim), &reference, &opts).await
+    else {
+        panic!("no fault, no deadline: committed")
+    };
+
+    // The same day, with the throttle closing after 150 answered requests: well into the
+    // listing (the day's header takes a handful), far from its end.
+    let sim = sim().await;
+    sim.set_faults(Faults {
+        status_burst: Some((429, 3)),
+        retry_after: RetryAfterMode::Seconds(3600),
+        after: 150,
+        ..Faults::default()
+    });
+    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let c = client(&sim);
+    let first = run(&c, &store, &opts).await;
+    let CollectOutcome::Checkpointed(paused) = first else {
+        panic!("an hour-long Retry-After must checkpoint, got {first:?}")
+    };
+    assert_eq!(paused.wait_seconds, Some(3600));
+    assert!(paused.members > 0, "whole pages before the 429 were kept");
+    assert!(paused.members < whole.members);
+    let instance = collect::instance_id(&c, None);
+    assert!(
+        store.latest_day(&instance).await.unwrap().is_none(),
+        "nothing is visible before the day is complete"
+    );
+
+    // The next rounds, as the state machine runs them after its Wait (a fresh client: this one
+    // still honours the hour), resume until the burst of 429s is spent and the day commits;
+    // every round that stops says how long to wait.
+    let mut rounds = 1;
+    let done = loop {
+        rounds += 1;
+        assert!(rounds <= 4, "three 429s cost at most three rounds");
+        match run(&client(&sim), &store, &opts).await {
+            CollectOutcome::Committed(done) => break done,
+            CollectOutcome::Checkpointed(again) => assert_eq!(again.wait_seconds, Some(3600)),
+        }
+    };
+    assert_eq!(done.wait_seconds, None);
+    assert_eq!(done.members, whole.members);
+    assert_eq!(done.seat_holders, whole.seat_holders);
+    let stored = store.members(&instance, date).await.unwrap();
+    let expected = reference
+        .members(&collect::instance_id(&client(&reference_sim), None), date)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.id).collect::<Vec<_>>(),
+        expected.iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+    let reference_instance = collect::instance_id(&client(&reference_sim), None);
+    let a = store
+        .latest_day(&instance)
+        .await
+        .unwrap()
+        .unwrap()
+        .aggregates;
+    let b = reference
+        .latest_day(&reference_instance)
+        .await
+        .unwrap()
+        .unwrap()
+        .aggregates;
+    assert_eq!(a.activity_days, b.activity_days, "no event counted twice");
+}
+
+#[test]
+fn the_state_machine_waits_on_the_field_collect_writes() {
+    // Both sides read from the code and the template.
+    let summary: CollectSummary = serde_json::from_value(serde_json::json!({
+        "instance": "gitlab.example.com",
+        "date": "2026-06-30",
+        "status": "checkpointed",
+        "members": 1, "seat_holders": 1,
+        "seats": {"purchased": null, "in_use": 0, "max_used": null, "owed": null, "plan": null,
+                  "term_start": null, "term_end": null},
+        "members_with_events": 0, "requests": 1, "duration_ms": 1, "token_expires_at": null,
+        "wait_seconds": 60
+    }))
+    .expect("a summary with a wait parses");
+    let written = serde_json::to_value(&summary).unwrap();
+    let field = written
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| written[k.as_str()] == 60)
+        .expect("the wait is written")
+        .clone();
+    let template = support::template::load();
+    let machine = template.resource("DailyRun");
+    let definition = serde_yaml::to_string(&machine["Properties"]["Definition"]).unwrap();
+    assert!(
+        definition.contains(&format!("SecondsPath: $.collect.output.{field}")),
+        "the Wait state reads $.collect.output.{field}"
+    );
+    assert!(definition.contains(&format!("Variable: $.collect.output.{field}")));
+}
