@@ -464,3 +464,24 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
     )?);
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opened_is_named_for_reopened_too_quirk() {
+        // app/models/event.rb: action_name is "opened" for created, reopened and updated items,
+        // so the kinds that count it must not read as new work alone.
+        let opened: [fn(&mut ActivityTotals); 2] = [|a| a.mrs_opened = 1, |a| a.issues_opened = 1];
+        for set in opened {
+            let mut totals = ActivityTotals::default();
+            set(&mut totals);
+            let (label, _, _) = KINDS
+                .iter()
+                .find(|(_, _, get)| get(&totals) == 1)
+                .expect("every activity kind has a row");
+            assert!(label.contains("reopened"), "{label}");
+        }
+    }
+}
