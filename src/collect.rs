@@ -2,9 +2,14 @@
 //!
 //! Members arrive a page at a time and leave in parts of [`CollectOptions::part_size`], so memory
 //! stays flat whatever the instance size; the day record is written last ([`SnapshotStore::commit_day`]),
-//! which is what makes the day visible. Activity is fetched only for members whose
-//! `last_activity_on` falls in the window since the previous snapshot: everyone else has no events
-//! to find, and skipping them keeps a daily run near one request per hundred members.
+//! which is what makes the day visible.
+//!
+//! Activity is counted by complete calendar day in the instance's time zone: a snapshot of date D
+//! counts the days before D that no earlier snapshot counted ([`ActivityDays`]), never D itself,
+//! whose events are still being written. Events are fetched only for members whose
+//! `last_activity_on` is on or after the first of those days: everyone else has no events to
+//! find, and skipping them keeps a daily run near one request per hundred members plus one per
+//! active member.
 //!
 //! The keyset listing is sequential by nature, so it runs a couple of pages ahead of the events
 //! (see [`list_members`]): the events of one page overlap the fetch of the next, and the
@@ -24,10 +29,13 @@
 //! the membership's. For members GitLab never saw active or signed in (the only ones whose grace
 //! period matters) the collector asks `billable_members/:user_id/memberships` for the
 //! membership's age: at most one request per such member, usually a few per thousand.
-
-use std::time::{Duration, Instant};
+//!
+//! A GitLab throttle that asks to wait longer than the retry budget allows (an hour on a
+//! self-managed instance) checkpoints the run at the last whole page, and the summary says how
+//! long to wait before the next round.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
