@@ -1106,17 +1106,27 @@ fn link_has_param(link: &str, name: &str) -> bool {
 }
 
 fn with_page_size(base: &Url, page: u64, per_page: u64) -> Url {
+    with_query(
+        base,
+        &[
+            ("page", page.to_string()),
+            ("per_page", per_page.to_string()),
+        ],
+    )
+}
+
+/// `base` with each of `set`'s parameters replaced (appended after the ones it keeps).
+fn with_query(base: &Url, set: &[(&str, String)]) -> Url {
     let kept: Vec<(String, String)> = base
         .query_pairs()
-        .filter(|(k, _)| k != "page" && k != "per_page")
+        .filter(|(k, _)| set.iter().all(|(name, _)| k != name))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let mut url = base.clone();
     url.query_pairs_mut()
         .clear()
         .extend_pairs(kept)
-        .append_pair("page", &page.to_string())
-        .append_pair("per_page", &per_page.to_string());
+        .extend_pairs(set.iter().map(|(k, v)| (*k, v.as_str())));
     url
 }
 
@@ -1134,17 +1144,7 @@ impl Drop for Slot<'_> {
 }
 
 fn with_page(base: &Url, page: u32) -> Url {
-    let kept: Vec<(String, String)> = base
-        .query_pairs()
-        .filter(|(k, _)| k != "page")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut url = base.clone();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("page", &page.to_string());
-    url
+    with_query(base, &[("page", page.to_string())])
 }
 
 /// The body as `T`, or why not (with its start, for a human to recognise a proxy page).
