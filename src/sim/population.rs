@@ -121,6 +121,19 @@ pub(crate) struct SimUser {
 }
 
 impl SimUser {
+    /// An active human created on `created` who never acts, until the draws say otherwise.
+    fn quiet_human(created: Day) -> SimUser {
+        SimUser {
+            created,
+            stop: NEVER,
+            state_since: NEVER,
+            weekday_chance: 0,
+            kind: Kind::Human,
+            final_state: State::Active,
+            flags: 0,
+        }
+    }
+
     pub(crate) fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -621,15 +634,7 @@ fn fixed_user(index: usize, founding: Day) -> SimUser {
 fn random_user(seed: u64, index: u64, created: Day, anchor: Day) -> SimUser {
     let kind_draw = hash(seed, index, 0, Salt::Kind) % 10_000;
     let misc = |n: u64| hash(seed, index, n, Salt::Misc);
-    let mut user = SimUser {
-        created,
-        stop: NEVER,
-        state_since: NEVER,
-        weekday_chance: 0,
-        kind: Kind::Human,
-        final_state: State::Active,
-        flags: 0,
-    };
+    let mut user = SimUser::quiet_human(created);
     if kind_draw < 250 {
         user.kind = if kind_draw < 150 {
             Kind::ProjectBot
@@ -734,15 +739,7 @@ impl Population {
     pub(crate) fn add_user(&mut self, day: Day, account_created: Option<Day>) -> usize {
         let created = self.users.last().map_or(day, |u| u.created.max(day));
         let index = self.users.len();
-        self.users.push(SimUser {
-            created,
-            stop: NEVER,
-            state_since: NEVER,
-            weekday_chance: 0,
-            kind: Kind::Human,
-            final_state: State::Active,
-            flags: 0,
-        });
+        self.users.push(SimUser::quiet_human(created));
         self.seat_created.push(created);
         if let Some(account) = account_created {
             self.changes
