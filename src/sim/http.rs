@@ -1072,17 +1072,7 @@ fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
             "access_level": { "string_value": "Developer", "integer_value": 30 },
         }));
     }
-    let req = page_request(ctx);
-    let total = rows.len();
-    let body = Value::Array(
-        rows.into_iter()
-            .skip((req.page - 1) * req.per_page)
-            .take(req.per_page)
-            .collect(),
-    );
-    let mut reply = Reply::json(StatusCode::OK, &body);
-    reply.headers = offset_headers(ctx, req, total);
-    reply
+    offset_reply(ctx, &rows, Value::clone)
 }
 
 /// URL-safe Base64 with padding, as Ruby's `Base64.urlsafe_encode64`.
@@ -1225,20 +1215,8 @@ fn user_events(ctx: &Ctx, r: &Render, index: usize, caller: usize, instance_admi
     if ctx.param("sort") != Some("asc") {
         events.reverse();
     }
-    let req = page_request(ctx);
-    let total = events.len();
     let view = r.identity(index);
-    let body = Value::Array(
-        events
-            .iter()
-            .skip((req.page - 1) * req.per_page)
-            .take(req.per_page)
-            .map(|e| r.event(&view, e))
-            .collect(),
-    );
-    let mut reply = Reply::json(StatusCode::OK, &body);
-    reply.headers = offset_headers(ctx, req, total);
-    reply
+    offset_reply(ctx, &events, |e| r.event(&view, e))
 }
 
 /// `GET /groups/:id/projects`, following `lib/api/groups.rb` (`include_subgroups` defaults to
@@ -1250,13 +1228,19 @@ fn group_projects(ctx: &Ctx, r: &Render) -> Reply {
         .filter(|p| ctx.flag("include_subgroups") || !p.in_subgroup)
         .map(|p| p.json)
         .collect();
+    offset_reply(ctx, &projects, Value::clone)
+}
+
+/// One offset page of `rows` (`page`, `per_page`), rendered, with GitLab's pagination headers
+/// (`lib/api/helpers/pagination.rb`); only the page's rows are rendered.
+fn offset_reply<T>(ctx: &Ctx, rows: &[T], render: impl Fn(&T) -> Value) -> Reply {
     let req = page_request(ctx);
-    let total = projects.len();
+    let total = rows.len();
     let body = Value::Array(
-        projects
-            .into_iter()
+        rows.iter()
             .skip((req.page - 1) * req.per_page)
             .take(req.per_page)
+            .map(render)
             .collect(),
     );
     let mut reply = Reply::json(StatusCode::OK, &body);

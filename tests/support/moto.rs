@@ -49,23 +49,7 @@ pub fn start() -> Moto {
             child: None,
         };
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let child = Command::new(moto_binary())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let moto = Moto {
-        endpoint,
-        child: Some(child),
-    };
-    wait_ready(&moto.endpoint);
-    moto
+    start_private(&[])
 }
 
 /// A private server with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`, which turns on
