@@ -8,7 +8,7 @@
 # Builds the release binaries once, installs python-gitlab into .venv, then runs
 # `seatwatch-bench` (bench/src/main.rs), which serves the simulated GitLab itself and runs the
 # release `seatwatch collect`, the python-gitlab peer and the Lambda binaries as child processes.
-# Targets 5 and 6 are measured by `cargo bench --bench render` and tests/store_dynamodb.rs; their
+# Targets 5 and 6 are measured by `cargo bench -p seatwatch-testkit --bench render` and tests/store_dynamodb.rs; their
 # output is kept in target/bench/ and summarised in the same table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +32,8 @@ cargo build --release --workspace --quiet
 
 extra=()
 if wants 5; then
-  echo "== target 5: cargo bench --bench render" >&2
-  cargo bench --quiet --bench render | tee "$out/render.log" >&2
+  echo "== target 5: cargo bench -p seatwatch-testkit --bench render" >&2
+  cargo bench --quiet -p seatwatch-testkit --bench render | tee "$out/render.log" >&2
   extra+=(--render-log "$out/render.log")
 fi
 if wants 6; then

@@ -6,14 +6,14 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{NaiveDate, NaiveTime};
-use seatwatch::analyse::Policy;
 use seatwatch::collect::{self, CollectOptions};
-use seatwatch::gitlab::types::parse_events;
-use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, Token};
 use seatwatch::publish::Destination;
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::{ActivityCoverage, DayActivity, Flavour, Member};
 use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch_core::analyse::Policy;
+use seatwatch_core::snapshot::{ActivityCoverage, DayActivity, Flavour, Member};
+use seatwatch_gitlab::types::parse_events;
+use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -255,7 +255,7 @@ async fn missed_days_are_caught_up_and_a_rerun_adds_nothing() {
     assert!(matches!(latest.activity, ActivityCoverage::Days(_)));
     // and the report shows each day once
     let history = store.days(&instance, first, date).await.unwrap();
-    let r = seatwatch::analyse::build_report(
+    let r = seatwatch_core::analyse::build_report(
         &latest,
         &members,
         &history,

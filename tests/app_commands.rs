@@ -4,8 +4,8 @@
 use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::config::Settings;
-use seatwatch::sim::{LicenceMode, SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{LicenceMode, SimConfig, SimHandle, tokens};
 
 #[derive(Parser)]
 struct Args {

@@ -4,8 +4,8 @@
 use std::process::Output;
 
 use chrono::Utc;
-use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, tokens};
 use serde_json::Value;
 
 const NAMES: [&str; 10] = [
@@ -314,7 +314,7 @@ async fn server_error_burst_is_retried_through() {
 async fn rate_limit_headroom_is_reported() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
     cfg.as_of = Utc::now().date_naive();
-    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(2000));
+    cfg.rate_limit = Some(seatwatch_sim::Throttle::per_minute(2000));
     cfg.rate_limit_headers_always = true;
     let s = SimHandle::start(cfg).await.unwrap();
     let url = s.base_url();
@@ -331,7 +331,7 @@ async fn rate_limit_headroom_is_reported() {
 async fn rate_limit_per_minute_and_remaining_per_period_quirk() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
     cfg.as_of = Utc::now().date_naive();
-    cfg.rate_limit = Some(seatwatch::sim::Throttle::self_managed_default());
+    cfg.rate_limit = Some(seatwatch_sim::Throttle::self_managed_default());
     cfg.rate_limit_headers_always = true;
     let s = SimHandle::start(cfg).await.unwrap();
     let url = s.base_url();
@@ -383,14 +383,12 @@ async fn usage_error_exits_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-mod support;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn secret_with_token_and_url_is_all_check_needs() {
-    let m = support::moto::start();
+    let m = seatwatch_testkit::moto::start();
     let s = sim(Flavour::SelfManaged).await;
-    let sm = aws_sdk_secretsmanager::Client::new(&support::moto::sdk_config(&m).await);
-    let name = support::moto::unique("check");
+    let sm = aws_sdk_secretsmanager::Client::new(&seatwatch_testkit::moto::sdk_config(&m).await);
+    let name = seatwatch_testkit::moto::unique("check");
     let value = serde_json::json!({"token": tokens::ADMIN, "url": s.base_url()}).to_string();
     sm.create_secret()
         .name(&name)
@@ -398,7 +396,7 @@ async fn secret_with_token_and_url_is_all_check_needs() {
         .send()
         .await
         .unwrap();
-    let mut env: Vec<(&str, String)> = support::moto::aws_env(&m);
+    let mut env: Vec<(&str, String)> = seatwatch_testkit::moto::aws_env(&m);
     env.push(("SEATWATCH_SECRET_ID", name.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (code, doc, all) = check_json(&env).await;

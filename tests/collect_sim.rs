@@ -1,17 +1,15 @@
 //! Collection end to end: the simulated GitLab over HTTP → the real client → SQLite or DynamoDB
 //! (moto). Ground truth comes from the simulator's own `expected()` figures.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, Token};
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::{Flavour, Member};
 use seatwatch::store::{DynamoStore, SnapshotStore, SqliteStore};
+use seatwatch_core::snapshot::{Flavour, Member};
+use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -323,14 +321,14 @@ async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_store_commits_the_same_snapshot_as_sqlite() {
-    let m = support::moto::start();
+    let m = seatwatch_testkit::moto::start();
     let date = day("2026-06-30");
     let sim = start(Flavour::SelfManaged, 700, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let cfg = support::moto::sdk_config(&m).await;
+    let cfg = seatwatch_testkit::moto::sdk_config(&m).await;
     let ddb = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&cfg),
-        support::moto::unique("collect"),
+        seatwatch_testkit::moto::unique("collect"),
         400,
     );
     ddb.ensure_ready().await.unwrap();

@@ -5,11 +5,9 @@
 //! still give exactly the fault-free members: nothing the failed run left behind may leak in).
 //!
 //! GitLab faults come from the simulator; AWS faults (unprocessed items, throttling, a failed S3
-//! upload) from a proxy in front of moto (`support::proxy`), driving the real CLI binary. Each
+//! upload) from a proxy in front of moto (`seatwatch_testkit::proxy`), driving the real CLI binary. Each
 //! test prints its part of the table (fault, outcome, members lost, members duplicated); run with
 //! `--nocapture` to see it.
-
-mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,11 +21,11 @@ use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Settings;
-use seatwatch::gitlab::{BaseUrl, Client, Token};
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::{DaySummary, Flavour, InstanceId, Member};
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, SqliteStore, StoreError};
-use support::proxy::{Fault, Proxy};
+use seatwatch_core::snapshot::{DaySummary, Flavour, InstanceId, Member};
+use seatwatch_gitlab::{BaseUrl, Client, Token};
+use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_testkit::proxy::{Fault, Proxy};
 use tokio::sync::Notify;
 
 /// More than one 2,000-member part, so part boundaries and checkpoints happen.
@@ -781,7 +779,7 @@ async fn lambda_deadline(reference: &Reference) -> Row {
 // ---- AWS faults: the CLI on DynamoDB and S3 (moto) behind the fault proxy ---------------------
 
 struct AwsCase {
-    moto: support::moto::Moto,
+    moto: seatwatch_testkit::moto::Moto,
     proxy: Proxy,
     sim: Arc<SimHandle>,
     table: String,
@@ -798,10 +796,10 @@ struct CliRun {
 
 impl AwsCase {
     async fn new() -> AwsCase {
-        let moto = support::moto::start();
-        let aws = support::moto::sdk_config(&moto).await;
-        let table = support::moto::unique("matrix");
-        let bucket = support::moto::unique("matrix-site");
+        let moto = seatwatch_testkit::moto::start();
+        let aws = seatwatch_testkit::moto::sdk_config(&moto).await;
+        let table = seatwatch_testkit::moto::unique("matrix");
+        let bucket = seatwatch_testkit::moto::unique("matrix-site");
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone(), 400)
             .ensure_ready()
             .await
@@ -837,7 +835,7 @@ impl AwsCase {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-            .envs(support::moto::aws_env(&self.moto))
+            .envs(seatwatch_testkit::moto::aws_env(&self.moto))
             .env("AWS_ENDPOINT_URL", &self.proxy.endpoint)
             .env("GITLAB_URL", self.sim.base_url())
             .env("GITLAB_TOKEN", tokens::ADMIN)

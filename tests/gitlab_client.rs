@@ -1,4 +1,4 @@
-//! The GitLab client against the simulated GitLab (`seatwatch::sim`), a real HTTP server on
+//! The GitLab client against the simulated GitLab (`seatwatch_sim`), a real HTTP server on
 //! 127.0.0.1: every token behaviour, every fault, paging, and that no error shows the token.
 
 use std::collections::HashSet;
@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chrono::Days;
 use futures_util::StreamExt;
-use seatwatch::gitlab::{
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_gitlab::{
     BaseUrl, BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
 };
-use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 
 const ALL_TOKENS: &[&str] = &[
     tokens::ADMIN,

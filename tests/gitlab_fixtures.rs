@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use seatwatch::gitlab::headers::{PageInfo, RateLimit, parse_link, retry_after};
-use seatwatch::gitlab::types::{
+use seatwatch_core::snapshot::UserState;
+use seatwatch_gitlab::headers::{PageInfo, RateLimit, parse_link, retry_after};
+use seatwatch_gitlab::types::{
     AssociationsCount, AuditEvent, BillableMembership, GroupMember, Membership, PendingMember,
     TokenAssociations, UserActivity, parse_events,
 };
-use seatwatch::gitlab::{
+use seatwatch_gitlab::{
     BillableMember, CurrentUser, Event, GitLabError, License, Metadata, Namespace,
     PersonalAccessToken, User,
 };
-use seatwatch::snapshot::UserState;
 use serde::de::DeserializeOwned;
 
 fn dir() -> PathBuf {

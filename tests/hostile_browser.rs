@@ -5,16 +5,15 @@
 //! and every payload is shown as text. A control page with a live script and a too-wide element
 //! proves that the checker notices both.
 
-#[path = "../benches/support/synthetic.rs"]
-mod synthetic;
+use seatwatch_testkit::synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{Days, NaiveDate, Utc};
-use seatwatch::analyse::{Policy, build_report};
-use seatwatch::site::render;
-use seatwatch::snapshot::{Activity, Member, UserState};
+use seatwatch_core::analyse::{Policy, build_report};
+use seatwatch_core::site::render;
+use seatwatch_core::snapshot::{Activity, Member, UserState};
 
 fn snapshot_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")

@@ -27,8 +27,6 @@
 //! exercised: moto's resources here are not encrypted and the code under test writes no logs
 //! through an API.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -37,10 +35,10 @@ use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::config::Settings;
 use seatwatch::lambda::{self, FunctionError, RetryClass};
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_testkit::template::{self, Context, Template, glob_matches};
 use serde_json::{Value as Json, json};
-use support::template::{self, Context, Template, glob_matches};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -289,8 +287,11 @@ impl Window {
     }
 }
 
-async fn as_principal(moto: &support::moto::Moto, p: &Principal) -> aws_config::SdkConfig {
-    support::moto::sdk_config_as(moto, &p.access_key, &p.secret_key).await
+async fn as_principal(
+    moto: &seatwatch_testkit::moto::Moto,
+    p: &Principal,
+) -> aws_config::SdkConfig {
+    seatwatch_testkit::moto::sdk_config_as(moto, &p.access_key, &p.secret_key).await
 }
 
 /// What one run of a function gave.
@@ -368,9 +369,11 @@ async fn every_function_runs_under_exactly_its_template_statements() {
     let principals = 1 + FUNCTIONS.len() + negatives;
     let window = RESOURCE_ACTIONS + ACTIONS_PER_PRINCIPAL * principals as u32;
 
-    let moto =
-        support::moto::start_private(&[("INITIAL_NO_AUTH_ACTION_COUNT", window.to_string())]);
-    let setup = support::moto::sdk_config(&moto).await;
+    let moto = seatwatch_testkit::moto::start_private(&[(
+        "INITIAL_NO_AUTH_ACTION_COUNT",
+        window.to_string(),
+    )]);
+    let setup = seatwatch_testkit::moto::sdk_config(&moto).await;
     let mut w = Window {
         http: reqwest::Client::new(),
         endpoint: moto.endpoint.clone(),
@@ -538,8 +541,8 @@ async fn every_function_runs_under_exactly_its_template_statements() {
         .expression_attribute_values(
             ":pk",
             aws_sdk_dynamodb::types::AttributeValue::S(
-                seatwatch::snapshot::InstanceId::new(
-                    &seatwatch::gitlab::BaseUrl::parse(&sim.base_url(), false)
+                seatwatch_core::snapshot::InstanceId::new(
+                    &seatwatch_gitlab::BaseUrl::parse(&sim.base_url(), false)
                         .expect("sim URL")
                         .host_and_path(),
                     None,

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
-use seatwatch::analyse::{self, Policy, Reason};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
 use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch_core::analyse::{self, Policy, Reason};
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("test date")

@@ -4,14 +4,12 @@
 //! the last whole page, says how long to wait, and the next round finishes the day with exactly
 //! the members of an uninterrupted run. The state machine waits on the field the code writes.
 
-mod support;
-
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome, CollectSummary};
-use seatwatch::gitlab::{BaseUrl, Client, ClientOptions, Token};
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
 use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -138,7 +136,7 @@ fn the_state_machine_waits_on_the_field_collect_writes() {
         .find(|k| written[k.as_str()] == 60)
         .expect("the wait is written")
         .clone();
-    let template = support::template::load();
+    let template = seatwatch_testkit::template::load();
     let machine = template.resource("DailyRun");
     let definition = serde_yaml::to_string(&machine["Properties"]["Definition"]).unwrap();
     assert!(

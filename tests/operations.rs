@@ -1,10 +1,8 @@
 //! Issue 11 §5: the Lambda functions honour `SEATWATCH_LOG` as the template sets it, and the
 //! alarms say what to do next in the words the CLI uses (read from the code, not copied here).
 
-mod support;
-
-use seatwatch::gitlab::GitLabError;
-use support::template::{self, Context};
+use seatwatch_gitlab::GitLabError;
+use seatwatch_testkit::template::{self, Context};
 
 fn alarm_description(name: &str) -> String {
     let t = template::load();

@@ -3,9 +3,7 @@
 //! outage from the k-th PUT on leaves every object whole, every page naming its snapshot, and the
 //! next run publishes the complete new site.
 
-mod support;
-#[path = "../benches/support/synthetic.rs"]
-mod synthetic;
+use seatwatch_testkit::synthetic;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +12,7 @@ use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 use seatwatch::publish::{Destination, PublishError, publish, s3_client};
-use seatwatch::site::SiteFile;
+use seatwatch_core::site::SiteFile;
 
 fn file(
     path: &str,
@@ -88,7 +86,7 @@ async fn object(
 }
 
 async fn bucket(client: &aws_sdk_s3::Client) -> String {
-    let name = support::moto::unique("site").to_lowercase();
+    let name = seatwatch_testkit::moto::unique("site").to_lowercase();
     client
         .create_bucket()
         .bucket(&name)
@@ -100,8 +98,8 @@ async fn bucket(client: &aws_sdk_s3::Client) -> String {
 
 #[tokio::test]
 async fn publishes_every_file_with_type_and_cache_headers() {
-    let moto = support::moto::start();
-    let cfg = support::moto::sdk_config(&moto).await;
+    let moto = seatwatch_testkit::moto::start();
+    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
     let bucket = bucket(&client).await;
     let dest: Destination = format!("s3://{bucket}/reports/prod/")
@@ -155,8 +153,8 @@ impl Intercept for FailPutOf {
 
 #[tokio::test]
 async fn a_put_failing_midway_leaves_the_previous_pages() {
-    let moto = support::moto::start();
-    let cfg = support::moto::sdk_config(&moto).await;
+    let moto = seatwatch_testkit::moto::start();
+    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
     let bucket = bucket(&client).await;
     let dest: Destination = format!("s3://{bucket}").parse().expect("valid");
@@ -203,8 +201,8 @@ async fn a_put_failing_midway_leaves_the_previous_pages() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error() {
-    let moto = support::moto::start();
-    let cfg = support::moto::sdk_config(&moto).await;
+    let moto = seatwatch_testkit::moto::start();
+    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
     let dest: Destination = "s3://no-such-bucket-seatwatch/x".parse().expect("valid");
     let err = publish(&site("1"), &dest, Some(&client))
@@ -221,13 +219,13 @@ async fn a_missing_bucket_is_a_clear_error() {
 // ---- a publish cut short at every k-th PUT, through the fault proxy ---------------------------
 
 fn real_site(date: chrono::NaiveDate) -> Vec<SiteFile> {
-    use seatwatch::analyse::{Policy, build_report};
+    use seatwatch_core::analyse::{Policy, build_report};
     let members = synthetic::members(300, date);
     let history = synthetic::history(members.len() as u64, 60, date);
     let latest = history.last().expect("history").clone();
     let generated = date.and_hms_opt(6, 0, 0).expect("valid time").and_utc();
     let report = build_report(&latest, &members, &history, &Policy::default(), generated);
-    seatwatch::site::render(&report, &members).expect("renders")
+    seatwatch_core::site::render(&report, &members).expect("renders")
 }
 
 async fn bucket_contents(
@@ -271,9 +269,9 @@ fn page_snapshot(page: &[u8]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_completes() {
-    use support::proxy::{Fault, Proxy};
-    let moto = support::moto::start();
-    let cfg = support::moto::sdk_config(&moto).await;
+    use seatwatch_testkit::proxy::{Fault, Proxy};
+    let moto = seatwatch_testkit::moto::start();
+    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
     let direct = s3_client(&cfg);
     let proxy = Proxy::start(&moto, Fault::None).await;
     // The SDK's own retries stay on (as in production), only faster: the outage outlasts them.

@@ -1,10 +1,8 @@
 //! The Secrets Manager token source against moto's server: both secret shapes, the errors a user
 //! can make, and rotation picked up after a refresh.
 
-mod support;
-
 use seatwatch::secrets::{SecretError, TokenProvider, TokenSource};
-use support::moto;
+use seatwatch_testkit::moto;
 
 async fn client(m: &moto::Moto) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&moto::sdk_config(m).await)

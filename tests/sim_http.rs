@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
 use reqwest::header::HeaderMap;
-use seatwatch::sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 use serde_json::Value;
 
 /// Keys of the real bodies in `shared/fixtures/gitlab/` (plus the EE fields the task names).

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
 use serde_json::Value;
 
 fn venv_python() -> PathBuf {

@@ -5,12 +5,10 @@
 //! `tests/cloudfront/gate_test.mjs` runs under node against CloudFront viewer-request events
 //! (allowed, denied, malformed header, no credential stored).
 
-mod support;
-
 use std::process::Command;
 
+use seatwatch_testkit::template::{self, Context};
 use serde_json::json;
-use support::template::{self, Context};
 
 fn context(access: &str) -> Context {
     let mut ctx = Context::new("us-east-1", "123456789012", "seatwatch");

@@ -2,16 +2,15 @@
 //! real pages in headless Chromium (axe, no outside request, JavaScript off) plus the Nu HTML
 //! checker, through `tests/browser/check.mjs`.
 
-#[path = "../benches/support/synthetic.rs"]
-mod synthetic;
+use seatwatch_testkit::synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use seatwatch::analyse::{Exemptions, Policy, Report, build_report};
-use seatwatch::site::{SiteFile, render};
-use seatwatch::snapshot::Member;
+use seatwatch_core::analyse::{Exemptions, Policy, Report, build_report};
+use seatwatch_core::site::{SiteFile, render};
+use seatwatch_core::snapshot::Member;
 
 fn snapshot_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
@@ -266,7 +265,7 @@ fn first_day() -> (Report, Vec<Member>) {
     let mut latest = synthetic::history(10, 1, snapshot_date())
         .pop()
         .expect("one day");
-    latest.seats = seatwatch::snapshot::SeatCounts {
+    latest.seats = seatwatch_core::snapshot::SeatCounts {
         in_use: 3,
         ..Default::default()
     };
@@ -322,7 +321,7 @@ fn the_overview_shows_the_forecast_licence_and_token() {
 #[test]
 fn gitlab_com_pages_say_what_last_activity_means_and_that_the_start_is_unknown_quirk() {
     let (mut report, members) = realistic(200, 30);
-    report.flavour = seatwatch::snapshot::Flavour::GitLabCom;
+    report.flavour = seatwatch_core::snapshot::Flavour::GitLabCom;
     report.seats.term_start = None;
     let files = render(&report, &members).expect("renders");
     let index = text(file(&files, "index.html"));

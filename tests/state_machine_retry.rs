@@ -5,13 +5,11 @@
 //! (what the functions hand the runtime as `errorType`), the `Retry` clauses from the state
 //! machine definition in `infra/template.yaml`.
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use seatwatch::lambda::RetryClass;
+use seatwatch_testkit::template::{self, Context};
 use serde_json::Value as Json;
-use support::template::{self, Context};
 
 /// Errors the Lambda service and Step Functions raise themselves, not the functions' code.
 fn is_platform_error(name: &str) -> bool {

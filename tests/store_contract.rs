@@ -3,17 +3,15 @@
 //! Each case gets a fresh store. The DynamoDB suite shares one moto server for all its cases
 //! (each with its own table), started and stopped by the test itself.
 
-mod support;
-
 use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use seatwatch::snapshot::{
+use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
+use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source, UserState,
 };
-use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
-use support::moto;
+use seatwatch_testkit::moto;
 
 const RETENTION_DAYS: u32 = 400;
 

@@ -1,12 +1,10 @@
 //! DynamoDB-only properties: unprocessed items, item sizes, write cost, table creation.
 //!
-//! `UnprocessedItems` are produced by the fault proxy in front of moto (`support::proxy`; moto
+//! `UnprocessedItems` are produced by the fault proxy in front of moto (`seatwatch_testkit::proxy`; moto
 //! itself never returns any): it forwards every call, except that a `BatchWriteItem` only gets part
 //! of its requests forwarded and the rest handed back as unprocessed, exactly as a throttled table
 //! does.
 //! Items really land in moto, so the tests read back what was written.
-
-mod support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,14 +13,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use seatwatch::snapshot::{
+use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
+use seatwatch::store::{DynamoStore, RunId, SnapshotStore, StoreError};
+use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source, UserState,
 };
-use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
-use seatwatch::store::{DynamoStore, RunId, SnapshotStore, StoreError};
-use support::moto;
-use support::proxy::{Fault, Proxy};
+use seatwatch_testkit::moto;
+use seatwatch_testkit::proxy::{Fault, Proxy};
 
 const RETENTION_DAYS: u32 = 400;
 

@@ -6,12 +6,10 @@
 //! and every file it left (site, SQLite database and its journal) is searched for the canary and
 //! for a fragment of it: 0 hits.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use seatwatch::sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::Flavour;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
 
 /// Obviously fake, and distinctive enough that any hit is this token.
 const CANARY: &str = "glpat-fake-canary-Q7xZ3kP9wM2vL8nR-0000";
@@ -199,11 +197,11 @@ async fn the_canary_token_appears_in_no_output_and_no_file() {
     );
 
     // Secrets Manager (moto): a JSON secret, then one that is not valid JSON.
-    let moto = support::moto::start();
-    let aws = support::moto::sdk_config(&moto).await;
+    let moto = seatwatch_testkit::moto::start();
+    let aws = seatwatch_testkit::moto::sdk_config(&moto).await;
     let sm = aws_sdk_secretsmanager::Client::new(&aws);
-    let good = support::moto::unique("canary-secret");
-    let broken = support::moto::unique("canary-broken");
+    let good = seatwatch_testkit::moto::unique("canary-secret");
+    let broken = seatwatch_testkit::moto::unique("canary-broken");
     sm.create_secret()
         .name(&good)
         .secret_string(format!("{{\"token\": \"{CANARY}\"}}"))
@@ -216,7 +214,7 @@ async fn the_canary_token_appears_in_no_output_and_no_file() {
         .send()
         .await
         .expect("secret");
-    let aws_env: Vec<(&str, String)> = support::moto::aws_env(&moto);
+    let aws_env: Vec<(&str, String)> = seatwatch_testkit::moto::aws_env(&moto);
     assert_eq!(
         c.run(
             "collect --secret-id",

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
 use clap::Parser;
-use seatwatch::sim::{SimConfig, SimHandle, tokens};
-use seatwatch::snapshot::{Flavour, InstanceId};
 use seatwatch::store::StoreUrl;
+use seatwatch_core::snapshot::{Flavour, InstanceId};
+use seatwatch_sim::{SimConfig, SimHandle, tokens};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
@@ -212,7 +212,7 @@ async fn peer_comparison(args: &Args, work: &Path, with_peer: bool) -> anyhow::R
 async fn rate_limited(args: &Args, work: &Path) -> anyhow::Result<Vec<Row>> {
     let mut cfg = sim_config(args, args.users);
     cfg.latency = Duration::from_millis(args.latency_ms);
-    cfg.rate_limit = Some(seatwatch::sim::Throttle::per_minute(args.rate_limit));
+    cfg.rate_limit = Some(seatwatch_sim::Throttle::per_minute(args.rate_limit));
     let sim = SimHandle::start(cfg).await?;
     let expected = sim.expected();
     let db = work.join("limited.db");
@@ -308,7 +308,7 @@ fn parse_summary(run: &Measured) -> anyhow::Result<Value> {
 /// Members the store holds for the snapshot day (one per id by the store's contract).
 async fn stored_members(args: &Args, sim: &SimHandle, db: &Path) -> anyhow::Result<u64> {
     let store = seatwatch::store::open(&StoreUrl::Sqlite(db.to_path_buf()), None, 400).await?;
-    let base = seatwatch::gitlab::BaseUrl::parse(&sim.base_url(), false)?;
+    let base = seatwatch_gitlab::BaseUrl::parse(&sim.base_url(), false)?;
     let instance = InstanceId::new(&base.host_and_path(), None);
     Ok(store.members(&instance, args.date).await?.len() as u64)
 }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seatwatch::gitlab::GitLabError;
+use seatwatch_gitlab::GitLabError;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {

@@ -5,11 +5,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use seatwatch::collect::count_activity;
-use seatwatch::gitlab::types::parse_events;
-use seatwatch::gitlab::{
+use seatwatch_gitlab::types::parse_events;
+use seatwatch_gitlab::{
     BillableMember, CurrentUser, Group, License, Metadata, Namespace, PersonalAccessToken, User,
 };
-use seatwatch::snapshot::Member;
+use seatwatch_core::snapshot::Member;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(users) = serde_json::from_slice::<Vec<User>>(data) {

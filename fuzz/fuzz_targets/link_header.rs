@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use seatwatch::gitlab::headers::{PageInfo, parse_link, retry_after, retry_delay};
-use seatwatch::gitlab::RateLimit;
+use seatwatch_gitlab::headers::{PageInfo, parse_link, retry_after, retry_delay};
+use seatwatch_gitlab::RateLimit;
 
 const NAMES: [&str; 9] = [
     "link",

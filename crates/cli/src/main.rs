@@ -1,0 +1,354 @@
+//! The `seatwatch` command line: the library's commands on the embedded default (SQLite and a
+//! folder) or on AWS, plus `demo` and `sim`, which run a simulated GitLab in-process.
+//!
+//! `anyhow` lives only here, at the edge; errors print as one line with their causes (`{:#}`).
+
+mod demo;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use seatwatch::app::App;
+use seatwatch::config::Settings;
+use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle};
+
+#[derive(Parser)]
+#[command(
+    name = "seatwatch",
+    version,
+    about = "Which paid GitLab seats nobody uses, what they cost, and how use is trending.",
+    after_help = "Settings come from flags or environment (GITLAB_URL, GITLAB_TOKEN, GITLAB_GROUP, SEATWATCH_*); see README.md."
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+
+    /// Log filter (tracing syntax), e.g. `debug` or `seatwatch=debug`.
+    #[arg(
+        long,
+        env = "SEATWATCH_LOG",
+        default_value = "seatwatch=info,warn",
+        global = true
+    )]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pre-flight checks of the GitLab connection: URL, TLS, token, scopes, permissions.
+    Check {
+        /// Print the JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collect one snapshot into the store.
+    Collect {
+        /// Snapshot date (YYYY-MM-DD); default today (UTC).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Render the site from the store.
+    Report,
+    /// Create the store when missing: a DynamoDB table with its TTL, or the SQLite schema.
+    /// Not needed with infra/template.yaml, which creates the table itself.
+    Setup,
+    /// Collect, then report.
+    Run {
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Show the whole thing on a simulated GitLab: backfill history, render the site.
+    Demo {
+        /// Simulated users.
+        #[arg(long, default_value_t = 1000)]
+        users: u32,
+        /// Days of history to collect.
+        #[arg(long, default_value_t = 180)]
+        days: u32,
+        /// Folder for the demo's database and site.
+        #[arg(long, default_value = "demo")]
+        out: PathBuf,
+    },
+    /// Run the simulated GitLab on its own until stopped (Ctrl-C).
+    Sim(SimArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FlavourArg {
+    #[value(name = "self-managed")]
+    SelfManaged,
+    #[value(name = "gitlab.com")]
+    GitLabCom,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LicenceArg {
+    /// A licence with a seat limit.
+    SeatLimit,
+    /// A licence without a seat limit (user_limit 0).
+    NoSeatLimit,
+    /// GitLab EE without a licence (GET /license is null).
+    None,
+    /// GitLab Community Edition (no /license route).
+    Ce,
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[arg(long, default_value_t = 1000)]
+    users: u32,
+    #[arg(long = "flavor", value_enum, default_value = "self-managed")]
+    flavour: FlavourArg,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The simulated "today" (YYYY-MM-DD); default today (UTC).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// The simulated time of day (HH:MM, instance time zone): events and `last_activity_on` of
+    /// today exist only up to it. Default: now (UTC) without --as-of, 05:30 with it.
+    #[arg(long)]
+    time: Option<chrono::NaiveTime>,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Requests per --rate-limit-period before answering 429 (GitLab's authenticated API
+    /// throttle; off by default, as on self-managed).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// The throttle's period in seconds (self-managed's default when enabled: 7200 per 3600).
+    #[arg(long, default_value_t = 60)]
+    rate_limit_period: u64,
+    /// RateLimit-* headers on every response, not only on the 429 (GitLab 18.6's flag
+    /// rate_limiting_headers_for_unthrottled_requests, off by default).
+    #[arg(long)]
+    rate_limit_headers_always: bool,
+    /// What GET /license answers.
+    #[arg(long, value_enum, default_value = "seat-limit")]
+    licence: LicenceArg,
+    /// Answer the next N requests with --fault-status (default 503).
+    #[arg(long, default_value_t = 0)]
+    fault_burst: u32,
+    #[arg(long, default_value_t = 503)]
+    fault_status: u16,
+    /// How 429s say when to come back: seconds for Retry-After, `reset`, `none`, or `app` (an
+    /// application limit: a JSON body and no header).
+    #[arg(long, default_value = "1")]
+    fault_retry_after: String,
+    /// Delay the next N responses by --fault-slow-ms.
+    #[arg(long, default_value_t = 0)]
+    fault_slow: u32,
+    #[arg(long, default_value_t = 5000)]
+    fault_slow_ms: u64,
+    /// Drop the next N connections without answering.
+    #[arg(long, default_value_t = 0)]
+    fault_drop: u32,
+    /// Answer the next N requests with a body that is not JSON.
+    #[arg(long, default_value_t = 0)]
+    fault_malformed: u32,
+    /// Answer the next N requests with JSON cut short.
+    #[arg(long, default_value_t = 0)]
+    fault_truncated: u32,
+    /// Start the faults above only after this many requests were answered normally.
+    #[arg(long, default_value_t = 0)]
+    fault_after: u32,
+}
+
+/// A collect that GitLab told to wait (a throttle asking for longer than the retry budget)
+/// saved its progress: say when to run again, and exit 1 so a scheduler notices.
+fn exit_after_collect(summary: &seatwatch::collect::CollectSummary) -> ExitCode {
+    let Some(wait) = summary.wait_seconds else {
+        return ExitCode::SUCCESS;
+    };
+    let again = chrono::Utc::now() + chrono::Duration::seconds(wait as i64);
+    eprintln!(
+        "error: GitLab's rate limit asks to wait {wait} s; the progress is saved: run `seatwatch collect --date {}` again after {} to continue",
+        summary.date,
+        again.format("%H:%M UTC")
+    );
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("seatwatch=info,warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { json } => {
+            let app = App::new(cli.settings).await?;
+            let report = app.check(today()).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let colour = std::io::stdout().is_terminal();
+                print!("{}", seatwatch::check::render_table(&report, colour));
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Collect { date } => {
+            let app = App::new(cli.settings).await?;
+            let summary = app.collect(date.unwrap_or_else(today)).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(exit_after_collect(&summary))
+        }
+        Command::Report => {
+            let app = App::new(cli.settings).await?;
+            let summary = app.report(chrono::Utc::now()).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Setup => {
+            let app = App::new(cli.settings).await?;
+            let store = app.setup_store().await?;
+            println!("{store} is ready");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { date } => {
+            let app = App::new(cli.settings).await?;
+            let collected = app.collect(date.unwrap_or_else(today)).await?;
+            if collected.wait_seconds.is_some() {
+                println!("{}", serde_json::to_string_pretty(&collected)?);
+                return Ok(exit_after_collect(&collected));
+            }
+            let reported = app.report(chrono::Utc::now()).await?;
+            let both = serde_json::json!({ "collect": collected, "report": reported });
+            println!("{}", serde_json::to_string_pretty(&both)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { users, days, out } => {
+            let opts = demo::DemoOptions {
+                users,
+                days,
+                out,
+                today: today(),
+                settings: cli.settings,
+            };
+            let done = demo::run(opts).await?;
+            println!("{done}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(args) => {
+            sim(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn sim(args: SimArgs) -> anyhow::Result<()> {
+    let flavour = match args.flavour {
+        FlavourArg::SelfManaged => Flavour::SelfManaged,
+        FlavourArg::GitLabCom => Flavour::GitLabCom,
+    };
+    let retry_after = match args.fault_retry_after.as_str() {
+        "reset" => RetryAfterMode::ResetOnly,
+        "none" => RetryAfterMode::NoHeaders,
+        "app" => RetryAfterMode::ApplicationLimit,
+        secs => RetryAfterMode::Seconds(secs.parse().with_context(|| {
+            format!("--fault-retry-after takes seconds, `reset`, `none` or `app`, not {secs:?}")
+        })?),
+    };
+    let mut cfg = SimConfig::new(flavour, args.users);
+    cfg.seed = args.seed;
+    cfg.time_of_day = match (args.time, args.as_of) {
+        (Some(time), _) => time,
+        (None, None) => chrono::Utc::now().time(),
+        (None, Some(_)) => cfg.time_of_day,
+    };
+    cfg.as_of = args.as_of.unwrap_or_else(today);
+    cfg.latency = Duration::from_millis(args.latency_ms);
+    cfg.rate_limit = args.rate_limit.map(|requests| Throttle {
+        requests,
+        period: Duration::from_secs(args.rate_limit_period.max(1)),
+    });
+    cfg.rate_limit_headers_always = args.rate_limit_headers_always;
+    cfg.licence = match args.licence {
+        LicenceArg::SeatLimit => LicenceMode::SeatLimit,
+        LicenceArg::NoSeatLimit => LicenceMode::NoSeatLimit,
+        LicenceArg::None => LicenceMode::NoLicence,
+        LicenceArg::Ce => LicenceMode::CommunityEdition,
+    };
+    cfg.faults = Faults {
+        status_burst: (args.fault_burst > 0).then_some((args.fault_status, args.fault_burst)),
+        retry_after,
+        slow: (args.fault_slow > 0)
+            .then_some((Duration::from_millis(args.fault_slow_ms), args.fault_slow)),
+        drop_connections: args.fault_drop,
+        malformed_json: args.fault_malformed,
+        truncated_body: args.fault_truncated,
+        after: args.fault_after,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let group = cfg.group_path.clone();
+    let handle = SimHandle::start_on(cfg, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!(
+        "simulated GitLab ({}) at {}",
+        flavour.as_str(),
+        handle.base_url()
+    );
+    println!("  admin/owner token: {}", seatwatch_sim::tokens::ADMIN);
+    if flavour == Flavour::GitLabCom {
+        println!("  group: {group}");
+    }
+    println!(
+        "  try: GITLAB_URL={} GITLAB_TOKEN={} seatwatch check",
+        handle.base_url(),
+        seatwatch_sim::tokens::ADMIN
+    );
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = handle.wait() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,487 @@
+//! The static site: a [`Report`] (and the snapshot's members) → the site's files, in memory.
+//!
+//! Pages are askama templates from `site-templates/` (askama escapes everything it prints unless
+//! a value is one of our own [`format`] figures or an SVG drawn by [`charts`]); CSV files come from
+//! [`export`]. Nothing here writes anywhere: the application's `publish` does, in the order [`render`]
+//! returns (data files first, pages last), so a reader never sees a page whose data is missing.
+
+pub mod charts;
+pub mod export;
+pub mod format;
+
+use askama::Template;
+use chrono::NaiveDate;
+
+use crate::analyse::{DayPoint, Report};
+use crate::snapshot::{ActivityTotals, Member};
+use charts::{Layer, Line};
+use format::{Amount, Count, OptAmount, OptCount, OptDate, OptDays, Relative};
+
+/// One file of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteFile {
+    /// Relative to the site root, with `/`: `index.html`, `data/report.json`.
+    pub path: String,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Why the site could not be rendered. None of these depend on the data; each is a bug.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("rendering the page {page} failed: {cause}; this is a seatwatch bug, please report it")]
+    Template {
+        page: &'static str,
+        // in the message, so deliberately not a `source()`: each cause prints once
+        cause: askama::Error,
+    },
+    #[error("writing data/report.json failed: {0}; this is a seatwatch bug, please report it")]
+    Json(serde_json::Error),
+    #[error("writing {file} failed: {cause}; this is a seatwatch bug, please report it")]
+    Csv {
+        file: &'static str,
+        cause: csv::Error,
+    },
+}
+
+impl From<serde_json::Error> for SiteError {
+    fn from(e: serde_json::Error) -> Self {
+        SiteError::Json(e)
+    }
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSV: &str = "text/csv; charset=utf-8";
+const JSON: &str = "application/json";
+const CSS: &str = "text/css; charset=utf-8";
+/// Pages and data change every day: caches must ask again (cheap with ETags).
+const REVALIDATE: &str = "no-cache";
+/// The stylesheet changes only with a seatwatch release.
+const ASSET: &str = "public, max-age=86400";
+
+/// The stylesheet, served as `site.css`.
+pub const SITE_CSS: &str = include_str!("../../../../site-templates/site.css");
+
+/// Which navigation entry is the current page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Unused,
+    Activity,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    r: &'a Report,
+    nav: Nav,
+    seats_chart: String,
+}
+
+#[derive(Template)]
+#[template(path = "unused.html")]
+struct UnusedPage<'a> {
+    r: &'a Report,
+    nav: Nav,
+}
+
+/// One row of the activity-by-kind table.
+struct KindRow {
+    label: &'static str,
+    last_day: u64,
+    last_7_days: u64,
+    last_30_days: u64,
+    last_90_days: u64,
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+struct ActivityPage<'a> {
+    r: &'a Report,
+    nav: Nav,
+    /// Active that day, in the last 7, 30 and 90 days, on the snapshot date.
+    active: [u64; 4],
+    active_chart: String,
+    kinds_chart: String,
+    kinds: Vec<KindRow>,
+}
+
+/// A value the templates hand over by value or by (double) reference: askama passes fields
+/// by reference and `match` bindings by reference again.
+trait Arg<T> {
+    fn get(self) -> T;
+}
+impl<T: Copy> Arg<T> for T {
+    fn get(self) -> T {
+        self
+    }
+}
+impl<T: Copy> Arg<T> for &T {
+    fn get(self) -> T {
+        *self
+    }
+}
+impl<T: Copy> Arg<T> for &&T {
+    fn get(self) -> T {
+        **self
+    }
+}
+
+/// Shorthands the templates call; they return [`format`] wrappers, which need no escaping.
+macro_rules! page_helpers {
+    ($($page:ident),*) => {$(
+        #[allow(dead_code)] // each page uses a different subset
+        impl $page<'_> {
+            fn n(&self, v: impl Arg<u64>) -> Count { Count(v.get()) }
+            fn on(&self, v: impl Arg<Option<u64>>) -> OptCount { OptCount(v.get()) }
+            fn days(&self, v: impl Arg<Option<u32>>) -> OptDays { OptDays(v.get()) }
+            fn d(&self, v: impl Arg<Option<NaiveDate>>) -> OptDate { OptDate(v.get()) }
+            fn amount(&self, v: impl Arg<f64>) -> Amount { Amount(v.get()) }
+            fn oamount(&self, v: impl Arg<Option<f64>>) -> OptAmount { OptAmount(v.get()) }
+            fn rel(&self, v: impl Arg<i64>) -> Relative { Relative(v.get()) }
+            /// Days from the snapshot date to `day`.
+            fn until(&self, day: impl Arg<NaiveDate>) -> i64 {
+                (day.get() - self.r.snapshot_date).num_days()
+            }
+            fn would(&self, reason: impl Arg<Option<crate::analyse::Reason>>) -> &'static str {
+                reason.get().map_or("Active", |r| r.label())
+            }
+            fn is(&self, nav: Nav) -> bool { self.nav == nav }
+            fn collected(&self) -> String { self.r.collected_at.format("%Y-%m-%d %H:%M UTC").to_string() }
+            fn generated(&self) -> String { self.r.generated_at.format("%Y-%m-%d %H:%M UTC").to_string() }
+            fn version(&self) -> &str { self.r.gitlab_version.as_deref().unwrap_or("version unknown") }
+            fn token_soon(&self) -> bool { self.r.token_days_left.is_some_and(|d| d <= 30) }
+            fn term_soon(&self) -> bool { self.r.seats.term_days_left.is_some_and(|d| d <= 60) }
+            /// Seats per month on the trend, signed, one decimal.
+            fn per_month(&self) -> String {
+                match self.r.forecast.in_use_per_day {
+                    Some(b) => format!("{:+.1}", b * 30.0),
+                    None => String::new(),
+                }
+            }
+        }
+    )*};
+}
+page_helpers!(IndexPage, UnusedPage, ActivityPage);
+
+/// One point per snapshot: `days` has one per counted day, and a snapshot that caught up after
+/// missed runs counted several.
+fn snapshot_points(r: &Report) -> Vec<&DayPoint> {
+    let mut points: Vec<&DayPoint> = r.days.iter().collect();
+    points.dedup_by_key(|d| d.date);
+    points
+}
+
+fn seats_chart(r: &Report) -> String {
+    let snapshots = snapshot_points(r);
+    let in_use: Vec<(NaiveDate, f64)> = snapshots
+        .iter()
+        .map(|d| (d.date, d.in_use as f64))
+        .collect();
+    let purchased: Vec<(NaiveDate, f64)> = snapshots
+        .iter()
+        .filter_map(|d| d.purchased.map(|p| (d.date, p as f64)))
+        .collect();
+    let max_used: Vec<(NaiveDate, f64)> = snapshots
+        .iter()
+        .filter_map(|d| d.max_used.map(|m| (d.date, m as f64)))
+        .collect();
+    // The trend drawn from the start of its window to the licence end (or today without one).
+    let mut trend = Vec::new();
+    let mut end = None;
+    if let (Some(slope), Some(today)) = (r.forecast.in_use_per_day, r.forecast.trend_in_use_today) {
+        let window_start = r.snapshot_date - chrono::Days::new(u64::from(r.forecast.window_days));
+        let first = r
+            .days
+            .iter()
+            .find(|d| d.date > window_start)
+            .map(|d| d.date);
+        let last = r
+            .seats
+            .term_end
+            .filter(|e| *e >= r.snapshot_date && (*e - r.snapshot_date).num_days() <= 730)
+            .unwrap_or(r.snapshot_date);
+        end = Some(last);
+        let at = |d: NaiveDate| {
+            let x = (d - r.snapshot_date).num_days() as f64;
+            (d, (today + slope * x).max(0.0))
+        };
+        if let Some(first) = first {
+            trend = vec![at(first), at(last)];
+        }
+    }
+    // Drawn bottom to top: seats in use goes over GitLab's maximum, which often equals it.
+    let mut lines = Vec::with_capacity(4);
+    if !purchased.is_empty() {
+        lines.push(Line {
+            label: "Seats purchased",
+            class: "s2",
+            points: purchased,
+            step: true,
+            dashed: false,
+        });
+    }
+    if !max_used.is_empty() {
+        lines.push(Line {
+            label: "Maximum used in term (GitLab)",
+            class: "s3",
+            points: max_used,
+            step: true,
+            dashed: false,
+        });
+    }
+    lines.push(Line {
+        label: "Seats in use",
+        class: "s1",
+        points: in_use,
+        step: false,
+        dashed: false,
+    });
+    if !trend.is_empty() {
+        lines.push(Line {
+            label: "Trend of seats in use (last 90 days)",
+            class: "s4",
+            points: trend,
+            step: false,
+            dashed: true,
+        });
+    }
+    let first = r.days.first().map(|d| d.date).unwrap_or(r.snapshot_date);
+    let desc = format!(
+        "Seats in use went from {} on {first} to {} on {}{}.",
+        r.days.first().map_or(0, |d| d.in_use),
+        r.seats.in_use,
+        r.snapshot_date,
+        match r.seats.purchased {
+            Some(p) => format!("; {p} seats are purchased"),
+            None => String::new(),
+        }
+    );
+    charts::line_chart("seats-chart", "Seats over time", &desc, &lines, end)
+}
+
+fn active_chart(r: &Report) -> String {
+    let series = |f: fn(&DayPoint) -> u64| -> Vec<(NaiveDate, f64)> {
+        r.days
+            .iter()
+            .map(|d| (d.activity_date, f(d) as f64))
+            .collect()
+    };
+    let lines = [
+        Line {
+            label: "Active in the last 90 days",
+            class: "s4",
+            points: series(|d| d.active_90d),
+            step: false,
+            dashed: false,
+        },
+        Line {
+            label: "Active in the last 30 days",
+            class: "s3",
+            points: series(|d| d.active_30d),
+            step: false,
+            dashed: false,
+        },
+        Line {
+            label: "Active in the last 7 days",
+            class: "s2",
+            points: series(|d| d.active_7d),
+            step: false,
+            dashed: false,
+        },
+        Line {
+            label: "Active that day",
+            class: "s1",
+            points: series(|d| d.active_1d),
+            step: false,
+            dashed: false,
+        },
+    ];
+    let last = r.days.last();
+    let desc = format!(
+        "On {}, {} members were active that day, {} in the last 7 days, {} in the last 30 days \
+         and {} in the last 90 days.",
+        last.map_or(r.snapshot_date, |d| d.activity_date),
+        last.map_or(0, |d| d.active_1d),
+        last.map_or(0, |d| d.active_7d),
+        last.map_or(0, |d| d.active_30d),
+        last.map_or(0, |d| d.active_90d),
+    );
+    charts::line_chart(
+        "active-chart",
+        "Active members per day",
+        &desc,
+        &lines,
+        None,
+    )
+}
+
+/// Event kinds in the order the charts and table show them (commits are a detail of pushes).
+/// An event kind: its label, its colour class, and how to read it from totals.
+type Kind = (&'static str, &'static str, fn(&ActivityTotals) -> u64);
+
+const KINDS: [Kind; 8] = [
+    ("Pushes", "k1", |a| a.pushes),
+    // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
+    ("Merge requests opened or reopened", "k2", |a| a.mrs_opened),
+    ("Merge requests merged", "k3", |a| a.mrs_merged),
+    ("Approvals", "k4", |a| a.mrs_approved),
+    ("Issues opened or reopened", "k5", |a| a.issues_opened),
+    ("Issues closed", "k6", |a| a.issues_closed),
+    ("Comments", "k7", |a| a.comments),
+    ("Other", "k8", |a| a.other),
+];
+
+fn kinds_chart(r: &Report) -> String {
+    let dates: Vec<NaiveDate> = r.days.iter().map(|d| d.activity_date).collect();
+    let layers: Vec<Layer<'_>> = KINDS
+        .iter()
+        .map(|(label, class, get)| Layer {
+            label,
+            class,
+            values: r.days.iter().map(|d| get(&d.activity) as f64).collect(),
+        })
+        .collect();
+    let a = &r.activity.last_30_days;
+    let desc = format!(
+        "Events per day by kind. In the 30 complete days before {}: {} pushes, {} merge requests \
+         opened or reopened, {} merged, {} approvals, {} issues opened or reopened, {} closed, {} \
+         comments, {} other events.",
+        r.snapshot_date,
+        a.pushes,
+        a.mrs_opened,
+        a.mrs_merged,
+        a.mrs_approved,
+        a.issues_opened,
+        a.issues_closed,
+        a.comments,
+        a.other
+    );
+    charts::stacked_bars(
+        "kinds-chart",
+        "Activity by kind per day",
+        &desc,
+        &dates,
+        &layers,
+    )
+}
+
+fn page<T: Template>(
+    path: &'static str,
+    template: &T,
+    capacity: usize,
+) -> Result<SiteFile, SiteError> {
+    let mut out = String::with_capacity(capacity.max(T::SIZE_HINT));
+    template
+        .render_into(&mut out)
+        .map_err(|cause| SiteError::Template { page: path, cause })?;
+    Ok(SiteFile {
+        path: path.to_string(),
+        content_type: HTML,
+        cache_control: REVALIDATE,
+        bytes: out.into_bytes(),
+    })
+}
+
+/// Renders every file of the site: data files (`data/report.json`, the CSVs, the stylesheet)
+/// first, pages last, `index.html` the very last.
+pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, SiteError> {
+    let mut files = Vec::with_capacity(7);
+    files.push(SiteFile {
+        path: "data/report.json".into(),
+        content_type: JSON,
+        cache_control: REVALIDATE,
+        bytes: serde_json::to_vec(report)?,
+    });
+    files.push(SiteFile {
+        path: "unused.csv".into(),
+        content_type: CSV,
+        cache_control: REVALIDATE,
+        bytes: export::unused_csv(report).map_err(|cause| SiteError::Csv {
+            file: "unused.csv",
+            cause,
+        })?,
+    });
+    files.push(SiteFile {
+        path: "members.csv".into(),
+        content_type: CSV,
+        cache_control: REVALIDATE,
+        bytes: export::members_csv(report, members).map_err(|cause| SiteError::Csv {
+            file: "members.csv",
+            cause,
+        })?,
+    });
+    files.push(SiteFile {
+        path: "site.css".into(),
+        content_type: CSS,
+        cache_control: ASSET,
+        bytes: SITE_CSS.as_bytes().to_vec(),
+    });
+
+    let rows = report.reclaimable.len() + report.exempt.len();
+    files.push(page(
+        "unused.html",
+        &UnusedPage {
+            r: report,
+            nav: Nav::Unused,
+        },
+        16_384 + rows * 400,
+    )?);
+    let a = &report.activity;
+    let kinds = KINDS
+        .iter()
+        .map(|(label, _, get)| KindRow {
+            label,
+            last_day: get(&a.last_day),
+            last_7_days: get(&a.last_7_days),
+            last_30_days: get(&a.last_30_days),
+            last_90_days: get(&a.last_90_days),
+        })
+        .collect();
+    files.push(page(
+        "activity.html",
+        &ActivityPage {
+            r: report,
+            nav: Nav::Activity,
+            active: report.days.last().map_or([0; 4], |d| {
+                [d.active_1d, d.active_7d, d.active_30d, d.active_90d]
+            }),
+            active_chart: active_chart(report),
+            kinds_chart: kinds_chart(report),
+            kinds,
+        },
+        65_536 + report.days.len() * 1024,
+    )?);
+    files.push(page(
+        "index.html",
+        &IndexPage {
+            r: report,
+            nav: Nav::Overview,
+            seats_chart: seats_chart(report),
+        },
+        32_768 + report.days.len() * 64,
+    )?);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opened_is_named_for_reopened_too_quirk() {
+        // app/models/event.rb: action_name is "opened" for created, reopened and updated items,
+        // so the kinds that count it must not read as new work alone.
+        let opened: [fn(&mut ActivityTotals); 2] = [|a| a.mrs_opened = 1, |a| a.issues_opened = 1];
+        for set in opened {
+            let mut totals = ActivityTotals::default();
+            set(&mut totals);
+            let (label, _, _) = KINDS
+                .iter()
+                .find(|(_, _, get)| get(&totals) == 1)
+                .expect("every activity kind has a row");
+            assert!(label.contains("reopened"), "{label}");
+        }
+    }
+}

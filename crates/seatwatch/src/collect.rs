@@ -1,0 +1,954 @@
+//! GitLab → one day's snapshot, streamed into a store.
+//!
+//! Members arrive a page at a time and leave in parts of [`CollectOptions::part_size`], so memory
+//! stays flat whatever the instance size; the day record is written last ([`SnapshotStore::commit_day`]),
+//! which is what makes the day visible.
+//!
+//! Activity is counted by complete calendar day in the instance's time zone: a snapshot of date D
+//! counts the days before D that no earlier snapshot counted ([`ActivityDays`]), never D itself,
+//! whose events are still being written. Events are fetched only for members whose
+//! `last_activity_on` is on or after the first of those days: everyone else has no events to
+//! find, and skipping them keeps a daily run near one request per hundred members plus one per
+//! active member.
+//!
+//! The keyset listing is sequential by nature, so it runs a couple of pages ahead of the events
+//! (see [`list_members`]): the events of one page overlap the fetch of the next, and the
+//! events window spans page boundaries, so the client's concurrency stays busy.
+//!
+//! A run that must stop early (a Lambda near its deadline) saves a [`Checkpoint`] after a part and
+//! returns [`CollectOutcome::Checkpointed`]; the next run of the same day resumes from the saved
+//! [`ListingPosition`] (the keyset `Link` on self-managed, an offset and the last id listed on
+//! GitLab.com and on a GitLab too old for keyset) with the same run id, so the committed day
+//! holds exactly the members an uninterrupted run would.
+//!
+//! Both listings run in ascending id order and read offset pages overlapping (see
+//! [`Client::billable_members_from`]): a member removed while the listing runs never makes
+//! another one be skipped, and a resumed run drops every id up to the saved `last_id`.
+//!
+//! On GitLab.com, `billable_members` `created_at` is the account's age on all of GitLab.com, not
+//! the membership's. For members GitLab never saw active or signed in (the only ones whose grace
+//! period matters) the collector asks `billable_members/:user_id/memberships` for the
+//! membership's age: at most one request per such member, usually a few per thousand.
+//!
+//! A GitLab throttle that asks to wait longer than the retry budget allows (an hour on a
+//! self-managed instance) checkpoints the run at the last whole page, and the summary says how
+//! long to wait before the next round.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use futures_util::future::{self, Either};
+use futures_util::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{RunId, SnapshotStore, StoreError};
+use seatwatch_core::snapshot::{
+    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
+    Member, SeatCounts, Source,
+};
+use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
+// the licence cases of the day header
+use seatwatch_core::snapshot::LicenceState;
+use seatwatch_gitlab::License;
+
+/// The most days one snapshot catches up after missed runs. Older days stay uncounted: GitLab
+/// keeps events for three years, but every extra day costs events pages for every active member,
+/// and `last_activity_on` already tells who was active.
+pub const MAX_CATCH_UP_DAYS: u64 = 31;
+
+/// What to collect and how.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    pub date: NaiveDate,
+    /// GitLab.com top-level group; `None` collects a self-managed instance.
+    pub group: Option<String>,
+    /// GitLab.com only: its API does not report purchased seats.
+    pub seats_purchased: Option<u64>,
+    /// Members per stored part.
+    pub part_size: usize,
+    /// `/users/:id/events` requests in flight at once (at most one less than the client's
+    /// concurrency, which keeps a slot for the listing).
+    pub events_concurrency: usize,
+    /// Stop with a checkpoint when less than `reserve` is left before this instant.
+    pub deadline: Option<Instant>,
+    pub reserve: Duration,
+    /// The instance's time zone (`gitlab_rails['time_zone']`): GitLab evaluates the events API's
+    /// day bounds there, so days are counted there too.
+    pub time_zone: Tz,
+}
+
+impl CollectOptions {
+    pub fn new(date: NaiveDate) -> Self {
+        CollectOptions {
+            date,
+            group: None,
+            seats_purchased: None,
+            part_size: 2000,
+            events_concurrency: 16,
+            deadline: None,
+            reserve: Duration::from_secs(20),
+            time_zone: Tz::UTC,
+        }
+    }
+}
+
+/// Why a collection failed; the previous snapshot is untouched in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    // The wrapped error is the message, not also a `source()`: each cause prints once.
+    #[error("GitLab: {0}")]
+    GitLab(GitLabError),
+    #[error("store: {0}")]
+    Store(StoreError),
+    #[error("checkpoint for {date} cannot be read ({reason}): delete it or collect again")]
+    BadCheckpoint { date: NaiveDate, reason: String },
+}
+
+impl From<GitLabError> for CollectError {
+    fn from(e: GitLabError) -> Self {
+        CollectError::GitLab(e)
+    }
+}
+
+impl From<StoreError> for CollectError {
+    fn from(e: StoreError) -> Self {
+        CollectError::Store(e)
+    }
+}
+
+impl CollectError {
+    pub fn is_auth(&self) -> bool {
+        matches!(self, CollectError::GitLab(e) if e.is_auth())
+    }
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CollectError::GitLab(e) => e.is_retryable(),
+            CollectError::Store(e) => e.is_retryable(),
+            CollectError::BadCheckpoint { .. } => false,
+        }
+    }
+}
+
+/// The JSON summary a run prints or a Lambda returns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectSummary {
+    pub instance: String,
+    pub date: NaiveDate,
+    /// `committed`, or `checkpointed` when the run stopped early and must be continued.
+    pub status: String,
+    pub members: u64,
+    pub seat_holders: u64,
+    pub seats: SeatCounts,
+    pub members_with_events: u64,
+    /// GitLab requests this invocation made.
+    pub requests: u64,
+    pub duration_ms: u64,
+    pub token_expires_at: Option<NaiveDate>,
+    /// Checkpointed because GitLab asked to wait longer than the retry budget (a self-managed
+    /// throttle can ask for an hour): seconds to wait before the next round. The state machine
+    /// waits that long; the CLI says when to run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum CollectOutcome {
+    Committed(CollectSummary),
+    /// Stopped before the deadline; run again (same date) to continue.
+    Checkpointed(CollectSummary),
+}
+
+impl CollectOutcome {
+    pub fn summary(&self) -> &CollectSummary {
+        match self {
+            CollectOutcome::Committed(s) | CollectOutcome::Checkpointed(s) => s,
+        }
+    }
+    pub fn is_committed(&self) -> bool {
+        matches!(self, CollectOutcome::Committed(_))
+    }
+}
+
+/// Where an interrupted run stands; stored as JSON in the store's checkpoint slot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub run: RunId,
+    pub next_part: u32,
+    /// Where the listing continues (no token in it); `None` with `next` unset means "from the
+    /// start".
+    #[serde(default)]
+    pub position: Option<ListingPosition>,
+    /// Checkpoints written before `position` existed: the keyset `Link` URL on self-managed, the
+    /// next page number on GitLab.com. Read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    pub aggregates: DayAggregates,
+    pub header: DayHeader,
+    pub requests: u64,
+}
+
+/// The day's figures fetched before the member listing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DayHeader {
+    pub source: Source,
+    pub seats: SeatCounts,
+    pub token_expires_at: Option<NaiveDate>,
+    /// The complete days whose events this snapshot counts.
+    pub activity_days: ActivityDays,
+    pub collected_at: DateTime<Utc>,
+}
+
+/// The monitored instance's id for these settings.
+pub fn instance_id(client: &Client, group: Option<&str>) -> InstanceId {
+    InstanceId::new(&client.base().host_and_path(), group)
+}
+
+/// Collects one day into `store`. `now` stamps the snapshot.
+pub async fn collect(
+    client: &Client,
+    store: &dyn SnapshotStore,
+    opts: &CollectOptions,
+    now: DateTime<Utc>,
+) -> Result<CollectOutcome, CollectError> {
+    let started = Instant::now();
+    let requests_before = client.requests_made();
+    let instance = instance_id(client, opts.group.as_deref());
+
+    let resumed = match store.load_checkpoint(&instance, opts.date).await? {
+        Some(json) => Some(serde_json::from_str::<Checkpoint>(&json).map_err(|e| {
+            CollectError::BadCheckpoint {
+                date: opts.date,
+                reason: e.to_string(),
+            }
+        })?),
+        None => None,
+    };
+
+    let (run, mut aggregates, header, mut part, next, requests_earlier) = match resumed {
+        Some(cp) => {
+            let position = resume_position(&cp, opts)?;
+            (
+                cp.run,
+                cp.aggregates,
+                cp.header,
+                cp.next_part,
+                position,
+                cp.requests,
+            )
+        }
+        None => {
+            let header = day_header(client, store, &instance, opts, now).await?;
+            (
+                RunId::new(instance.clone(), opts.date),
+                DayAggregates::for_days(header.activity_days),
+                header,
+                0,
+                None,
+                0,
+            )
+        }
+    };
+
+    // GitLab.com's `/users/:id/events` shows a member's events in any public project, so they are
+    // kept only where they happened in the monitored group (gitlab-api.md §0.9).
+    let group_projects = match opts.group.as_deref() {
+        Some(group) => Some(client.group_project_ids(group).await?),
+        None => None,
+    };
+    let scope = ActivityScope {
+        days: header.activity_days,
+        time_zone: opts.time_zone,
+        group_projects: group_projects.as_ref(),
+    };
+    let mut buffer: Vec<Member> = Vec::with_capacity(opts.part_size);
+
+    // The listing runs ahead of the events (keyset pages can only be fetched one after the
+    // other, so waiting for a page's events before asking for the next page would add a full
+    // round trip per page to the critical path); a couple of pages of lookahead is enough.
+    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
+    let start = next.clone();
+    let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
+    // The events leave one of the client's slots free, so the listing never queues behind them.
+    let events_in_flight = tokio::sync::Semaphore::new(
+        opts.events_concurrency
+            .min(client.concurrency().saturating_sub(1))
+            .max(1),
+    );
+    let events_in_flight = &events_in_flight;
+    let steps = stream::unfold(pages_rx, |mut rx| async move {
+        rx.recv().await.map(|page| (page, rx))
+    })
+    .flat_map(|page| stream::iter(page_steps(page)))
+    .map(|step| async move {
+        match step {
+            Ok(Step::Member(m)) => {
+                let m =
+                    with_membership_age(client, opts.group.as_deref(), m.member, events_in_flight)
+                        .await?;
+                with_activity(client, m, scope, events_in_flight)
+                    .await
+                    .map(|c| Step::Member(Box::new(c)))
+            }
+            other => other,
+        }
+    })
+    // Order is kept so that a part boundary is a point in the listing a checkpoint can name.
+    // Most members need no request, so the window is much wider than the requests in flight:
+    // a narrow one would hold mostly finished members waiting behind one slow request.
+    .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE);
+    // Set when GitLab asks to wait longer than the retry budget allows.
+    let mut wait_asked: Option<Duration> = None;
+    // The last page boundary: where the listing continues (`None`: from its start), how much of
+    // the buffer was before it, and the totals there. A long wait checkpoints here, not mid-page.
+    let mut boundary = (start, 0, aggregates.clone());
+    let consume = async {
+        let mut steps = std::pin::pin!(steps);
+        while let Some(step) = steps.next().await {
+            let step = match step {
+                Ok(step) => step,
+                Err(e) => match e.retry_after() {
+                    Some(wait) => {
+                        // Keep the whole pages; the members after them are listed again.
+                        let (next, kept, totals) = std::mem::take(&mut boundary);
+                        buffer.truncate(kept);
+                        aggregates = totals;
+                        if !buffer.is_empty() {
+                            store.put_members(&run, part, &buffer).await?;
+                            part += 1;
+                            buffer.clear();
+                        }
+                        tracing::warn!("{e}: checkpointing, to continue in {} s", wait.as_secs());
+                        wait_asked = Some(wait);
+                        return Ok(Some(next));
+                    }
+                    None => return Err(e.into()),
+                },
+            };
+            match step {
+                Step::Member(collected) => {
+                    let Collected { member, by_day } = *collected;
+                    aggregates.add(&member, opts.date);
+                    aggregates.add_days(&member, &by_day);
+                    buffer.push(member);
+                }
+                Step::PageEnd { next } => {
+                    if buffer.len() >= opts.part_size {
+                        store.put_members(&run, part, &buffer).await?;
+                        part += 1;
+                        buffer.clear();
+                        // Only a page boundary that is also a part boundary can be resumed from.
+                        if next.is_some() && near_deadline(opts) {
+                            return Ok(Some(next));
+                        }
+                    }
+                    if next.is_some() {
+                        boundary = (next, buffer.len(), aggregates.clone());
+                    }
+                }
+            }
+        }
+        Ok::<_, CollectError>(None)
+    };
+    let stopped_at: Option<Option<ListingPosition>> = {
+        let listing = std::pin::pin!(listing);
+        let consume = std::pin::pin!(consume);
+        match future::select(listing, consume).await {
+            // The whole listing is queued; the consumer drains it.
+            Either::Left(((), consume)) => consume.await?,
+            // Done or failed: the listing (still running ahead) is dropped, which cancels it.
+            Either::Right((outcome, _listing)) => outcome?,
+        }
+    };
+
+    let requests = requests_earlier + client.requests_made() - requests_before;
+    let summary = |status: &str, aggregates: &DayAggregates| CollectSummary {
+        instance: instance.to_string(),
+        date: opts.date,
+        status: status.to_string(),
+        members: aggregates.members,
+        seat_holders: aggregates.seat_holders,
+        seats: header.seats.clone(),
+        members_with_events: aggregates.with_events,
+        requests: client.requests_made() - requests_before,
+        duration_ms: started.elapsed().as_millis() as u64,
+        token_expires_at: header.token_expires_at,
+        wait_seconds: wait_asked.map(|w| w.as_secs().max(1)),
+    };
+
+    if let Some(next) = stopped_at {
+        let cp = Checkpoint {
+            run: run.clone(),
+            next_part: part,
+            position: next,
+            next: None,
+            aggregates: aggregates.clone(),
+            header: header.clone(),
+            requests,
+        };
+        let json = serde_json::to_string(&cp).expect("a checkpoint always serialises");
+        store.save_checkpoint(&instance, opts.date, &json).await?;
+        tracing::info!(
+            parts = part,
+            members = aggregates.members,
+            "checkpointed ({})",
+            if wait_asked.is_some() {
+                "GitLab asked to wait"
+            } else {
+                "before the deadline"
+            }
+        );
+        return Ok(CollectOutcome::Checkpointed(summary(
+            "checkpointed",
+            &aggregates,
+        )));
+    }
+
+    if !buffer.is_empty() {
+        store.put_members(&run, part, &buffer).await?;
+        part += 1;
+    }
+    let mut seats = header.seats.clone();
+    if opts.group.is_some() {
+        // GitLab.com's in-use figure is live; the listing we just read is the same set.
+        seats.in_use = seats.in_use.max(aggregates.seat_holders);
+    }
+    seats.owed = SeatCounts::compute_owed(seats.max_used, seats.in_use, seats.purchased);
+    let day = DaySummary {
+        instance: instance.clone(),
+        date: opts.date,
+        collected_at: header.collected_at,
+        source: header.source.clone(),
+        seats,
+        aggregates: aggregates.clone(),
+        token_expires_at: header.token_expires_at,
+        requests,
+        activity: ActivityCoverage::Days(header.activity_days),
+    };
+    store.commit_day(&run, part, &day).await?;
+    store.clear_checkpoint(&instance, opts.date).await?;
+    let mut s = summary("committed", &aggregates);
+    s.seats = day.seats;
+    // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
+    tracing::debug!(
+        members = s.members,
+        requests = s.requests,
+        "snapshot committed"
+    );
+    Ok(CollectOutcome::Committed(s))
+}
+
+/// Seat figures from `GET /license`. `user_limit: 0` is a licence without a seat limit
+/// (`ee/lib/api/entities/gitlab_license.rb`): nothing was bought per seat, so purchased is
+/// unknown rather than 0. No licence (`null`, `ee/lib/api/license.rb`): nobody holds a seat.
+fn licence_seats(licence: Option<License>) -> SeatCounts {
+    let Some(lic) = licence else {
+        return SeatCounts {
+            licence: LicenceState::NoLicence,
+            ..SeatCounts::default()
+        };
+    };
+    let unlimited = lic.user_limit == Some(0);
+    SeatCounts {
+        purchased: lic.user_limit.filter(|_| !unlimited),
+        in_use: lic.active_users.unwrap_or(0),
+        max_used: lic.maximum_user_count.or(lic.historical_max),
+        owed: None,
+        plan: lic.plan,
+        term_start: lic.starts_at,
+        term_end: lic.expires_at,
+        licence: if unlimited {
+            LicenceState::NoSeatLimit
+        } else {
+            LicenceState::Licensed
+        },
+    }
+}
+
+fn near_deadline(opts: &CollectOptions) -> bool {
+    opts.deadline
+        .is_some_and(|d| d.saturating_duration_since(Instant::now()) < opts.reserve)
+}
+
+/// Version, token expiry and seat figures: the part of the day record read before members.
+async fn day_header(
+    client: &Client,
+    store: &dyn SnapshotStore,
+    instance: &InstanceId,
+    opts: &CollectOptions,
+    now: DateTime<Utc>,
+) -> Result<DayHeader, CollectError> {
+    // Version and token expiry are for the report; their absence must not cost a snapshot,
+    // but a refused token must stop the run here, before anything is written.
+    let gitlab_version = match client.metadata().await {
+        Ok(m) => Some(m.version),
+        Err(e) if e.is_auth() => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!("GET /metadata failed, version unknown: {e}");
+            None
+        }
+    };
+    let token_expires_at = match client.token_self().await {
+        Ok(t) => t.expires_at,
+        Err(e) if e.is_auth() => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!("GET /personal_access_tokens/self failed, expiry unknown: {e}");
+            None
+        }
+    };
+    let (flavour, seats) = match opts.group.as_deref() {
+        None => (Flavour::SelfManaged, licence_seats(client.license().await?)),
+        Some(group) => {
+            let ns = client.namespace(group).await?;
+            (
+                Flavour::GitLabCom,
+                SeatCounts {
+                    purchased: opts.seats_purchased,
+                    in_use: ns.seats_in_use.or(ns.billable_members_count).unwrap_or(0),
+                    max_used: ns.max_seats_used,
+                    owed: None,
+                    plan: ns.plan,
+                    // GitLab.com exposes no subscription start (`ee/lib/ee/api/entities/namespace.rb`
+                    // has `end_date` only); a term is not always a year, so it is not guessed.
+                    term_start: None,
+                    term_end: ns.end_date,
+                    licence: LicenceState::Licensed,
+                },
+            )
+        }
+    };
+    let activity_days = uncounted_days(store, instance, opts.date).await?;
+    Ok(DayHeader {
+        source: Source {
+            flavour,
+            gitlab_version,
+        },
+        seats,
+        token_expires_at,
+        activity_days,
+        collected_at: now,
+    })
+}
+
+/// The complete days before `date` that no earlier snapshot counted: from the day after the
+/// last one the previous snapshot counted, through the day before `date`; the day before `date`
+/// alone on a first run; at most [`MAX_CATCH_UP_DAYS`] after a long gap. Never `date` itself,
+/// whatever the hour: its events are still being written. Re-running a date
+/// finds the same previous snapshot, so it counts the same days again and replaces them.
+async fn uncounted_days(
+    store: &dyn SnapshotStore,
+    instance: &InstanceId,
+    date: NaiveDate,
+) -> Result<ActivityDays, CollectError> {
+    let last = date - Days::new(1);
+    let earliest = date - Days::new(MAX_CATCH_UP_DAYS);
+    let previous = store.days(instance, earliest - Days::new(1), last).await?;
+    let first = match previous.last() {
+        Some(p) => match p.activity {
+            ActivityCoverage::Days(days) => days.last + Days::new(1),
+            // It counted its own date up to the hour it ran: count that day again, whole; the
+            // report keeps one figure per day, the later snapshot's.
+            ActivityCoverage::Legacy => p.date,
+        },
+        // No snapshot in reach: a first run, or a gap longer than the catch-up bound.
+        None => match store.latest_day(instance).await? {
+            Some(latest) if latest.date < date => earliest,
+            _ => last,
+        },
+    };
+    // A previous snapshot is before `date`, so `first` is at most `last`; the clamp keeps that
+    // true for a store that holds odd dates.
+    Ok(ActivityDays {
+        first: first.clamp(earliest, last),
+        last,
+    })
+}
+
+/// One page of the member listing and where the listing continues, or why it stopped.
+type ListedPage = Result<(Vec<Member>, Option<ListingPosition>), GitLabError>;
+
+/// Listing pages held ready ahead of the events being fetched.
+const PAGES_AHEAD: usize = 2;
+/// Members of the ordered events window per events request allowed in flight.
+const WINDOW_PER_REQUEST: usize = 4;
+/// GitLab's page size: the window always reaches into the next page.
+const PAGE_SIZE: usize = 100;
+
+/// One item of the collection pipeline, in listing order.
+enum Step {
+    /// Boxed: most steps are members, but an end of page should not be as big as one.
+    Member(Box<Collected>),
+    /// The end of a listing page; `next` is where the listing continues (`None` on the last
+    /// page).
+    PageEnd { next: Option<ListingPosition> },
+}
+
+/// Sends the listing's pages, in order, into `pages` until the last one, the first error, or
+/// the receiver going away.
+async fn list_members(
+    client: &Client,
+    group: Option<&str>,
+    from: Option<ListingPosition>,
+    pages: tokio::sync::mpsc::Sender<ListedPage>,
+) {
+    match group {
+        None => {
+            let mut listing = std::pin::pin!(client.users_from(from));
+            while let Some(page) = listing.next().await {
+                let page =
+                    page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next));
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+        // One verified page after the other, even when nothing needs resuming: pages fetched
+        // concurrently could not tell that a member removed meanwhile shifted the rest.
+        Some(group) => {
+            let mut listing = std::pin::pin!(client.billable_members_from(group, from));
+            while let Some(page) = listing.next().await {
+                let page = page.map(|(members, next)| {
+                    (
+                        members.into_iter().map(member_from_billable).collect(),
+                        next,
+                    )
+                });
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Where a resumed run continues: the saved position, or one read from a checkpoint written
+/// before positions existed (those never recorded the ids listed, so nothing is dropped).
+fn resume_position(
+    cp: &Checkpoint,
+    opts: &CollectOptions,
+) -> Result<Option<ListingPosition>, CollectError> {
+    if let Some(position) = &cp.position {
+        return Ok(Some(position.clone()));
+    }
+    let Some(next) = &cp.next else {
+        return Ok(None);
+    };
+    if opts.group.is_none() {
+        return Ok(Some(ListingPosition::Keyset {
+            next: next.clone(),
+            last_id: None,
+        }));
+    }
+    match next.parse::<u64>() {
+        Ok(page) if page >= 1 => Ok(Some(ListingPosition::Offset {
+            end: (page - 1) * PAGE_SIZE as u64,
+            last_id: None,
+        })),
+        _ => Err(CollectError::BadCheckpoint {
+            date: opts.date,
+            reason: format!("its billable_members cursor {next:?} is not a page number"),
+        }),
+    }
+}
+
+/// GitLab.com: the membership's age of a member GitLab never saw active or signed in, whose
+/// grace period runs from it (`created_at` is the account's age on all of GitLab.com). The
+/// earliest direct membership in the hierarchy counts; a member there only through an invited
+/// group has none, and keeps `member_since: None`.
+async fn with_membership_age(
+    client: &Client,
+    group: Option<&str>,
+    mut member: Member,
+    in_flight: &tokio::sync::Semaphore,
+) -> Result<Member, GitLabError> {
+    let Some(group) = group else {
+        return Ok(member);
+    };
+    if member.last_seen_on().is_some() || !member.holds_seat {
+        return Ok(member);
+    }
+    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+    let _permit = in_flight
+        .acquire()
+        .await
+        .expect("the events semaphore is never closed");
+    match client.billable_member_memberships(group, member.id).await {
+        Ok(memberships) => {
+            member.member_since = memberships.iter().filter_map(|m| m.created_at).min();
+        }
+        // Removed from the group since the listing: the seat is gone, its age does not matter.
+        Err(GitLabError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(member)
+}
+
+fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
+    match page {
+        Ok((members, next)) => members
+            .into_iter()
+            .map(|m| Ok(Step::Member(Box::new(m.into()))))
+            .chain(std::iter::once(Ok(Step::PageEnd { next })))
+            .collect(),
+        Err(e) => vec![Err(e)],
+    }
+}
+
+/// Where a member's events are read and how they are put on days.
+#[derive(Clone, Copy)]
+struct ActivityScope<'a> {
+    days: ActivityDays,
+    time_zone: Tz,
+    /// GitLab.com: the monitored group's projects; events elsewhere are not the group's.
+    group_projects: Option<&'a HashSet<u64>>,
+}
+
+/// A member with their activity by calendar day, on the way from the listing to a part.
+struct Collected {
+    member: Member,
+    by_day: BTreeMap<NaiveDate, Activity>,
+}
+
+impl From<Member> for Collected {
+    fn from(member: Member) -> Collected {
+        Collected {
+            member,
+            by_day: BTreeMap::new(),
+        }
+    }
+}
+
+/// Fills in the counted days' activity of a member active since they began; anyone else has no
+/// events there and needs no request. `last_activity_on` only moves forward, so a member active
+/// on a counted day has it on or after `days.first` (it may be today's date by now).
+async fn with_activity(
+    client: &Client,
+    mut member: Member,
+    scope: ActivityScope<'_>,
+    in_flight: &tokio::sync::Semaphore,
+) -> Result<Collected, GitLabError> {
+    let active_since_first = member
+        .last_activity_on
+        .is_some_and(|d| d >= scope.days.first);
+    if !active_since_first || member.bot {
+        return Ok(member.into());
+    }
+    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
+    let _permit = in_flight
+        .acquire()
+        .await
+        .expect("the events semaphore is never closed");
+    // Both bounds are exclusive whole days: this asks for exactly first..=last.
+    let after = scope.days.first - Days::new(1);
+    let before = scope.days.last + Days::new(1);
+    let events = client.user_events(member.id, after, before).await?;
+    if scope.group_projects.is_some() {
+        // GitLab.com hides a private profile's events from a group Owner: nothing readable is
+        // unknown, not zero (an active member with no events at all anywhere cannot be told apart).
+        member.activity_unknown = events.is_empty();
+    }
+    let in_group = |e: &&Event| {
+        scope
+            .group_projects
+            .is_none_or(|p| e.project_id.is_some_and(|id| p.contains(&id)))
+    };
+    let by_day = count_activity_by_day(events.iter().filter(in_group), scope.time_zone, scope.days);
+    member.activity = by_day.values().fold(Activity::default(), |mut sum, a| {
+        sum.add(a);
+        sum
+    });
+    Ok(Collected { member, by_day })
+}
+
+/// Puts events on the calendar day they happened in the instance's time zone, and counts each
+/// day's by kind. GitLab already bounded them to `days` in its own zone; an event that lands
+/// outside them here (a time zone setting that differs from the instance's) is put on the
+/// nearest counted day rather than lost.
+pub fn count_activity_by_day<'e>(
+    events: impl IntoIterator<Item = &'e Event>,
+    time_zone: Tz,
+    days: ActivityDays,
+) -> BTreeMap<NaiveDate, Activity> {
+    let mut by_day: BTreeMap<NaiveDate, Activity> = BTreeMap::new();
+    for e in events {
+        let day = e
+            .created_at
+            .with_timezone(&time_zone)
+            .date_naive()
+            .clamp(days.first, days.last);
+        count_event(by_day.entry(day).or_default(), e);
+    }
+    by_day
+}
+
+/// Sorts events into the snapshot's activity kinds, by `action_name` (what GitLab shows) rather
+/// than the `action` filter names, which differ (`accepted` is a merged MR).
+pub fn count_activity(events: &[Event]) -> Activity {
+    let mut a = Activity::default();
+    for e in events {
+        count_event(&mut a, e);
+    }
+    a
+}
+
+/// Issues and work items alike: `Event::ISSUE_TYPES = [Issue.name, WorkItem.name]`
+/// (`app/models/event.rb`).
+fn is_issue(target_type: &str) -> bool {
+    matches!(target_type, "Issue" | "WorkItem")
+}
+
+/// Adds one event to `a`. `opened` is GitLab's `action_name` for created, re-opened *and*
+/// (non-wiki) updated items (`app/models/event.rb`), so the "opened" kinds count all three; the
+/// site names them that way and never as new work.
+fn count_event(a: &mut Activity, e: &Event) {
+    let target = e.target_type.as_deref().unwrap_or("");
+    match e.action_name.as_str() {
+        // "pushed" is what older GitLab and the docs' example send
+        "pushed to" | "pushed new" | "pushed" => {
+            a.pushes += 1;
+            let commits = e
+                .push_data
+                .as_ref()
+                .and_then(|p| p.commit_count)
+                .unwrap_or(0);
+            a.commits += u32::try_from(commits).unwrap_or(u32::MAX);
+        }
+        "opened" | "created" if target == "MergeRequest" => a.mrs_opened += 1,
+        "opened" | "created" if is_issue(target) => a.issues_opened += 1,
+        "accepted" | "merged" => a.mrs_merged += 1,
+        "approved" => a.mrs_approved += 1,
+        "closed" if is_issue(target) => a.issues_closed += 1,
+        "commented on" | "commented" => a.comments += 1,
+        _ => a.other += 1,
+    }
+}
+
+/// A member as the self-managed `/users` listing shows them.
+fn member_from_user(u: User) -> Member {
+    Member {
+        id: u.id,
+        username: u.username,
+        name: u.name,
+        email: u.email,
+        state: u.state,
+        bot: u.bot.unwrap_or(false),
+        admin: u.is_admin.unwrap_or(false),
+        auditor: u.is_auditor.unwrap_or(false),
+        external: u.external.unwrap_or(false),
+        // GitLab's own signal; an instance without a licence has none, so nobody holds one.
+        holds_seat: u.using_license_seat.unwrap_or(false),
+        membership_type: None,
+        created_at: u.created_at,
+        last_activity_on: u.last_activity_on,
+        last_sign_in_at: u.last_sign_in_at,
+        current_sign_in_at: u.current_sign_in_at,
+        last_login_at: None,
+        member_since: None,
+        activity: Activity::default(),
+        activity_unknown: false,
+    }
+}
+
+/// A member as GitLab.com's `billable_members` listing shows them.
+fn member_from_billable(b: BillableMember) -> Member {
+    Member {
+        id: b.id,
+        username: b.username,
+        name: b.name,
+        email: b.email,
+        state: b.state,
+        bot: false,
+        admin: false,
+        auditor: false,
+        external: false,
+        // presence in billable_members is GitLab.com's seat signal
+        holds_seat: true,
+        membership_type: b.membership_type,
+        created_at: b.created_at,
+        last_activity_on: b.last_activity_on,
+        last_sign_in_at: None,
+        current_sign_in_at: None,
+        last_login_at: b.last_login_at,
+        member_since: None,
+        activity: Activity::default(),
+        activity_unknown: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(json: &str) -> Vec<Event> {
+        serde_json::from_str(json).expect("events parse")
+    }
+
+    #[test]
+    fn pushed_without_to_counts_as_a_push_quirk() {
+        // The docs' example sends action_name "pushed"; live GitLab sends "pushed to".
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"pushed","target_type":null,"created_at":"2026-01-01T10:00:00Z","push_data":{"commit_count":3}},
+                {"id":2,"action_name":"pushed to","target_type":null,"created_at":"2026-01-01T11:00:00Z","push_data":{"commit_count":2}},
+                {"id":3,"action_name":"pushed new","target_type":null,"created_at":"2026-01-01T12:00:00Z","push_data":{"commit_count":0}}]"#,
+        ));
+        assert_eq!((a.pushes, a.commits), (3, 5), "{a:?}");
+    }
+
+    #[test]
+    fn accepted_is_a_merged_merge_request_quirk() {
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"accepted","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":2,"action_name":"opened","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":3,"action_name":"opened","target_type":"Issue","created_at":"2026-01-01T10:00:00Z"},
+                {"id":4,"action_name":"closed","target_type":"Issue","created_at":"2026-01-01T10:00:00Z"},
+                {"id":5,"action_name":"approved","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":6,"action_name":"commented on","target_type":"DiffNote","created_at":"2026-01-01T10:00:00Z"},
+                {"id":7,"action_name":"joined","target_type":null,"created_at":"2026-01-01T10:00:00Z"}]"#,
+        ));
+        assert_eq!(a.mrs_merged, 1);
+        assert_eq!(a.mrs_opened, 1);
+        assert_eq!(a.issues_opened, 1);
+        assert_eq!(a.issues_closed, 1);
+        assert_eq!(a.mrs_approved, 1);
+        assert_eq!(a.comments, 1);
+        assert_eq!(a.other, 1);
+    }
+
+    #[test]
+    fn work_item_events_are_issues_quirk() {
+        // app/models/event.rb: ISSUE_TYPES = [Issue.name, WorkItem.name]
+        let a = count_activity(&events(
+            r#"[{"id":1,"action_name":"opened","target_type":"WorkItem","created_at":"2026-01-01T10:00:00Z"},
+                {"id":2,"action_name":"closed","target_type":"WorkItem","created_at":"2026-01-01T11:00:00Z"}]"#,
+        ));
+        assert_eq!((a.issues_opened, a.issues_closed, a.other), (1, 1, 0));
+    }
+
+    #[test]
+    fn events_go_on_the_instances_calendar_day_quirk() {
+        // 23:30 UTC on the 1st is already the 2nd two hours east of UTC.
+        let e = events(
+            r#"[{"id":1,"action_name":"pushed to","target_type":null,"created_at":"2026-01-01T23:30:00Z"}]"#,
+        );
+        let days = ActivityDays {
+            first: "2026-01-01".parse().unwrap(),
+            last: "2026-01-02".parse().unwrap(),
+        };
+        let utc = count_activity_by_day(&e, Tz::UTC, days);
+        let east: Tz = "Etc/GMT-2".parse().unwrap();
+        let local = count_activity_by_day(&e, east, days);
+        assert_eq!(utc.keys().copied().collect::<Vec<_>>(), vec![days.first]);
+        assert_eq!(local.keys().copied().collect::<Vec<_>>(), vec![days.last]);
+    }
+
+    #[test]
+    fn fixture_events_count_their_comment() {
+        let body = include_bytes!("../../../tests/fixtures/gitlab/user_events.json");
+        let parsed = seatwatch_gitlab::types::parse_events(body).expect("fixture parses");
+        assert_eq!(count_activity(&parsed).comments, 1);
+    }
+}

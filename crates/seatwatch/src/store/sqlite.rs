@@ -1,0 +1,636 @@
+//! The embedded store (`sqlite:PATH`): one file, WAL mode, a schema people can query.
+//!
+//! ```sql
+//! days(instance, date, run, parts, collected_at, seats_purchased, seats_in_use, seats_max_used,
+//!      members, seat_holders, summary)          -- one row per committed day; `summary` is the
+//!                                               -- whole DaySummary as JSON (json_extract works)
+//! member_parts(instance, date, run, part, members) -- which parts a run wrote
+//! members(instance, date, run, part, id, username, name, email, state, bot, admin, auditor,
+//!         external, holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at,
+//!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged,
+//!         mrs_approved, issues_opened, issues_closed, comments, other_events, activity_unknown, member_since)
+//! committed_members                             -- view: members of committed runs only
+//! checkpoints(instance, date, state)
+//! ```
+//! Dates are `YYYY-MM-DD`, timestamps RFC 3339 in UTC, flags 0/1, so `sqlite3 seatwatch.db
+//! "select username from committed_members where date = '2026-03-01' and holds_seat"` just works.
+//!
+//! The commit (day row, removal of other runs' members of that day, retention pruning) is one
+//! transaction. rusqlite is synchronous, so every call runs on tokio's blocking pool with the
+//! connection behind a mutex.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{RunId, SnapshotStore, StoreError};
+use seatwatch_core::snapshot::{Activity, DaySummary, InstanceId, Member, UserState};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS days (
+    instance        TEXT    NOT NULL,
+    date            TEXT    NOT NULL,
+    run             TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    collected_at    TEXT    NOT NULL,
+    seats_purchased INTEGER,
+    seats_in_use    INTEGER NOT NULL,
+    seats_max_used  INTEGER,
+    members         INTEGER NOT NULL,
+    seat_holders    INTEGER NOT NULL,
+    summary         TEXT    NOT NULL,
+    PRIMARY KEY (instance, date)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS member_parts (
+    instance TEXT    NOT NULL,
+    date     TEXT    NOT NULL,
+    run      TEXT    NOT NULL,
+    part     INTEGER NOT NULL,
+    members  INTEGER NOT NULL,
+    PRIMARY KEY (instance, date, run, part)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS members (
+    instance           TEXT    NOT NULL,
+    date               TEXT    NOT NULL,
+    run                TEXT    NOT NULL,
+    part               INTEGER NOT NULL,
+    id                 INTEGER NOT NULL,
+    username           TEXT    NOT NULL,
+    name               TEXT    NOT NULL,
+    email              TEXT,
+    state              TEXT    NOT NULL,
+    bot                INTEGER NOT NULL,
+    admin              INTEGER NOT NULL,
+    auditor            INTEGER NOT NULL,
+    external           INTEGER NOT NULL,
+    holds_seat         INTEGER NOT NULL,
+    membership_type    TEXT,
+    created_at         TEXT,
+    last_activity_on   TEXT,
+    last_sign_in_at    TEXT,
+    current_sign_in_at TEXT,
+    last_login_at      TEXT,
+    pushes             INTEGER NOT NULL DEFAULT 0,
+    commits            INTEGER NOT NULL DEFAULT 0,
+    mrs_opened         INTEGER NOT NULL DEFAULT 0,
+    mrs_merged         INTEGER NOT NULL DEFAULT 0,
+    mrs_approved       INTEGER NOT NULL DEFAULT 0,
+    issues_opened      INTEGER NOT NULL DEFAULT 0,
+    issues_closed      INTEGER NOT NULL DEFAULT 0,
+    comments           INTEGER NOT NULL DEFAULT 0,
+    other_events       INTEGER NOT NULL DEFAULT 0,
+    activity_unknown   INTEGER NOT NULL DEFAULT 0,
+    member_since       TEXT,
+    PRIMARY KEY (instance, date, run, id)
+) WITHOUT ROWID;
+
+CREATE VIEW IF NOT EXISTS committed_members AS
+    SELECT m.* FROM members m JOIN days d USING (instance, date, run);
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+    instance TEXT NOT NULL,
+    date     TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    PRIMARY KEY (instance, date)
+) WITHOUT ROWID;
+";
+
+const MEMBER_COLUMNS: &str = "id, username, name, email, state, bot, admin, auditor, external, \
+    holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at, \
+    current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged, mrs_approved, \
+    issues_opened, issues_closed, comments, other_events, activity_unknown, member_since";
+
+/// Columns added after a database may have been created: (table, column, definition). Each is
+/// added when missing, so an older `seatwatch.db` opens with its rows intact (old rows read the
+/// default, or NULL).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("members", "activity_unknown", "INTEGER NOT NULL DEFAULT 0"),
+    ("members", "member_since", "TEXT"),
+];
+
+/// The embedded store; cheap to clone (the connection is shared).
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+    retention_days: u32,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file and its schema. Blocking: call it from
+    /// `spawn_blocking` in async code, or use [`super::open`].
+    pub fn open(path: &Path, retention_days: u32) -> Result<Self, StoreError> {
+        let err = |e| StoreError::sqlite(path, e);
+        let conn = Connection::open(path).map_err(err)?;
+        // WAL lets the report read while a collection writes; NORMAL is durable at each commit
+        // in WAL mode, which is the only durability point the protocol needs.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        create_schema(&conn).map_err(err)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+            retention_days,
+        })
+    }
+
+    /// Runs `work` on the blocking pool with the connection locked.
+    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| {
+                StoreError::Internal(
+                    "an earlier SQLite call panicked while holding the connection; restart seatwatch"
+                        .into(),
+                )
+            })?;
+            work(&mut conn).map_err(|e| StoreError::sqlite(&path, e))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("the SQLite task failed: {e}")))?
+    }
+}
+
+fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+}
+
+fn date_text(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn conversion_error(
+    column: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn get_date(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<NaiveDate>> {
+    row.get::<_, Option<String>>(column)?
+        .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| conversion_error(column, e)))
+        .transpose()
+}
+
+fn get_time(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    row.get::<_, Option<String>>(column)?
+        .map(|s| {
+            DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| conversion_error(column, e))
+        })
+        .transpose()
+}
+
+/// Reads a row selected with `MEMBER_COLUMNS`, in that order.
+fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
+    let id: i64 = row.get(0)?;
+    let state: String = row.get(4)?;
+    let count = |column: usize| -> rusqlite::Result<u32> { row.get(column) };
+    Ok(Member {
+        id: u64::try_from(id).map_err(|e| conversion_error(0, e))?,
+        username: row.get(1)?,
+        name: row.get(2)?,
+        email: row.get(3)?,
+        state: serde_json::from_value(serde_json::Value::String(state))
+            .map_err(|e| conversion_error(4, e))?,
+        bot: row.get(5)?,
+        admin: row.get(6)?,
+        auditor: row.get(7)?,
+        external: row.get(8)?,
+        holds_seat: row.get(9)?,
+        membership_type: row.get(10)?,
+        created_at: get_time(row, 11)?,
+        last_activity_on: get_date(row, 12)?,
+        last_sign_in_at: get_time(row, 13)?,
+        current_sign_in_at: get_time(row, 14)?,
+        last_login_at: get_time(row, 15)?,
+        member_since: get_time(row, 26)?,
+        activity: Activity {
+            pushes: count(16)?,
+            commits: count(17)?,
+            mrs_opened: count(18)?,
+            mrs_merged: count(19)?,
+            mrs_approved: count(20)?,
+            issues_opened: count(21)?,
+            issues_closed: count(22)?,
+            comments: count(23)?,
+            other: count(24)?,
+        },
+        activity_unknown: row.get(25)?,
+    })
+}
+
+/// A member as the values of one `members` row after (instance, date, run, part).
+struct MemberRow {
+    id: i64,
+    username: String,
+    name: String,
+    email: Option<String>,
+    state: String,
+    flags: [bool; 5],
+    membership_type: Option<String>,
+    created_at: Option<String>,
+    last_activity_on: Option<String>,
+    last_sign_in_at: Option<String>,
+    current_sign_in_at: Option<String>,
+    last_login_at: Option<String>,
+    activity: [u32; 9],
+    activity_unknown: bool,
+    member_since: Option<String>,
+}
+
+impl TryFrom<&Member> for MemberRow {
+    type Error = StoreError;
+
+    fn try_from(m: &Member) -> Result<Self, Self::Error> {
+        let a = &m.activity;
+        Ok(MemberRow {
+            id: i64::try_from(m.id).map_err(|_| {
+                StoreError::Encode(format!("user id {} does not fit SQLite's INTEGER", m.id))
+            })?,
+            username: m.username.clone(),
+            name: m.name.clone(),
+            email: m.email.clone(),
+            state: state_text(&m.state),
+            flags: [m.bot, m.admin, m.auditor, m.external, m.holds_seat],
+            membership_type: m.membership_type.clone(),
+            created_at: m.created_at.map(time_text),
+            last_activity_on: m.last_activity_on.map(date_text),
+            last_sign_in_at: m.last_sign_in_at.map(time_text),
+            current_sign_in_at: m.current_sign_in_at.map(time_text),
+            last_login_at: m.last_login_at.map(time_text),
+            member_since: m.member_since.map(time_text),
+            activity: [
+                a.pushes,
+                a.commits,
+                a.mrs_opened,
+                a.mrs_merged,
+                a.mrs_approved,
+                a.issues_opened,
+                a.issues_closed,
+                a.comments,
+                a.other,
+            ],
+            activity_unknown: m.activity_unknown,
+        })
+    }
+}
+
+fn state_text(state: &UserState) -> String {
+    state.as_str().to_string()
+}
+
+/// The columns of `days` besides the key and run, taken from the summary.
+struct DayRow {
+    collected_at: String,
+    seats_purchased: Option<i64>,
+    seats_in_use: i64,
+    seats_max_used: Option<i64>,
+    members: i64,
+    seat_holders: i64,
+    summary: String,
+}
+
+impl TryFrom<&DaySummary> for DayRow {
+    type Error = StoreError;
+
+    fn try_from(s: &DaySummary) -> Result<Self, Self::Error> {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Ok(DayRow {
+            collected_at: time_text(s.collected_at),
+            seats_purchased: s.seats.purchased.map(int),
+            seats_in_use: int(s.seats.in_use),
+            seats_max_used: s.seats.max_used.map(int),
+            members: int(s.aggregates.members),
+            seat_holders: int(s.aggregates.seat_holders),
+            summary: serde_json::to_string(s)
+                .map_err(|e| StoreError::Encode(format!("day summary: {e}")))?,
+        })
+    }
+}
+
+fn parse_summary(json: &str) -> rusqlite::Result<DaySummary> {
+    serde_json::from_str(json).map_err(|e| conversion_error(0, e))
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for SqliteStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| create_schema(conn)).await
+    }
+
+    async fn put_members(
+        &self,
+        run: &RunId,
+        part: u32,
+        members: &[Member],
+    ) -> Result<(), StoreError> {
+        let rows = members
+            .iter()
+            .map(MemberRow::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let instance = run.instance.0.clone();
+        let date = date_text(run.date);
+        let run_id = run.run.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            // Writing a part again replaces it, so a retried part cannot leave extra members.
+            tx.execute(
+                "DELETE FROM members WHERE instance = ?1 AND date = ?2 AND run = ?3 AND part = ?4",
+                params![instance, date, run_id, part],
+            )?;
+            {
+                let mut insert = tx.prepare(&format!(
+                    "INSERT OR REPLACE INTO members (instance, date, run, part, {MEMBER_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+                ))?;
+                for r in &rows {
+                    let [bot, admin, auditor, external, holds_seat] = r.flags;
+                    let [p, c, mo, mm, ma, io, ic, cm, ot] = r.activity;
+                    insert.execute(params![
+                        instance,
+                        date,
+                        run_id,
+                        part,
+                        r.id,
+                        r.username,
+                        r.name,
+                        r.email,
+                        r.state,
+                        bot,
+                        admin,
+                        auditor,
+                        external,
+                        holds_seat,
+                        r.membership_type,
+                        r.created_at,
+                        r.last_activity_on,
+                        r.last_sign_in_at,
+                        r.current_sign_in_at,
+                        r.last_login_at,
+                        p,
+                        c,
+                        mo,
+                        mm,
+                        ma,
+                        io,
+                        ic,
+                        cm,
+                        ot,
+                        r.activity_unknown,
+                        r.member_since
+                    ])?;
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO member_parts (instance, date, run, part, members) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![instance, date, run_id, part, rows.len()],
+            )?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn commit_day(
+        &self,
+        run: &RunId,
+        parts: u32,
+        summary: &DaySummary,
+    ) -> Result<(), StoreError> {
+        let day = DayRow::try_from(summary)?;
+        let run_for_error = run.clone();
+        let run = run.clone();
+        let retention_days = self.retention_days;
+        let missing = self
+            .with_conn(move |conn| {
+                let tx = conn.transaction()?;
+                let instance = run.instance.0.as_str();
+                let date = date_text(run.date);
+                let written: u32 = tx.query_row(
+                    "SELECT count(*) FROM member_parts \
+                     WHERE instance = ?1 AND date = ?2 AND run = ?3 AND part < ?4",
+                    params![instance, date, run.run, parts],
+                    |row| row.get(0),
+                )?;
+                if written < parts {
+                    let mut stmt = tx.prepare(
+                        "SELECT part FROM member_parts WHERE instance = ?1 AND date = ?2 AND run = ?3",
+                    )?;
+                    let present = stmt
+                        .query_map(params![instance, date, run.run], |row| row.get::<_, u32>(0))?
+                        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+                    let missing = (0..parts).find(|p| !present.contains(p));
+                    return Ok(missing);
+                }
+                tx.execute(
+                    "INSERT OR REPLACE INTO days (instance, date, run, parts, collected_at, \
+                     seats_purchased, seats_in_use, seats_max_used, members, seat_holders, summary) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        instance,
+                        date,
+                        run.run,
+                        parts,
+                        day.collected_at,
+                        day.seats_purchased,
+                        day.seats_in_use,
+                        day.seats_max_used,
+                        day.members,
+                        day.seat_holders,
+                        day.summary
+                    ],
+                )?;
+                // Other runs of this day (earlier commits, crashed attempts) are now garbage, and
+                // so are parts beyond the count the day record names.
+                for table in ["members", "member_parts"] {
+                    tx.execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE instance = ?1 AND date = ?2 \
+                             AND (run <> ?3 OR part >= ?4)"
+                        ),
+                        params![instance, date, run.run, parts],
+                    )?;
+                }
+                // Retention counts from the committed snapshot's date, like DynamoDB's TTL.
+                let cutoff = date_text(
+                    run.date - chrono::Days::new(u64::from(retention_days)),
+                );
+                for table in ["members", "member_parts"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE instance = ?1 AND date <= ?2"),
+                        params![instance, cutoff],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(None)
+            })
+            .await?;
+        match missing {
+            None => Ok(()),
+            Some(missing_part) => Err(StoreError::IncompleteRun {
+                instance: run_for_error.instance,
+                date: run_for_error.date,
+                run: run_for_error.run,
+                parts,
+                missing_part,
+            }),
+        }
+    }
+
+    async fn latest_day(&self, instance: &InstanceId) -> Result<Option<DaySummary>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT summary FROM days WHERE instance = ?1 ORDER BY date DESC LIMIT 1",
+                params![instance],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|json| parse_summary(&json))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn days(
+        &self,
+        instance: &InstanceId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySummary>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT summary FROM days WHERE instance = ?1 AND date BETWEEN ?2 AND ?3 \
+                 ORDER BY date",
+            )?;
+            stmt.query_map(params![instance, date_text(from), date_text(to)], |row| {
+                parse_summary(&row.get::<_, String>(0)?)
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn members(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<Member>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM committed_members \
+                 WHERE instance = ?1 AND date = ?2 ORDER BY id"
+            ))?;
+            stmt.query_map(params![instance, date_text(date)], |row| {
+                member_from_row(row)
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare("SELECT DISTINCT instance FROM days ORDER BY instance")?;
+            stmt.query_map([], |row| row.get::<_, String>(0).map(InstanceId))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let (instance, state) = (instance.0.clone(), state.to_string());
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (instance, date, state) VALUES (?1, ?2, ?3)",
+                params![instance, date_text(date), state],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn load_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Option<String>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT state FROM checkpoints WHERE instance = ?1 AND date = ?2",
+                params![instance, date_text(date)],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn clear_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<(), StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "DELETE FROM checkpoints WHERE instance = ?1 AND date = ?2",
+                params![instance, date_text(date)],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}

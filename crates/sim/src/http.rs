@@ -1,0 +1,1266 @@
+//! The HTTP side of the simulator: one fallback handler that authenticates, applies faults and
+//! rate limits, routes `/api/v4/...` paths and paginates the way GitLab does.
+//!
+//! Routing is done by hand rather than with axum's router so that faults, rate limiting and the
+//! "unknown route" answer apply uniformly to every path, exactly as a proxy in front of GitLab
+//! would see them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::entities::{self, GROUP_ID, Render};
+use super::population::{
+    ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, Population,
+    REGULAR_USER_INDEX, State as UserState, day_of, flags,
+};
+use super::{LicenceMode, RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
+use seatwatch_core::snapshot::Flavour;
+
+pub(crate) fn router(state: Arc<SimState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// GitLab omits totals and `rel="last"` when a result set is larger than this.
+const COUNT_LIMIT: usize = 10_000;
+/// `offset_pagination_limit` for endpoints that offer keyset pagination (`/users`).
+const OFFSET_LIMIT: usize = 50_000;
+
+const EXPIRED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token is expired. You can either do re-authorization or token refresh."}"#;
+const REVOKED_BODY: &str = r#"{"error":"invalid_token","error_description":"Token was revoked. You have to re-authorize from the user."}"#;
+const UNAUTHORIZED_BODY: &str = r#"{"message":"401 Unauthorized"}"#;
+const FORBIDDEN_BODY: &str = r#"{"message":"403 Forbidden"}"#;
+const BAD_REQUEST_BODY: &str = r#"{"message":"400 Bad request"}"#;
+const INSUFFICIENT_SCOPE_BODY: &str = r#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api read_api"}"#;
+/// `lib/api/helpers/rate_limiter.rb` `check_rate_limit!`: an application limit's 429, a JSON body
+/// and no `Retry-After` or `RateLimit-*` header.
+const APPLICATION_LIMIT_BODY: &str =
+    r#"{"message":{"error":"This endpoint has been requested too many times. Try again later."}}"#;
+const MALFORMED_BODY: &str = "<!DOCTYPE html>\n<html><head><title>GitLab is not responding (502)</title></head>\n<body><h1>502</h1><p>Whoops, GitLab is taking too much time to respond.</p></body></html>\n";
+
+/// A response before it becomes HTTP: easy to cut, replace and decorate.
+struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, value: &Value) -> Reply {
+        Reply::raw_json(status, value.to_string())
+    }
+    fn raw_json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+    fn text(status: StatusCode, content_type: &'static str, body: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: Bytes::from_static(body.as_bytes()),
+            headers: Vec::new(),
+        }
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers
+            .push((HeaderName::from_static(name), value.into()));
+        self
+    }
+    fn message(status: StatusCode, message: &str) -> Reply {
+        Reply::json(status, &json!({ "message": message }))
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        for (name, value) in self.headers {
+            // Values built from request input could hold bytes a header cannot; skip those.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// What the pending faults decided for one request.
+#[derive(Default)]
+struct FaultPlan {
+    drop_connection: bool,
+    status: Option<(u16, RetryAfterMode)>,
+    slow: Option<Duration>,
+    malformed: bool,
+    truncated: bool,
+}
+
+fn take_faults(sim: &SimState) -> FaultPlan {
+    let mut state = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
+    let f = &mut state.faults;
+    let mut plan = FaultPlan::default();
+    if f.after > 0 {
+        f.after -= 1;
+        return plan;
+    }
+    if f.drop_connections > 0 {
+        f.drop_connections -= 1;
+        plan.drop_connection = true;
+        return plan;
+    }
+    if let Some((status, n)) = f.status_burst {
+        f.status_burst = if n > 1 { Some((status, n - 1)) } else { None };
+        if n > 0 {
+            plan.status = Some((status, f.retry_after));
+            return plan;
+        }
+    }
+    if let Some((delay, n)) = f.slow {
+        f.slow = if n > 1 { Some((delay, n - 1)) } else { None };
+        if n > 0 {
+            plan.slow = Some(delay);
+        }
+    }
+    if f.malformed_json > 0 {
+        f.malformed_json -= 1;
+        plan.malformed = true;
+    } else if f.truncated_body > 0 {
+        f.truncated_body -= 1;
+        plan.truncated = true;
+    }
+    plan
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn http_date(unix: u64) -> String {
+    chrono::DateTime::from_timestamp(unix as i64, 0)
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default()
+}
+
+/// A response whose body fails after the headers: the client sees the connection end before a
+/// complete message (hyper closes the connection when a body stream errors).
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated dropped connection",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(failing));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn status_burst_reply(sim: &SimState, status: u16, mode: RetryAfterMode) -> Reply {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match code.as_u16() {
+        429 => {
+            sim.responses_429.fetch_add(1, Ordering::Relaxed);
+            let reply = Reply::text(code, "text/plain", "Retry later");
+            let now = unix_now();
+            match mode {
+                RetryAfterMode::ApplicationLimit => Reply::raw_json(code, APPLICATION_LIMIT_BODY),
+                RetryAfterMode::Seconds(seconds) => reply
+                    .header("retry-after", seconds.to_string())
+                    .header("ratelimit-reset", (now + seconds).to_string())
+                    .header("ratelimit-resettime", http_date(now + seconds)),
+                RetryAfterMode::ResetOnly => reply.header("ratelimit-reset", (now + 1).to_string()),
+                RetryAfterMode::NoHeaders => reply,
+            }
+        }
+        500 => Reply::message(code, "500 Internal Server Error"),
+        502 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        503 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        504 => Reply::text(
+            code,
+            "text/html",
+            "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        _ => Reply::message(
+            code,
+            &format!(
+                "{} {}",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("Error")
+            ),
+        ),
+    }
+}
+
+/// Rack::Attack's throttle as GitLab configures it: requests are counted in epoch-aligned periods
+/// of `throttle.period`; the headers follow `lib/gitlab/rack_attack/request_throttle_data.rb`:
+/// `RateLimit-Limit` normalised (rounded up) to 60 s, `RateLimit-Remaining` = limit − observed
+/// over the real period, `RateLimit-Reset` and `Retry-After` at the period's end. They come only
+/// with the 429 (`lib/gitlab/rack_attack.rb` `throttled_response`) unless `headers_always` (the
+/// 18.6 flag `rate_limiting_headers_for_unthrottled_requests`) puts them on every response.
+/// Returns the headers for an allowed request, or the 429.
+fn rate_limit(
+    sim: &SimState,
+    throttle: super::Throttle,
+    headers_always: bool,
+) -> Result<Vec<(HeaderName, String)>, Reply> {
+    let now = unix_now();
+    let period = throttle.period.as_secs().max(1);
+    let period_start = now - now % period;
+    let observed = {
+        let mut window = sim.rate.lock().unwrap_or_else(|e| e.into_inner());
+        if window.start != period_start {
+            window.start = period_start;
+            window.observed = 0;
+        }
+        window.observed += 1;
+        window.observed
+    };
+    let limit = u64::from(throttle.requests);
+    let retry_after = period - now % period;
+    let reset = now + retry_after;
+    let rounded_limit = (limit * 60).div_ceil(period);
+    let headers = vec![
+        (
+            HeaderName::from_static("ratelimit-name"),
+            "throttle_authenticated_api".to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-limit"),
+            rounded_limit.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-observed"),
+            observed.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-remaining"),
+            limit.saturating_sub(observed).to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-reset"),
+            reset.to_string(),
+        ),
+    ];
+    if observed <= limit {
+        return Ok(if headers_always { headers } else { Vec::new() });
+    }
+    sim.responses_429.fetch_add(1, Ordering::Relaxed);
+    let mut reply = Reply::text(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Retry later\n")
+        .header("retry-after", retry_after.to_string())
+        .header("ratelimit-resettime", http_date(reset));
+    reply.headers.extend(headers);
+    Err(reply)
+}
+
+async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response {
+    sim.requests_served.fetch_add(1, Ordering::Relaxed);
+    if !sim.latency.is_zero() {
+        tokio::time::sleep(sim.latency).await;
+    }
+    let path = request.uri().path().to_string();
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let origin = format!("http://{host}");
+
+    let Some(rest) = path.strip_prefix("/api/v4/") else {
+        return Reply::text(StatusCode::NOT_FOUND, "text/plain", "Not Found").into_response();
+    };
+    let segments: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let health = matches!(segments.as_slice(), [s] if s == "metadata" || s == "version");
+    let plan = if health {
+        FaultPlan::default()
+    } else {
+        take_faults(&sim)
+    };
+    if plan.drop_connection {
+        return dropped_connection();
+    }
+    if let Some((status, mode)) = plan.status {
+        return status_burst_reply(&sim, status, mode).into_response();
+    }
+    let rate_headers = match sim.rate_limit {
+        Some(throttle) => match rate_limit(&sim, throttle, sim.rate_limit_headers_always) {
+            Ok(headers) => headers,
+            Err(reply) => return reply.into_response(),
+        },
+        None => Vec::new(),
+    };
+    if let Some(delay) = plan.slow {
+        tokio::time::sleep(delay).await;
+    }
+
+    let mut reply = if request.method() == Method::GET || request.method() == Method::HEAD {
+        let pop = sim.population();
+        let ctx = Ctx {
+            sim: &sim,
+            pop: &pop,
+            query: &query,
+            origin: &origin,
+            path: &path,
+        };
+        route(&ctx, &segments, request.headers())
+    } else {
+        // The simulated GitLab is read-only, like the client that talks to it.
+        Reply::message(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed")
+    };
+
+    if plan.malformed {
+        reply.status = StatusCode::OK;
+        reply.body = Bytes::from_static(MALFORMED_BODY.as_bytes());
+    } else if plan.truncated {
+        let half = reply.body.len() / 2;
+        reply.body = reply.body.slice(..half);
+    }
+    reply.headers.extend(rate_headers);
+    // The path only: the query may carry `private_token`.
+    tracing::debug!(%path, status = reply.status.as_u16(), "simulated GitLab answered");
+    reply.into_response()
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Ctx<'a> {
+    sim: &'a SimState,
+    /// The population as it was when the request arrived.
+    pop: &'a Population,
+    query: &'a [(String, String)],
+    origin: &'a str,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.param(name) == Some("true")
+    }
+    fn render(&self) -> Render<'_> {
+        Render {
+            pop: self.pop,
+            flavour: self.sim.flavour,
+            group_path: &self.sim.group_path,
+            origin: self.origin,
+            as_of: self.sim.as_of(),
+            now: self.sim.now(),
+            utc_offset_seconds: self.sim.utc_offset_seconds,
+            licensed: self.sim.licence.has_licence(),
+        }
+    }
+    /// Builds absolute links to this path with some parameters replaced, never carrying a token.
+    fn link(&self, replace: &[(&str, String)]) -> String {
+        self.link_with(&[], replace)
+    }
+    fn link_with(&self, remove: &[&str], replace: &[(&str, String)]) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query {
+            if k == "private_token"
+                || remove.contains(&k.as_str())
+                || replace.iter().any(|(r, _)| r == k)
+            {
+                continue;
+            }
+            out.append_pair(k, v);
+        }
+        for (k, v) in replace {
+            out.append_pair(k, v);
+        }
+        format!("{}{}?{}", self.origin, self.path, out.finish())
+    }
+}
+
+enum Endpoint<'s> {
+    Metadata,
+    CurrentUser,
+    TokenSelf,
+    Users,
+    User(&'s str),
+    UserEvents(&'s str),
+    License,
+    Namespace(&'s str),
+    Group(&'s str),
+    BillableMembers(&'s str),
+    GroupProjects(&'s str),
+    BillableMemberships(&'s str, &'s str),
+    /// `/groups/:id/members/all/:user_id`
+    GroupMemberAll(&'s str, &'s str),
+}
+
+impl Endpoint<'_> {
+    /// What a `read_user` token may call (GitLab: `/user`, `/users...`, `/metadata`, `/version`,
+    /// `/events`; `/personal_access_tokens/self` accepts any scope).
+    fn allowed_with_read_user(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Metadata
+                | Endpoint::CurrentUser
+                | Endpoint::TokenSelf
+                | Endpoint::Users
+                | Endpoint::User(_)
+                | Endpoint::UserEvents(_)
+        )
+    }
+
+    /// The scope rule of `lib/api/api.rb`: every route allows `api`, and `read_api` for GET and
+    /// HEAD (`allow_access_with_scope :read_api, if: request.get? || request.head?`); the user
+    /// endpoints add `read_user`; `/personal_access_tokens/self` takes any scope
+    /// (`lib/api/personal_access_tokens/self_information.rb`).
+    fn allows(&self, scopes: &[&str], read_request: bool) -> bool {
+        let has = |scope: &str| scopes.contains(&scope);
+        matches!(self, Endpoint::TokenSelf)
+            || has("api")
+            || (read_request && has("read_api"))
+            || (self.allowed_with_read_user() && has("read_user"))
+    }
+}
+
+fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    Some(match parts.as_slice() {
+        ["metadata"] | ["version"] => Endpoint::Metadata,
+        ["user"] => Endpoint::CurrentUser,
+        ["personal_access_tokens", "self"] => Endpoint::TokenSelf,
+        ["users"] => Endpoint::Users,
+        ["users", id] => Endpoint::User(id),
+        ["users", id, "events"] => Endpoint::UserEvents(id),
+        ["license"] => Endpoint::License,
+        ["namespaces", id] => Endpoint::Namespace(id),
+        ["groups", id] => Endpoint::Group(id),
+        ["groups", id, "billable_members"] => Endpoint::BillableMembers(id),
+        ["groups", id, "projects"] => Endpoint::GroupProjects(id),
+        ["groups", id, "billable_members", user, "memberships"] => {
+            Endpoint::BillableMemberships(id, user)
+        }
+        ["groups", id, "members", "all", user_id] => Endpoint::GroupMemberAll(id, user_id),
+        _ => return None,
+    })
+}
+
+fn presented_token<'h>(headers: &'h HeaderMap, query: &'h [(String, String)]) -> Option<&'h str> {
+    if let Some((_, token)) = query.iter().find(|(k, _)| k == "private_token") {
+        return Some(token.as_str());
+    }
+    if let Some(token) = headers.get("private-token").and_then(|v| v.to_str().ok()) {
+        return Some(token);
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn invalid_token(body: &'static str, description: &str) -> Reply {
+    Reply::raw_json(StatusCode::UNAUTHORIZED, body).header(
+        "www-authenticate",
+        format!(
+            r#"Bearer realm="The API", error="invalid_token", error_description="{description}""#
+        ),
+    )
+}
+
+fn authenticate(
+    sim: &SimState,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<TokenRecord, Reply> {
+    let unauthorized = || Reply::raw_json(StatusCode::UNAUTHORIZED, UNAUTHORIZED_BODY);
+    let token = presented_token(headers, query).ok_or_else(unauthorized)?;
+    let record = sim
+        .tokens
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(token)
+        .cloned()
+        .ok_or_else(unauthorized)?;
+    match record.status {
+        TokenStatus::Valid | TokenStatus::OwnerDeactivated => Ok(record),
+        TokenStatus::Expired => Err(invalid_token(
+            EXPIRED_BODY,
+            "Token is expired. You can either do re-authorization or token refresh.",
+        )),
+        TokenStatus::Revoked => Err(invalid_token(
+            REVOKED_BODY,
+            "Token was revoked. You have to re-authorize from the user.",
+        )),
+    }
+}
+
+fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
+    let Some(endpoint) = parse_endpoint(segments) else {
+        return Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#);
+    };
+    let token = match authenticate(ctx.sim, headers, ctx.query) {
+        Ok(token) => token,
+        Err(reply) => return reply,
+    };
+    // lib/api/api_guard.rb: the scopes are validated while the token is found, then
+    // find_current_user! refuses an owner who may not use the API.
+    if !endpoint.allows(token.scopes, true) {
+        return Reply::raw_json(StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE_BODY);
+    }
+    if token.status == TokenStatus::OwnerDeactivated {
+        // lib/api/helpers.rb forbidden!(reason) renders "403 Forbidden - <reason>"; the reason
+        // is Gitlab::Auth::UserAccessDeniedReason's text for a deactivated user.
+        return Reply::message(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at {}",
+                ctx.origin
+            ),
+        );
+    }
+    let instance_admin = ctx.sim.flavour == Flavour::SelfManaged && token.role != Role::NonAdmin;
+    let group_owner = token.role == Role::Admin;
+    let owner_index = if token.role == Role::NonAdmin {
+        REGULAR_USER_INDEX
+    } else {
+        ADMIN_USER_INDEX
+    };
+    let r = ctx.render();
+    match endpoint {
+        Endpoint::Metadata => Reply::json(
+            StatusCode::OK,
+            &entities::metadata(ctx.sim.flavour, ctx.sim.licence),
+        ),
+        Endpoint::CurrentUser => {
+            let view = r.user(owner_index);
+            Reply::json(StatusCode::OK, &r.current_user(&view, instance_admin))
+        }
+        Endpoint::TokenSelf => {
+            Reply::json(StatusCode::OK, &token_self(&token, owner_index, r.as_of))
+        }
+        Endpoint::Users => list_users(ctx, &r, instance_admin),
+        Endpoint::User(id) => match find_user(&r, id) {
+            Some(index) => {
+                let view = r.user(index);
+                let body = if instance_admin {
+                    r.user_admin(&view)
+                } else {
+                    r.user_basic(&view)
+                };
+                Reply::json(StatusCode::OK, &body)
+            }
+            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
+        },
+        Endpoint::UserEvents(id) => match find_user(&r, id) {
+            Some(index) => user_events(ctx, &r, index, owner_index, instance_admin),
+            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
+        },
+        // Community Edition does not mount ee/lib/api/license.rb: Grape's unknown route
+        Endpoint::License if ctx.sim.licence == LicenceMode::CommunityEdition => {
+            Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#)
+        }
+        // ee/lib/api/license.rb: authenticated_as_admin!
+        Endpoint::License if instance_admin => {
+            match entities::license(ctx.pop, r.as_of, ctx.sim.licence) {
+                Some(body) => Reply::json(StatusCode::OK, &body),
+                None => Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#),
+            }
+        }
+        Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
+        Endpoint::Namespace(id) if is_group(ctx.sim, id) => Reply::json(
+            StatusCode::OK,
+            &entities::namespace(&r, group_owner, ctx.sim.namespace_billing_unrestricted),
+        ),
+        Endpoint::Namespace(_) => Reply::message(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
+        Endpoint::Group(id) if is_group(ctx.sim, id) => {
+            Reply::json(StatusCode::OK, &entities::group(&r))
+        }
+        Endpoint::BillableMembers(id) if is_group(ctx.sim, id) => {
+            if group_owner {
+                billable_members(ctx, &r)
+            } else {
+                Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
+            }
+        }
+        Endpoint::GroupProjects(id) if is_group(ctx.sim, id) => group_projects(ctx, &r),
+        // ee/lib/ee/api/members.rb: `bad_request! unless can?(current_user, :admin_group_member,
+        // group)`, then `User.find` (a missing user is ActiveRecord's 404 "404 Not found") and
+        // `not_found!('User')` unless the user is billed in the group.
+        Endpoint::BillableMemberships(id, user) if is_group(ctx.sim, id) => {
+            if group_owner {
+                billable_memberships(ctx, &r, user)
+            } else {
+                Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
+            }
+        }
+        // lib/api/members.rb: find_all_members(source).find_by!(user_id:); a miss is
+        // ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The
+        // simulated group's members are its seat holders (Developer) and its Owner.
+        Endpoint::GroupMemberAll(id, user_id) if is_group(ctx.sim, id) => {
+            let member = user_id
+                .parse::<usize>()
+                .ok()
+                .filter(|&id| (1..=r.pop.visible(r.as_of)).contains(&id))
+                .filter(|&id| r.pop.exists(id - 1))
+                .map(|id| id - 1)
+                .and_then(|index| {
+                    if index == ADMIN_USER_INDEX {
+                        Some((index, 50))
+                    } else if r.pop.users[index].holds_seat_on(r.as_of) {
+                        Some((index, 30))
+                    } else {
+                        None
+                    }
+                });
+            match member {
+                Some((index, level)) => Reply::json(
+                    StatusCode::OK,
+                    &entities::member(&r, &r.identity(index), level),
+                ),
+                None => Reply::message(StatusCode::NOT_FOUND, "404 Not found"),
+            }
+        }
+        Endpoint::Group(_)
+        | Endpoint::BillableMembers(_)
+        | Endpoint::BillableMemberships(..)
+        | Endpoint::GroupMemberAll(..)
+        | Endpoint::GroupProjects(_) => {
+            Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
+        }
+    }
+}
+
+fn is_group(sim: &SimState, id: &str) -> bool {
+    id == sim.group_path || id == GROUP_ID.to_string()
+}
+
+fn token_self(token: &TokenRecord, owner_index: usize, as_of: Day) -> Value {
+    let scopes = token.scopes;
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "revoked": false,
+        "created_at": entities::timestamp(as_of - 30, 9 * 3600 + 29 * 60 + 40, 657),
+        "description": "seatwatch (simulated)",
+        "scopes": scopes,
+        "user_id": owner_index + 1,
+        "last_used_at": entities::timestamp(as_of, 8 * 3600, 210),
+        "active": true,
+        "granular": false,
+        "expires_at": entities::date(as_of + token.expires_in_days),
+        "expired": false,
+        "last_used_ips": [],
+    })
+}
+
+/// Resolves `:id` (numeric id or username) to a user visible on the current date.
+fn find_user(r: &Render, id: &str) -> Option<usize> {
+    find_user_any(r, id).filter(|&index| r.pop.exists(index))
+}
+
+fn find_user_any(r: &Render, id: &str) -> Option<usize> {
+    let visible = r.pop.visible(r.as_of);
+    if let Ok(id) = id.parse::<usize>() {
+        return (1..=visible).contains(&id).then(|| id - 1);
+    }
+    // Most generated usernames end in their id; check that guess before scanning everyone.
+    let digits: String = id.chars().rev().take_while(char::is_ascii_digit).collect();
+    let guess: Option<usize> = digits.chars().rev().collect::<String>().parse().ok();
+    let candidates = guess
+        .filter(|&g| (1..=visible).contains(&g))
+        .map(|g| g - 1)
+        .into_iter()
+        .chain(0..visible.min(super::population::FIXED_USERS));
+    for index in candidates {
+        if r.identity(index).username == id {
+            return Some(index);
+        }
+    }
+    (0..visible).find(|&index| r.identity(index).username == id)
+}
+
+#[derive(Clone, Copy)]
+struct PageRequest {
+    page: usize,
+    per_page: usize,
+}
+
+fn page_request(ctx: &Ctx) -> PageRequest {
+    let page = ctx
+        .param("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let per_page = ctx
+        .param("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    PageRequest { page, per_page }
+}
+
+/// Offset pagination headers as GitLab sends them; totals and `rel="last"` only up to 10,000.
+fn offset_headers(ctx: &Ctx, req: PageRequest, total: usize) -> Vec<(HeaderName, String)> {
+    let known = total <= COUNT_LIMIT;
+    let total_pages = total.div_ceil(req.per_page).max(1);
+    let has_next = total > req.page * req.per_page;
+    let link_to = |page: usize| {
+        format!(
+            "<{}>",
+            ctx.link(&[
+                ("page", page.to_string()),
+                ("per_page", req.per_page.to_string())
+            ])
+        )
+    };
+    let mut links = Vec::new();
+    if req.page > 1 {
+        links.push(format!("{}; rel=\"prev\"", link_to(req.page - 1)));
+    }
+    if has_next {
+        links.push(format!("{}; rel=\"next\"", link_to(req.page + 1)));
+    }
+    links.push(format!("{}; rel=\"first\"", link_to(1)));
+    if known {
+        links.push(format!("{}; rel=\"last\"", link_to(total_pages)));
+    }
+    let h = HeaderName::from_static;
+    let mut headers = vec![
+        (h("link"), links.join(", ")),
+        (h("x-page"), req.page.to_string()),
+        (h("x-per-page"), req.per_page.to_string()),
+        (
+            h("x-next-page"),
+            if has_next {
+                (req.page + 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            h("x-prev-page"),
+            if req.page > 1 {
+                (req.page - 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+    ];
+    if known {
+        headers.push((h("x-total"), total.to_string()));
+        headers.push((h("x-total-pages"), total_pages.to_string()));
+    }
+    headers
+}
+
+fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
+    let pop = r.pop;
+    let visible = pop.visible(r.as_of);
+    let order_by = ctx.param("order_by").unwrap_or("id");
+    if order_by != "id" && order_by != "created_at" {
+        return Reply::raw_json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"order_by: the simulated GitLab orders users by id or created_at only"}"#,
+        );
+    }
+    let ascending = ctx.param("sort") == Some("asc");
+    // lib/api/helpers/pagination_strategies.rb: `keyset_pagination_enabled?` is
+    // `params[:pagination] == 'keyset'`; before 16.5 lib/api/users.rb called `paginate`, which
+    // never looks at it, so an older GitLab answers with offset pages.
+    let keyset = ctx.param("pagination") == Some("keyset") && ctx.sim.users_keyset_pagination;
+
+    let text_filter = ctx
+        .param("username")
+        .or(ctx.param("search"))
+        .map(str::to_lowercase);
+    let exact_username = ctx.param("username").is_some();
+    let matches = |index: usize| -> bool {
+        if !pop.exists(index) {
+            return false;
+        }
+        let u = &pop.users[index];
+        let state = u.state_on(r.as_of);
+        let checks = [
+            (ctx.flag("active"), state == UserState::Active),
+            (
+                ctx.flag("blocked"),
+                matches!(state, UserState::Blocked | UserState::LdapBlocked),
+            ),
+            (ctx.flag("humans"), u.kind == Kind::Human),
+            (ctx.flag("exclude_humans"), u.kind != Kind::Human),
+            (ctx.flag("exclude_internal"), u.kind != Kind::Internal),
+            (ctx.flag("without_project_bots"), u.kind != Kind::ProjectBot),
+            (ctx.flag("external"), u.has(flags::EXTERNAL)),
+            (ctx.flag("exclude_external"), !u.has(flags::EXTERNAL)),
+            (admin_view && ctx.flag("admins"), u.has(flags::ADMIN)),
+            (admin_view && ctx.flag("auditors"), u.has(flags::AUDITOR)),
+        ];
+        if checks.iter().any(|&(wanted, ok)| wanted && !ok) {
+            return false;
+        }
+        match &text_filter {
+            None => true,
+            Some(needle) => {
+                let v = r.identity(index);
+                if exact_username {
+                    v.username.to_lowercase() == *needle
+                } else {
+                    v.username.to_lowercase().contains(needle.as_str())
+                        || v.name.to_lowercase().contains(needle.as_str())
+                        || (admin_view && v.email.to_lowercase() == *needle)
+                }
+            }
+        }
+    };
+    let render = |indices: Vec<usize>| -> Reply {
+        let body = if admin_view {
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.admin_row(&r.user(i)))
+                .collect();
+            serde_json::to_vec(&rows)
+        } else {
+            let rows: Vec<_> = indices
+                .into_iter()
+                .map(|i| r.basic_row(&r.identity(i)))
+                .collect();
+            serde_json::to_vec(&rows)
+        };
+        Reply::raw_json(StatusCode::OK, body.expect("users render as JSON"))
+    };
+    let per_page = page_request(ctx).per_page;
+
+    if keyset {
+        // lib/gitlab/pagination/keyset/paginator.rb: the cursor is the last row's keyset
+        // attributes plus the direction, `{"id":"<id>","_kd":"n"}`, as URL-safe Base64; the next
+        // page is the rows after it in the requested order, so a deleted row moves nothing.
+        let after = match ctx.param("cursor").filter(|c| !c.is_empty()) {
+            None => None,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(id) => Some(id),
+                // Gitlab::Json.safe_parse of a bad cursor raises; Grape answers 400.
+                None => {
+                    return Reply::raw_json(
+                        StatusCode::BAD_REQUEST,
+                        r#"{"error":"cursor is invalid"}"#,
+                    );
+                }
+            },
+        };
+        // Ids are index + 1, so "after id X" starts at index X.
+        let (indices, more): (Vec<usize>, bool) = if ascending {
+            let start = after.unwrap_or(0).min(visible);
+            let mut it = (start..visible).filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            (page, it.next().is_some())
+        } else {
+            let below = after.map_or(visible, |id| id.saturating_sub(1).min(visible));
+            let mut it = (0..below).rev().filter(|&i| matches(i));
+            let page: Vec<usize> = it.by_ref().take(per_page).collect();
+            (page, it.next().is_some())
+        };
+        let next_cursor = indices
+            .last()
+            .filter(|_| more)
+            .map(|&last| encode_cursor(last + 1));
+        let mut reply = render(indices);
+        if let Some(cursor) = next_cursor {
+            // lib/gitlab/pagination/keyset/header_builder.rb: the request's params merged with
+            // `cursor`, written by `Hash#to_query` (keys sorted). The token is left out here;
+            // GitLab would echo a `private_token` query parameter.
+            let mut pairs: Vec<(String, String)> = ctx
+                .query
+                .iter()
+                .filter(|(k, _)| k != "private_token" && k != "cursor")
+                .cloned()
+                .chain(std::iter::once(("cursor".to_string(), cursor)))
+                .collect();
+            pairs.sort();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            let link = format!("{}{}?{}", ctx.origin, ctx.path, query);
+            reply = reply.header("link", format!("<{link}>; rel=\"next\""));
+        }
+        return reply;
+    }
+
+    let req = page_request(ctx);
+    if req.page.saturating_mul(req.per_page) > OFFSET_LIMIT {
+        return Reply::message(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type User. Remaining records can be retrieved using keyset pagination.",
+        );
+    }
+    let ordered = |f: &mut dyn FnMut(usize) -> bool| {
+        if ascending {
+            (0..visible).all(&mut *f);
+        } else {
+            (0..visible).rev().all(f);
+        }
+    };
+    let skip = (req.page - 1) * req.per_page;
+    let mut total = 0usize;
+    let mut page = Vec::with_capacity(req.per_page);
+    let unfiltered = text_filter.is_none()
+        && !ctx.query.iter().any(|(_, v)| v == "true")
+        && pop.changes.deleted.is_empty();
+    if unfiltered {
+        total = visible;
+        let mut seen = 0usize;
+        ordered(&mut |i| {
+            if seen >= skip && page.len() < req.per_page {
+                page.push(i);
+            }
+            seen += 1;
+            seen < skip + req.per_page
+        });
+    } else {
+        ordered(&mut |i| {
+            if matches(i) {
+                if total >= skip && page.len() < req.per_page {
+                    page.push(i);
+                }
+                total += 1;
+            }
+            true
+        });
+    }
+    let mut reply = render(page);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
+    let visible = r.pop.visible(r.as_of);
+    let needle = ctx.param("search").map(str::to_lowercase);
+    // ee/lib/ee/api/members.rb: `sorting = params[:sort] || 'id_asc'`; the simulator offers
+    // the default order and its reverse.
+    let descending = match ctx.param("sort") {
+        None | Some("id_asc") => false,
+        Some("id_desc") => true,
+        Some(_) => {
+            return Reply::raw_json(
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"sort: the simulated GitLab orders billable members by id_asc or id_desc only"}"#,
+            );
+        }
+    };
+    let req = page_request(ctx);
+    let skip = (req.page - 1) * req.per_page;
+    let mut total = 0usize;
+    let mut page = Vec::new();
+    let billed = |i: &usize| r.pop.exists(*i) && r.pop.users[*i].holds_seat_on(r.as_of);
+    let ordered: Box<dyn Iterator<Item = usize>> = if descending {
+        Box::new((0..visible).rev().filter(billed))
+    } else {
+        Box::new((0..visible).filter(billed))
+    };
+    for index in ordered {
+        if let Some(needle) = &needle {
+            let v = r.identity(index);
+            if !(v.username.to_lowercase().contains(needle.as_str())
+                || v.name.to_lowercase().contains(needle.as_str()))
+            {
+                continue;
+            }
+        }
+        if total >= skip && page.len() < req.per_page {
+            page.push(index);
+        }
+        total += 1;
+    }
+    let rows: Vec<_> = page
+        .into_iter()
+        .map(|i| r.billable_member(&r.user(i)))
+        .collect();
+    let body = serde_json::to_vec(&rows).expect("members render as JSON");
+    let mut reply = Reply::raw_json(StatusCode::OK, body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+/// `GET /groups/:id/billable_members/:user_id/memberships` (ee/lib/ee/api/members.rb):
+/// `user.members.in_hierarchy(group)`, the direct memberships only, offset-paginated. A
+/// simulated member belongs to the group itself from the day it joined; one invited through
+/// another group has no direct membership, so the list is empty.
+fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
+    let Some(index) = user
+        .parse::<usize>()
+        .ok()
+        .and_then(|id| find_user(r, &id.to_string()))
+    else {
+        // `::User.find` raises RecordNotFound: lib/api/helpers.rb renders "404 Not found".
+        return Reply::message(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    let u = &r.pop.users[index];
+    if !u.holds_seat_on(r.as_of) {
+        return Reply::message(StatusCode::NOT_FOUND, "404 User Not Found");
+    }
+    let mut rows = Vec::new();
+    if !u.has(flags::INVITED) {
+        let h = r.pop.draw(index, 4, super::population::Salt::Misc);
+        rows.push(json!({
+            "id": 1_000_000 + index as u64,
+            "source_id": GROUP_ID,
+            "source_full_name": r.group_path,
+            "source_members_url": format!("{}/groups/{}/-/group_members", ctx.origin, r.group_path),
+            "created_at": entities::timestamp(u.created, 8 * 3600 + (h % (9 * 3600)) as u32, (h >> 32) as u32 % 1000),
+            "expires_at": null,
+            "access_level": { "string_value": "Developer", "integer_value": 30 },
+        }));
+    }
+    offset_reply(ctx, &rows, Value::clone)
+}
+
+/// URL-safe Base64 with padding, as Ruby's `Base64.urlsafe_encode64`.
+fn base64_urlsafe(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Ruby's `Base64.urlsafe_decode64` (padding optional); `None` for anything else.
+fn base64_urlsafe_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let trimmed = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    for chunk in trimmed.as_bytes().chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i) & 0xFF) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The cursor GitLab puts in the `Link` after a row with this id, forward direction.
+fn encode_cursor(id: usize) -> String {
+    // Key order as Ruby builds the hash: the order's attributes first, then the direction.
+    base64_urlsafe(format!(r#"{{"id":"{id}","_kd":"n"}}"#).as_bytes())
+}
+
+/// The id in a forward cursor; `None` for a cursor GitLab would refuse.
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let json: Value = serde_json::from_slice(&base64_urlsafe_decode(cursor)?).ok()?;
+    if json.get("_kd").and_then(Value::as_str).unwrap_or("n") != "n" {
+        return None;
+    }
+    match json.get("id")? {
+        Value::String(id) => id.parse().ok(),
+        Value::Number(id) => id.as_u64().and_then(|id| usize::try_from(id).ok()),
+        _ => None,
+    }
+}
+
+fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
+    match value {
+        None => Ok(None),
+        Some(v) => chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(v), "%Y-%m-%d")
+            .map(|d| Some(day_of(d)))
+            .map_err(|_| ()),
+    }
+}
+
+/// Whether GitLab keeps events for this user at all: internal users and the ghost user act
+/// through GitLab itself, and users who never act have none.
+pub(crate) fn serves_events(pop: &Population, index: usize) -> bool {
+    let u = &pop.users[index];
+    u.weekday_chance > 0 && u.kind != Kind::Internal && index != GHOST_USER_INDEX
+}
+
+/// `GET /users/:id/events`, following `app/finders/events_finder.rb`: `after` and `before` are
+/// whole days, both exclusive (`created_at > after.end_of_day`, `created_at <
+/// before.beginning_of_day`, in the instance's time zone), and only events written by now exist.
+/// A caller who cannot `read_user_profile` of the user (`app/policies/user_policy.rb`: a private
+/// profile, unless the caller is that user or an administrator) gets `Event.none`.
+fn user_events(ctx: &Ctx, r: &Render, index: usize, caller: usize, instance_admin: bool) -> Reply {
+    let (after, before) = match (
+        parse_day(ctx.param("after")),
+        parse_day(ctx.param("before")),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(()), _) => {
+            return Reply::raw_json(StatusCode::BAD_REQUEST, r#"{"error":"after is invalid"}"#);
+        }
+        (_, Err(())) => {
+            return Reply::raw_json(StatusCode::BAD_REQUEST, r#"{"error":"before is invalid"}"#);
+        }
+    };
+    let u = &r.pop.users[index];
+    // Both bounds are exclusive days; events older than GitLab's retention are gone.
+    let lo = [
+        after.map(|a| a + 1),
+        Some(u.created),
+        Some(r.as_of - EVENT_RETENTION_DAYS),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(u.created);
+    let hi = [before.map(|b| b - 1), Some(r.as_of), Some(u.stop)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(r.as_of);
+    let action = ctx.param("action");
+    let target = ctx.param("target_type").map(str::to_lowercase);
+    let readable = instance_admin || caller == index || !r.pop.private_profile(index);
+    let mut events = Vec::new();
+    if readable && serves_events(r.pop, index) {
+        for day in lo..=hi {
+            events.extend(
+                r.pop
+                    .events_until(index, day, r.as_of, r.now)
+                    .into_iter()
+                    .filter(|e| {
+                        action.is_none_or(|a| e.kind.action_filter() == a)
+                            && target
+                                .as_deref()
+                                .is_none_or(|t| e.kind.target_filter() == Some(t))
+                    }),
+            );
+        }
+    }
+    if ctx.param("sort") != Some("asc") {
+        events.reverse();
+    }
+    let view = r.identity(index);
+    offset_reply(ctx, &events, |e| r.event(&view, e))
+}
+
+/// `GET /groups/:id/projects`, following `lib/api/groups.rb` (`include_subgroups` defaults to
+/// false: only the group's own projects) with `simple=true`'s `ProjectIdentity`-like rows; offset
+/// pagination.
+fn group_projects(ctx: &Ctx, r: &Render) -> Reply {
+    let projects: Vec<Value> = entities::group_projects(r)
+        .into_iter()
+        .filter(|p| ctx.flag("include_subgroups") || !p.in_subgroup)
+        .map(|p| p.json)
+        .collect();
+    offset_reply(ctx, &projects, Value::clone)
+}
+
+/// One offset page of `rows` (`page`, `per_page`), rendered, with GitLab's pagination headers
+/// (`lib/api/helpers/pagination.rb`); only the page's rows are rendered.
+fn offset_reply<T>(ctx: &Ctx, rows: &[T], render: impl Fn(&T) -> Value) -> Reply {
+    let req = page_request(ctx);
+    let total = rows.len();
+    let body = Value::Array(
+        rows.iter()
+            .skip((req.page - 1) * req.per_page)
+            .take(req.per_page)
+            .map(render)
+            .collect(),
+    );
+    let mut reply = Reply::json(StatusCode::OK, &body);
+    reply.headers = offset_headers(ctx, req, total);
+    reply
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursor_is_rubys_urlsafe_base64_of_the_keyset_attributes() {
+        // Base64.urlsafe_encode64('{"id":"123","_kd":"n"}') in Ruby
+        assert_eq!(encode_cursor(123), "eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ==");
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ=="), Some(123));
+        assert_eq!(decode_cursor("eyJpZCI6IjEyMyIsIl9rZCI6Im4ifQ"), Some(123));
+        assert_eq!(decode_cursor("not a cursor!"), None);
+        for n in [0usize, 1, 9, 99_999, 262_143] {
+            assert_eq!(decode_cursor(&encode_cursor(n)), Some(n));
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Synthetic, deterministic snapshot data for the rendering benchmark and the site tests: a member
+//! list with every standing the rule knows (active, inactive, never signed in, exempt, bots, no
+//! seat), hostile names, and a daily history with a trend. No clock, no randomness source: the same
+//! arguments always give the same data.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use seatwatch_core::snapshot::{
+    Activity, ActivityCoverage, ActivityDays, DayActivity, DayAggregates, DaySummary, Flavour,
+    InstanceId, Member, SeatCounts, Source, UserState,
+};
+
+/// Names a GitLab user could choose to break a page or a spreadsheet.
+pub const HOSTILE_NAMES: [&str; 6] = [
+    "<script>alert('x')</script>",
+    "=HYPERLINK(\"http://evil.example/\",\"click\")",
+    "\"><img src=x onerror=alert(1)>",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3",
+    "Zoë 李 O'Brien & Söhne",
+];
+
+/// A small, fast, deterministic mixer (splitmix64): enough to spread synthetic values.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn at(d: NaiveDate, hour: u32) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(d.and_hms_opt(hour, 0, 0).expect("valid hour"), Utc)
+}
+
+pub const FIRST_NAMES: [&str; 8] = [
+    "Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
+];
+pub const LAST_NAMES: [&str; 8] = [
+    "Lovelace", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen",
+];
+
+/// `count` members as of `date`; the first [`HOSTILE_NAMES`] get hostile names and usernames.
+pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
+    (0..count)
+        .map(|i| {
+            let r = mix(i as u64);
+            let hostile = HOSTILE_NAMES.get(i);
+            let username = match hostile {
+                Some(h) => h.to_string(),
+                None if r.is_multiple_of(41) => format!("svc-build-{i}"),
+                None if r.is_multiple_of(37) => format!("project_{i}_bot"),
+                None => format!(
+                    "{}.{}{i}",
+                    FIRST_NAMES[(r % 8) as usize].to_lowercase(),
+                    LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
+                ),
+            };
+            let name = match hostile {
+                Some(h) => h.to_string(),
+                None => format!(
+                    "{} {}",
+                    FIRST_NAMES[(r % 8) as usize],
+                    LAST_NAMES[((r >> 3) % 8) as usize]
+                ),
+            };
+            let bot = username.ends_with("_bot");
+            // hostile members hold unused seats, so every page and CSV shows them
+            let kind = match hostile {
+                Some(_) => 60 + (i as u64 * 5) % 28,
+                None => (r >> 8) % 100,
+            };
+            let created = date - Days::new(20 + (r >> 16) % 1500);
+            // 60% active recently, 20% inactive a long time, 8% never signed in, rest no seat
+            let (last_activity_on, sign_in, holds_seat, state) = match kind {
+                0..60 => {
+                    let ago = (r >> 20) % 60;
+                    (
+                        Some(date - Days::new(ago)),
+                        Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
+                        true,
+                        UserState::Active,
+                    )
+                }
+                60..80 => {
+                    let ago = 90 + (r >> 20) % 600;
+                    (
+                        Some(date - Days::new(ago)),
+                        Some(at(date - Days::new(ago + 3), 9)),
+                        true,
+                        UserState::Active,
+                    )
+                }
+                80..88 => (None, None, true, UserState::Active),
+                _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
+            };
+            let busy = kind < 60 && (r >> 40).is_multiple_of(3);
+            Member {
+                id: i as u64 + 1,
+                username,
+                name,
+                email: (i % 3 == 0).then(|| format!("user{i}@example.com")),
+                state,
+                bot,
+                admin: i == 10,
+                auditor: false,
+                external: (r >> 44).is_multiple_of(50),
+                holds_seat: holds_seat && !bot,
+                membership_type: None,
+                created_at: Some(at(created, 12)),
+                last_activity_on,
+                last_sign_in_at: sign_in,
+                current_sign_in_at: None,
+                last_login_at: None,
+                member_since: None,
+                activity: if busy {
+                    Activity {
+                        pushes: ((r >> 48) % 4) as u32,
+                        commits: ((r >> 50) % 9) as u32,
+                        mrs_opened: ((r >> 52) % 2) as u32,
+                        mrs_merged: ((r >> 53) % 2) as u32,
+                        mrs_approved: ((r >> 54) % 2) as u32,
+                        issues_opened: ((r >> 55) % 2) as u32,
+                        issues_closed: ((r >> 56) % 2) as u32,
+                        comments: ((r >> 57) % 5) as u32,
+                        other: ((r >> 60) % 2) as u32,
+                    }
+                } else {
+                    Activity::default()
+                },
+                activity_unknown: false,
+            }
+        })
+        .collect()
+}
+
+/// `days` day records ending on `date` for an instance of about `members` members, seats in use
+/// growing slowly with a weekly rhythm in activity. The last element is the snapshot day.
+pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
+    let purchased = members * 9 / 10;
+    let term_start = date - Days::new(days.min(300));
+    (0..days)
+        .rev()
+        .map(|ago| {
+            let d = date - Days::new(ago);
+            let r = mix(ago);
+            let in_use = (members * 8 / 10).saturating_sub(ago * members / 4000) + r % 3;
+            let weekday = d.format("%u").to_string().parse::<u64>().unwrap_or(1);
+            let work = if weekday >= 6 { 1 } else { 5 };
+            let active_1d = members * work / 40 + r % 7;
+            let mut aggregates = DayAggregates {
+                members,
+                seat_holders: in_use,
+                bots: members / 37,
+                active_1d,
+                active_7d: members * 4 / 10 + r % 11,
+                active_30d: members * 55 / 100 + r % 13,
+                active_90d: members * 62 / 100 + r % 5,
+                with_events: active_1d * 8 / 10,
+                ..DayAggregates::default()
+            };
+            let a = &mut aggregates.activity;
+            a.pushes = active_1d * 2 + r % 17;
+            a.commits = a.pushes * 3;
+            a.mrs_opened = active_1d / 3 + r % 5;
+            a.mrs_merged = active_1d / 4 + r % 4;
+            a.mrs_approved = active_1d / 4 + r % 3;
+            a.issues_opened = active_1d / 5 + r % 3;
+            a.issues_closed = active_1d / 6 + r % 3;
+            a.comments = active_1d + r % 23;
+            a.other = active_1d / 10;
+            // each snapshot counts the complete day before it
+            let counted = ActivityDays {
+                first: d - Days::new(1),
+                last: d - Days::new(1),
+            };
+            aggregates.activity_days = vec![DayActivity {
+                date: counted.first,
+                active: active_1d,
+                with_events: aggregates.with_events,
+                activity: aggregates.activity,
+            }];
+            DaySummary {
+                instance: InstanceId::new("gitlab.example.com", None),
+                date: d,
+                collected_at: at(d, 3),
+                source: Source {
+                    flavour: Flavour::SelfManaged,
+                    gitlab_version: Some("18.1.1-ee".into()),
+                },
+                seats: SeatCounts {
+                    purchased: Some(purchased),
+                    in_use,
+                    max_used: Some(in_use),
+                    owed: None,
+                    plan: Some("ultimate".into()),
+                    term_start: Some(term_start),
+                    term_end: Some(term_start + Days::new(365)),
+                    licence: Default::default(),
+                },
+                aggregates,
+                token_expires_at: Some(date + Days::new(21)),
+                requests: members / 100 + 5,
+                activity: ActivityCoverage::Days(counted),
+            }
+        })
+        .scan(0u64, |max, mut d| {
+            // GitLab's maximum only grows within a term
+            *max = (*max).max(d.seats.in_use);
+            d.seats.max_used = Some(*max);
+            d.seats.owed =
+                SeatCounts::compute_owed(d.seats.max_used, d.seats.in_use, d.seats.purchased);
+            Some(d)
+        })
+        .collect()
+}
