@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh machine or a warm one: installs what the tests need
 # (a Python venv with moto and python-gitlab, Debian's chromium, the browser-check npm packages),
 # starts one moto server on a free loopback port for the run, runs the format and lint gates and
-# every test, and stops what it started. `.ci/run` calls exactly this.
+# every test (with the dependency guard on the Lambda binaries and actionlint on the CI workflow),
+# and stops what it started. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -66,6 +67,9 @@ export SEATWATCH_TEST_MOTO_URL="http://127.0.0.1:$port"
 # --- gates and tests -------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "actionlint .github/workflows (the CI a fork runs)"
+"$venv/bin/actionlint" .github/workflows/*.yml
+
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"

@@ -1,7 +1,8 @@
 //! The `seatwatch` command line: the library's commands on the embedded default (SQLite and a
 //! folder) or on AWS, plus `demo` and `sim`, which run a simulated GitLab in-process.
 //!
-//! `anyhow` lives only here, at the edge; errors print as one line with their causes (`{:#}`).
+//! `anyhow` lives only in this crate (here and in `demo`), at the edge; errors print as one line
+//! with their causes (`{:#}`).
 
 mod demo;
 
