@@ -10,9 +10,10 @@ use seatwatch::collect::{self, CollectOptions};
 use seatwatch::publish::Destination;
 use seatwatch::store::{SnapshotStore, SqliteStore};
 use seatwatch_core::analyse::Policy;
-use seatwatch_core::snapshot::{ActivityCoverage, DayActivity, Flavour, Member};
+use seatwatch_core::snapshot::{ActivityCoverage, DayActivity, Member};
 use seatwatch_gitlab::types::parse_events;
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
