@@ -5,9 +5,9 @@
 //! [`export`]. Nothing here writes anywhere: the application's `publish` does, in the order [`render`]
 //! returns (data files first, pages last), so a reader never sees a page whose data is missing.
 
-pub mod charts;
+mod charts;
 pub mod export;
-pub mod format;
+mod format;
 
 use askama::Template;
 use chrono::NaiveDate;
