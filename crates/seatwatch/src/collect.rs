@@ -818,7 +818,7 @@ fn count_event(a: &mut Activity, e: &Event) {
 /// The one classification of GitLab's events into the snapshot's kinds. `opened` is GitLab's
 /// `action_name` for created, re-opened *and* (non-wiki) updated items (`app/models/event.rb`),
 /// so the "opened" kinds count all three; the site names them that way and never as new work.
-pub fn event_kind(e: &Event) -> ActivityKind {
+fn event_kind(e: &Event) -> ActivityKind {
     let target = e.target_type.as_deref().unwrap_or("");
     match e.action_name.as_str() {
         // "pushed" is what older GitLab and the docs' example send
