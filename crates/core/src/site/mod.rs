@@ -61,7 +61,7 @@ const REVALIDATE: &str = "no-cache";
 const ASSET: &str = "public, max-age=86400";
 
 /// The stylesheet, served as `site.css`.
-pub const SITE_CSS: &str = include_str!("../../../../site-templates/site.css");
+const SITE_CSS: &str = include_str!("../../../../site-templates/site.css");
 
 /// Which navigation entry is the current page.
 #[derive(Clone, Copy, PartialEq, Eq)]
