@@ -136,12 +136,13 @@ impl UserState {
     }
 }
 
-/// Defines the activity kinds once: from the list `field Variant "label" event` it makes the
-/// per-member [`Activity`] and the summed [`ActivityTotals`] (one named field per kind, so struct
-/// literals and the serde names stay as they are stored) and [`ActivityKind`], whose
-/// [`ActivityKind::ALL`] every table, codec, chart and counter walks instead of naming the kinds.
+/// Defines the activity kinds once. From the list `field / Variant: "label", event: bool;` (is
+/// each count an event of its own) it makes the per-member [`Activity`] and the summed
+/// [`ActivityTotals`] (one named field per kind, so struct literals and the serde names stay as
+/// they are stored) and [`ActivityKind`], whose [`ActivityKind::ALL`] every table, codec, chart
+/// and counter walks instead of naming the kinds.
 macro_rules! activity_kinds {
-    ($($(#[$doc:meta])* $field:ident $variant:ident $label:literal $event:literal;)*) => {
+    ($($(#[$doc:meta])* $field:ident / $variant:ident: $label:literal, event: $event:literal;)*) => {
         /// One day's activity of one member, counted from `/users/:id/events`.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct Activity {
@@ -216,18 +217,18 @@ macro_rules! activity_kinds {
 }
 
 activity_kinds! {
-    pushes Pushes "Pushes" true;
+    pushes / Pushes: "Pushes", event: true;
     /// Commits pushed, from `push_data.commit_count`.
-    commits Commits "Commits" false;
+    commits / Commits: "Commits", event: false;
     // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
-    mrs_opened MrsOpened "Merge requests opened or reopened" true;
-    mrs_merged MrsMerged "Merge requests merged" true;
-    mrs_approved MrsApproved "Approvals" true;
-    issues_opened IssuesOpened "Issues opened or reopened" true;
-    issues_closed IssuesClosed "Issues closed" true;
-    comments Comments "Comments" true;
+    mrs_opened / MrsOpened: "Merge requests opened or reopened", event: true;
+    mrs_merged / MrsMerged: "Merge requests merged", event: true;
+    mrs_approved / MrsApproved: "Approvals", event: true;
+    issues_opened / IssuesOpened: "Issues opened or reopened", event: true;
+    issues_closed / IssuesClosed: "Issues closed", event: true;
+    comments / Comments: "Comments", event: true;
     /// Events of no other kind.
-    other Other "Other" true;
+    other / Other: "Other", event: true;
 }
 
 impl ActivityKind {
