@@ -10,9 +10,10 @@ use seatwatch::collect::{self, CollectOptions};
 use seatwatch::publish::Destination;
 use seatwatch::store::{SnapshotStore, SqliteStore};
 use seatwatch_core::analyse::Policy;
-use seatwatch_core::snapshot::{ActivityCoverage, DayActivity, Flavour, Member};
+use seatwatch_core::snapshot::{ActivityCoverage, ActivityKind, DayActivity, Member};
 use seatwatch_gitlab::types::parse_events;
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {
@@ -91,14 +92,7 @@ fn truth(sim: &SimHandle, members: &[Member], date: NaiveDate) -> (u64, u64, u64
 
 fn figures(d: &DayActivity) -> (u64, u64, u64) {
     let a = &d.activity;
-    let total = a.pushes
-        + a.mrs_opened
-        + a.mrs_merged
-        + a.mrs_approved
-        + a.issues_opened
-        + a.issues_closed
-        + a.comments
-        + a.other;
+    let total = ActivityKind::events().map(|k| a.get(k)).sum();
     (total, a.pushes + a.comments, d.with_events)
 }
 
@@ -188,17 +182,9 @@ async fn report_json_days_entry_for_the_day_before_equals_the_simulators_events(
     let members = store.members(&instance, date).await.unwrap();
     let (events, pushes_and_comments, authors) = truth(&sim, &members, day("2026-06-29"));
     let a = &entry["activity"];
-    let kinds = [
-        "pushes",
-        "mrs_opened",
-        "mrs_merged",
-        "mrs_approved",
-        "issues_opened",
-        "issues_closed",
-        "comments",
-        "other",
-    ];
-    let total: u64 = kinds.iter().map(|k| a[k].as_u64().unwrap()).sum();
+    let total: u64 = ActivityKind::events()
+        .map(|k| a[k.name()].as_u64().unwrap())
+        .sum();
     assert_eq!(total, events, "every event of the day, once");
     assert_eq!(
         a["pushes"].as_u64().unwrap() + a["comments"].as_u64().unwrap(),

@@ -4,7 +4,7 @@
 use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::config::Settings;
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{LicenceMode, SimConfig, SimHandle, tokens};
 
 #[derive(Parser)]

@@ -4,7 +4,7 @@
 use std::process::Output;
 
 use chrono::Utc;
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, tokens};
 use serde_json::Value;
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::Days;
 use futures_util::StreamExt;
-use seatwatch_core::snapshot::Flavour;
 use seatwatch_gitlab::{
     BaseUrl, BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
 };
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 
 const ALL_TOKENS: &[&str] = &[

@@ -8,12 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use seatwatch_core::snapshot::UserState;
+use seatwatch::collect::count_activity;
 use seatwatch_gitlab::headers::{PageInfo, RateLimit, parse_link, retry_after};
-use seatwatch_gitlab::types::{
-    AssociationsCount, AuditEvent, BillableMembership, GroupMember, Membership, PendingMember,
-    TokenAssociations, UserActivity, parse_events,
-};
+use seatwatch_gitlab::types::{BillableMembership, UserState, parse_events};
 use seatwatch_gitlab::{
     BillableMember, CurrentUser, Event, GitLabError, License, Metadata, Namespace,
     PersonalAccessToken, User,
@@ -110,7 +107,6 @@ fn every_fixture_is_covered() {
 fn metadata_parses() {
     let m: Metadata = parse("metadata.json");
     assert_eq!(m.version, "18.1.1-ee");
-    assert_eq!(m.revision.as_deref(), Some("ceb07b24cb0"));
     assert_eq!(m.enterprise, Some(true));
     assert!(m.is_enterprise());
 }
@@ -160,10 +156,6 @@ fn personal_access_token_self_parses() {
     assert!(t.has_scope("read_api"));
     assert_eq!(t.user_id, 34_625_897);
     assert_eq!(t.expires_at, Some(date(2026, 4, 28)));
-    assert_eq!(
-        t.last_used_at.map(|d| d.to_rfc3339()),
-        Some("2026-03-29T03:54:07.210+00:00".to_string())
-    );
     let bot: PersonalAccessToken = parse("personal_access_token_self_selfmanaged_bot.json");
     assert_eq!(bot.scopes, ["self_rotate", "read_repository"]);
     assert!(!bot.has_scope("read_api"));
@@ -211,7 +203,6 @@ fn namespace_parses() {
     assert_eq!(n.max_seats_used, Some(0));
     assert_eq!(n.end_date, None);
     assert_eq!(n.plan.as_deref(), Some("default"));
-    assert_eq!(n.trial, Some(false));
 }
 
 #[test]
@@ -240,7 +231,6 @@ fn admin_users_parse() {
     assert_eq!(users[0].last_activity_on, Some(date(2012, 5, 23)));
     assert_eq!(users[1].last_sign_in_at, None);
     assert!(users[1].current_sign_in_at.is_some());
-    assert_eq!(users[0].created_by, None);
 }
 
 #[test]
@@ -285,11 +275,9 @@ fn billable_members_parse() {
     assert_eq!(members[0].email, None);
     assert_eq!(members[1].email.as_deref(), Some("john@example.com"));
     assert_eq!(members[2].membership_type.as_deref(), Some("group_invite"));
-    assert_eq!(members[2].removable, Some(false));
     assert_eq!(members[0].last_activity_on, Some(date(2021, 1, 27)));
-    assert_eq!(members[0].is_last_owner, None);
     let go: Vec<BillableMember> = parse("billable_members_goclient.json");
-    assert_eq!(go[0].is_last_owner, Some(false));
+    assert!(!go.is_empty());
 }
 
 #[test]
@@ -346,83 +334,49 @@ fn action_name_pushed_vs_pushed_to() {
     docs_push["created_at"] = "2015-12-04T10:33:58.089Z".into();
     let docs_push: Event = serde_json::from_value(docs_push).expect("push event");
     assert_eq!(docs_push.action_name, "pushed");
-    assert!(docs_push.is_push());
     let push_data = docs_push.push_data.as_ref().expect("push_data");
     assert_eq!(push_data.commit_count, Some(1));
-    assert_eq!(push_data.ref_type.as_deref(), Some("branch"));
+    assert_eq!(count_activity(std::slice::from_ref(&docs_push)).pushes, 1);
     for spelling in ["pushed to", "pushed new"] {
         let e: Event = serde_json::from_value(serde_json::json!({
             "id": 1, "action_name": spelling, "created_at": "2026-01-01T00:00:00Z"
         }))
         .expect("event");
-        assert!(e.is_push(), "{spelling}");
+        assert_eq!(count_activity(&[e]).pushes, 1, "{spelling}");
     }
     let comment: Event = serde_json::from_value(serde_json::json!({
         "id": 2, "action_name": "commented on", "created_at": "2026-01-01T00:00:00Z"
     }))
     .expect("event");
-    assert!(!comment.is_push());
+    assert_eq!(count_activity(&[comment]).pushes, 0);
 }
 
 // ---- bodies of endpoints the client does not call (yet), parsed for their quirks ------------
 
 #[test]
-fn access_level_string_vs_integer() {
-    let memberships: Vec<Membership> = parse("user_memberships_admin.json");
-    assert_eq!(
-        memberships[0].access_level,
-        Some(20),
-        "string \"20\" in the docs"
-    );
-    let members: Vec<GroupMember> = parse("group_members.json");
-    assert_eq!(
-        members[0].access_level,
-        Some(30),
-        "integer in members listings"
-    );
-    let as_int: Membership = serde_json::from_str(
-        r#"{"source_id":1,"source_name":"p","source_type":"Project","access_level":20}"#,
-    )
-    .expect("integer form");
-    assert_eq!(as_int.access_level, Some(20));
-    let billable: Vec<BillableMembership> = parse("billable_member_memberships.json");
-    assert_eq!(
-        billable[1].access_level,
-        Some(40),
-        "{{integer_value}} object form"
-    );
-    let bad: Result<Membership, _> =
-        serde_json::from_str(r#"{"source_id":1,"access_level":"Developer"}"#);
-    assert!(bad.is_err());
-}
-
-#[test]
-fn group_member_listings_parse() {
-    let members: Vec<GroupMember> = parse("group_members.json");
-    assert_eq!(members[0].is_using_seat, Some(true));
-    assert_eq!(members[1].is_using_seat, None);
-    let all: Vec<GroupMember> = parse("group_members_all.json");
-    assert_eq!(all.len(), 3);
-    let pending: Vec<PendingMember> = parse("group_pending_members.json");
-    assert_eq!(pending.len(), 3);
-    assert_eq!(pending[1].username, None, "invited by email only");
-    let indirect: Vec<BillableMembership> = parse("billable_member_indirect.json");
-    assert_eq!(indirect[0].access_level, Some(30));
-}
-
-#[test]
-fn admin_side_listings_parse() {
-    let activities: Vec<UserActivity> = parse("user_activities.json");
-    assert_eq!(activities[2].last_activity_on, Some(date(2015, 12, 16)));
-    let counts: AssociationsCount = parse("user_associations_count.json");
-    assert_eq!(counts.merge_requests_count, 5);
-    let associations: TokenAssociations = parse("personal_access_token_self_associations.json");
-    assert_eq!(associations.groups[1].access_levels, Some(50));
-    assert_eq!(associations.projects.len(), 1);
-    for name in ["audit_events_instance.json", "audit_events_group.json"] {
-        let events: Vec<AuditEvent> = parse(name);
-        assert!(!events.is_empty(), "{name}");
+fn bodies_of_endpoints_the_client_does_not_call_are_json() {
+    // Kept as a record of what GitLab sends; the client has no types for them.
+    for name in [
+        "user_memberships_admin.json",
+        "group_members.json",
+        "group_members_all.json",
+        "group_pending_members.json",
+        "billable_member_indirect.json",
+        "user_activities.json",
+        "user_associations_count.json",
+        "personal_access_token_self_associations.json",
+        "audit_events_instance.json",
+        "audit_events_group.json",
+    ] {
+        let body: serde_json::Value = parse(name);
+        assert!(body.is_array() || body.is_object(), "{name}");
     }
+}
+
+#[test]
+fn billable_member_memberships_parse() {
+    let billable: Vec<BillableMembership> = parse("billable_member_memberships.json");
+    assert!(billable.iter().all(|m| m.created_at.is_some()));
 }
 
 #[test]

@@ -35,7 +35,7 @@ use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::config::Settings;
 use seatwatch::lambda::{self, FunctionError, RetryClass};
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 use seatwatch_testkit::template::{self, Context, Template, glob_matches};
 use serde_json::{Value as Json, json};

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
 use seatwatch::store::{SnapshotStore, SqliteStore};
 use seatwatch_core::analyse::{self, Policy, Reason};
-use seatwatch_core::snapshot::Flavour;
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 fn day(s: &str) -> NaiveDate {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
 use reqwest::header::HeaderMap;
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
 use serde_json::Value;
 

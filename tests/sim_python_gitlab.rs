@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 use serde_json::Value;
 

@@ -338,3 +338,31 @@ fn gitlab_com_pages_say_what_last_activity_means_and_that_the_start_is_unknown_q
     let files = render(&report, &members).expect("renders");
     assert!(!text(file(&files, "unused.html")).contains("gitlab-com-activity"));
 }
+
+#[test]
+fn every_activity_kind_has_its_row_legend_and_report_json_key() {
+    use seatwatch_core::snapshot::ActivityKind;
+    let (report, members) = realistic(200, 30);
+    let files = render(&report, &members).expect("renders");
+    let activity = text(file(&files, "activity.html"));
+    for kind in ActivityKind::ALL {
+        // the table and the chart show the kinds that are events; commits are a detail of pushes
+        let row = format!("<tr><th scope=\"row\">{}</th>", kind.label());
+        assert_eq!(activity.contains(&row), kind.is_event(), "{kind:?} row");
+        let legend = format!("</span>{}</li>", kind.label());
+        assert_eq!(
+            activity.contains(&legend),
+            kind.is_event(),
+            "{kind:?} legend"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&file(&files, "data/report.json").bytes).expect("report.json");
+    for kind in ActivityKind::ALL {
+        assert_eq!(
+            json["activity"]["last_30_days"][kind.name()],
+            report.activity.last_30_days.get(kind),
+            "{kind:?} in report.json"
+        );
+    }
+}

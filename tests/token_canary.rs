@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
 
 /// Obviously fake, and distinctive enough that any hit is this token.

@@ -13,8 +13,8 @@ use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Settings;
 use seatwatch::publish::Destination;
 use seatwatch::store::{SnapshotStore, SqliteStore};
-use seatwatch_core::snapshot::Flavour;
 use seatwatch_gitlab::{BaseUrl, Client, Token};
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
 /// What the demo builds and where.

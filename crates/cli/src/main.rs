@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use seatwatch::app::App;
 use seatwatch::config::Settings;
-use seatwatch_core::snapshot::Flavour;
+use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle};
 
 #[derive(Parser)]
@@ -285,6 +285,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The snapshot's name for the GitLab the simulator plays.
+fn snapshot_flavour(flavour: Flavour) -> seatwatch_core::snapshot::Flavour {
+    match flavour {
+        Flavour::SelfManaged => seatwatch_core::snapshot::Flavour::SelfManaged,
+        Flavour::GitLabCom => seatwatch_core::snapshot::Flavour::GitLabCom,
+    }
+}
+
 async fn sim(args: SimArgs) -> anyhow::Result<()> {
     let flavour = match args.flavour {
         FlavourArg::SelfManaged => Flavour::SelfManaged,
@@ -335,7 +343,7 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     println!(
         "simulated GitLab ({}) at {}",
-        flavour.as_str(),
+        snapshot_flavour(flavour).as_str(),
         handle.base_url()
     );
     println!("  admin/owner token: {}", seatwatch_sim::tokens::ADMIN);

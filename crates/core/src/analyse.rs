@@ -18,7 +18,7 @@ use crate::snapshot::{
 };
 
 /// How many days of history the seat trend is fitted over.
-pub const TREND_WINDOW_DAYS: u32 = 90;
+const TREND_WINDOW_DAYS: u32 = 90;
 
 /// Why the analysis could not start; always a settings problem the user can fix.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ impl Exemptions {
         Ok(Exemptions { patterns, set })
     }
 
-    pub fn is_exempt(&self, username: &str) -> bool {
+    fn is_exempt(&self, username: &str) -> bool {
         !self.patterns.is_empty() && self.set.is_match(username)
     }
 
@@ -202,7 +202,7 @@ pub fn grace_start(member: &Member) -> Option<DateTime<Utc>> {
 }
 
 /// The rule of DESIGN.md "Reclaimable seats" for one member on `date`.
-pub fn classify(member: &Member, date: NaiveDate, policy: &Policy) -> Standing {
+pub(crate) fn classify(member: &Member, date: NaiveDate, policy: &Policy) -> Standing {
     if member.bot {
         return Standing::Bot;
     }
@@ -452,7 +452,7 @@ fn timeline<'a>(latest: &'a DaySummary, history: &'a [DaySummary]) -> Vec<&'a Da
 }
 
 /// Least squares `y = a + b·x` over `(x, y)`; `None` without two distinct `x`.
-pub fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     let n = points.len() as f64;
     if points.len() < 2 {
         return None;
@@ -533,16 +533,7 @@ fn sum_activity(days: &[DayPoint], date: NaiveDate, window: u64) -> ActivityTota
         .iter()
         .filter(|d| d.activity_date >= start && d.activity_date < date)
     {
-        let a = &d.activity;
-        total.pushes += a.pushes;
-        total.commits += a.commits;
-        total.mrs_opened += a.mrs_opened;
-        total.mrs_merged += a.mrs_merged;
-        total.mrs_approved += a.mrs_approved;
-        total.issues_opened += a.issues_opened;
-        total.issues_closed += a.issues_closed;
-        total.comments += a.comments;
-        total.other += a.other;
+        total.add_totals(&d.activity);
     }
     total
 }

@@ -136,78 +136,144 @@ impl UserState {
     }
 }
 
-/// One day's activity of one member, counted from `/users/:id/events`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Activity {
-    pub pushes: u32,
-    pub commits: u32,
-    pub mrs_opened: u32,
-    pub mrs_merged: u32,
-    pub mrs_approved: u32,
-    pub issues_opened: u32,
-    pub issues_closed: u32,
-    pub comments: u32,
-    pub other: u32,
+/// Defines the activity kinds once. From the list `field / Variant: "label", event: bool;` (is
+/// each count an event of its own) it makes the per-member [`Activity`] and the summed
+/// [`ActivityTotals`] (one named field per kind, so struct literals and the serde names stay as
+/// they are stored) and [`ActivityKind`], whose [`ActivityKind::ALL`] every table, codec, chart
+/// and counter walks instead of naming the kinds.
+macro_rules! activity_kinds {
+    ($($(#[$doc:meta])* $field:ident / $variant:ident: $label:literal, event: $event:literal;)*) => {
+        /// One day's activity of one member, counted from `/users/:id/events`.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Activity {
+            $($(#[$doc])* pub $field: u32,)*
+        }
+
+        /// Activity summed over many members, wide enough not to overflow for 100,000 of them.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct ActivityTotals {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        /// One kind of activity: one field of [`Activity`] and [`ActivityTotals`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ActivityKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ActivityKind {
+            /// Every kind, in field order: the order of stored positional encodings.
+            pub const ALL: [ActivityKind; [$(stringify!($field)),*].len()] =
+                [$(ActivityKind::$variant),*];
+
+            /// The field name, which is also the name stores and `data/report.json` use.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ActivityKind::$variant => stringify!($field),)*
+                }
+            }
+
+            /// What the site calls the kind.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(ActivityKind::$variant => $label,)*
+                }
+            }
+
+            /// Whether each count is an event of its own; commits are a detail of pushes.
+            pub fn is_event(self) -> bool {
+                match self {
+                    $(ActivityKind::$variant => $event,)*
+                }
+            }
+        }
+
+        impl Activity {
+            pub fn get(&self, kind: ActivityKind) -> u32 {
+                match kind {
+                    $(ActivityKind::$variant => self.$field,)*
+                }
+            }
+            pub fn get_mut(&mut self, kind: ActivityKind) -> &mut u32 {
+                match kind {
+                    $(ActivityKind::$variant => &mut self.$field,)*
+                }
+            }
+        }
+
+        impl ActivityTotals {
+            pub fn get(&self, kind: ActivityKind) -> u64 {
+                match kind {
+                    $(ActivityKind::$variant => self.$field,)*
+                }
+            }
+            pub fn get_mut(&mut self, kind: ActivityKind) -> &mut u64 {
+                match kind {
+                    $(ActivityKind::$variant => &mut self.$field,)*
+                }
+            }
+        }
+    };
+}
+
+activity_kinds! {
+    pushes / Pushes: "Pushes", event: true;
+    /// Commits pushed, from `push_data.commit_count`.
+    commits / Commits: "Commits", event: false;
+    // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
+    mrs_opened / MrsOpened: "Merge requests opened or reopened", event: true;
+    mrs_merged / MrsMerged: "Merge requests merged", event: true;
+    mrs_approved / MrsApproved: "Approvals", event: true;
+    issues_opened / IssuesOpened: "Issues opened or reopened", event: true;
+    issues_closed / IssuesClosed: "Issues closed", event: true;
+    comments / Comments: "Comments", event: true;
+    /// Events of no other kind.
+    other / Other: "Other", event: true;
+}
+
+impl ActivityKind {
+    /// The kinds that are events of their own, in field order: what the site charts and tables.
+    pub fn events() -> impl Iterator<Item = ActivityKind> {
+        ActivityKind::ALL.into_iter().filter(|k| k.is_event())
+    }
 }
 
 impl Activity {
+    /// The counts in [`ActivityKind::ALL`] order.
+    pub fn counts(&self) -> [u32; ActivityKind::ALL.len()] {
+        ActivityKind::ALL.map(|k| self.get(k))
+    }
+    /// The activity whose counts, in [`ActivityKind::ALL`] order, are `counts`.
+    pub fn from_counts(counts: [u32; ActivityKind::ALL.len()]) -> Activity {
+        let mut a = Activity::default();
+        for (kind, n) in ActivityKind::ALL.into_iter().zip(counts) {
+            *a.get_mut(kind) = n;
+        }
+        a
+    }
     pub fn is_empty(&self) -> bool {
         *self == Activity::default()
     }
     pub fn total_events(&self) -> u64 {
-        // commits are a detail of pushes, not events of their own
-        [
-            self.pushes,
-            self.mrs_opened,
-            self.mrs_merged,
-            self.mrs_approved,
-            self.issues_opened,
-            self.issues_closed,
-            self.comments,
-            self.other,
-        ]
-        .iter()
-        .map(|&n| u64::from(n))
-        .sum()
+        ActivityKind::events().map(|k| u64::from(self.get(k))).sum()
     }
     pub fn add(&mut self, other: &Activity) {
-        self.pushes += other.pushes;
-        self.commits += other.commits;
-        self.mrs_opened += other.mrs_opened;
-        self.mrs_merged += other.mrs_merged;
-        self.mrs_approved += other.mrs_approved;
-        self.issues_opened += other.issues_opened;
-        self.issues_closed += other.issues_closed;
-        self.comments += other.comments;
-        self.other += other.other;
+        for kind in ActivityKind::ALL {
+            *self.get_mut(kind) += other.get(kind);
+        }
     }
-}
-
-/// Activity summed over many members, wide enough not to overflow for 100,000 of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActivityTotals {
-    pub pushes: u64,
-    pub commits: u64,
-    pub mrs_opened: u64,
-    pub mrs_merged: u64,
-    pub mrs_approved: u64,
-    pub issues_opened: u64,
-    pub issues_closed: u64,
-    pub comments: u64,
-    pub other: u64,
 }
 
 impl ActivityTotals {
     pub fn add(&mut self, a: &Activity) {
-        self.pushes += u64::from(a.pushes);
-        self.commits += u64::from(a.commits);
-        self.mrs_opened += u64::from(a.mrs_opened);
-        self.mrs_merged += u64::from(a.mrs_merged);
-        self.mrs_approved += u64::from(a.mrs_approved);
-        self.issues_opened += u64::from(a.issues_opened);
-        self.issues_closed += u64::from(a.issues_closed);
-        self.comments += u64::from(a.comments);
-        self.other += u64::from(a.other);
+        for kind in ActivityKind::ALL {
+            *self.get_mut(kind) += u64::from(a.get(kind));
+        }
+    }
+    pub fn add_totals(&mut self, other: &ActivityTotals) {
+        for kind in ActivityKind::ALL {
+            *self.get_mut(kind) += other.get(kind);
+        }
     }
 }
 
@@ -455,6 +521,44 @@ mod tests {
             activity: Activity::default(),
             activity_unknown: false,
         }
+    }
+
+    #[test]
+    fn every_activity_kind_is_a_field_under_its_name() {
+        // Each kind gets a distinct count, so a kind read from the wrong field shows.
+        let mut counts = [0; ActivityKind::ALL.len()];
+        for (n, count) in (1..).zip(&mut counts) {
+            *count = n;
+        }
+        let a = Activity::from_counts(counts);
+        assert_eq!(a.counts(), counts);
+        let json = serde_json::to_value(a).unwrap();
+        let fields = json.as_object().unwrap();
+        assert_eq!(fields.len(), ActivityKind::ALL.len());
+        let mut totals = ActivityTotals::default();
+        totals.add(&a);
+        let totals_json = serde_json::to_value(totals).unwrap();
+        for kind in ActivityKind::ALL {
+            assert_eq!(fields[kind.name()], a.get(kind), "{kind:?}");
+            assert_eq!(totals_json[kind.name()], u64::from(a.get(kind)), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn total_events_counts_every_event_kind_and_not_commits() {
+        for kind in ActivityKind::ALL {
+            let mut a = Activity::default();
+            *a.get_mut(kind) = 3;
+            assert_eq!(
+                a.total_events(),
+                if kind.is_event() { 3 } else { 0 },
+                "{kind:?}"
+            );
+            let mut sum = a;
+            sum.add(&a);
+            assert_eq!(sum.get(kind), 6, "{kind:?}");
+        }
+        assert!(!ActivityKind::Commits.is_event());
     }
 
     #[test]

@@ -584,7 +584,7 @@ async fn user_events_pass_the_day_bounds_and_skip_undated_events() {
     let events = client.user_events(42, after, before).await.expect("events");
     let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
     assert_eq!(ids, [1, 3]);
-    assert!(events[0].is_push());
+    assert_eq!(events[0].action_name, "pushed to");
     assert_eq!(
         events[0].push_data.as_ref().and_then(|p| p.commit_count),
         Some(3)

@@ -133,7 +133,7 @@ pub fn retry_after(headers: &HeaderMap, now_unix: f64) -> Option<Duration> {
 }
 
 /// Longest wait between two retries when GitLab gives no hint.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Spread added to server-given waits so that concurrent requests do not all return at once.
 const HINT_JITTER: Duration = Duration::from_millis(250);

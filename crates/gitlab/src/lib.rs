@@ -24,7 +24,7 @@ pub use token::Token;
 pub use types::MemberAccess;
 pub use types::{
     BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
-    PushData, User,
+    User,
 };
 
 #[cfg(test)]

@@ -5,16 +5,27 @@
 //! Field names follow GitLab's JSON so that the fixtures in `tests/fixtures/gitlab/` read as-is.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use seatwatch_core::snapshot::UserState;
+/// A user's `state` as GitLab sends it: the states of the `User` state machine
+/// (`app/models/user.rb`). GitLab adds states, so an unknown one is kept, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    Active,
+    Blocked,
+    Deactivated,
+    Banned,
+    LdapBlocked,
+    BlockedPendingApproval,
+    #[serde(untagged)]
+    Other(String),
+}
 
 /// `GET /metadata` (or the older `GET /version`, which lacks `enterprise`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Metadata {
     pub version: String,
-    #[serde(default)]
-    pub revision: Option<String>,
     #[serde(default)]
     pub enterprise: Option<bool>,
 }
@@ -49,8 +60,6 @@ pub struct CurrentUser {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub last_activity_on: Option<NaiveDate>,
-    #[serde(default)]
-    pub web_url: Option<String>,
 }
 
 impl CurrentUser {
@@ -74,11 +83,7 @@ pub struct PersonalAccessToken {
     #[serde(default)]
     pub expires_at: Option<NaiveDate>,
     #[serde(default)]
-    pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub description: Option<String>,
     /// Newer GitLab versions only.
     #[serde(default)]
     pub expired: Option<bool>,
@@ -139,10 +144,6 @@ pub struct Namespace {
     pub end_date: Option<NaiveDate>,
     #[serde(default)]
     pub plan: Option<String>,
-    #[serde(default)]
-    pub trial: Option<bool>,
-    #[serde(default)]
-    pub trial_ends_on: Option<NaiveDate>,
 }
 
 /// `GET /groups/:id`, only what seatwatch needs to tell a top-level group from a subgroup.
@@ -184,8 +185,6 @@ pub struct User {
     pub is_auditor: Option<bool>,
     #[serde(default)]
     pub external: Option<bool>,
-    #[serde(default)]
-    pub locked: Option<bool>,
     /// EE, admin view: GitLab's own "holds a seat" signal.
     #[serde(default)]
     pub using_license_seat: Option<bool>,
@@ -197,13 +196,6 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub current_sign_in_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub confirmed_at: Option<DateTime<Utc>>,
-    /// Who created the account (an object, or null); kept raw because its shape varies.
-    #[serde(default)]
-    pub created_by: Option<serde_json::Value>,
-    #[serde(default)]
-    pub note: Option<String>,
 }
 
 /// One member of `GET /groups/:id/billable_members` (GitLab.com).
@@ -224,18 +216,14 @@ pub struct BillableMember {
     /// `group_member`, `project_member`, `group_invite`, `project_invite`.
     #[serde(default)]
     pub membership_type: Option<String>,
-    #[serde(default)]
-    pub removable: Option<bool>,
-    #[serde(default)]
-    pub is_last_owner: Option<bool>,
 }
 
 /// One event of `GET /users/:id/events`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Event {
     pub id: u64,
-    /// `pushed to`, `pushed new`, `opened`, `accepted`, `commented on`, ... GitLab's documentation
-    /// also shows a bare `pushed`; see [`Event::is_push`].
+    /// `pushed to`, `pushed new`, `deleted`, `opened`, `accepted`, `commented on`, ... GitLab's
+    /// documentation also shows a bare `pushed`. What each counts as is the collector's call.
     pub action_name: String,
     #[serde(default)]
     pub target_type: Option<String>,
@@ -248,27 +236,12 @@ pub struct Event {
     pub push_data: Option<PushData>,
 }
 
-impl Event {
-    /// A push, whichever spelling GitLab uses (`pushed to`, `pushed new`, the docs' `pushed`), or
-    /// any event carrying `push_data` (branch deletions are pushes too).
-    pub fn is_push(&self) -> bool {
-        self.push_data.is_some() || self.action_name.starts_with("pushed")
-    }
-}
-
+/// What a push event carries besides its name.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PushData {
     /// 0 for bulk pushes over GitLab's push-event limit.
     #[serde(default)]
     pub commit_count: Option<u64>,
-    /// `pushed`, `created`, `removed`.
-    #[serde(default)]
-    pub action: Option<String>,
-    /// `branch` or `tag`.
-    #[serde(default)]
-    pub ref_type: Option<String>,
-    #[serde(default, rename = "ref")]
-    pub ref_name: Option<String>,
 }
 
 /// An event as it arrives, before the events without a timestamp are dropped: GitLab's own
@@ -309,143 +282,13 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
     Ok(raw.into_iter().filter_map(RawEvent::into_event).collect())
 }
 
-/// `GET /users/:id/memberships` item. `access_level` is a string in GitLab's docs and an integer
-/// in real answers; both are read.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Membership {
-    pub source_id: u64,
-    #[serde(default)]
-    pub source_name: Option<String>,
-    /// `Project` or `Namespace`.
-    #[serde(default)]
-    pub source_type: Option<String>,
-    #[serde(default, deserialize_with = "access_level")]
-    pub access_level: Option<u32>,
-}
-
-/// `GET /groups/:id/members[/all]` item.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct GroupMember {
-    pub id: u64,
-    pub username: String,
-    pub name: String,
-    pub state: UserState,
-    #[serde(default, deserialize_with = "access_level")]
-    pub access_level: Option<u32>,
-    #[serde(default)]
-    pub expires_at: Option<NaiveDate>,
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Only with `show_seat_info=true`.
-    #[serde(default)]
-    pub is_using_seat: Option<bool>,
-}
-
-/// `GET /groups/:id/billable_members/:user_id/memberships` (and `/indirect`) item, where
-/// `access_level` is an object `{string_value, integer_value}`.
+/// `GET /groups/:id/billable_members/:user_id/memberships` item: only when the membership began,
+/// which is all the collector reads from it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BillableMembership {
     pub id: u64,
-    pub source_id: u64,
-    #[serde(default)]
-    pub source_full_name: Option<String>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub expires_at: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "access_level")]
-    pub access_level: Option<u32>,
-}
-
-/// Reads GitLab's access level in any of the shapes it has been seen in: `30`, `"30"`,
-/// `{"integer_value": 30, "string_value": "Developer"}`, or null.
-fn access_level<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    use serde::de::Error;
-    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-    let level = match value {
-        None | Some(serde_json::Value::Null) => return Ok(None),
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
-        Some(serde_json::Value::Object(map)) => map.get("integer_value").and_then(|v| v.as_u64()),
-        Some(_) => None,
-    };
-    match level.and_then(|l| u32::try_from(l).ok()) {
-        Some(l) => Ok(Some(l)),
-        None => Err(D::Error::custom(
-            "access_level is not a number, a numeric string or {integer_value}",
-        )),
-    }
-}
-
-/// `GET /groups/:id/pending_members` item (invited members may have only an email).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PendingMember {
-    pub id: u64,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub approved: Option<bool>,
-    #[serde(default)]
-    pub invited: Option<bool>,
-}
-
-/// `GET /user/activities` item (self-managed admin).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UserActivity {
-    pub username: String,
-    #[serde(default)]
-    pub last_activity_on: Option<NaiveDate>,
-}
-
-/// `GET /audit_events` / `GET /groups/:id/audit_events` item, without the free-form details.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AuditEvent {
-    pub id: u64,
-    #[serde(default)]
-    pub author_id: Option<u64>,
-    #[serde(default)]
-    pub entity_id: Option<u64>,
-    #[serde(default)]
-    pub entity_type: Option<String>,
-    #[serde(default)]
-    pub event_type: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// `GET /personal_access_tokens/self/associations`: groups and projects the token reaches.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TokenAssociations {
-    #[serde(default)]
-    pub groups: Vec<AssociatedGroup>,
-    #[serde(default)]
-    pub projects: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AssociatedGroup {
-    pub id: u64,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub parent_id: Option<u64>,
-    /// 50 = Owner.
-    #[serde(default, deserialize_with = "access_level")]
-    pub access_levels: Option<u32>,
-}
-
-/// `GET /users/:id/associations_count`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AssociationsCount {
-    pub groups_count: u64,
-    pub projects_count: u64,
-    pub issues_count: u64,
-    pub merge_requests_count: u64,
 }
 
 /// `GET /groups/:id/members/all/:user_id` (`lib/api/members.rb`): one user's membership of a
@@ -457,13 +300,11 @@ pub struct MemberAccess {
     pub username: String,
     /// 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
     pub access_level: u32,
-    #[serde(default)]
-    pub membership_state: Option<String>,
 }
 
 impl MemberAccess {
     /// GitLab's `Gitlab::Access::OWNER`.
-    pub const OWNER: u32 = 50;
+    const OWNER: u32 = 50;
 
     pub fn is_owner(&self) -> bool {
         self.access_level >= Self::OWNER

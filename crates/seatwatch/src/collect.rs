@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{RunId, SnapshotStore, StoreError};
 use seatwatch_core::snapshot::{
-    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
-    Member, SeatCounts, Source,
+    Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
+    InstanceId, Member, SeatCounts, Source, UserState,
 };
 use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
 // the licence cases of the day header
@@ -801,29 +801,49 @@ fn is_issue(target_type: &str) -> bool {
     matches!(target_type, "Issue" | "WorkItem")
 }
 
-/// Adds one event to `a`. `opened` is GitLab's `action_name` for created, re-opened *and*
-/// (non-wiki) updated items (`app/models/event.rb`), so the "opened" kinds count all three; the
-/// site names them that way and never as new work.
+/// Adds one event to `a`: one to its kind ([`event_kind`]), and a push's commits to `commits`.
 fn count_event(a: &mut Activity, e: &Event) {
+    let kind = event_kind(e);
+    *a.get_mut(kind) += 1;
+    if kind == ActivityKind::Pushes {
+        let commits = e
+            .push_data
+            .as_ref()
+            .and_then(|p| p.commit_count)
+            .unwrap_or(0);
+        a.commits += u32::try_from(commits).unwrap_or(u32::MAX);
+    }
+}
+
+/// The one classification of GitLab's events into the snapshot's kinds. `opened` is GitLab's
+/// `action_name` for created, re-opened *and* (non-wiki) updated items (`app/models/event.rb`),
+/// so the "opened" kinds count all three; the site names them that way and never as new work.
+fn event_kind(e: &Event) -> ActivityKind {
     let target = e.target_type.as_deref().unwrap_or("");
     match e.action_name.as_str() {
         // "pushed" is what older GitLab and the docs' example send
-        "pushed to" | "pushed new" | "pushed" => {
-            a.pushes += 1;
-            let commits = e
-                .push_data
-                .as_ref()
-                .and_then(|p| p.commit_count)
-                .unwrap_or(0);
-            a.commits += u32::try_from(commits).unwrap_or(u32::MAX);
-        }
-        "opened" | "created" if target == "MergeRequest" => a.mrs_opened += 1,
-        "opened" | "created" if is_issue(target) => a.issues_opened += 1,
-        "accepted" | "merged" => a.mrs_merged += 1,
-        "approved" => a.mrs_approved += 1,
-        "closed" if is_issue(target) => a.issues_closed += 1,
-        "commented on" | "commented" => a.comments += 1,
-        _ => a.other += 1,
+        "pushed to" | "pushed new" | "pushed" => ActivityKind::Pushes,
+        "opened" | "created" if target == "MergeRequest" => ActivityKind::MrsOpened,
+        "opened" | "created" if is_issue(target) => ActivityKind::IssuesOpened,
+        "accepted" | "merged" => ActivityKind::MrsMerged,
+        "approved" => ActivityKind::MrsApproved,
+        "closed" if is_issue(target) => ActivityKind::IssuesClosed,
+        "commented on" | "commented" => ActivityKind::Comments,
+        _ => ActivityKind::Other,
+    }
+}
+
+/// GitLab's `state` as the snapshot keeps it.
+fn user_state(state: seatwatch_gitlab::types::UserState) -> UserState {
+    use seatwatch_gitlab::types::UserState as GitLab;
+    match state {
+        GitLab::Active => UserState::Active,
+        GitLab::Blocked => UserState::Blocked,
+        GitLab::Deactivated => UserState::Deactivated,
+        GitLab::Banned => UserState::Banned,
+        GitLab::LdapBlocked => UserState::LdapBlocked,
+        GitLab::BlockedPendingApproval => UserState::BlockedPendingApproval,
+        GitLab::Other(name) => UserState::Other(name),
     }
 }
 
@@ -834,7 +854,7 @@ fn member_from_user(u: User) -> Member {
         username: u.username,
         name: u.name,
         email: u.email,
-        state: u.state,
+        state: user_state(u.state),
         bot: u.bot.unwrap_or(false),
         admin: u.is_admin.unwrap_or(false),
         auditor: u.is_auditor.unwrap_or(false),
@@ -860,7 +880,7 @@ fn member_from_billable(b: BillableMember) -> Member {
         username: b.username,
         name: b.name,
         email: b.email,
-        state: b.state,
+        state: user_state(b.state),
         bot: false,
         admin: false,
         auditor: false,
@@ -916,6 +936,53 @@ mod tests {
         assert_eq!(a.mrs_approved, 1);
         assert_eq!(a.comments, 1);
         assert_eq!(a.other, 1);
+    }
+
+    #[test]
+    fn a_deleted_branch_is_classified_once_not_as_a_push_regression() {
+        // app/models/event.rb names a push that removes a ref "deleted"; it carries push_data.
+        // The gitlab crate once had its own `Event::is_push`, which called every event with
+        // push_data a push, while the counting here never did. `event_kind` is the only
+        // classification now, and a deletion pushes no commits.
+        let e = events(
+            r#"[{"id":1,"action_name":"deleted","target_type":null,"created_at":"2026-01-01T10:00:00Z",
+                 "push_data":{"commit_count":0,"action":"removed","ref_type":"branch","ref":"old"}}]"#,
+        );
+        assert_eq!(event_kind(&e[0]), ActivityKind::Other);
+        let a = count_activity(&e);
+        assert_eq!((a.pushes, a.commits, a.other), (0, 0, 1), "{a:?}");
+    }
+
+    #[test]
+    fn every_event_lands_in_exactly_one_kind() {
+        let e = events(
+            r#"[{"id":1,"action_name":"pushed to","target_type":null,"created_at":"2026-01-01T10:00:00Z","push_data":{"commit_count":4}},
+                {"id":2,"action_name":"opened","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":3,"action_name":"closed","target_type":"MergeRequest","created_at":"2026-01-01T10:00:00Z"},
+                {"id":4,"action_name":"joined","target_type":null,"created_at":"2026-01-01T10:00:00Z"}]"#,
+        );
+        for one in &e {
+            let a = count_activity(std::slice::from_ref(one));
+            assert_eq!(a.total_events(), 1, "{one:?}");
+            assert_eq!(a.get(event_kind(one)), 1, "{one:?}");
+        }
+    }
+
+    #[test]
+    fn every_gitlab_user_state_keeps_its_name_in_the_snapshot() {
+        for name in [
+            "active",
+            "blocked",
+            "deactivated",
+            "banned",
+            "ldap_blocked",
+            "blocked_pending_approval",
+            "quarantined",
+        ] {
+            let sent: seatwatch_gitlab::types::UserState =
+                serde_json::from_value(name.into()).unwrap();
+            assert_eq!(user_state(sent).as_str(), name);
+        }
     }
 
     #[test]

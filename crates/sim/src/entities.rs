@@ -12,7 +12,7 @@ use super::population::{
     ADMIN_USER_INDEX, Day, EventKind, GHOST_USER_INDEX, Kind, Population, REGULAR_USER_INDEX, Salt,
     SimEvent, date_of, flags,
 };
-use seatwatch_core::snapshot::Flavour;
+use crate::Flavour;
 
 /// The numeric id of the simulated top-level group (and its namespace).
 pub(crate) const GROUP_ID: u64 = 4242;

@@ -22,7 +22,7 @@ use super::population::{
     REGULAR_USER_INDEX, State as UserState, day_of, flags,
 };
 use super::{LicenceMode, RetryAfterMode, Role, SimState, TokenRecord, TokenStatus};
-use seatwatch_core::snapshot::Flavour;
+use crate::Flavour;
 
 pub(crate) fn router(state: Arc<SimState>) -> Router {
     Router::new().fallback(handle).with_state(state)

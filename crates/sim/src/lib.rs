@@ -60,7 +60,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use population::{Population, day_of};
-use seatwatch_core::snapshot::Flavour;
+
+/// Which GitLab the simulator plays. The two answer differently: who the admin is, where seats
+/// are read (`/license` or the group's `billable_members`), what `/metadata` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flavour {
+    /// A self-managed (or Dedicated) instance, read with an instance admin token.
+    SelfManaged,
+    /// GitLab.com, read with a top-level group Owner token.
+    GitLabCom,
+}
 
 /// Obviously fake tokens the simulator knows. They are public constants on purpose: they only
 /// work against the simulator.

@@ -29,7 +29,8 @@ pub struct Line<'a> {
 /// One layer of a stacked bar chart: a value per day.
 pub struct Layer<'a> {
     pub label: &'a str,
-    pub class: &'static str,
+    /// A class from `site.css` (`k1` … `k8`) that colours it.
+    pub class: &'a str,
     pub values: Vec<f64>,
 }
 
@@ -101,7 +102,7 @@ fn open_svg(out: &mut String, id: &str, title: &str, desc: &str) {
 }
 
 /// Closes the SVG and adds the legend as HTML, where it reflows and reads better than SVG text.
-fn close_figure<'a>(out: &mut String, items: impl Iterator<Item = (&'a str, &'static str, bool)>) {
+fn close_figure<'a>(out: &mut String, items: impl Iterator<Item = (&'a str, &'a str, bool)>) {
     out.push_str("</svg><figcaption><ul class=\"legend\">");
     for (label, class, dashed) in items {
         let dash = if dashed { " dashed" } else { "" };

@@ -12,7 +12,7 @@ use crate::analyse::{Report, classify, days_inactive};
 use crate::snapshot::Member;
 
 /// Prefixes `'` to text a spreadsheet would otherwise evaluate.
-pub fn neutralise(cell: &str) -> Cow<'_, str> {
+fn neutralise(cell: &str) -> Cow<'_, str> {
     match cell.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
         _ => Cow::Borrowed(cell),

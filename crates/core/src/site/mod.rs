@@ -5,15 +5,15 @@
 //! [`export`]. Nothing here writes anywhere: the application's `publish` does, in the order [`render`]
 //! returns (data files first, pages last), so a reader never sees a page whose data is missing.
 
-pub mod charts;
+mod charts;
 pub mod export;
-pub mod format;
+mod format;
 
 use askama::Template;
 use chrono::NaiveDate;
 
 use crate::analyse::{DayPoint, Report};
-use crate::snapshot::{ActivityTotals, Member};
+use crate::snapshot::{ActivityKind, ActivityTotals, Member};
 use charts::{Layer, Line};
 use format::{Amount, Count, OptAmount, OptCount, OptDate, OptDays, Relative};
 
@@ -61,7 +61,7 @@ const REVALIDATE: &str = "no-cache";
 const ASSET: &str = "public, max-age=86400";
 
 /// The stylesheet, served as `site.css`.
-pub const SITE_CSS: &str = include_str!("../../../../site-templates/site.css");
+const SITE_CSS: &str = include_str!("../../../../site-templates/site.css");
 
 /// Which navigation entry is the current page.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -317,46 +317,38 @@ fn active_chart(r: &Report) -> String {
     )
 }
 
-/// Event kinds in the order the charts and table show them (commits are a detail of pushes).
-/// An event kind: its label, its colour class, and how to read it from totals.
-type Kind = (&'static str, &'static str, fn(&ActivityTotals) -> u64);
-
-const KINDS: [Kind; 8] = [
-    ("Pushes", "k1", |a| a.pushes),
-    // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
-    ("Merge requests opened or reopened", "k2", |a| a.mrs_opened),
-    ("Merge requests merged", "k3", |a| a.mrs_merged),
-    ("Approvals", "k4", |a| a.mrs_approved),
-    ("Issues opened or reopened", "k5", |a| a.issues_opened),
-    ("Issues closed", "k6", |a| a.issues_closed),
-    ("Comments", "k7", |a| a.comments),
-    ("Other", "k8", |a| a.other),
-];
+/// The colour class of each kind the charts and table show ([`ActivityKind::events`]), in
+/// their order: `k1`, `k2`, ... as `site.css` defines them.
+fn kind_classes() -> Vec<(ActivityKind, String)> {
+    ActivityKind::events()
+        .enumerate()
+        .map(|(i, kind)| (kind, format!("k{}", i + 1)))
+        .collect()
+}
 
 fn kinds_chart(r: &Report) -> String {
     let dates: Vec<NaiveDate> = r.days.iter().map(|d| d.activity_date).collect();
-    let layers: Vec<Layer<'_>> = KINDS
+    let classes = kind_classes();
+    let layers: Vec<Layer<'_>> = classes
         .iter()
-        .map(|(label, class, get)| Layer {
-            label,
+        .map(|(kind, class)| Layer {
+            label: kind.label(),
             class,
-            values: r.days.iter().map(|d| get(&d.activity) as f64).collect(),
+            values: r
+                .days
+                .iter()
+                .map(|d| ActivityTotals::get(&d.activity, *kind) as f64)
+                .collect(),
         })
         .collect();
     let a = &r.activity.last_30_days;
+    let figures: Vec<String> = ActivityKind::events()
+        .map(|kind| format!("{}: {}", kind.label(), ActivityTotals::get(a, kind)))
+        .collect();
     let desc = format!(
-        "Events per day by kind. In the 30 complete days before {}: {} pushes, {} merge requests \
-         opened or reopened, {} merged, {} approvals, {} issues opened or reopened, {} closed, {} \
-         comments, {} other events.",
+        "Events per day by kind. In the 30 complete days before {}: {}.",
         r.snapshot_date,
-        a.pushes,
-        a.mrs_opened,
-        a.mrs_merged,
-        a.mrs_approved,
-        a.issues_opened,
-        a.issues_closed,
-        a.comments,
-        a.other
+        figures.join("; ")
     );
     charts::stacked_bars(
         "kinds-chart",
@@ -429,14 +421,13 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
         16_384 + rows * 400,
     )?);
     let a = &report.activity;
-    let kinds = KINDS
-        .iter()
-        .map(|(label, _, get)| KindRow {
-            label,
-            last_day: get(&a.last_day),
-            last_7_days: get(&a.last_7_days),
-            last_30_days: get(&a.last_30_days),
-            last_90_days: get(&a.last_90_days),
+    let kinds = ActivityKind::events()
+        .map(|kind| KindRow {
+            label: kind.label(),
+            last_day: ActivityTotals::get(&a.last_day, kind),
+            last_7_days: ActivityTotals::get(&a.last_7_days, kind),
+            last_30_days: ActivityTotals::get(&a.last_30_days, kind),
+            last_90_days: ActivityTotals::get(&a.last_90_days, kind),
         })
         .collect();
     files.push(page(
@@ -473,15 +464,23 @@ mod tests {
     fn opened_is_named_for_reopened_too_quirk() {
         // app/models/event.rb: action_name is "opened" for created, reopened and updated items,
         // so the kinds that count it must not read as new work alone.
-        let opened: [fn(&mut ActivityTotals); 2] = [|a| a.mrs_opened = 1, |a| a.issues_opened = 1];
-        for set in opened {
-            let mut totals = ActivityTotals::default();
-            set(&mut totals);
-            let (label, _, _) = KINDS
-                .iter()
-                .find(|(_, _, get)| get(&totals) == 1)
-                .expect("every activity kind has a row");
-            assert!(label.contains("reopened"), "{label}");
+        for kind in ActivityKind::ALL
+            .into_iter()
+            .filter(|k| k.name().ends_with("_opened"))
+        {
+            assert!(kind.label().contains("reopened"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn site_css_colours_every_charted_kind() {
+        for (kind, class) in kind_classes() {
+            assert!(
+                SITE_CSS.contains(&format!(".chart .{class} {{ fill: var(--{class}); }}")),
+                "{kind:?} is drawn as {class}, which site.css does not colour"
+            );
+            let swatch = format!(".swatch.{class} {{ background: var(--{class}); }}");
+            assert!(SITE_CSS.contains(&swatch), "{class} has no swatch");
         }
     }
 }

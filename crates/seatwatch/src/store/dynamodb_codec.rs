@@ -15,7 +15,7 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use seatwatch_core::snapshot::{Activity, Member, UserState};
+use seatwatch_core::snapshot::{Activity, ActivityKind, Member, UserState};
 
 /// Version tag stored beside each chunk, so a later encoding can be read alongside this one.
 pub(crate) const FORMAT: u32 = 1;
@@ -42,7 +42,7 @@ struct PackedMember(
     Option<i64>,                // last_sign_in_at, epoch ms
     Option<i64>,                // current_sign_in_at, epoch ms
     Option<i64>,                // last_login_at, epoch ms
-    #[serde(default)] Vec<u32>, // activity: empty, or the nine counters in Activity's field order
+    #[serde(default)] Vec<u32>, // activity: empty, or a counter per kind, ActivityKind::ALL order
     // member_since, epoch ms; absent in chunks written before it existed (and when unknown)
     #[serde(default)] Option<i64>,
 );
@@ -81,21 +81,10 @@ impl From<&Member> for PackedMember {
         .iter()
         .filter(|(set, _)| *set)
         .fold(0, |acc, (_, bit)| acc | bit);
-        let a = &m.activity;
-        let activity = if a.is_empty() {
+        let activity = if m.activity.is_empty() {
             Vec::new()
         } else {
-            vec![
-                a.pushes,
-                a.commits,
-                a.mrs_opened,
-                a.mrs_merged,
-                a.mrs_approved,
-                a.issues_opened,
-                a.issues_closed,
-                a.comments,
-                a.other,
-            ]
+            m.activity.counts().to_vec()
         };
         PackedMember(
             m.id,
@@ -122,28 +111,13 @@ impl TryFrom<PackedMember> for Member {
     fn try_from(p: PackedMember) -> Result<Self, Self::Error> {
         let activity = match p.12.as_slice() {
             [] => Activity::default(),
-            &[
-                pushes,
-                commits,
-                mrs_opened,
-                mrs_merged,
-                mrs_approved,
-                issues_opened,
-                issues_closed,
-                comments,
-                other,
-            ] => Activity {
-                pushes,
-                commits,
-                mrs_opened,
-                mrs_merged,
-                mrs_approved,
-                issues_opened,
-                issues_closed,
-                comments,
-                other,
-            },
-            other => return Err(format!("activity has {} counters, expected 9", other.len())),
+            counts => Activity::from_counts(counts.try_into().map_err(|_| {
+                format!(
+                    "activity has {} counters, expected {}",
+                    counts.len(),
+                    ActivityKind::ALL.len()
+                )
+            })?),
         };
         Ok(Member {
             id: p.0,
@@ -313,6 +287,32 @@ mod tests {
         assert_eq!(members.len(), 1);
         assert_eq!(members[0].member_since, None);
         assert!(members[0].holds_seat);
+    }
+
+    #[test]
+    fn activity_counters_are_read_in_activity_kind_order() {
+        // The stored line holds one counter per kind, in ActivityKind::ALL order.
+        let counts: Vec<u32> = (1..).take(ActivityKind::ALL.len()).collect();
+        let line =
+            format!(r#"[7,"u7","U 7",null,"active",16,null,null,null,null,null,null,{counts:?}]"#);
+        let gz = gzip(&[format!("{line}\n").into_bytes()]).expect("gzip");
+        let activity = unpack(&gz, "test").expect("the line reads")[0].activity;
+        for (kind, n) in ActivityKind::ALL.into_iter().zip(counts) {
+            assert_eq!(activity.get(kind), n, "{kind:?}");
+        }
+        // Chunks already stored keep their meaning: this order is the FORMAT 1 encoding.
+        assert_eq!(
+            serde_json::to_value(activity).unwrap(),
+            serde_json::json!({"pushes": 1, "commits": 2, "mrs_opened": 3, "mrs_merged": 4,
+                "mrs_approved": 5, "issues_opened": 6, "issues_closed": 7, "comments": 8,
+                "other": 9})
+        );
+        let short = r#"[7,"u7","U 7",null,"active",16,null,null,null,null,null,null,[1]]"#;
+        let gz = gzip(&[format!("{short}\n").into_bytes()]).expect("gzip");
+        assert!(
+            unpack(&gz, "test").is_err(),
+            "a counter per kind is required"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! member_parts(instance, date, run, part, members) -- which parts a run wrote
 //! members(instance, date, run, part, id, username, name, email, state, bot, admin, auditor,
 //!         external, holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at,
-//!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged,
-//!         mrs_approved, issues_opened, issues_closed, comments, other_events, activity_unknown, member_since)
+//!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, ..., other_events,
+//!         activity_unknown, member_since) -- one column per activity kind, see `activity_column`
 //! committed_members                             -- view: members of committed runs only
 //! checkpoints(instance, date, state)
 //! ```
@@ -23,13 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::{RunId, SnapshotStore, StoreError};
-use seatwatch_core::snapshot::{Activity, DaySummary, InstanceId, Member, UserState};
+use seatwatch_core::snapshot::{Activity, ActivityKind, DaySummary, InstanceId, Member, UserState};
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// The tables; `{activity_columns}` stands for the activity kinds' columns ([`schema`]).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS days (
     instance        TEXT    NOT NULL,
@@ -76,15 +77,7 @@ CREATE TABLE IF NOT EXISTS members (
     last_sign_in_at    TEXT,
     current_sign_in_at TEXT,
     last_login_at      TEXT,
-    pushes             INTEGER NOT NULL DEFAULT 0,
-    commits            INTEGER NOT NULL DEFAULT 0,
-    mrs_opened         INTEGER NOT NULL DEFAULT 0,
-    mrs_merged         INTEGER NOT NULL DEFAULT 0,
-    mrs_approved       INTEGER NOT NULL DEFAULT 0,
-    issues_opened      INTEGER NOT NULL DEFAULT 0,
-    issues_closed      INTEGER NOT NULL DEFAULT 0,
-    comments           INTEGER NOT NULL DEFAULT 0,
-    other_events       INTEGER NOT NULL DEFAULT 0,
+    {activity_columns}
     activity_unknown   INTEGER NOT NULL DEFAULT 0,
     member_since       TEXT,
     PRIMARY KEY (instance, date, run, id)
@@ -101,10 +94,57 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 ) WITHOUT ROWID;
 ";
 
-const MEMBER_COLUMNS: &str = "id, username, name, email, state, bot, admin, auditor, external, \
-    holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at, \
-    current_sign_in_at, last_login_at, pushes, commits, mrs_opened, mrs_merged, mrs_approved, \
-    issues_opened, issues_closed, comments, other_events, activity_unknown, member_since";
+/// [`SCHEMA`] with one `members` column per activity kind.
+fn schema() -> String {
+    let columns: Vec<String> = ActivityKind::ALL
+        .into_iter()
+        .map(|kind| format!("{:<18} INTEGER NOT NULL DEFAULT 0,", activity_column(kind)))
+        .collect();
+    SCHEMA.replace("{activity_columns}", &columns.join("\n    "))
+}
+
+/// The `members` column of an activity kind: its name, but `other_events` for `other`, which
+/// reads as "other" anything in SQL.
+fn activity_column(kind: ActivityKind) -> &'static str {
+    match kind {
+        ActivityKind::Other => "other_events",
+        kind => kind.name(),
+    }
+}
+
+/// The member columns read and written, in [`MemberRow::values`] and [`member_from_row`] order:
+/// the fixed ones, then one per activity kind, then those added later.
+fn member_columns() -> String {
+    let mut columns: Vec<&str> = MEMBER_COLUMNS_BEFORE_ACTIVITY.to_vec();
+    columns.extend(ActivityKind::ALL.map(activity_column));
+    columns.extend(MEMBER_COLUMNS_AFTER_ACTIVITY);
+    columns.join(", ")
+}
+
+const MEMBER_COLUMNS_BEFORE_ACTIVITY: [&str; 16] = [
+    "id",
+    "username",
+    "name",
+    "email",
+    "state",
+    "bot",
+    "admin",
+    "auditor",
+    "external",
+    "holds_seat",
+    "membership_type",
+    "created_at",
+    "last_activity_on",
+    "last_sign_in_at",
+    "current_sign_in_at",
+    "last_login_at",
+];
+const MEMBER_COLUMNS_AFTER_ACTIVITY: [&str; 2] = ["activity_unknown", "member_since"];
+
+/// Where the activity columns start in [`member_columns`].
+const FIRST_ACTIVITY_COLUMN: usize = MEMBER_COLUMNS_BEFORE_ACTIVITY.len();
+/// Where the columns after the activity start in [`member_columns`].
+const AFTER_ACTIVITY_COLUMN: usize = FIRST_ACTIVITY_COLUMN + ActivityKind::ALL.len();
 
 /// Columns added after a database may have been created: (table, column, definition). Each is
 /// added when missing, so an older `seatwatch.db` opens with its rows intact (old rows read the
@@ -176,7 +216,7 @@ impl SqliteStore {
 }
 
 fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(&schema())?;
     for (table, column, definition) in ADDED_COLUMNS {
         let present: bool = conn.query_row(
             &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
@@ -223,11 +263,14 @@ fn get_time(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Ut
         .transpose()
 }
 
-/// Reads a row selected with `MEMBER_COLUMNS`, in that order.
+/// Reads a row selected with [`member_columns`], in that order.
 fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
     let id: i64 = row.get(0)?;
     let state: String = row.get(4)?;
-    let count = |column: usize| -> rusqlite::Result<u32> { row.get(column) };
+    let mut activity = [0; ActivityKind::ALL.len()];
+    for (i, count) in activity.iter_mut().enumerate() {
+        *count = row.get(FIRST_ACTIVITY_COLUMN + i)?;
+    }
     Ok(Member {
         id: u64::try_from(id).map_err(|e| conversion_error(0, e))?,
         username: row.get(1)?,
@@ -246,19 +289,9 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
         last_sign_in_at: get_time(row, 13)?,
         current_sign_in_at: get_time(row, 14)?,
         last_login_at: get_time(row, 15)?,
-        member_since: get_time(row, 26)?,
-        activity: Activity {
-            pushes: count(16)?,
-            commits: count(17)?,
-            mrs_opened: count(18)?,
-            mrs_merged: count(19)?,
-            mrs_approved: count(20)?,
-            issues_opened: count(21)?,
-            issues_closed: count(22)?,
-            comments: count(23)?,
-            other: count(24)?,
-        },
-        activity_unknown: row.get(25)?,
+        member_since: get_time(row, AFTER_ACTIVITY_COLUMN + 1)?,
+        activity: Activity::from_counts(activity),
+        activity_unknown: row.get(AFTER_ACTIVITY_COLUMN)?,
     })
 }
 
@@ -276,7 +309,7 @@ struct MemberRow {
     last_sign_in_at: Option<String>,
     current_sign_in_at: Option<String>,
     last_login_at: Option<String>,
-    activity: [u32; 9],
+    activity: [u32; ActivityKind::ALL.len()],
     activity_unknown: bool,
     member_since: Option<String>,
 }
@@ -285,7 +318,6 @@ impl TryFrom<&Member> for MemberRow {
     type Error = StoreError;
 
     fn try_from(m: &Member) -> Result<Self, Self::Error> {
-        let a = &m.activity;
         Ok(MemberRow {
             id: i64::try_from(m.id).map_err(|_| {
                 StoreError::Encode(format!("user id {} does not fit SQLite's INTEGER", m.id))
@@ -302,19 +334,34 @@ impl TryFrom<&Member> for MemberRow {
             current_sign_in_at: m.current_sign_in_at.map(time_text),
             last_login_at: m.last_login_at.map(time_text),
             member_since: m.member_since.map(time_text),
-            activity: [
-                a.pushes,
-                a.commits,
-                a.mrs_opened,
-                a.mrs_merged,
-                a.mrs_approved,
-                a.issues_opened,
-                a.issues_closed,
-                a.comments,
-                a.other,
-            ],
+            activity: m.activity.counts(),
             activity_unknown: m.activity_unknown,
         })
+    }
+}
+
+impl MemberRow {
+    /// The values of [`member_columns`], in that order.
+    fn values(&self) -> Vec<&dyn ToSql> {
+        let mut values: Vec<&dyn ToSql> = vec![
+            &self.id,
+            &self.username,
+            &self.name,
+            &self.email,
+            &self.state,
+        ];
+        values.extend(self.flags.iter().map(|flag| flag as &dyn ToSql));
+        values.extend::<[&dyn ToSql; 6]>([
+            &self.membership_type,
+            &self.created_at,
+            &self.last_activity_on,
+            &self.last_sign_in_at,
+            &self.current_sign_in_at,
+            &self.last_login_at,
+        ]);
+        values.extend(self.activity.iter().map(|count| count as &dyn ToSql));
+        values.extend::<[&dyn ToSql; 2]>([&self.activity_unknown, &self.member_since]);
+        values
     }
 }
 
@@ -382,47 +429,18 @@ impl SnapshotStore for SqliteStore {
                 params![instance, date, run_id, part],
             )?;
             {
+                let columns = member_columns();
+                let placeholders: Vec<String> = (1..=4 + columns.split(", ").count())
+                    .map(|i| format!("?{i}"))
+                    .collect();
                 let mut insert = tx.prepare(&format!(
-                    "INSERT OR REPLACE INTO members (instance, date, run, part, {MEMBER_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+                    "INSERT OR REPLACE INTO members (instance, date, run, part, {columns}) \
+                     VALUES ({})",
+                    placeholders.join(", ")
                 ))?;
                 for r in &rows {
-                    let [bot, admin, auditor, external, holds_seat] = r.flags;
-                    let [p, c, mo, mm, ma, io, ic, cm, ot] = r.activity;
-                    insert.execute(params![
-                        instance,
-                        date,
-                        run_id,
-                        part,
-                        r.id,
-                        r.username,
-                        r.name,
-                        r.email,
-                        r.state,
-                        bot,
-                        admin,
-                        auditor,
-                        external,
-                        holds_seat,
-                        r.membership_type,
-                        r.created_at,
-                        r.last_activity_on,
-                        r.last_sign_in_at,
-                        r.current_sign_in_at,
-                        r.last_login_at,
-                        p,
-                        c,
-                        mo,
-                        mm,
-                        ma,
-                        io,
-                        ic,
-                        cm,
-                        ot,
-                        r.activity_unknown,
-                        r.member_since
-                    ])?;
+                    let key: [&dyn ToSql; 4] = [&instance, &date, &run_id, &part];
+                    insert.execute(params_from_iter(key.into_iter().chain(r.values())))?;
                 }
             }
             tx.execute(
@@ -563,8 +581,9 @@ impl SnapshotStore for SqliteStore {
     ) -> Result<Vec<Member>, StoreError> {
         let instance = instance.0.clone();
         self.with_conn(move |conn| {
+            let columns = member_columns();
             let mut stmt = conn.prepare(&format!(
-                "SELECT {MEMBER_COLUMNS} FROM committed_members \
+                "SELECT {columns} FROM committed_members \
                  WHERE instance = ?1 AND date = ?2 ORDER BY id"
             ))?;
             stmt.query_map(params![instance, date_text(date)], |row| {
@@ -632,5 +651,94 @@ impl SnapshotStore for SqliteStore {
             .map(drop)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatwatch_core::snapshot::ActivityKind;
+
+    /// The `members` columns as the database itself reports them.
+    fn table_columns(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('members')")
+            .unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_members_table_has_a_column_for_every_activity_kind() {
+        let conn = Connection::open_in_memory().unwrap();
+        create_schema(&conn).unwrap();
+        let table = table_columns(&conn);
+        for kind in ActivityKind::ALL {
+            assert!(table.iter().any(|c| c == activity_column(kind)), "{kind:?}");
+        }
+        let read_and_written = member_columns();
+        for column in read_and_written.split(", ") {
+            assert!(
+                table.iter().any(|c| c == column),
+                "{column} is not in the table"
+            );
+        }
+        let mut distinct: Vec<&str> = read_and_written.split(", ").collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), read_and_written.split(", ").count());
+    }
+
+    #[tokio::test]
+    async fn each_activity_kind_is_stored_in_its_own_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kinds.db"), 30).unwrap();
+        let run = RunId {
+            instance: InstanceId("gitlab.example.com".into()),
+            date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            run: "r1".into(),
+        };
+        // A distinct count per kind, so a kind stored in another's column shows.
+        let mut counts = [0; ActivityKind::ALL.len()];
+        for (n, count) in (10..).zip(&mut counts) {
+            *count = n;
+        }
+        let member = Member {
+            id: 7,
+            username: "u".into(),
+            name: "U".into(),
+            email: None,
+            state: UserState::Active,
+            bot: false,
+            admin: false,
+            auditor: false,
+            external: false,
+            holds_seat: true,
+            membership_type: None,
+            created_at: None,
+            last_activity_on: None,
+            last_sign_in_at: None,
+            current_sign_in_at: None,
+            last_login_at: None,
+            member_since: None,
+            activity: Activity::from_counts(counts),
+            activity_unknown: false,
+        };
+        store
+            .put_members(&run, 0, std::slice::from_ref(&member))
+            .await
+            .unwrap();
+        let conn = store.conn.lock().unwrap();
+        for kind in ActivityKind::ALL {
+            let column = activity_column(kind);
+            let stored: u32 = conn
+                .query_row(&format!("SELECT {column} FROM members"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            assert_eq!(stored, member.activity.get(kind), "{kind:?} in {column}");
+        }
     }
 }
