@@ -15,7 +15,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::{self, ConfigError, RawConfig, setting};
 use seatwatch_core::snapshot::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle};
 
@@ -28,7 +28,7 @@ use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, T
 )]
 struct Cli {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingArgs,
 
     /// Log filter (tracing syntax), e.g. `debug` or `seatwatch=debug`.
     #[arg(
@@ -41,6 +41,175 @@ struct Cli {
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// Every setting of seatwatch as flags, each with its environment variable (flags win). Names and
+/// defaults come from [`seatwatch::config`]; values are checked there, by [`RawConfig::parse`].
+#[derive(clap::Args)]
+struct SettingArgs {
+    /// GitLab base URL, e.g. https://gitlab.example.com (a relative path such as /gitlab is kept).
+    #[arg(long = setting::GITLAB_URL.flag, env = setting::GITLAB_URL.env, global = true)]
+    gitlab_url: Option<String>,
+
+    /// Top-level group to monitor on GitLab.com (id or full path); selects GitLab.com mode.
+    #[arg(long = setting::GROUP.flag, env = setting::GROUP.env, global = true)]
+    group: Option<String>,
+
+    /// Read the token from this file (first line) instead of GITLAB_TOKEN.
+    #[arg(long = setting::TOKEN_FILE.flag, global = true)]
+    token_file: Option<PathBuf>,
+
+    /// Read the token from this AWS Secrets Manager secret (bare token or {"token", "url"}).
+    #[arg(long = setting::SECRET_ID.flag, env = setting::SECRET_ID.env, global = true)]
+    secret_id: Option<String>,
+
+    /// Where snapshots live: sqlite:PATH or dynamodb:TABLE.
+    #[arg(
+        long = setting::STORE.flag,
+        env = setting::STORE.env,
+        default_value = config::DEFAULT_STORE,
+        global = true
+    )]
+    store: String,
+
+    /// Where the site goes: a folder or s3://bucket/prefix.
+    #[arg(
+        long = setting::SITE.flag,
+        env = setting::SITE.env,
+        default_value = config::DEFAULT_SITE,
+        global = true
+    )]
+    site: String,
+
+    /// Days without activity or sign-in after which a seat is reclaimable.
+    #[arg(
+        long = setting::INACTIVE_DAYS.flag,
+        env = setting::INACTIVE_DAYS.env,
+        default_value_t = config::DEFAULT_INACTIVE_DAYS.to_string(),
+        global = true
+    )]
+    inactive_days: String,
+
+    /// Days a never-signed-in account is left alone after it was created.
+    #[arg(
+        long = setting::GRACE_DAYS.flag,
+        env = setting::GRACE_DAYS.env,
+        default_value_t = config::DEFAULT_GRACE_DAYS.to_string(),
+        global = true
+    )]
+    grace_days: String,
+
+    /// Comma-separated usernames and globs (svc-*) never listed as reclaimable.
+    #[arg(
+        long = setting::EXEMPT.flag,
+        env = setting::EXEMPT.env,
+        default_value = "",
+        global = true
+    )]
+    exempt: String,
+
+    /// Price of one seat per month, for the cost figures.
+    #[arg(long = setting::SEAT_PRICE.flag, env = setting::SEAT_PRICE.env, global = true)]
+    seat_price: Option<String>,
+
+    /// Seats bought (GitLab.com only: its API does not report them).
+    #[arg(
+        long = setting::SEATS_PURCHASED.flag,
+        env = setting::SEATS_PURCHASED.env,
+        global = true
+    )]
+    seats_purchased: Option<String>,
+
+    /// Days member details are kept; day summaries are kept for ever.
+    #[arg(
+        long = setting::RETENTION_DAYS.flag,
+        env = setting::RETENTION_DAYS.env,
+        default_value_t = config::DEFAULT_RETENTION_DAYS.to_string(),
+        global = true
+    )]
+    retention_days: String,
+
+    /// Warn when the token expires within this many days.
+    #[arg(
+        long = setting::EXPIRY_WARN_DAYS.flag,
+        env = setting::EXPIRY_WARN_DAYS.env,
+        default_value_t = config::DEFAULT_EXPIRY_WARN_DAYS.to_string(),
+        global = true
+    )]
+    expiry_warn_days: String,
+
+    /// Allow a plain http:// GitLab URL on a host that is not loopback.
+    #[arg(
+        long = setting::ALLOW_HTTP.flag,
+        env = setting::ALLOW_HTTP.env,
+        default_value_t = u8::from(config::DEFAULT_ALLOW_HTTP).to_string(),
+        global = true
+    )]
+    allow_http: String,
+
+    /// GitLab requests in flight at once (the client paces itself by GitLab's rate-limit headers).
+    #[arg(
+        long = setting::CONCURRENCY.flag,
+        env = setting::CONCURRENCY.env,
+        default_value_t = config::DEFAULT_CONCURRENCY.to_string(),
+        global = true
+    )]
+    concurrency: String,
+
+    /// Seconds before one GitLab request times out.
+    #[arg(
+        long = setting::REQUEST_TIMEOUT.flag,
+        env = setting::REQUEST_TIMEOUT.env,
+        default_value_t = config::DEFAULT_REQUEST_TIMEOUT.as_secs().to_string(),
+        global = true
+    )]
+    request_timeout_secs: String,
+
+    /// The GitLab instance's time zone (`gitlab_rails['time_zone']`), an IANA name such as
+    /// Europe/Berlin: GitLab counts event days there. GitLab.com and GitLab's default are UTC.
+    #[arg(
+        long = setting::TIME_ZONE.flag,
+        env = setting::TIME_ZONE.env,
+        default_value_t = config::DEFAULT_TIME_ZONE.to_string(),
+        global = true
+    )]
+    time_zone: String,
+
+    /// Seconds of retrying (429, 5xx, timeouts) before a GitLab call gives up.
+    #[arg(
+        long = setting::MAX_RETRY.flag,
+        env = setting::MAX_RETRY.env,
+        default_value_t = config::DEFAULT_MAX_RETRY_TIME.as_secs().to_string(),
+        global = true
+    )]
+    max_retry_secs: String,
+}
+
+impl SettingArgs {
+    /// The settings as given; the Lambda-only ones (table, bucket) have no flag.
+    fn into_raw(self) -> RawConfig {
+        RawConfig {
+            gitlab_url: self.gitlab_url,
+            group: self.group,
+            token_file: self.token_file,
+            secret_id: self.secret_id,
+            store: Some(self.store),
+            site: Some(self.site),
+            inactive_days: Some(self.inactive_days),
+            grace_days: Some(self.grace_days),
+            exempt: Some(self.exempt),
+            seat_price: self.seat_price,
+            seats_purchased: self.seats_purchased,
+            retention_days: Some(self.retention_days),
+            expiry_warn_days: Some(self.expiry_warn_days),
+            allow_http: Some(self.allow_http),
+            concurrency: Some(self.concurrency),
+            request_timeout_secs: Some(self.request_timeout_secs),
+            time_zone: Some(self.time_zone),
+            max_retry_secs: Some(self.max_retry_secs),
+            ..RawConfig::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -198,7 +367,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // a setting that does not parse is a usage error, as the ones clap refuses are
+            if e.is::<ConfigError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -219,9 +393,11 @@ fn today() -> NaiveDate {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // parsed by the commands that use settings: `sim` runs whatever they say
+    let config = || cli.settings.into_raw().parse();
     match cli.command {
         Command::Check { json } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let report = app.check(today()).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -236,25 +412,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Collect { date } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let summary = app.collect(date.unwrap_or_else(today)).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(exit_after_collect(&summary))
         }
         Command::Report => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let summary = app.report(chrono::Utc::now()).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let store = app.setup_store().await?;
             println!("{store} is ready");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { date } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let collected = app.collect(date.unwrap_or_else(today)).await?;
             if collected.wait_seconds.is_some() {
                 println!("{}", serde_json::to_string_pretty(&collected)?);
@@ -271,7 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 days,
                 out,
                 today: today(),
-                settings: cli.settings,
+                config: config()?,
             };
             let done = demo::run(opts).await?;
             println!("{done}");
