@@ -1,7 +1,9 @@
 //! The `seatwatch` command line: the library's commands on the embedded default (SQLite and a
 //! folder) or on AWS, plus `demo` and `sim`, which run a simulated GitLab in-process.
 //!
-//! `anyhow` lives only here, at the edge; errors print as one line with their causes (`{:#}`).
+//! `anyhow` lives only in this crate (here and in the demo), at the edge; errors print as one line
+//! with their causes (`{:#}`). The settings flags are clap's; what they mean is
+//! `seatwatch::config`'s, and a value it refuses exits 2, as a usage error.
 
 mod demo;
 
@@ -139,13 +141,16 @@ struct SettingArgs {
     expiry_warn_days: String,
 
     /// Allow a plain http:// GitLab URL on a host that is not loopback.
+    // A bare flag, as ever: present means "true"; the variable's spellings (1/0, yes/no…) and the
+    // default are the config's, so clap passes the text on unparsed.
     #[arg(
         long = setting::ALLOW_HTTP.flag,
         env = setting::ALLOW_HTTP.env,
-        default_value_t = u8::from(config::DEFAULT_ALLOW_HTTP).to_string(),
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::StringValueParser::new(),
         global = true
     )]
-    allow_http: String,
+    allow_http: Option<String>,
 
     /// GitLab requests in flight at once (the client paces itself by GitLab's rate-limit headers).
     #[arg(
@@ -202,7 +207,7 @@ impl SettingArgs {
             seats_purchased: self.seats_purchased,
             retention_days: Some(self.retention_days),
             expiry_warn_days: Some(self.expiry_warn_days),
-            allow_http: Some(self.allow_http),
+            allow_http: self.allow_http,
             concurrency: Some(self.concurrency),
             request_timeout_secs: Some(self.request_timeout_secs),
             time_zone: Some(self.time_zone),
@@ -527,4 +532,103 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         _ = handle.wait() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatwatch::config::Config;
+    use seatwatch::publish::Destination;
+    use seatwatch::store::StoreUrl;
+
+    /// The settings `seatwatch check ARGS` runs with.
+    fn config_of(args: &[&str]) -> Result<Config, ConfigError> {
+        let argv = ["seatwatch", "check"].iter().chain(args);
+        let cli = Cli::try_parse_from(argv).expect("the flags parse");
+        cli.settings.into_raw().parse()
+    }
+
+    #[test]
+    fn each_flag_lands_in_its_own_setting() {
+        let c = config_of(&[
+            "--gitlab-url=https://gitlab.example.com",
+            "--group= acme ",
+            "--token-file=/run/token",
+            "--secret-id=gitlab-token",
+            "--store=sqlite:x.db",
+            "--site=s3://b/p",
+            "--inactive-days=31",
+            "--grace-days=7",
+            "--exempt=svc-*",
+            "--seat-price=19.5",
+            "--seats-purchased=50",
+            "--retention-days=100",
+            "--expiry-warn-days=3",
+            "--allow-http",
+            "--concurrency=4",
+            "--request-timeout-secs=6",
+            "--time-zone=Europe/Berlin",
+            "--max-retry-secs=9",
+        ])
+        .expect("valid settings");
+        let url = c.gitlab_url.expect("a URL");
+        assert_eq!(url.given, "https://gitlab.example.com");
+        assert_eq!(c.group.expect("a group").as_str(), "acme");
+        assert_eq!(c.token_file, Some("/run/token".into()));
+        assert_eq!(c.secret_id.as_deref(), Some("gitlab-token"));
+        assert_eq!(c.store, StoreUrl::Sqlite("x.db".into()));
+        assert_eq!(
+            c.site,
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p".into()
+            }
+        );
+        assert_eq!(c.policy.inactive_days, 31);
+        assert_eq!(c.policy.grace_days, 7);
+        assert!(c.policy.exempt.is_exempt("svc-ci"));
+        assert_eq!(c.policy.seat_price, Some(19.5));
+        assert_eq!(c.seats_purchased, Some(50));
+        assert_eq!(c.retention_days, 100);
+        assert_eq!(c.expiry_warn_days, 3);
+        assert!(c.allow_http);
+        assert_eq!(c.concurrency, 4);
+        assert_eq!(c.request_timeout, Duration::from_secs(6));
+        assert_eq!(c.time_zone, chrono_tz::Tz::Europe__Berlin);
+        assert_eq!(c.max_retry_time, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn without_flags_the_defaults_are_the_configs() {
+        let from_clap = config_of(&[]).expect("the defaults are valid");
+        let from_config = RawConfig::default().parse().expect("valid");
+        assert_eq!(from_clap.store, from_config.store);
+        assert_eq!(from_clap.site, from_config.site);
+        assert_eq!(from_clap.concurrency, config::DEFAULT_CONCURRENCY);
+        assert_eq!(from_clap.allow_http, from_config.allow_http);
+        assert_eq!(from_clap.request_timeout, from_config.request_timeout);
+        assert_eq!(from_clap.max_retry_time, from_config.max_retry_time);
+        assert_eq!(from_clap.time_zone, from_config.time_zone);
+        assert_eq!(from_clap.retention_days, from_config.retention_days);
+        assert_eq!(from_clap.expiry_warn_days, from_config.expiry_warn_days);
+        assert_eq!(
+            from_clap.policy.inactive_days,
+            from_config.policy.inactive_days
+        );
+        assert_eq!(from_clap.policy.grace_days, from_config.policy.grace_days);
+        assert!(from_clap.policy.exempt.patterns().is_empty());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_flag_and_its_variable() {
+        let err = config_of(&["--concurrency=many"]).expect_err("refused");
+        assert!(matches!(
+            &err,
+            ConfigError::Invalid { setting: named, value, .. }
+                if *named == setting::CONCURRENCY && value == "many"
+        ));
+        let message = err.to_string();
+        assert!(message.contains("--concurrency"), "{message}");
+        assert!(message.contains("SEATWATCH_CONCURRENCY"), "{message}");
+    }
 }
