@@ -237,39 +237,21 @@ impl RawConfig {
 
     /// The typed settings, or the first setting that is wrong.
     pub fn parse(self) -> Result<Config, ConfigError> {
-        let allow_http = match &self.allow_http {
-            None => DEFAULT_ALLOW_HTTP,
-            Some(v) => parse_flag(v).ok_or_else(|| {
-                invalid(setting::ALLOW_HTTP, v, "1/0, true/false, yes/no or on/off")
-            })?,
-        };
-        let seconds = "a whole number of seconds";
+        let allow_http = allow_http(self.allow_http)?;
         Ok(Config {
-            gitlab_url: self.gitlab_url.as_deref().and_then(|given| {
-                let given = given.trim();
-                (!given.is_empty()).then(|| GitLabUrl {
-                    given: given.to_string(),
-                    parsed: BaseUrl::parse(given, allow_http),
-                })
-            }),
+            gitlab_url: gitlab_url(self.gitlab_url, allow_http),
             group: self.group.as_deref().and_then(Group::parse),
             token_file: self.token_file,
             secret_id: self.secret_id.filter(|s| !s.trim().is_empty()),
             store: store_url(self.store, self.table)?,
             site: destination(self.site, self.bucket, self.site_prefix)?,
             policy: Policy {
-                inactive_days: number(
+                inactive_days: days(
                     setting::INACTIVE_DAYS,
                     self.inactive_days,
                     DEFAULT_INACTIVE_DAYS,
-                    "a whole number of days",
                 )?,
-                grace_days: number(
-                    setting::GRACE_DAYS,
-                    self.grace_days,
-                    DEFAULT_GRACE_DAYS,
-                    "a whole number of days",
-                )?,
+                grace_days: days(setting::GRACE_DAYS, self.grace_days, DEFAULT_GRACE_DAYS)?,
                 exempt: exemptions(self.exempt)?,
                 seat_price: seat_price(self.seat_price)?,
             },
@@ -278,17 +260,15 @@ impl RawConfig {
                 self.seats_purchased,
                 "a whole number of seats",
             )?,
-            retention_days: number(
+            retention_days: days(
                 setting::RETENTION_DAYS,
                 self.retention_days,
                 DEFAULT_RETENTION_DAYS,
-                "a whole number of days",
             )?,
-            expiry_warn_days: number(
+            expiry_warn_days: days(
                 setting::EXPIRY_WARN_DAYS,
                 self.expiry_warn_days,
                 DEFAULT_EXPIRY_WARN_DAYS,
-                "a whole number of days",
             )?,
             allow_http,
             // 0 has always meant "one at a time" rather than an error
@@ -299,21 +279,17 @@ impl RawConfig {
                 "a whole number of requests",
             )?
             .max(1),
-            request_timeout: Duration::from_secs(
-                number(
-                    setting::REQUEST_TIMEOUT,
-                    self.request_timeout_secs,
-                    DEFAULT_REQUEST_TIMEOUT.as_secs(),
-                    seconds,
-                )?
-                .max(1),
-            ),
-            max_retry_time: Duration::from_secs(number(
+            request_timeout: seconds(
+                setting::REQUEST_TIMEOUT,
+                self.request_timeout_secs,
+                DEFAULT_REQUEST_TIMEOUT,
+            )?
+            .max(Duration::from_secs(1)),
+            max_retry_time: seconds(
                 setting::MAX_RETRY,
                 self.max_retry_secs,
-                DEFAULT_MAX_RETRY_TIME.as_secs(),
-                seconds,
-            )?),
+                DEFAULT_MAX_RETRY_TIME,
+            )?,
             time_zone: time_zone(self.time_zone)?,
         })
     }
@@ -352,6 +328,41 @@ fn invalid(setting: Setting, value: &str, expected: impl Into<String>) -> Config
         value: value.to_string(),
         expected: expected.into(),
     }
+}
+
+/// The URL as given, parsed but kept even when invalid (see [`GitLabUrl`]); blank is none.
+fn gitlab_url(given: Option<String>, allow_http: bool) -> Option<GitLabUrl> {
+    let given = given?.trim().to_string();
+    (!given.is_empty()).then(|| GitLabUrl {
+        parsed: BaseUrl::parse(&given, allow_http),
+        given,
+    })
+}
+
+fn allow_http(given: Option<String>) -> Result<bool, ConfigError> {
+    let Some(v) = given else {
+        return Ok(DEFAULT_ALLOW_HTTP);
+    };
+    parse_flag(&v)
+        .ok_or_else(|| invalid(setting::ALLOW_HTTP, &v, "1/0, true/false, yes/no or on/off"))
+}
+
+fn days(setting: Setting, given: Option<String>, default: u32) -> Result<u32, ConfigError> {
+    number(setting, given, default, "a whole number of days")
+}
+
+fn seconds(
+    setting: Setting,
+    given: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let secs = number(
+        setting,
+        given,
+        default.as_secs(),
+        "a whole number of seconds",
+    )?;
+    Ok(Duration::from_secs(secs))
 }
 
 /// A number, or `default` when not given.
