@@ -1,23 +1,14 @@
 //! The commands as the CLI and the Lambda functions run them (`App`): token rotation picked up
 //! after a 401, and collect + report on the embedded default.
 
-use clap::Parser;
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::{Config, RawConfig};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{LicenceMode, SimConfig, SimHandle, tokens};
 
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: Settings,
-}
-
-/// Settings as the CLI would parse them from these flags (and no environment of the test's).
-fn settings(args: &[&str]) -> Settings {
-    let mut argv = vec!["seatwatch"];
-    argv.extend_from_slice(args);
-    Args::try_parse_from(argv).expect("valid flags").settings
+/// The settings given (and no environment of the test's), typed as the CLI types them.
+fn config(raw: RawConfig) -> Config {
+    raw.parse().expect("valid settings")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -35,16 +26,13 @@ async fn token_rotated_in_the_source_is_picked_up_after_a_401() {
     let db = format!("sqlite:{}", dir.path().join("s.db").display());
     let site = dir.path().join("site");
     let url = sim.base_url();
-    let app = App::new(settings(&[
-        "--gitlab-url",
-        &url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "--store",
-        &db,
-        "--site",
-        site.to_str().unwrap(),
-    ]))
+    let app = App::new(config(RawConfig {
+        gitlab_url: Some(url.clone()),
+        token_file: Some(token_file.clone()),
+        store: Some(db.clone()),
+        site: Some(site.display().to_string()),
+        ..RawConfig::default()
+    }))
     .await
     .unwrap();
 
@@ -76,14 +64,12 @@ async fn token_rotated_in_the_source_is_picked_up_after_a_401() {
 async fn report_without_any_snapshot_says_to_collect_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("empty.db").display());
-    let app = App::new(settings(&[
-        "--gitlab-url",
-        "https://gitlab.example.com",
-        "--store",
-        &db,
-        "--token-file",
-        "/nonexistent",
-    ]))
+    let app = App::new(config(RawConfig {
+        gitlab_url: Some("https://gitlab.example.com".into()),
+        store: Some(db.clone()),
+        token_file: Some("/nonexistent".into()),
+        ..RawConfig::default()
+    }))
     .await
     .unwrap();
     let err = app
@@ -107,16 +93,13 @@ async fn collect_and_report(mode: LicenceMode) -> (serde_json::Value, String) {
     let db = format!("sqlite:{}", dir.path().join("s.db").display());
     let site = dir.path().join("site");
     let url = sim.base_url();
-    let app = App::new(settings(&[
-        "--gitlab-url",
-        &url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "--store",
-        &db,
-        "--site",
-        site.to_str().unwrap(),
-    ]))
+    let app = App::new(config(RawConfig {
+        gitlab_url: Some(url.clone()),
+        token_file: Some(token_file.clone()),
+        store: Some(db.clone()),
+        site: Some(site.display().to_string()),
+        ..RawConfig::default()
+    }))
     .await
     .unwrap();
     let collected = app.collect(date).await.expect("collect");

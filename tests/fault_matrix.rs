@@ -17,10 +17,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
-use seatwatch::config::Settings;
+use seatwatch::config::RawConfig;
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, SqliteStore, StoreError};
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 use seatwatch_gitlab::{BaseUrl, Client, Token};
@@ -41,18 +40,6 @@ fn day2() -> NaiveDate {
 /// The report clock: fixed, so re-rendering unchanged data gives byte-identical files.
 fn report_time() -> DateTime<Utc> {
     day2().and_hms_opt(7, 0, 0).expect("valid time").and_utc()
-}
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: Settings,
-}
-
-fn settings(args: &[&str]) -> Settings {
-    let mut argv = vec!["seatwatch"];
-    argv.extend_from_slice(args);
-    Args::try_parse_from(argv).expect("valid flags").settings
 }
 
 /// The simulator, anchored on day 2 (so both days describe one population), showing day 1.
@@ -178,22 +165,18 @@ impl Case {
     async fn app(&self) -> App {
         let url = self.sim.base_url();
         let store = format!("sqlite:{}", self.db.display());
-        App::new(settings(&[
-            "--gitlab-url",
-            &url,
-            "--token-file",
-            self.token_file.to_str().expect("utf-8 path"),
-            "--store",
-            &store,
-            "--site",
-            self.site.to_str().expect("utf-8 path"),
-            "--request-timeout-secs",
-            "1",
-            "--max-retry-secs",
-            "8",
-        ]))
-        .await
-        .expect("app")
+        let config = RawConfig {
+            gitlab_url: Some(url),
+            token_file: Some(self.token_file.clone()),
+            store: Some(store),
+            site: Some(self.site.display().to_string()),
+            request_timeout_secs: Some("1".into()),
+            max_retry_secs: Some("8".into()),
+            ..RawConfig::default()
+        }
+        .parse()
+        .expect("valid settings");
+        App::new(config).await.expect("app")
     }
 
     fn store(&self) -> SqliteStore {

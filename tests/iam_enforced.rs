@@ -31,9 +31,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::Parser;
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::{Config, RawConfig};
 use seatwatch::lambda::{self, FunctionError, RetryClass};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
@@ -57,12 +56,6 @@ fn date() -> NaiveDate {
 
 fn now() -> DateTime<Utc> {
     date().and_hms_opt(7, 0, 0).expect("valid time").and_utc()
-}
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: Settings,
 }
 
 fn actions_of(statement: &Json) -> Vec<String> {
@@ -144,26 +137,23 @@ fn function_env(t: &Template, ctx: &Context, function: &str) -> BTreeMap<String,
     env
 }
 
-/// Settings as `Settings::from_lambda_env` builds them from that environment.
-fn settings_from(env: &BTreeMap<String, String>) -> Settings {
-    let mut argv: Vec<String> = vec!["seatwatch".into()];
-    let mut flag = |name: &str, value: String| {
-        argv.push(format!("--{name}"));
-        argv.push(value);
-    };
-    if let Some(url) = env.get("GITLAB_URL") {
-        flag("gitlab-url", url.clone());
-    }
-    if let Some(secret) = env.get("SEATWATCH_SECRET_ID") {
-        flag("secret-id", secret.clone());
-    }
-    if let Some(table) = env.get("SEATWATCH_TABLE") {
-        flag("store", format!("dynamodb:{table}"));
-    }
-    if let Some(bucket) = env.get("SEATWATCH_BUCKET") {
-        flag("site", format!("s3://{bucket}"));
-    }
-    Args::try_parse_from(argv).expect("valid flags").settings
+/// Settings as `Config::from_lambda_env` builds them from that environment, limited to the
+/// variables that say where things are (URL, secret, table, bucket).
+fn settings_from(env: &BTreeMap<String, String>) -> Config {
+    const WHERE: [&str; 4] = [
+        "GITLAB_URL",
+        "SEATWATCH_SECRET_ID",
+        "SEATWATCH_TABLE",
+        "SEATWATCH_BUCKET",
+    ];
+    RawConfig::from_env(|name| {
+        WHERE
+            .contains(&name)
+            .then(|| env.get(name).cloned())
+            .flatten()
+    })
+    .parse()
+    .expect("valid settings")
 }
 
 /// What moto can evaluate: non-S3 statements widened to `*` (moto checks those against `*`), and
@@ -300,7 +290,7 @@ enum Outcome {
     Failed(FunctionError),
 }
 
-async fn run_function(function: &str, settings: Settings, aws: aws_config::SdkConfig) -> Outcome {
+async fn run_function(function: &str, settings: Config, aws: aws_config::SdkConfig) -> Outcome {
     let app = match App::with_aws(settings, aws).await {
         Ok(app) => app,
         Err(e) => return Outcome::Failed(e.into()),

@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{Days, NaiveDate, NaiveTime};
 
 use seatwatch::collect::{self, CollectOptions};
-use seatwatch::config::Settings;
+use seatwatch::config::Config;
 use seatwatch::publish::Destination;
 use seatwatch::store::{SnapshotStore, SqliteStore};
 use seatwatch_gitlab::{BaseUrl, Client, Token};
@@ -25,8 +25,9 @@ pub struct DemoOptions {
     pub out: PathBuf,
     /// The last simulated day.
     pub today: NaiveDate,
-    /// Policy settings (inactive days, exemptions, price) apply to the demo too.
-    pub settings: Settings,
+    /// The settings' policy (inactive days, exemptions, price), retention and concurrency
+    /// apply to the demo too.
+    pub config: Config,
 }
 
 /// Runs the demo; returns the text to show the user.
@@ -56,9 +57,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     let client = Client::new(
         base,
         Token::new(tokens::ADMIN),
-        opts.settings.client_options(),
+        opts.config.client_options(),
     )?;
-    let store = SqliteStore::open(&db, opts.settings.retention_days)?;
+    let store = SqliteStore::open(&db, opts.config.retention_days)?;
     store.ensure_ready().await?;
 
     eprintln!(
@@ -72,7 +73,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     while date <= opts.today {
         sim.set_clock(date, run_at);
         let mut copts = CollectOptions::new(date);
-        copts.events_concurrency = 16;
+        copts.events_concurrency = opts.config.concurrency;
         let at = date.and_time(run_at).and_utc();
         collect::collect(&client, &store, &copts, at)
             .await
@@ -81,7 +82,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
     }
 
     let instance = collect::instance_id(&client, None);
-    let mut policy = seatwatch::app::policy(&opts.settings)?;
+    let mut policy = opts.config.policy.clone();
     // so that the cost section has figures
     policy.seat_price = policy.seat_price.or(Some(29.0));
     let now = opts

@@ -1,8 +1,9 @@
 //! The `seatwatch` command line: the library's commands on the embedded default (SQLite and a
 //! folder) or on AWS, plus `demo` and `sim`, which run a simulated GitLab in-process.
 //!
-//! `anyhow` lives only in this crate (here and in `demo`), at the edge; errors print as one line
-//! with their causes (`{:#}`).
+//! `anyhow` lives only in this crate (here and in the demo), at the edge; errors print as one line
+//! with their causes (`{:#}`). The settings flags are clap's; what they mean is
+//! `seatwatch::config`'s, and a value it refuses exits 2, as a usage error.
 
 mod demo;
 
@@ -16,7 +17,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::{self, ConfigError, RawConfig, setting};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle};
 
@@ -29,7 +30,7 @@ use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, T
 )]
 struct Cli {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingArgs,
 
     /// Log filter (tracing syntax), e.g. `debug` or `seatwatch=debug`.
     #[arg(
@@ -42,6 +43,178 @@ struct Cli {
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// Every setting of seatwatch as flags, each with its environment variable (flags win). Names and
+/// defaults come from [`seatwatch::config`]; values are checked there, by [`RawConfig::parse`].
+#[derive(clap::Args)]
+struct SettingArgs {
+    /// GitLab base URL, e.g. https://gitlab.example.com (a relative path such as /gitlab is kept).
+    #[arg(long = setting::GITLAB_URL.flag, env = setting::GITLAB_URL.env, global = true)]
+    gitlab_url: Option<String>,
+
+    /// Top-level group to monitor on GitLab.com (id or full path); selects GitLab.com mode.
+    #[arg(long = setting::GROUP.flag, env = setting::GROUP.env, global = true)]
+    group: Option<String>,
+
+    /// Read the token from this file (first line) instead of GITLAB_TOKEN.
+    #[arg(long = setting::TOKEN_FILE.flag, global = true)]
+    token_file: Option<PathBuf>,
+
+    /// Read the token from this AWS Secrets Manager secret (bare token or {"token", "url"}).
+    #[arg(long = setting::SECRET_ID.flag, env = setting::SECRET_ID.env, global = true)]
+    secret_id: Option<String>,
+
+    /// Where snapshots live: sqlite:PATH or dynamodb:TABLE.
+    #[arg(
+        long = setting::STORE.flag,
+        env = setting::STORE.env,
+        default_value = config::DEFAULT_STORE,
+        global = true
+    )]
+    store: String,
+
+    /// Where the site goes: a folder or s3://bucket/prefix.
+    #[arg(
+        long = setting::SITE.flag,
+        env = setting::SITE.env,
+        default_value = config::DEFAULT_SITE,
+        global = true
+    )]
+    site: String,
+
+    /// Days without activity or sign-in after which a seat is reclaimable.
+    #[arg(
+        long = setting::INACTIVE_DAYS.flag,
+        env = setting::INACTIVE_DAYS.env,
+        default_value_t = config::DEFAULT_INACTIVE_DAYS.to_string(),
+        global = true
+    )]
+    inactive_days: String,
+
+    /// Days a never-signed-in account is left alone after it was created.
+    #[arg(
+        long = setting::GRACE_DAYS.flag,
+        env = setting::GRACE_DAYS.env,
+        default_value_t = config::DEFAULT_GRACE_DAYS.to_string(),
+        global = true
+    )]
+    grace_days: String,
+
+    /// Comma-separated usernames and globs (svc-*) never listed as reclaimable.
+    #[arg(
+        long = setting::EXEMPT.flag,
+        env = setting::EXEMPT.env,
+        default_value = "",
+        global = true
+    )]
+    exempt: String,
+
+    /// Price of one seat per month, for the cost figures.
+    #[arg(long = setting::SEAT_PRICE.flag, env = setting::SEAT_PRICE.env, global = true)]
+    seat_price: Option<String>,
+
+    /// Seats bought (GitLab.com only: its API does not report them).
+    #[arg(
+        long = setting::SEATS_PURCHASED.flag,
+        env = setting::SEATS_PURCHASED.env,
+        global = true
+    )]
+    seats_purchased: Option<String>,
+
+    /// Days member details are kept; day summaries are kept for ever.
+    #[arg(
+        long = setting::RETENTION_DAYS.flag,
+        env = setting::RETENTION_DAYS.env,
+        default_value_t = config::DEFAULT_RETENTION_DAYS.to_string(),
+        global = true
+    )]
+    retention_days: String,
+
+    /// Warn when the token expires within this many days.
+    #[arg(
+        long = setting::EXPIRY_WARN_DAYS.flag,
+        env = setting::EXPIRY_WARN_DAYS.env,
+        default_value_t = config::DEFAULT_EXPIRY_WARN_DAYS.to_string(),
+        global = true
+    )]
+    expiry_warn_days: String,
+
+    /// Allow a plain http:// GitLab URL on a host that is not loopback.
+    // A bare flag, as ever: present means "true"; the variable's spellings (1/0, yes/no…) and the
+    // default are the config's, so clap passes the text on unparsed.
+    #[arg(
+        long = setting::ALLOW_HTTP.flag,
+        env = setting::ALLOW_HTTP.env,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::StringValueParser::new(),
+        global = true
+    )]
+    allow_http: Option<String>,
+
+    /// GitLab requests in flight at once (the client paces itself by GitLab's rate-limit headers).
+    #[arg(
+        long = setting::CONCURRENCY.flag,
+        env = setting::CONCURRENCY.env,
+        default_value_t = config::DEFAULT_CONCURRENCY.to_string(),
+        global = true
+    )]
+    concurrency: String,
+
+    /// Seconds before one GitLab request times out.
+    #[arg(
+        long = setting::REQUEST_TIMEOUT.flag,
+        env = setting::REQUEST_TIMEOUT.env,
+        default_value_t = config::DEFAULT_REQUEST_TIMEOUT.as_secs().to_string(),
+        global = true
+    )]
+    request_timeout_secs: String,
+
+    /// The GitLab instance's time zone (`gitlab_rails['time_zone']`), an IANA name such as
+    /// Europe/Berlin: GitLab counts event days there. GitLab.com and GitLab's default are UTC.
+    #[arg(
+        long = setting::TIME_ZONE.flag,
+        env = setting::TIME_ZONE.env,
+        default_value_t = config::DEFAULT_TIME_ZONE.to_string(),
+        global = true
+    )]
+    time_zone: String,
+
+    /// Seconds of retrying (429, 5xx, timeouts) before a GitLab call gives up.
+    #[arg(
+        long = setting::MAX_RETRY.flag,
+        env = setting::MAX_RETRY.env,
+        default_value_t = config::DEFAULT_MAX_RETRY_TIME.as_secs().to_string(),
+        global = true
+    )]
+    max_retry_secs: String,
+}
+
+impl SettingArgs {
+    /// The settings as given; the Lambda-only ones (table, bucket) have no flag.
+    fn into_raw(self) -> RawConfig {
+        RawConfig {
+            gitlab_url: self.gitlab_url,
+            group: self.group,
+            token_file: self.token_file,
+            secret_id: self.secret_id,
+            store: Some(self.store),
+            site: Some(self.site),
+            inactive_days: Some(self.inactive_days),
+            grace_days: Some(self.grace_days),
+            exempt: Some(self.exempt),
+            seat_price: self.seat_price,
+            seats_purchased: self.seats_purchased,
+            retention_days: Some(self.retention_days),
+            expiry_warn_days: Some(self.expiry_warn_days),
+            allow_http: self.allow_http,
+            concurrency: Some(self.concurrency),
+            request_timeout_secs: Some(self.request_timeout_secs),
+            time_zone: Some(self.time_zone),
+            max_retry_secs: Some(self.max_retry_secs),
+            ..RawConfig::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -199,7 +372,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // a setting that does not parse is a usage error, as the ones clap refuses are
+            if e.is::<ConfigError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -220,9 +398,11 @@ fn today() -> NaiveDate {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // parsed by the commands that use settings: `sim` runs whatever they say
+    let config = || cli.settings.into_raw().parse();
     match cli.command {
         Command::Check { json } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let report = app.check(today()).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -237,25 +417,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Collect { date } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let summary = app.collect(date.unwrap_or_else(today)).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(exit_after_collect(&summary))
         }
         Command::Report => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let summary = app.report(chrono::Utc::now()).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let store = app.setup_store().await?;
             println!("{store} is ready");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { date } => {
-            let app = App::new(cli.settings).await?;
+            let app = App::new(config()?).await?;
             let collected = app.collect(date.unwrap_or_else(today)).await?;
             if collected.wait_seconds.is_some() {
                 println!("{}", serde_json::to_string_pretty(&collected)?);
@@ -272,7 +452,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 days,
                 out,
                 today: today(),
-                settings: cli.settings,
+                config: config()?,
             };
             let done = demo::run(opts).await?;
             println!("{done}");
@@ -360,4 +540,103 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         _ = handle.wait() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatwatch::config::Config;
+    use seatwatch::publish::Destination;
+    use seatwatch::store::StoreUrl;
+
+    /// The settings `seatwatch check ARGS` runs with.
+    fn config_of(args: &[&str]) -> Result<Config, ConfigError> {
+        let argv = ["seatwatch", "check"].iter().chain(args);
+        let cli = Cli::try_parse_from(argv).expect("the flags parse");
+        cli.settings.into_raw().parse()
+    }
+
+    #[test]
+    fn each_flag_lands_in_its_own_setting() {
+        let c = config_of(&[
+            "--gitlab-url=https://gitlab.example.com",
+            "--group= acme ",
+            "--token-file=/run/token",
+            "--secret-id=gitlab-token",
+            "--store=sqlite:x.db",
+            "--site=s3://b/p",
+            "--inactive-days=31",
+            "--grace-days=7",
+            "--exempt=svc-*",
+            "--seat-price=19.5",
+            "--seats-purchased=50",
+            "--retention-days=100",
+            "--expiry-warn-days=3",
+            "--allow-http",
+            "--concurrency=4",
+            "--request-timeout-secs=6",
+            "--time-zone=Europe/Berlin",
+            "--max-retry-secs=9",
+        ])
+        .expect("valid settings");
+        let url = c.gitlab_url.expect("a URL");
+        assert_eq!(url.given, "https://gitlab.example.com");
+        assert_eq!(c.group.expect("a group").as_str(), "acme");
+        assert_eq!(c.token_file, Some("/run/token".into()));
+        assert_eq!(c.secret_id.as_deref(), Some("gitlab-token"));
+        assert_eq!(c.store, StoreUrl::Sqlite("x.db".into()));
+        assert_eq!(
+            c.site,
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p".into()
+            }
+        );
+        assert_eq!(c.policy.inactive_days, 31);
+        assert_eq!(c.policy.grace_days, 7);
+        assert!(c.policy.exempt.is_exempt("svc-ci"));
+        assert_eq!(c.policy.seat_price, Some(19.5));
+        assert_eq!(c.seats_purchased, Some(50));
+        assert_eq!(c.retention_days, 100);
+        assert_eq!(c.expiry_warn_days, 3);
+        assert!(c.allow_http);
+        assert_eq!(c.concurrency, 4);
+        assert_eq!(c.request_timeout, Duration::from_secs(6));
+        assert_eq!(c.time_zone, chrono_tz::Tz::Europe__Berlin);
+        assert_eq!(c.max_retry_time, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn without_flags_the_defaults_are_the_configs() {
+        let from_clap = config_of(&[]).expect("the defaults are valid");
+        let from_config = RawConfig::default().parse().expect("valid");
+        assert_eq!(from_clap.store, from_config.store);
+        assert_eq!(from_clap.site, from_config.site);
+        assert_eq!(from_clap.concurrency, config::DEFAULT_CONCURRENCY);
+        assert_eq!(from_clap.allow_http, from_config.allow_http);
+        assert_eq!(from_clap.request_timeout, from_config.request_timeout);
+        assert_eq!(from_clap.max_retry_time, from_config.max_retry_time);
+        assert_eq!(from_clap.time_zone, from_config.time_zone);
+        assert_eq!(from_clap.retention_days, from_config.retention_days);
+        assert_eq!(from_clap.expiry_warn_days, from_config.expiry_warn_days);
+        assert_eq!(
+            from_clap.policy.inactive_days,
+            from_config.policy.inactive_days
+        );
+        assert_eq!(from_clap.policy.grace_days, from_config.policy.grace_days);
+        assert!(from_clap.policy.exempt.patterns().is_empty());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_flag_and_its_variable() {
+        let err = config_of(&["--concurrency=many"]).expect_err("refused");
+        assert!(matches!(
+            &err,
+            ConfigError::Invalid { setting: named, value, .. }
+                if *named == setting::CONCURRENCY && value == "many"
+        ));
+        let message = err.to_string();
+        assert!(message.contains("--concurrency"), "{message}");
+        assert!(message.contains("SEATWATCH_CONCURRENCY"), "{message}");
+    }
 }

@@ -77,7 +77,7 @@ impl Exemptions {
         Ok(Exemptions { patterns, set })
     }
 
-    fn is_exempt(&self, username: &str) -> bool {
+    pub fn is_exempt(&self, username: &str) -> bool {
         !self.patterns.is_empty() && self.set.is_match(username)
     }
 
@@ -106,11 +106,16 @@ pub struct Policy {
     pub seat_price: Option<f64>,
 }
 
+/// Days without activity or sign-in after which a seat is reclaimable, unless set otherwise.
+pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
+/// Days a never-signed-in account is left alone after it was created, unless set otherwise.
+pub const DEFAULT_GRACE_DAYS: u32 = 14;
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            inactive_days: 90,
-            grace_days: 14,
+            inactive_days: DEFAULT_INACTIVE_DAYS,
+            grace_days: DEFAULT_GRACE_DAYS,
             exempt: Exemptions::default(),
             seat_price: None,
         }

@@ -46,6 +46,8 @@ pub struct ClientOptions {
     pub user_agent: String,
 }
 
+// The application never runs with these numbers: `seatwatch::config` sets concurrency, timeout
+// and retry budget from its own `DEFAULT_*`, the one place they are defined for the app.
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {

@@ -1,4 +1,4 @@
-//! Wiring: from [`Settings`] to the clients, stores and destinations the commands need.
+//! Wiring: from the typed [`Config`] to the clients, stores and destinations the commands need.
 //!
 //! The CLI and the Lambda functions both build one [`App`] (once per process, i.e. once per cold
 //! start) and call its commands, so neither holds logic of its own. AWS configuration is loaded
@@ -13,11 +13,11 @@ use tokio::sync::OnceCell;
 
 use crate::check::{self, CheckReport};
 use crate::collect::{self, CollectError, CollectOptions, CollectOutcome};
-use crate::config::Settings;
+use crate::config::{Config, ConfigError};
 use crate::publish::{self, Destination};
 use crate::secrets::{SecretError, TokenProvider, TokenSource};
 use crate::store::{self, SnapshotStore, StoreUrl};
-use seatwatch_core::analyse::{self, Exemptions, Policy};
+use seatwatch_core::analyse::{self, Policy};
 use seatwatch_core::site;
 use seatwatch_core::snapshot::InstanceId;
 use seatwatch_gitlab::{Client, GitLabError};
@@ -28,7 +28,7 @@ pub enum AppError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
-    Settings(#[from] crate::config::SettingsError),
+    Config(#[from] ConfigError),
     #[error(transparent)]
     GitLab(#[from] GitLabError),
     // The wrapped error is part of the message and deliberately not a `source()`: printed with
@@ -90,7 +90,7 @@ impl AppError {
 
 /// Everything a command needs, built once per process.
 pub struct App {
-    pub settings: Settings,
+    pub config: Config,
     pub tokens: TokenProvider,
     aws: OnceCell<aws_config::SdkConfig>,
     client: OnceCell<Client>,
@@ -116,23 +116,20 @@ pub async fn load_aws_config() -> aws_config::SdkConfig {
 
 impl App {
     /// Chooses the token source (file, secret, or `GITLAB_TOKEN`) without reading it yet.
-    pub async fn new(settings: Settings) -> Result<App, AppError> {
-        App::build(settings, OnceCell::new()).await
+    pub async fn new(config: Config) -> Result<App, AppError> {
+        App::build(config, OnceCell::new()).await
     }
 
     /// Like [`App::new`], with the AWS configuration given rather than loaded from the
     /// environment: a test runs a function's code path under one principal's credentials.
-    pub async fn with_aws(settings: Settings, aws: aws_config::SdkConfig) -> Result<App, AppError> {
-        App::build(settings, OnceCell::new_with(Some(aws))).await
+    pub async fn with_aws(config: Config, aws: aws_config::SdkConfig) -> Result<App, AppError> {
+        App::build(config, OnceCell::new_with(Some(aws))).await
     }
 
-    async fn build(
-        settings: Settings,
-        aws: OnceCell<aws_config::SdkConfig>,
-    ) -> Result<App, AppError> {
+    async fn build(config: Config, aws: OnceCell<aws_config::SdkConfig>) -> Result<App, AppError> {
         let source = TokenSource::choose(
-            settings.token_file.clone(),
-            settings.secret_id.clone(),
+            config.token_file.clone(),
+            config.secret_id.clone(),
             || async {
                 let cfg = aws.get_or_init(load_aws_config).await;
                 aws_sdk_secretsmanager::Client::new(cfg)
@@ -143,7 +140,7 @@ impl App {
         // other commands fail on their first read with the same message.
         let tokens = TokenProvider::new(source?);
         Ok(App {
-            settings,
+            config,
             tokens,
             aws,
             client: OnceCell::new(),
@@ -158,7 +155,7 @@ impl App {
 
     /// Pre-flight checks as of `today`.
     pub async fn check(&self, today: NaiveDate) -> CheckReport {
-        check::run(&self.settings, &self.tokens, today).await
+        check::run(&self.config, &self.tokens, today).await
     }
 
     /// The GitLab client, built on first use from the settings and the token source.
@@ -166,11 +163,11 @@ impl App {
         self.client
             .get_or_try_init(|| async {
                 let creds = self.tokens.get().await?;
-                let base = self.settings.base_url(creds.url.as_deref())?;
+                let base = self.config.base_url(creds.url.as_deref())?;
                 Ok::<_, AppError>(Client::new(
                     base,
                     creds.token,
-                    self.settings.client_options(),
+                    self.config.client_options(),
                 )?)
             })
             .await
@@ -188,8 +185,8 @@ impl App {
         let store = self
             .store
             .get_or_try_init(|| async {
-                let url: StoreUrl = self.settings.store.parse()?;
-                let store = self.open_store(&url).await?;
+                let url = &self.config.store;
+                let store = self.open_store(url).await?;
                 if matches!(url, StoreUrl::Sqlite(_)) {
                     store.ensure_ready().await?;
                 }
@@ -202,8 +199,8 @@ impl App {
     /// The explicit provisioning step (`seatwatch setup`): creates the store when missing (a
     /// DynamoDB table with its TTL, or the SQLite schema). Idempotent. Returns the store's URL.
     pub async fn setup_store(&self) -> Result<String, AppError> {
-        let url: StoreUrl = self.settings.store.parse()?;
-        let store = self.open_store(&url).await?;
+        let url = &self.config.store;
+        let store = self.open_store(url).await?;
         store.ensure_ready().await?;
         Ok(url.to_string())
     }
@@ -213,12 +210,7 @@ impl App {
             StoreUrl::DynamoDb(_) => Some(self.aws().await),
             StoreUrl::Sqlite(_) => None,
         };
-        Ok(store::open(url, aws, self.settings.retention_days).await?)
-    }
-
-    /// The analysis policy from the settings.
-    pub fn policy(&self) -> Result<Policy, AppError> {
-        policy(&self.settings)
+        Ok(store::open(url, aws, self.config.retention_days).await?)
     }
 
     /// Collects the snapshot of `date`, to the end.
@@ -239,11 +231,11 @@ impl App {
         let client = self.client().await?;
         let store = self.store().await?;
         let mut opts = CollectOptions::new(date);
-        opts.group = self.group();
-        opts.seats_purchased = self.settings.seats_purchased;
-        opts.events_concurrency = self.settings.concurrency.max(1);
+        opts.group = self.config.group.as_ref().map(|g| g.as_str().to_string());
+        opts.seats_purchased = self.config.seats_purchased;
+        opts.events_concurrency = self.config.concurrency;
         opts.deadline = deadline;
-        opts.time_zone = self.settings.time_zone;
+        opts.time_zone = self.config.time_zone;
         let mut refreshed = false;
         loop {
             // Boxed: the collect future is deep enough to overflow type-layout limits when
@@ -266,29 +258,15 @@ impl App {
         }
     }
 
-    fn group(&self) -> Option<String> {
-        self.settings
-            .group
-            .as_deref()
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(str::to_string)
-    }
-
     /// Which instance to report on: the one the settings name, or the only one in the store.
     async fn instance(&self, store: &dyn SnapshotStore) -> Result<InstanceId, AppError> {
-        if let Some(url) = self
-            .settings
-            .gitlab_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
-            let base = seatwatch_gitlab::BaseUrl::parse(url.trim(), self.settings.allow_http)
-                .map_err(crate::config::SettingsError::from)?;
-            return Ok(InstanceId::new(
-                &base.host_and_path(),
-                self.group().as_deref(),
-            ));
+        if let Some(url) = &self.config.gitlab_url {
+            let base = url
+                .parsed
+                .as_ref()
+                .map_err(|e| ConfigError::from(e.clone()))?;
+            let group = self.config.group.as_ref().map(|g| g.as_str());
+            return Ok(InstanceId::new(&base.host_and_path(), group));
         }
         let all = store.instances().await?;
         match all.as_slice() {
@@ -307,27 +285,21 @@ impl App {
     pub async fn report(&self, now: DateTime<Utc>) -> Result<ReportSummary, AppError> {
         let store = self.store().await?;
         let instance = self.instance(store).await?;
-        let dest: Destination = self
-            .settings
-            .site
-            .parse()
-            .map_err(|e: publish::PublishError| AppError::Invalid(e.to_string()))?;
-        let s3 = match &dest {
+        let dest = &self.config.site;
+        let s3 = match dest {
             Destination::S3 { .. } => Some(publish::s3_client(self.aws().await)),
             Destination::Folder(_) => None,
         };
-        render_and_publish(store, &instance, &self.policy()?, now, &dest, s3.as_ref()).await
+        render_and_publish(
+            store,
+            &instance,
+            &self.config.policy,
+            now,
+            dest,
+            s3.as_ref(),
+        )
+        .await
     }
-}
-
-/// The analysis policy the settings describe.
-pub fn policy(settings: &Settings) -> Result<Policy, AppError> {
-    Ok(Policy {
-        inactive_days: settings.inactive_days,
-        grace_days: settings.grace_days,
-        exempt: Exemptions::parse(&settings.exempt)?,
-        seat_price: settings.seat_price,
-    })
 }
 
 /// The report of an instance's latest committed day, rendered and published to `dest`: what

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::config::Settings;
+use crate::config::Config;
 use crate::secrets::TokenProvider;
 use seatwatch_gitlab::{BaseUrl, Client, GitLabError, PersonalAccessToken};
 
@@ -120,7 +120,7 @@ impl Checks {
 }
 
 /// Runs every check against the GitLab the settings name, as of `today` (for the expiry check).
-pub async fn run(settings: &Settings, tokens: &TokenProvider, today: NaiveDate) -> CheckReport {
+pub async fn run(settings: &Config, tokens: &TokenProvider, today: NaiveDate) -> CheckReport {
     let mut out = Checks {
         checks: Vec::new(),
         token_expires_at: None,
@@ -130,7 +130,8 @@ pub async fn run(settings: &Settings, tokens: &TokenProvider, today: NaiveDate) 
     let secret_url = creds.as_ref().ok().and_then(|c| c.url.clone());
     let shown_url = settings
         .gitlab_url
-        .clone()
+        .as_ref()
+        .map(|u| u.given.clone())
         .or_else(|| secret_url.clone())
         .unwrap_or_default();
 
@@ -190,9 +191,9 @@ pub async fn run(settings: &Settings, tokens: &TokenProvider, today: NaiveDate) 
     scopes(&mut out, &pat);
     expiry(&mut out, &pat, today, settings.expiry_warn_days);
 
-    match settings.group.as_deref().filter(|g| !g.trim().is_empty()) {
+    match &settings.group {
         None => self_managed(&mut out, &client).await,
-        Some(group) => gitlab_com(&mut out, &client, group.trim()).await,
+        Some(group) => gitlab_com(&mut out, &client, group.as_str()).await,
     }
     rate_limit(&mut out, &client);
     out.finish(gitlab_url)

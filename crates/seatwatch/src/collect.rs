@@ -86,10 +86,10 @@ impl CollectOptions {
             group: None,
             seats_purchased: None,
             part_size: 2000,
-            events_concurrency: 16,
+            events_concurrency: crate::config::DEFAULT_CONCURRENCY,
             deadline: None,
             reserve: Duration::from_secs(20),
-            time_zone: Tz::UTC,
+            time_zone: crate::config::DEFAULT_TIME_ZONE,
         }
     }
 }

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::Config;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     seatwatch::lambda::init_logging();
-    let app = App::new(Settings::from_lambda_env()?).await?;
+    let app = App::new(Config::from_lambda_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline(&event.context);

@@ -7,13 +7,13 @@
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
-use seatwatch::config::Settings;
+use seatwatch::config::Config;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     seatwatch::lambda::init_logging();
-    let app = App::new(Settings::from_lambda_env()?).await?;
+    let app = App::new(Config::from_lambda_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         seatwatch::lambda::report(app, chrono::Utc::now())
