@@ -16,7 +16,7 @@ use crate::collect::{self, CollectError, CollectOptions, CollectOutcome};
 use crate::config::Settings;
 use crate::publish::{self, Destination};
 use crate::secrets::{SecretError, TokenProvider, TokenSource};
-use crate::store::{self, SnapshotStore, StoreUrl};
+use crate::store::{self, SnapshotReader, SnapshotStore, SnapshotWriter, StoreUrl};
 use seatwatch_core::analyse::{self, Exemptions, Policy};
 use seatwatch_core::site;
 use seatwatch_core::snapshot::InstanceId;
@@ -184,7 +184,7 @@ impl App {
     /// their roles need no `DescribeTable`, `DescribeTimeToLive`, `CreateTable` or
     /// `UpdateTimeToLive`. A missing table shows on the first read as
     /// [`store::StoreError::TableMissing`].
-    pub async fn store(&self) -> Result<&dyn SnapshotStore, AppError> {
+    async fn store(&self) -> Result<&dyn SnapshotStore, AppError> {
         let store = self
             .store
             .get_or_try_init(|| async {
@@ -197,6 +197,16 @@ impl App {
             })
             .await?;
         Ok(store.as_ref())
+    }
+
+    /// The store as `report` uses it: read only.
+    pub async fn reader(&self) -> Result<&dyn SnapshotReader, AppError> {
+        Ok(self.store().await?)
+    }
+
+    /// The store as `collect` uses it: write a day, keep a checkpoint, read the previous day.
+    pub async fn writer(&self) -> Result<&dyn SnapshotWriter, AppError> {
+        Ok(self.store().await?)
     }
 
     /// The explicit provisioning step (`seatwatch setup`): creates the store when missing (a
@@ -237,7 +247,7 @@ impl App {
         deadline: Option<Instant>,
     ) -> Result<CollectOutcome, AppError> {
         let client = self.client().await?;
-        let store = self.store().await?;
+        let store = self.writer().await?;
         let mut opts = CollectOptions::new(date);
         opts.group = self.group();
         opts.seats_purchased = self.settings.seats_purchased;
@@ -276,7 +286,7 @@ impl App {
     }
 
     /// Which instance to report on: the one the settings name, or the only one in the store.
-    async fn instance(&self, store: &dyn SnapshotStore) -> Result<InstanceId, AppError> {
+    async fn instance(&self, store: &dyn SnapshotReader) -> Result<InstanceId, AppError> {
         if let Some(url) = self
             .settings
             .gitlab_url
@@ -305,7 +315,7 @@ impl App {
 
     /// Renders the site from the store's latest snapshot and publishes it.
     pub async fn report(&self, now: DateTime<Utc>) -> Result<ReportSummary, AppError> {
-        let store = self.store().await?;
+        let store = self.reader().await?;
         let instance = self.instance(store).await?;
         let dest: Destination = self
             .settings
@@ -333,7 +343,7 @@ pub fn policy(settings: &Settings) -> Result<Policy, AppError> {
 /// The report of an instance's latest committed day, rendered and published to `dest`: what
 /// `report`, the `report` Lambda and the demo all do once the snapshots are in a store.
 pub async fn render_and_publish(
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     policy: &Policy,
     now: DateTime<Utc>,

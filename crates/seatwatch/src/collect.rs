@@ -1,7 +1,7 @@
 //! GitLab → one day's snapshot, streamed into a store.
 //!
 //! Members arrive a page at a time and leave in parts of [`CollectOptions::part_size`], so memory
-//! stays flat whatever the instance size; the day record is written last ([`SnapshotStore::commit_day`]),
+//! stays flat whatever the instance size; the day record is written last ([`SnapshotWriter::commit_day`]),
 //! which is what makes the day visible.
 //!
 //! Activity is counted by complete calendar day in the instance's time zone: a snapshot of date D
@@ -43,7 +43,7 @@ use futures_util::future::{self, Either};
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{RunId, SnapshotStore, StoreError};
+use crate::store::{RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source,
@@ -209,7 +209,7 @@ pub fn instance_id(client: &Client, group: Option<&str>) -> InstanceId {
 /// Collects one day into `store`. `now` stamps the snapshot.
 pub async fn collect(
     client: &Client,
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotWriter,
     opts: &CollectOptions,
     now: DateTime<Utc>,
 ) -> Result<CollectOutcome, CollectError> {
@@ -475,7 +475,7 @@ fn near_deadline(opts: &CollectOptions) -> bool {
 /// Version, token expiry and seat figures: the part of the day record read before members.
 async fn day_header(
     client: &Client,
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     opts: &CollectOptions,
     now: DateTime<Utc>,
@@ -538,7 +538,7 @@ async fn day_header(
 /// whatever the hour: its events are still being written. Re-running a date
 /// finds the same previous snapshot, so it counts the same days again and replaces them.
 async fn uncounted_days(
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     date: NaiveDate,
 ) -> Result<ActivityDays, CollectError> {
