@@ -371,14 +371,3 @@ pub async fn render_and_publish(
         reclaimable: report.reclaimable.len(),
     })
 }
-
-/// The snapshot date an event asks for: `{"date": "YYYY-MM-DD"}`, or today (UTC) for `{}`, a
-/// scheduled event, or a state machine's previous output.
-pub fn event_date(event: &serde_json::Value) -> Result<NaiveDate, AppError> {
-    match event.get("date").and_then(|d| d.as_str()) {
-        Some(s) => s
-            .parse()
-            .map_err(|_| AppError::Invalid(format!("event date {s:?} is not YYYY-MM-DD"))),
-        None => Ok(Utc::now().date_naive()),
-    }
-}

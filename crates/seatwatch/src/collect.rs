@@ -136,8 +136,7 @@ impl CollectError {
 pub struct CollectSummary {
     pub instance: String,
     pub date: NaiveDate,
-    /// `committed`, or `checkpointed` when the run stopped early and must be continued.
-    pub status: String,
+    pub status: CollectStatus,
     pub members: u64,
     pub seat_holders: u64,
     pub seats: SeatCounts,
@@ -151,6 +150,15 @@ pub struct CollectSummary {
     /// waits that long; the CLI says when to run again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<u64>,
+}
+
+/// How a run ended, as the summary names it (the state machine's `CollectStatus` choice reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectStatus {
+    Committed,
+    /// The run stopped early and must be continued (same date).
+    Checkpointed,
 }
 
 /// How a run ended.
@@ -364,10 +372,10 @@ pub async fn collect(
     };
 
     let requests = requests_earlier + client.requests_made() - requests_before;
-    let summary = |status: &str, aggregates: &DayAggregates| CollectSummary {
+    let summary = |status: CollectStatus, aggregates: &DayAggregates| CollectSummary {
         instance: instance.to_string(),
         date: opts.date,
-        status: status.to_string(),
+        status,
         members: aggregates.members,
         seat_holders: aggregates.seat_holders,
         seats: header.seats.clone(),
@@ -401,7 +409,7 @@ pub async fn collect(
             }
         );
         return Ok(CollectOutcome::Checkpointed(summary(
-            "checkpointed",
+            CollectStatus::Checkpointed,
             &aggregates,
         )));
     }
@@ -429,7 +437,7 @@ pub async fn collect(
     };
     store.commit_day(&run, part, &day).await?;
     store.clear_checkpoint(&instance, opts.date).await?;
-    let mut s = summary("committed", &aggregates);
+    let mut s = summary(CollectStatus::Committed, &aggregates);
     s.seats = day.seats;
     // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
     tracing::debug!(
