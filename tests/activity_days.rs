@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::publish::Destination;
-use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore};
 use seatwatch_core::analyse::Policy;
 use seatwatch_core::snapshot::{ActivityCoverage, ActivityKind, DayActivity, Member};
 use seatwatch_gitlab::types::parse_events;

@@ -2,6 +2,7 @@
 //! after a 401, and collect + report on the embedded default.
 
 use seatwatch::app::App;
+use seatwatch::collect::CollectStatus;
 use seatwatch::config::{Config, RawConfig};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{LicenceMode, SimConfig, SimHandle, tokens};
@@ -38,7 +39,7 @@ async fn token_rotated_in_the_source_is_picked_up_after_a_401() {
 
     // first run caches the first token
     let first = app.collect(date).await.expect("first run");
-    assert_eq!(first.status, "committed");
+    assert_eq!(first.status, CollectStatus::Committed);
 
     // rotate: the old token is revoked, the source now holds the new one
     sim.revoke_token("glpat-fake-rotate-first-0000");
@@ -103,7 +104,7 @@ async fn collect_and_report(mode: LicenceMode) -> (serde_json::Value, String) {
     .await
     .unwrap();
     let collected = app.collect(date).await.expect("collect");
-    assert_eq!(collected.status, "committed");
+    assert_eq!(collected.status, CollectStatus::Committed);
     app.report(chrono::Utc::now()).await.expect("report");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(site.join("data/report.json")).unwrap()).unwrap();

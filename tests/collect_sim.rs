@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::{DynamoStore, SnapshotStore, SqliteStore};
+use seatwatch::store::{
+    DynamoStore, SnapshotReader, SnapshotStore, SnapshotWriter, SqliteStore, StoreProvisioner,
+};
 use seatwatch_core::snapshot::Member;
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
 use seatwatch_sim::Flavour;

@@ -20,7 +20,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::RawConfig;
-use seatwatch::store::{DynamoStore, RunId, SnapshotStore, SqliteStore, StoreError};
+use seatwatch::store::{
+    DynamoStore, RunId, SnapshotReader, SnapshotWriter, SqliteStore, StoreError, StoreProvisioner,
+};
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 use seatwatch_gitlab::{BaseUrl, Client, Token};
 use seatwatch_sim::Flavour;
@@ -576,7 +578,7 @@ async fn refused_token(fault: &'static str, token: &str, reference: &Reference) 
     row
 }
 
-/// A store that stops for good after its first part, as a process killed between the member
+/// A store (collect's part of one: it provisions nothing) that stops for good after its first part, as a process killed between the member
 /// parts and the commit: the run's future is dropped there, exactly where a kill would cut it.
 struct KilledAfterFirstPart {
     inner: SqliteStore,
@@ -584,10 +586,7 @@ struct KilledAfterFirstPart {
 }
 
 #[async_trait]
-impl SnapshotStore for KilledAfterFirstPart {
-    async fn ensure_ready(&self) -> Result<(), StoreError> {
-        self.inner.ensure_ready().await
-    }
+impl SnapshotWriter for KilledAfterFirstPart {
     async fn put_members(&self, run: &RunId, part: u32, m: &[Member]) -> Result<(), StoreError> {
         self.inner.put_members(run, part, m).await?;
         self.parts_written.notify_one();
@@ -596,23 +595,6 @@ impl SnapshotStore for KilledAfterFirstPart {
     }
     async fn commit_day(&self, run: &RunId, parts: u32, s: &DaySummary) -> Result<(), StoreError> {
         self.inner.commit_day(run, parts, s).await
-    }
-    async fn latest_day(&self, i: &InstanceId) -> Result<Option<DaySummary>, StoreError> {
-        self.inner.latest_day(i).await
-    }
-    async fn days(
-        &self,
-        i: &InstanceId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<DaySummary>, StoreError> {
-        self.inner.days(i, from, to).await
-    }
-    async fn members(&self, i: &InstanceId, d: NaiveDate) -> Result<Vec<Member>, StoreError> {
-        self.inner.members(i, d).await
-    }
-    async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {
-        self.inner.instances().await
     }
     async fn save_checkpoint(
         &self,
@@ -631,6 +613,27 @@ impl SnapshotStore for KilledAfterFirstPart {
     }
     async fn clear_checkpoint(&self, i: &InstanceId, d: NaiveDate) -> Result<(), StoreError> {
         self.inner.clear_checkpoint(i, d).await
+    }
+}
+
+#[async_trait]
+impl SnapshotReader for KilledAfterFirstPart {
+    async fn latest_day(&self, i: &InstanceId) -> Result<Option<DaySummary>, StoreError> {
+        self.inner.latest_day(i).await
+    }
+    async fn days(
+        &self,
+        i: &InstanceId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySummary>, StoreError> {
+        self.inner.days(i, from, to).await
+    }
+    async fn members(&self, i: &InstanceId, d: NaiveDate) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(i, d).await
+    }
+    async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {
+        self.inner.instances().await
     }
 }
 

@@ -290,18 +290,26 @@ enum Outcome {
     Failed(FunctionError),
 }
 
+/// A function's output as the Lambda runtime returns it.
+fn on_the_wire(output: impl serde::Serialize) -> Json {
+    serde_json::to_value(output).expect("a function's output is JSON")
+}
+
 async fn run_function(function: &str, settings: Config, aws: aws_config::SdkConfig) -> Outcome {
     let app = match App::with_aws(settings, aws).await {
         Ok(app) => app,
         Err(e) => return Outcome::Failed(e.into()),
     };
     let result = match function {
-        "CheckFunction" => lambda::check(&app, date()).await,
+        "CheckFunction" => lambda::check(&app, date()).await.map(on_the_wire),
         "CollectFunction" => {
             let deadline = Instant::now() + Duration::from_secs(900);
-            lambda::collect(&app, &json!({ "date": date().to_string() }), deadline).await
+            let event = lambda::CollectEvent::on(date());
+            lambda::collect(&app, &event, deadline)
+                .await
+                .map(on_the_wire)
         }
-        "ReportFunction" => lambda::report(&app, now()).await,
+        "ReportFunction" => lambda::report(&app, now()).await.map(on_the_wire),
         other => panic!("no code path for {other}"),
     };
     match result {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore, StoreProvisioner};
 use seatwatch_core::analyse::{self, Policy, Reason};
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
 use seatwatch_sim::Flavour;

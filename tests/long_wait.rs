@@ -6,7 +6,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome, CollectSummary};
-use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore};
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};

@@ -14,7 +14,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
-use seatwatch::store::{DynamoStore, RunId, SnapshotStore, StoreError};
+use seatwatch::store::{
+    DynamoStore, RunId, SnapshotReader, SnapshotStore, SnapshotWriter, StoreError, StoreProvisioner,
+};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source, UserState,

@@ -12,7 +12,7 @@ use chrono::{Days, NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Config;
 use seatwatch::publish::Destination;
-use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch::store::{SqliteStore, StoreProvisioner};
 use seatwatch_gitlab::{BaseUrl, Client, Token};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};

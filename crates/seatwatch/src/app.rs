@@ -16,7 +16,7 @@ use crate::collect::{self, CollectError, CollectOptions, CollectOutcome};
 use crate::config::{Config, ConfigError};
 use crate::publish::{self, Destination};
 use crate::secrets::{SecretError, TokenProvider, TokenSource};
-use crate::store::{self, SnapshotStore, StoreUrl};
+use crate::store::{self, SnapshotReader, SnapshotStore, SnapshotWriter, StoreUrl};
 use seatwatch_core::analyse::{self, Policy};
 use seatwatch_core::site;
 use seatwatch_core::snapshot::InstanceId;
@@ -181,7 +181,7 @@ impl App {
     /// their roles need no `DescribeTable`, `DescribeTimeToLive`, `CreateTable` or
     /// `UpdateTimeToLive`. A missing table shows on the first read as
     /// [`store::StoreError::TableMissing`].
-    pub async fn store(&self) -> Result<&dyn SnapshotStore, AppError> {
+    async fn store(&self) -> Result<&dyn SnapshotStore, AppError> {
         let store = self
             .store
             .get_or_try_init(|| async {
@@ -194,6 +194,16 @@ impl App {
             })
             .await?;
         Ok(store.as_ref())
+    }
+
+    /// The store as `report` uses it: read only.
+    pub async fn reader(&self) -> Result<&dyn SnapshotReader, AppError> {
+        Ok(self.store().await?)
+    }
+
+    /// The store as `collect` uses it: write a day, keep a checkpoint, read the previous day.
+    pub async fn writer(&self) -> Result<&dyn SnapshotWriter, AppError> {
+        Ok(self.store().await?)
     }
 
     /// The explicit provisioning step (`seatwatch setup`): creates the store when missing (a
@@ -229,7 +239,7 @@ impl App {
         deadline: Option<Instant>,
     ) -> Result<CollectOutcome, AppError> {
         let client = self.client().await?;
-        let store = self.store().await?;
+        let store = self.writer().await?;
         let mut opts = CollectOptions::new(date);
         opts.group = self.config.group.as_ref().map(|g| g.as_str().to_string());
         opts.seats_purchased = self.config.seats_purchased;
@@ -259,7 +269,7 @@ impl App {
     }
 
     /// Which instance to report on: the one the settings name, or the only one in the store.
-    async fn instance(&self, store: &dyn SnapshotStore) -> Result<InstanceId, AppError> {
+    async fn instance(&self, store: &dyn SnapshotReader) -> Result<InstanceId, AppError> {
         if let Some(url) = &self.config.gitlab_url {
             let base = url
                 .parsed
@@ -283,7 +293,7 @@ impl App {
 
     /// Renders the site from the store's latest snapshot and publishes it.
     pub async fn report(&self, now: DateTime<Utc>) -> Result<ReportSummary, AppError> {
-        let store = self.store().await?;
+        let store = self.reader().await?;
         let instance = self.instance(store).await?;
         let dest = &self.config.site;
         let s3 = match dest {
@@ -305,7 +315,7 @@ impl App {
 /// The report of an instance's latest committed day, rendered and published to `dest`: what
 /// `report`, the `report` Lambda and the demo all do once the snapshots are in a store.
 pub async fn render_and_publish(
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -332,15 +342,4 @@ pub async fn render_and_publish(
         members: members.len(),
         reclaimable: report.reclaimable.len(),
     })
-}
-
-/// The snapshot date an event asks for: `{"date": "YYYY-MM-DD"}`, or today (UTC) for `{}`, a
-/// scheduled event, or a state machine's previous output.
-pub fn event_date(event: &serde_json::Value) -> Result<NaiveDate, AppError> {
-    match event.get("date").and_then(|d| d.as_str()) {
-        Some(s) => s
-            .parse()
-            .map_err(|_| AppError::Invalid(format!("event date {s:?} is not YYYY-MM-DD"))),
-        None => Ok(Utc::now().date_naive()),
-    }
 }

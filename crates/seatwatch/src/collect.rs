@@ -1,7 +1,7 @@
 //! GitLab → one day's snapshot, streamed into a store.
 //!
 //! Members arrive a page at a time and leave in parts of [`CollectOptions::part_size`], so memory
-//! stays flat whatever the instance size; the day record is written last ([`SnapshotStore::commit_day`]),
+//! stays flat whatever the instance size; the day record is written last ([`SnapshotWriter::commit_day`]),
 //! which is what makes the day visible.
 //!
 //! Activity is counted by complete calendar day in the instance's time zone: a snapshot of date D
@@ -43,7 +43,7 @@ use futures_util::future::{self, Either};
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{RunId, SnapshotStore, StoreError};
+use crate::store::{RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
     InstanceId, Member, SeatCounts, Source, UserState,
@@ -136,8 +136,7 @@ impl CollectError {
 pub struct CollectSummary {
     pub instance: String,
     pub date: NaiveDate,
-    /// `committed`, or `checkpointed` when the run stopped early and must be continued.
-    pub status: String,
+    pub status: CollectStatus,
     pub members: u64,
     pub seat_holders: u64,
     pub seats: SeatCounts,
@@ -151,6 +150,15 @@ pub struct CollectSummary {
     /// waits that long; the CLI says when to run again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<u64>,
+}
+
+/// How a run ended, as the summary names it (the state machine's `CollectStatus` choice reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectStatus {
+    Committed,
+    /// The run stopped early and must be continued (same date).
+    Checkpointed,
 }
 
 /// How a run ended.
@@ -209,7 +217,7 @@ pub fn instance_id(client: &Client, group: Option<&str>) -> InstanceId {
 /// Collects one day into `store`. `now` stamps the snapshot.
 pub async fn collect(
     client: &Client,
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotWriter,
     opts: &CollectOptions,
     now: DateTime<Utc>,
 ) -> Result<CollectOutcome, CollectError> {
@@ -364,10 +372,10 @@ pub async fn collect(
     };
 
     let requests = requests_earlier + client.requests_made() - requests_before;
-    let summary = |status: &str, aggregates: &DayAggregates| CollectSummary {
+    let summary = |status: CollectStatus, aggregates: &DayAggregates| CollectSummary {
         instance: instance.to_string(),
         date: opts.date,
-        status: status.to_string(),
+        status,
         members: aggregates.members,
         seat_holders: aggregates.seat_holders,
         seats: header.seats.clone(),
@@ -401,7 +409,7 @@ pub async fn collect(
             }
         );
         return Ok(CollectOutcome::Checkpointed(summary(
-            "checkpointed",
+            CollectStatus::Checkpointed,
             &aggregates,
         )));
     }
@@ -429,7 +437,7 @@ pub async fn collect(
     };
     store.commit_day(&run, part, &day).await?;
     store.clear_checkpoint(&instance, opts.date).await?;
-    let mut s = summary("committed", &aggregates);
+    let mut s = summary(CollectStatus::Committed, &aggregates);
     s.seats = day.seats;
     // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
     tracing::debug!(
@@ -475,7 +483,7 @@ fn near_deadline(opts: &CollectOptions) -> bool {
 /// Version, token expiry and seat figures: the part of the day record read before members.
 async fn day_header(
     client: &Client,
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     opts: &CollectOptions,
     now: DateTime<Utc>,
@@ -538,7 +546,7 @@ async fn day_header(
 /// whatever the hour: its events are still being written. Re-running a date
 /// finds the same previous snapshot, so it counts the same days again and replaces them.
 async fn uncounted_days(
-    store: &dyn SnapshotStore,
+    store: &dyn SnapshotReader,
     instance: &InstanceId,
     date: NaiveDate,
 ) -> Result<ActivityDays, CollectError> {

@@ -29,11 +29,11 @@ use crate::store::{StoreError, StoreUrl};
 pub const DEFAULT_STORE: &str = "sqlite:seatwatch.db";
 /// Where the site goes when nothing says otherwise: a folder in the working folder.
 pub const DEFAULT_SITE: &str = "site";
+/// How long member parts are kept; the store applies it.
+pub use crate::store::DEFAULT_RETENTION_DAYS;
 /// The reclaim policy's defaults are the analysis's own (it applies them to a report built
 /// without settings).
 pub use seatwatch_core::analyse::{DEFAULT_GRACE_DAYS, DEFAULT_INACTIVE_DAYS};
-/// How long member parts are kept; the store applies it.
-pub use crate::store::DEFAULT_RETENTION_DAYS;
 pub const DEFAULT_EXPIRY_WARN_DAYS: u32 = 14;
 pub const DEFAULT_ALLOW_HTTP: bool = false;
 /// GitLab requests in flight at once. The one default: the GitLab client's own

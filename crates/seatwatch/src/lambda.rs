@@ -7,13 +7,65 @@
 //! `Seatwatch.Retryable` with backoff and fails at once on `Seatwatch.Fatal`. The message is the
 //! one the CLI prints after `error: `, so the logs, the failed execution and a local run say the
 //! same thing.
+//!
+//! Events and results are typed ([`CollectEvent`], [`CheckOutput`], [`CollectOutput`],
+//! [`ReportOutput`]); their JSON is a contract with the state machine, which reads
+//! `status` and `wait_seconds` of collect's output and feeds that output back as the next event.
 
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::app::{self, App, AppError};
+use crate::app::{App, AppError, ReportSummary};
+use crate::check::CheckReport;
+pub use crate::collect::CollectStatus;
+use crate::collect::CollectSummary;
+
+/// What the `check` function returns: the document `seatwatch check --json` prints.
+pub type CheckOutput = CheckReport;
+
+/// What the `collect` function returns: the summary `seatwatch collect` prints, whose `status`
+/// and `wait_seconds` the state machine reads. One type, so the two cannot drift apart.
+pub type CollectOutput = CollectSummary;
+
+/// What the `report` function returns: the summary `seatwatch report` prints.
+pub type ReportOutput = ReportSummary;
+
+/// What `check` and `report` are invoked with: anything (`{}` by hand or from the state
+/// machine), never read.
+pub type IgnoredEvent = serde::de::IgnoredAny;
+
+/// What the `collect` function is invoked with: `{}` (the schedule's input), `{"date":
+/// "YYYY-MM-DD"}` (a back-fill by hand), the previous round's [`CollectOutput`] (the state machine
+/// passes it on; it carries the date), or an EventBridge scheduled event. Only `date` matters;
+/// every other field is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectEvent {
+    /// Kept as text and parsed by [`CollectEvent::date`]: a malformed date then fails as
+    /// `Seatwatch.Fatal` with a message naming it, not as the runtime's deserialisation error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+impl CollectEvent {
+    /// The event that asks for `date`.
+    pub fn on(date: NaiveDate) -> Self {
+        CollectEvent {
+            date: Some(date.to_string()),
+        }
+    }
+
+    /// The snapshot date asked for, or `today` when the event names none.
+    pub fn date(&self, today: NaiveDate) -> Result<NaiveDate, AppError> {
+        match &self.date {
+            Some(s) => s
+                .parse()
+                .map_err(|_| AppError::Invalid(format!("event date {s:?} is not YYYY-MM-DD"))),
+            None => Ok(today),
+        }
+    }
+}
 
 /// Whether the state machine should try a failed invocation again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,17 +124,6 @@ impl From<AppError> for FunctionError {
     }
 }
 
-impl From<serde_json::Error> for FunctionError {
-    fn from(e: serde_json::Error) -> Self {
-        FunctionError {
-            class: RetryClass::Fatal,
-            message: format!(
-                "the function's result cannot be written as JSON: {e} (a seatwatch bug)"
-            ),
-        }
-    }
-}
-
 /// The error and its causes on one line, as anyhow's `{:#}` prints them in the CLI.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -101,30 +142,33 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// The `check` function: the same document as `seatwatch check --json`, plus the token-expiry
 /// metric line. A failed check is a normal result, not an error.
-pub async fn check(app: &App, today: NaiveDate) -> Result<Value, FunctionError> {
+pub async fn check(app: &App, today: NaiveDate) -> Result<CheckOutput, FunctionError> {
     let report = app.check(today).await;
     if let Some(line) = crate::emf::token_days_left(report.token_expires_at, today) {
         println!("{line}");
     }
-    Ok(serde_json::to_value(report)?)
+    Ok(report)
 }
 
 /// The `collect` function: the day the event names (or today), until committed or until
-/// `deadline` (then `"status": "checkpointed"` and the state machine invokes it again).
-pub async fn collect(app: &App, event: &Value, deadline: Instant) -> Result<Value, FunctionError> {
-    let date = app::event_date(event)?;
+/// `deadline` (then [`CollectStatus::Checkpointed`] and the state machine invokes it again).
+pub async fn collect(
+    app: &App,
+    event: &CollectEvent,
+    deadline: Instant,
+) -> Result<CollectOutput, FunctionError> {
+    let date = event.date(Utc::now().date_naive())?;
     let outcome = app.collect_until(date, Some(deadline)).await?;
     let today = Utc::now().date_naive();
     if let Some(line) = crate::emf::token_days_left(outcome.summary().token_expires_at, today) {
         println!("{line}");
     }
-    Ok(serde_json::to_value(outcome.summary())?)
+    Ok(outcome.summary().clone())
 }
 
 /// The `report` function: the site of the latest committed day, published.
-pub async fn report(app: &App, now: DateTime<Utc>) -> Result<Value, FunctionError> {
-    let summary = app.report(now).await?;
-    Ok(serde_json::to_value(summary)?)
+pub async fn report(app: &App, now: DateTime<Utc>) -> Result<ReportOutput, FunctionError> {
+    Ok(app.report(now).await?)
 }
 
 /// The log filter a function runs with: `SEATWATCH_LOG` (the template sets it) when it parses,
@@ -198,7 +242,11 @@ mod tests {
         .into();
         assert_eq!(FunctionError::from(denied).class, RetryClass::Fatal);
 
-        let bad_date = app::event_date(&serde_json::json!({"date": "yesterday"})).unwrap_err();
+        let bad_date = CollectEvent {
+            date: Some("yesterday".into()),
+        }
+        .date(Utc::now().date_naive())
+        .unwrap_err();
         let e = FunctionError::from(bad_date);
         assert_eq!(e.class, RetryClass::Fatal);
         assert!(e.message.contains("YYYY-MM-DD"), "{}", e.message);
@@ -210,6 +258,125 @@ mod tests {
         }
         .into();
         assert_eq!(FunctionError::from(server).class, RetryClass::Retryable);
+    }
+
+    fn checkpointed_with_a_wait() -> CollectOutput {
+        CollectOutput {
+            instance: "gitlab.example.com".into(),
+            date: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            status: CollectStatus::Checkpointed,
+            members: 1,
+            seat_holders: 1,
+            seats: Default::default(),
+            members_with_events: 0,
+            requests: 1,
+            duration_ms: 1,
+            token_expires_at: None,
+            wait_seconds: Some(60),
+        }
+    }
+
+    /// The state machine's definition, from the template.
+    fn state_machine() -> serde_yaml::Value {
+        let template = seatwatch_testkit::template::load();
+        let machines: Vec<_> = template
+            .resources()
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::StateMachine"))
+            .collect();
+        assert_eq!(machines.len(), 1, "one state machine in the template");
+        machines[0]["Properties"]["Definition"].clone()
+    }
+
+    /// Every `(path, StringEquals value)` a Choice or Wait state of `v` reads (the value is
+    /// `None` for a presence test or a `SecondsPath`).
+    fn paths_read(v: &serde_yaml::Value, out: &mut Vec<(String, Option<String>)>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                for key in ["Variable", "SecondsPath"] {
+                    if let Some(path) = m.get(key).and_then(|p| p.as_str()) {
+                        let equals = m.get("StringEquals").and_then(|e| e.as_str());
+                        out.push((path.to_string(), equals.map(str::to_string)));
+                    }
+                }
+                m.values().for_each(|v| paths_read(v, out));
+            }
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|v| paths_read(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn collect_output_has_every_field_and_status_the_state_machine_reads() {
+        const OUTPUT: &str = "$.collect.output.";
+        let mut read = Vec::new();
+        paths_read(&state_machine(), &mut read);
+        let read: Vec<_> = read
+            .into_iter()
+            .filter_map(|(path, equals)| Some((path.strip_prefix(OUTPUT)?.to_string(), equals)))
+            .collect();
+        assert!(
+            read.iter().any(|(f, _)| f == "status")
+                && read.iter().any(|(f, _)| f == "wait_seconds"),
+            "the template reads collect's status and wait: {read:?}"
+        );
+
+        let written = serde_json::to_value(checkpointed_with_a_wait()).unwrap();
+        for (field, _) in &read {
+            assert!(
+                written.get(field).is_some(),
+                "the state machine reads {OUTPUT}{field}, which collect's output lacks: {written}"
+            );
+        }
+        // Each status the template matches is one collect writes, and the other way round.
+        let mut matched: Vec<&str> = read
+            .iter()
+            .filter(|(f, _)| f == "status")
+            .filter_map(|(_, equals)| equals.as_deref())
+            .collect();
+        matched.sort_unstable();
+        matched.dedup();
+        let mut written: Vec<String> = [CollectStatus::Committed, CollectStatus::Checkpointed]
+            .iter()
+            .map(|s| {
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        written.sort_unstable();
+        assert_eq!(matched, written);
+    }
+
+    #[test]
+    fn collect_events_name_the_day_or_leave_it_to_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        let event = |json: serde_json::Value| {
+            serde_json::from_value::<CollectEvent>(json.clone())
+                .unwrap_or_else(|e| panic!("{json} is a collect event: {e}"))
+                .date(today)
+                .unwrap()
+        };
+        // The schedule's input.
+        assert_eq!(event(serde_json::json!({})), today);
+        // A back-fill by hand.
+        let asked = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let by_hand = serde_json::to_value(CollectEvent::on(asked)).unwrap();
+        assert_eq!(event(by_hand), asked);
+        // The previous round's output, which the state machine passes on.
+        let previous = checkpointed_with_a_wait();
+        let passed_on = serde_json::to_value(&previous).unwrap();
+        assert_eq!(event(passed_on), previous.date);
+        // An EventBridge scheduled event (its shape from the EventBridge user guide).
+        let scheduled = serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-06-30T23:00:00Z", "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/seatwatch"], "detail": {}
+        });
+        assert_eq!(event(scheduled), today);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Config;
-use serde_json::Value;
+use seatwatch::lambda::IgnoredEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,12 +16,14 @@ async fn main() -> Result<(), Error> {
     // Built once per cold start; the token is cached across warm invocations.
     let app = App::new(Config::from_lambda_env()?).await?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let today = chrono::Utc::now().date_naive();
-        seatwatch::lambda::check(app, today)
-            .await
-            .map_err(diagnostic)
-    }))
+    lambda_runtime::run(service_fn(
+        move |_event: LambdaEvent<IgnoredEvent>| async move {
+            let today = chrono::Utc::now().date_naive();
+            seatwatch::lambda::check(app, today)
+                .await
+                .map_err(diagnostic)
+        },
+    ))
     .await
 }
 

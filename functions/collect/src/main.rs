@@ -12,19 +12,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Config;
-use serde_json::Value;
+use seatwatch::lambda::CollectEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     seatwatch::lambda::init_logging();
     let app = App::new(Config::from_lambda_env()?).await?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = deadline(&event.context);
-        seatwatch::lambda::collect(app, &event.payload, deadline)
-            .await
-            .map_err(diagnostic)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CollectEvent>| async move {
+            let deadline = deadline(&event.context);
+            seatwatch::lambda::collect(app, &event.payload, deadline)
+                .await
+                .map_err(diagnostic)
+        },
+    ))
     .await
 }
 

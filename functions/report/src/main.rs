@@ -8,18 +8,20 @@
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Config;
-use serde_json::Value;
+use seatwatch::lambda::IgnoredEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     seatwatch::lambda::init_logging();
     let app = App::new(Config::from_lambda_env()?).await?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        seatwatch::lambda::report(app, chrono::Utc::now())
-            .await
-            .map_err(diagnostic)
-    }))
+    lambda_runtime::run(service_fn(
+        move |_event: LambdaEvent<IgnoredEvent>| async move {
+            seatwatch::lambda::report(app, chrono::Utc::now())
+                .await
+                .map_err(diagnostic)
+        },
+    ))
     .await
 }
 

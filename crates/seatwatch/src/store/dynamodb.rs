@@ -32,9 +32,9 @@
 //! remains between that read and the deletes; the scheduler runs one collection at a time).
 //!
 //! # IAM
-//! Run time (every [`SnapshotStore`] method but `ensure_ready`): collect needs `BatchWriteItem`,
-//! `PutItem` (also what `TransactWriteItems` needs), `GetItem`, `Query`, `DeleteItem`; report
-//! needs `GetItem` and `Query`. `ensure_ready` is the provisioning step (`seatwatch setup`):
+//! Run time ([`SnapshotReader`](super::SnapshotReader), [`SnapshotWriter`](super::SnapshotWriter)):
+//! collect needs `BatchWriteItem`, `PutItem` (also what `TransactWriteItems` needs), `GetItem`,
+//! `Query`, `DeleteItem`; report needs `GetItem` and `Query`. `ensure_ready` is the provisioning step (`seatwatch setup`):
 //! `DescribeTable`, `CreateTable`, `DescribeTimeToLive` and `UpdateTimeToLive`, which the Lambda
 //! roles do not have: in AWS the SAM template creates the table and its TTL.
 //! `tests/iam_enforced.rs` runs each function under exactly its template statements.
@@ -57,7 +57,7 @@ use chrono::NaiveDate;
 use rand::Rng;
 
 use super::dynamodb_codec::{self, FORMAT, PackedChunk};
-use super::{RunId, SnapshotStore, StoreError, expires_at};
+use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner, expires_at};
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -684,7 +684,7 @@ fn transact_put(table: &str, item: Item) -> TransactWriteItem {
 }
 
 #[async_trait::async_trait]
-impl SnapshotStore for DynamoStore {
+impl StoreProvisioner for DynamoStore {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
         let described = self
             .client
@@ -744,7 +744,10 @@ impl SnapshotStore for DynamoStore {
         }
         self.ensure_ttl().await
     }
+}
 
+#[async_trait::async_trait]
+impl SnapshotWriter for DynamoStore {
     async fn put_members(
         &self,
         run: &RunId,
@@ -799,6 +802,72 @@ impl SnapshotStore for DynamoStore {
         self.delete_other_runs(run).await
     }
 
+    async fn save_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let item = Item::from([
+            ("pk".to_string(), s(instance.0.clone())),
+            ("sk".to_string(), s(checkpoint_sk(date))),
+            ("state".to_string(), s(state)),
+            (
+                "expires_at".to_string(),
+                n(expires_at(date, CHECKPOINT_TTL_DAYS)),
+            ),
+        ]);
+        let units = write_units(&item);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.err("PutItem", e))?;
+        self.meter(units);
+        Ok(())
+    }
+
+    async fn load_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("pk", s(instance.0.clone()))
+            .key("sk", s(checkpoint_sk(date)))
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem", e))?;
+        out.item
+            .map(|item| string(&item, "state", "a checkpoint").map(str::to_string))
+            .transpose()
+    }
+
+    async fn clear_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(instance.0.clone()))
+            .key("sk", s(checkpoint_sk(date)))
+            .send()
+            .await
+            .map_err(|e| self.err("DeleteItem", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotReader for DynamoStore {
     async fn latest_day(&self, instance: &InstanceId) -> Result<Option<DaySummary>, StoreError> {
         let out = self
             .client
@@ -932,69 +1001,6 @@ impl SnapshotStore for DynamoStore {
                 string(item, "sk", "the instance registry").map(|sk| InstanceId(sk.to_string()))
             })
             .collect()
-    }
-
-    async fn save_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-        state: &str,
-    ) -> Result<(), StoreError> {
-        let item = Item::from([
-            ("pk".to_string(), s(instance.0.clone())),
-            ("sk".to_string(), s(checkpoint_sk(date))),
-            ("state".to_string(), s(state)),
-            (
-                "expires_at".to_string(),
-                n(expires_at(date, CHECKPOINT_TTL_DAYS)),
-            ),
-        ]);
-        let units = write_units(&item);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| self.err("PutItem", e))?;
-        self.meter(units);
-        Ok(())
-    }
-
-    async fn load_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-    ) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key("pk", s(instance.0.clone()))
-            .key("sk", s(checkpoint_sk(date)))
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem", e))?;
-        out.item
-            .map(|item| string(&item, "state", "a checkpoint").map(str::to_string))
-            .transpose()
-    }
-
-    async fn clear_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-    ) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(instance.0.clone()))
-            .key("sk", s(checkpoint_sk(date)))
-            .send()
-            .await
-            .map_err(|e| self.err("DeleteItem", e))?;
-        Ok(())
     }
 }
 

@@ -12,10 +12,20 @@ pub enum StoreError {
     BadStoreUrl { url: String, why: String },
 
     #[error(
+        "SEATWATCH_STORE (--store) `{url}` needs the {backend} backend, but this build of seatwatch has no such backend (built without the cargo feature `{backend}`); backends in this build: {built}"
+    )]
+    BackendNotBuilt {
+        url: String,
+        backend: &'static str,
+        built: String,
+    },
+
+    #[error(
         "dynamodb:{table} needs AWS settings: load them (AWS_REGION, credentials) before opening the store"
     )]
     AwsConfigMissing { table: String },
 
+    #[cfg(feature = "sqlite")]
     #[error(
         "SQLite store {path}: {cause}; check that the file and its folder are writable and that it is a seatwatch database"
     )]
@@ -106,6 +116,7 @@ impl StoreError {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> Self {
         let path = path.display().to_string();
         match source.sqlite_error_code() {

@@ -1,4 +1,5 @@
-//! Where snapshots live: one [`SnapshotStore`] contract, two adapters.
+//! Where snapshots live: one contract in three capabilities ([`SnapshotReader`],
+//! [`SnapshotWriter`], [`StoreProvisioner`]), two adapters, each a cargo feature.
 //!
 //! - [`SqliteStore`] (`sqlite:PATH`): the embedded default. Members are real columns, so a user can
 //!   open the file with `sqlite3` and query it (see [`sqlite`] for the schema).
@@ -6,30 +7,37 @@
 //!   table schema, which is a contract with `infra/template.yaml`).
 //!
 //! Both follow the same write protocol, which is what keeps reports safe:
-//! 1. [`SnapshotStore::put_members`] writes the members of one run in numbered parts, keyed by the
+//! 1. [`SnapshotWriter::put_members`] writes the members of one run in numbered parts, keyed by the
 //!    run's id. Nothing reads them yet.
-//! 2. [`SnapshotStore::commit_day`] writes the day record, naming its run and part count. This is
+//! 2. [`SnapshotWriter::commit_day`] writes the day record, naming its run and part count. This is
 //!    the commit point: readers only ever read the members of the run the day record names.
 //!    After the commit the adapter deletes the parts of any other run of that day.
 //!
 //! A crash between 1 and 2 leaves the previous commit (and its report) intact; re-running a day
 //! replaces it without duplicates or stale members from an earlier, larger run.
 
+#[cfg(feature = "dynamodb")]
 mod dynamodb_codec;
 mod error;
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "sqlite")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStore;
 pub use error::StoreError;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
@@ -63,29 +71,10 @@ impl RunId {
     }
 }
 
-/// The store contract every adapter implements; see the module doc for the write protocol.
+/// What reading a report needs: committed days and their members. The `report` function holds
+/// only this, so nothing it runs can write or provision.
 #[async_trait::async_trait]
-pub trait SnapshotStore: Send + Sync {
-    /// Creates tables / schema when missing (idempotent). The provisioning step: the app calls
-    /// it for SQLite on open, but for DynamoDB only from `seatwatch setup` (in AWS the template
-    /// creates the table), so no function needs control-plane permissions.
-    async fn ensure_ready(&self) -> Result<(), StoreError>;
-    /// Writes one part of the run's members (parts numbered from 0; a part may be any size, the
-    /// adapter splits it to fit). Writing the same part again replaces it.
-    async fn put_members(
-        &self,
-        run: &RunId,
-        part: u32,
-        members: &[Member],
-    ) -> Result<(), StoreError>;
-    /// The commit point: after this the day is visible and replaces any earlier run of the same
-    /// day. Fails with [`StoreError::IncompleteRun`] when a part in `0..parts` was never written.
-    async fn commit_day(
-        &self,
-        run: &RunId,
-        parts: u32,
-        summary: &DaySummary,
-    ) -> Result<(), StoreError>;
+pub trait SnapshotReader: Send + Sync {
     async fn latest_day(&self, instance: &InstanceId) -> Result<Option<DaySummary>, StoreError>;
     /// Committed days in [from, to], oldest first.
     async fn days(
@@ -103,6 +92,28 @@ pub trait SnapshotStore: Send + Sync {
     ) -> Result<Vec<Member>, StoreError>;
     /// Every instance with at least one committed day.
     async fn instances(&self) -> Result<Vec<InstanceId>, StoreError>;
+}
+
+/// What `collect` needs: the write protocol of the module doc and the checkpoint a long run
+/// resumes from. A reader too, because collect counts activity from the previous committed day.
+#[async_trait::async_trait]
+pub trait SnapshotWriter: SnapshotReader {
+    /// Writes one part of the run's members (parts numbered from 0; a part may be any size, the
+    /// adapter splits it to fit). Writing the same part again replaces it.
+    async fn put_members(
+        &self,
+        run: &RunId,
+        part: u32,
+        members: &[Member],
+    ) -> Result<(), StoreError>;
+    /// The commit point: after this the day is visible and replaces any earlier run of the same
+    /// day. Fails with [`StoreError::IncompleteRun`] when a part in `0..parts` was never written.
+    async fn commit_day(
+        &self,
+        run: &RunId,
+        parts: u32,
+        summary: &DaySummary,
+    ) -> Result<(), StoreError>;
     async fn save_checkpoint(
         &self,
         instance: &InstanceId,
@@ -120,6 +131,21 @@ pub trait SnapshotStore: Send + Sync {
         date: NaiveDate,
     ) -> Result<(), StoreError>;
 }
+
+/// Creating the store. The app calls it for SQLite on open (the schema is part of the file), but
+/// for DynamoDB only from `seatwatch setup` (in AWS the template creates the table), so no
+/// function needs control-plane permissions.
+#[async_trait::async_trait]
+pub trait StoreProvisioner: Send + Sync {
+    /// Creates tables / schema when missing (idempotent).
+    async fn ensure_ready(&self) -> Result<(), StoreError>;
+}
+
+/// A store with every capability: what [`open`] returns and what the CLI and the store contract
+/// test hold. Code that needs less takes the smaller trait (`&dyn SnapshotStore` coerces to it).
+pub trait SnapshotStore: SnapshotWriter + StoreProvisioner {}
+
+impl<T: SnapshotWriter + StoreProvisioner + ?Sized> SnapshotStore for T {}
 
 /// Where the store is, as `SEATWATCH_STORE` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +194,25 @@ fn is_valid_table_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+impl StoreUrl {
+    /// The backend this URL needs, named as its cargo feature.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            StoreUrl::Sqlite(_) => "sqlite",
+            StoreUrl::DynamoDb(_) => "dynamodb",
+        }
+    }
+}
+
+/// The backends this build holds, named as their cargo features: a store URL is parsed whatever
+/// the build, and [`open`] refuses one whose backend is not here.
+pub const BACKENDS: &[&str] = &[
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+    #[cfg(feature = "dynamodb")]
+    "dynamodb",
+];
+
 /// Opens the store a [`StoreUrl`] names. DynamoDB needs the AWS settings (`AWS_REGION`,
 /// `AWS_ENDPOINT_URL`, credentials) already loaded into `aws`.
 pub async fn open(
@@ -176,7 +221,9 @@ pub async fn open(
     retention_days: u32,
 ) -> Result<Box<dyn SnapshotStore>, StoreError> {
     match url {
+        #[cfg(feature = "sqlite")]
         StoreUrl::Sqlite(path) => Ok(Box::new(open_sqlite(path, retention_days).await?)),
+        #[cfg(feature = "dynamodb")]
         StoreUrl::DynamoDb(table) => {
             let aws = aws.ok_or_else(|| StoreError::AwsConfigMissing {
                 table: table.clone(),
@@ -188,9 +235,29 @@ pub async fn open(
                 retention_days,
             )))
         }
+        // Only reachable in a build without every backend.
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (aws, retention_days);
+            Err(not_built(url))
+        }
     }
 }
 
+/// The error for a store URL whose backend this build does not hold.
+fn not_built(url: &StoreUrl) -> StoreError {
+    StoreError::BackendNotBuilt {
+        url: url.to_string(),
+        backend: url.backend(),
+        built: if BACKENDS.is_empty() {
+            "none".to_string()
+        } else {
+            BACKENDS.join(", ")
+        },
+    }
+}
+
+#[cfg(feature = "sqlite")]
 async fn open_sqlite(path: &Path, retention_days: u32) -> Result<SqliteStore, StoreError> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || SqliteStore::open(&path, retention_days))
@@ -200,6 +267,7 @@ async fn open_sqlite(path: &Path, retention_days: u32) -> Result<SqliteStore, St
 
 /// Epoch seconds at which data of `date` passes retention: a pure function of the snapshot date
 /// (not of the wall clock) so that back-filled days expire like live ones.
+#[cfg(feature = "dynamodb")]
 pub(crate) fn expires_at(date: NaiveDate, retention_days: u32) -> i64 {
     let end = date + chrono::Days::new(u64::from(retention_days));
     end.and_hms_opt(0, 0, 0)
@@ -250,6 +318,53 @@ mod tests {
         assert!(!a.run.contains('#'), "run ids are part of sort keys");
     }
 
+    #[test]
+    fn a_backend_not_built_in_is_named_with_its_setting() {
+        for url in [
+            StoreUrl::Sqlite(PathBuf::from("seatwatch.db")),
+            StoreUrl::DynamoDb("seatwatch-snapshots".into()),
+        ] {
+            let message = not_built(&url).to_string();
+            for part in [
+                "SEATWATCH_STORE",
+                "--store",
+                "no such backend",
+                &url.to_string(),
+                &format!("feature `{}`", url.backend()),
+            ] {
+                assert!(message.contains(part), "{part:?} missing from: {message}");
+            }
+        }
+    }
+
+    /// Only in a build without SQLite (`scripts/test.sh` runs it with `--no-default-features`).
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn opening_a_backend_not_built_in_fails_before_touching_anything() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("never.db");
+        let err = open(
+            &StoreUrl::Sqlite(path.clone()),
+            None,
+            DEFAULT_RETENTION_DAYS,
+        )
+        .await
+        .err()
+        .expect("a build without sqlite cannot open it");
+        assert!(
+            matches!(
+                err,
+                StoreError::BackendNotBuilt {
+                    backend: "sqlite",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!path.exists(), "nothing was created");
+    }
+
+    #[cfg(feature = "dynamodb")]
     #[test]
     fn expiry_counts_retention_days_from_the_snapshot_date() {
         let date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
-use super::{RunId, SnapshotStore, StoreError};
+use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner};
 use seatwatch_core::snapshot::{Activity, ActivityKind, DaySummary, InstanceId, Member, UserState};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -403,11 +403,14 @@ fn parse_summary(json: &str) -> rusqlite::Result<DaySummary> {
 }
 
 #[async_trait::async_trait]
-impl SnapshotStore for SqliteStore {
+impl StoreProvisioner for SqliteStore {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
         self.with_conn(|conn| create_schema(conn)).await
     }
+}
 
+#[async_trait::async_trait]
+impl SnapshotWriter for SqliteStore {
     async fn put_members(
         &self,
         run: &RunId,
@@ -539,6 +542,59 @@ impl SnapshotStore for SqliteStore {
         }
     }
 
+    async fn save_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let (instance, state) = (instance.0.clone(), state.to_string());
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (instance, date, state) VALUES (?1, ?2, ?3)",
+                params![instance, date_text(date), state],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn load_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Option<String>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT state FROM checkpoints WHERE instance = ?1 AND date = ?2",
+                params![instance, date_text(date)],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn clear_checkpoint(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<(), StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "DELETE FROM checkpoints WHERE instance = ?1 AND date = ?2",
+                params![instance, date_text(date)],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotReader for SqliteStore {
     async fn latest_day(&self, instance: &InstanceId) -> Result<Option<DaySummary>, StoreError> {
         let instance = instance.0.clone();
         self.with_conn(move |conn| {
@@ -599,56 +655,6 @@ impl SnapshotStore for SqliteStore {
             let mut stmt = conn.prepare("SELECT DISTINCT instance FROM days ORDER BY instance")?;
             stmt.query_map([], |row| row.get::<_, String>(0).map(InstanceId))?
                 .collect()
-        })
-        .await
-    }
-
-    async fn save_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-        state: &str,
-    ) -> Result<(), StoreError> {
-        let (instance, state) = (instance.0.clone(), state.to_string());
-        self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO checkpoints (instance, date, state) VALUES (?1, ?2, ?3)",
-                params![instance, date_text(date), state],
-            )
-            .map(drop)
-        })
-        .await
-    }
-
-    async fn load_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-    ) -> Result<Option<String>, StoreError> {
-        let instance = instance.0.clone();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                "SELECT state FROM checkpoints WHERE instance = ?1 AND date = ?2",
-                params![instance, date_text(date)],
-                |row| row.get(0),
-            )
-            .optional()
-        })
-        .await
-    }
-
-    async fn clear_checkpoint(
-        &self,
-        instance: &InstanceId,
-        date: NaiveDate,
-    ) -> Result<(), StoreError> {
-        let instance = instance.0.clone();
-        self.with_conn(move |conn| {
-            conn.execute(
-                "DELETE FROM checkpoints WHERE instance = ?1 AND date = ?2",
-                params![instance, date_text(date)],
-            )
-            .map(drop)
         })
         .await
     }
