@@ -110,6 +110,28 @@ impl FunctionError {
     }
 }
 
+/// The runtime's error: `errorType` is the retry class the state machine matches.
+#[cfg(feature = "lambda")]
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(e: FunctionError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an
+/// `Instant`, which is what a run checks as it goes.
+#[cfg(feature = "lambda")]
+pub fn deadline(ctx: &lambda_runtime::Context) -> Instant {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+}
+
 impl From<AppError> for FunctionError {
     fn from(e: AppError) -> Self {
         let class = if e.is_retryable() {

@@ -5,7 +5,7 @@
 // default layout limit in test builds.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Config;
 use seatwatch::lambda::IgnoredEvent;
@@ -19,18 +19,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |_event: LambdaEvent<IgnoredEvent>| async move {
             let today = chrono::Utc::now().date_naive();
-            seatwatch::lambda::check(app, today)
-                .await
-                .map_err(diagnostic)
+            seatwatch::lambda::check(app, today).await
         },
     ))
     .await
-}
-
-/// The runtime's error: `errorType` is the retry class the state machine matches.
-fn diagnostic(e: seatwatch::lambda::FunctionError) -> Diagnostic {
-    Diagnostic {
-        error_type: e.error_type().into(),
-        error_message: e.message,
-    }
 }

@@ -7,9 +7,7 @@
 // default layout limit in test builds.
 #![recursion_limit = "256"]
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use seatwatch::app::App;
 use seatwatch::config::Config;
 use seatwatch::lambda::CollectEvent;
@@ -21,27 +19,9 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CollectEvent>| async move {
-            let deadline = deadline(&event.context);
-            seatwatch::lambda::collect(app, &event.payload, deadline)
-                .await
-                .map_err(diagnostic)
+            let deadline = seatwatch::lambda::deadline(&event.context);
+            seatwatch::lambda::collect(app, &event.payload, deadline).await
         },
     ))
     .await
-}
-
-/// The runtime's error: `errorType` is the retry class the state machine matches.
-fn diagnostic(e: seatwatch::lambda::FunctionError) -> Diagnostic {
-    Diagnostic {
-        error_type: e.error_type().into(),
-        error_message: e.message,
-    }
-}
-
-/// The invocation's deadline (milliseconds since the epoch) as an `Instant`.
-fn deadline(ctx: &lambda_runtime::Context) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    Instant::now() + Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
 }
