@@ -23,9 +23,11 @@ use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Settings;
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, SqliteStore, StoreError};
 use seatwatch_core::snapshot::{DaySummary, Flavour, InstanceId, Member};
-use seatwatch_gitlab::{BaseUrl, Client, Token};
-use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_gitlab::BaseUrl;
+use seatwatch_sim::{Faults, RetryAfterMode, SimHandle, tokens};
 use seatwatch_testkit::proxy::{Fault, Proxy};
+use seatwatch_testkit::store::{RETENTION_DAYS, dynamo, ready_dynamo};
+use seatwatch_testkit::{cli, gitlab};
 use tokio::sync::Notify;
 
 /// More than one 2,000-member part, so part boundaries and checkpoints happen.
@@ -56,9 +58,7 @@ fn settings(args: &[&str]) -> Settings {
 
 /// The simulator, anchored on day 2 (so both days describe one population), showing day 1.
 async fn start_sim() -> Arc<SimHandle> {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, USERS);
-    cfg.as_of = day2();
-    let sim = SimHandle::start(cfg).await.expect("simulator starts");
+    let sim = gitlab::start_on(Flavour::SelfManaged, USERS, day2()).await;
     sim.set_as_of(day1());
     Arc::new(sim)
 }
@@ -196,7 +196,7 @@ impl Case {
     }
 
     fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db, 400).expect("store opens")
+        SqliteStore::open(&self.db, RETENTION_DAYS).expect("store opens")
     }
 
     fn instance(&self) -> InstanceId {
@@ -657,8 +657,7 @@ async fn killed_between_parts_and_commit(reference: &Reference) -> Row {
         inner: case.store(),
         parts_written: Notify::new(),
     });
-    let base = BaseUrl::parse(&case.sim.base_url(), false).expect("sim URL");
-    let client = Client::new(base, Token::new(tokens::ADMIN), Default::default()).expect("client");
+    let client = gitlab::client(&case.sim, tokens::ADMIN);
     let run = {
         let store = Arc::clone(&store);
         tokio::spawn(async move {
@@ -700,9 +699,7 @@ async fn cli_process_sigkilled(reference: &Reference) -> Row {
         slow: Some((std::time::Duration::from_millis(40), u32::MAX)),
         ..Faults::default()
     });
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    let mut child = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"))
         .env("GITLAB_URL", case.sim.base_url())
         .env("GITLAB_TOKEN", tokens::ADMIN)
         .env("SEATWATCH_STORE", format!("sqlite:{}", case.db.display()))
@@ -800,10 +797,7 @@ impl AwsCase {
         let aws = seatwatch_testkit::moto::sdk_config(&moto).await;
         let table = seatwatch_testkit::moto::unique("matrix");
         let bucket = seatwatch_testkit::moto::unique("matrix-site");
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone(), 400)
-            .ensure_ready()
-            .await
-            .expect("table");
+        ready_dynamo(&aws, &table, RETENTION_DAYS).await;
         s3(&aws)
             .create_bucket()
             .bucket(&bucket)
@@ -831,10 +825,8 @@ impl AwsCase {
 
     /// `seatwatch run --date D` through the proxy.
     async fn run(&self, date: NaiveDate) -> CliRun {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        let mut cmd = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"));
+        cmd.env("HOME", std::env::var_os("HOME").unwrap_or_default())
             .envs(seatwatch_testkit::moto::aws_env(&self.moto))
             .env("AWS_ENDPOINT_URL", &self.proxy.endpoint)
             .env("GITLAB_URL", self.sim.base_url())
@@ -850,11 +842,7 @@ impl AwsCase {
     }
 
     fn store(&self) -> DynamoStore {
-        DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&self.aws),
-            self.table.clone(),
-            400,
-        )
+        dynamo(&self.aws, &self.table, RETENTION_DAYS)
     }
 
     fn instance(&self) -> InstanceId {

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::{SnapshotStore, SqliteStore};
+use seatwatch::store::SnapshotStore;
 use seatwatch_core::analyse::{self, Policy, Reason};
 use seatwatch_core::snapshot::Flavour;
-use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
-use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_gitlab::{Client, ListingPosition};
+use seatwatch_sim::{SimHandle, tokens};
+use seatwatch_testkit::gitlab;
+use seatwatch_testkit::store::temp_sqlite;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("test date")
@@ -23,21 +25,13 @@ fn day(s: &str) -> NaiveDate {
 const AS_OF: &str = "2026-06-30";
 
 async fn start(flavour: Flavour, users: u32, keyset: bool) -> SimHandle {
-    let mut cfg = SimConfig::new(flavour, users);
-    cfg.as_of = day(AS_OF);
+    let mut cfg = gitlab::config_on(flavour, users, day(AS_OF));
     cfg.users_keyset_pagination = keyset;
-    SimHandle::start(cfg).await.expect("simulator starts")
+    gitlab::start(cfg).await
 }
 
 fn client(sim: &SimHandle) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).expect("loopback http is allowed");
-    let opts = ClientOptions {
-        concurrency: 4,
-        request_timeout: Duration::from_secs(5),
-        max_retry_time: Duration::from_secs(30),
-        user_agent: "seatwatch-test".into(),
-    };
-    Client::new(base, Token::new(tokens::ADMIN), opts).expect("client")
+    gitlab::client_with(sim, tokens::ADMIN, gitlab::quick_options())
 }
 
 /// Ids every listing must return now: the sim's users minus the deleted ones.
@@ -294,8 +288,7 @@ async fn older_gitlab_checkpoint_resumes_after_a_deletion_quirk() {
     let sim = start(Flavour::SelfManaged, 1_200, false).await;
     let c = client(&sim);
     let total = sim.expected().users;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.part_size = 300;
@@ -339,8 +332,7 @@ async fn older_gitlab_checkpoint_resumes_after_a_deletion_quirk() {
 async fn gitlab_com_resumed_listing_keeps_its_deduplication_quirk() {
     let sim = start(Flavour::GitLabCom, 1_500, true).await;
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.group = Some("acme".into());
@@ -369,8 +361,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     let old_account = sim.create_user(Some(today - Days::new(730)));
     let new_account = sim.create_user(None);
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(today);
     opts.group = Some("acme".into());
@@ -454,8 +445,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
 async fn gitlab_com_subscription_start_is_not_guessed_quirk() {
     let sim = start(Flavour::GitLabCom, 120, true).await;
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.group = Some("acme".into());
