@@ -670,16 +670,9 @@ async fn billing_fields_alone_do_not_make_an_owner_quirk() {
     let s = gitlab::start(cfg).await;
     let url = s.base_url();
     // the premise: this non-Owner sees the billing fields
-    let body = reqwest::Client::new()
-        .get(format!("{url}/api/v4/namespaces/acme"))
-        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
-        .send()
+    let ns = gitlab::get(&s, "/namespaces/acme", tokens::NON_ADMIN)
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let ns: Value = serde_json::from_slice(&body).unwrap();
+        .json();
     assert!(ns["seats_in_use"].is_u64(), "{ns}");
     let (code, doc, _) = check_json(&[
         ("GITLAB_URL", &url),

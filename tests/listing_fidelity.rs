@@ -15,7 +15,7 @@ use seatwatch_core::analyse::{self, Policy, Reason};
 use seatwatch_core::snapshot::Flavour;
 use seatwatch_gitlab::{Client, ListingPosition};
 use seatwatch_sim::{SimHandle, tokens};
-use seatwatch_testkit::gitlab;
+use seatwatch_testkit::gitlab::{self, RawAnswer};
 use seatwatch_testkit::store::temp_sqlite;
 
 fn day(s: &str) -> NaiveDate {
@@ -37,22 +37,6 @@ fn client(sim: &SimHandle) -> Client {
 /// Ids every listing must return now: the sim's users minus the deleted ones.
 fn live_ids(total: u64, deleted: &[u64]) -> Vec<u64> {
     (1..=total).filter(|id| !deleted.contains(id)).collect()
-}
-
-/// Raw GET with the admin token: status, headers, body.
-async fn raw_get(
-    sim: &SimHandle,
-    path_and_query: &str,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v4{path_and_query}", sim.base_url()))
-        .header("PRIVATE-TOKEN", tokens::ADMIN)
-        .send()
-        .await
-        .expect("the simulator answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("a body"))
 }
 
 /// Reads the `/users` listing page by page, calling `between(page_number)` after each page.
@@ -87,9 +71,12 @@ fn assert_each_once(ids: &[u64], expected: &[u64]) {
 #[tokio::test]
 async fn keyset_next_link_carries_an_opaque_cursor_quirk() {
     let sim = start(Flavour::SelfManaged, 250, true).await;
-    let (status, headers, _) = raw_get(
+    let RawAnswer {
+        status, headers, ..
+    } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200);
@@ -116,9 +103,10 @@ async fn keyset_next_link_carries_an_opaque_cursor_quirk() {
     assert_ne!(cursor, "100", "the cursor is not a bare id");
     assert!(headers.get("x-page").is_none() && headers.get("x-total").is_none());
     // A cursor GitLab cannot parse is refused, not treated as "from the start".
-    let (status, _, _) = raw_get(
+    let RawAnswer { status, .. } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&cursor=%%%",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 400);
@@ -151,9 +139,12 @@ async fn a_user_deleted_mid_keyset_listing_moves_nothing_quirk() {
 async fn older_gitlab_ignores_pagination_keyset_on_users_quirk() {
     let sim = start(Flavour::SelfManaged, 250, false).await;
     // What GitLab before 16.5 answers: numbered offset pages despite pagination=keyset.
-    let (status, headers, _) = raw_get(
+    let RawAnswer {
+        status, headers, ..
+    } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200);
@@ -485,9 +476,14 @@ async fn a_user_created_mid_listing_is_listed_once_quirk() {
 async fn billable_member_memberships_are_direct_memberships_only_quirk() {
     let sim = start(Flavour::GitLabCom, 300, true).await;
     let joined = sim.create_user(Some(day(AS_OF) - Days::new(400)));
-    let (status, headers, body) = raw_get(
+    let RawAnswer {
+        status,
+        headers,
+        body,
+    } = gitlab::get(
         &sim,
         &format!("/groups/acme/billable_members/{joined}/memberships"),
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -526,24 +522,22 @@ async fn billable_member_memberships_are_direct_memberships_only_quirk() {
     );
     // Deleted: User.find fails; not a member: 404 too. Nobody else may ask (400).
     assert!(sim.delete_user(joined));
-    let (status, _, body) = raw_get(
+    let RawAnswer { status, body, .. } = gitlab::get(
         &sim,
         &format!("/groups/acme/billable_members/{joined}/memberships"),
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(
         (status, body.as_str()),
         (404, r#"{"message":"404 Not found"}"#)
     );
-    let nonadmin = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v4/groups/acme/billable_members/{invited}/memberships",
-            sim.base_url()
-        ))
-        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(nonadmin.status().as_u16(), 400);
+    let nonadmin = gitlab::get(
+        &sim,
+        &format!("/groups/acme/billable_members/{invited}/memberships"),
+        tokens::NON_ADMIN,
+    )
+    .await;
+    assert_eq!(nonadmin.status, 400);
     sim.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //! (the simulated GitLab, moto, a fault proxy), the client, stores and the CLI set up as every test
 //! needs them, a `Member` builder and synthetic data.
 
+pub mod browser;
 pub mod cli;
 pub mod gitlab;
 pub mod members;
