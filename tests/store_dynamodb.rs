@@ -19,6 +19,7 @@ use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
     Member, SeatCounts, Source, UserState,
 };
+use seatwatch_testkit::members::member;
 use seatwatch_testkit::moto;
 use seatwatch_testkit::proxy::{Fault, Proxy};
 use seatwatch_testkit::store::{RETENTION_DAYS, dynamo, ready_dynamo};
@@ -208,16 +209,14 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
                 auditor: rng.random_bool(0.005),
                 external: rng.random_bool(0.1),
                 holds_seat: !bot && rng.random_bool(0.9),
-                membership_type: None,
                 created_at: Some(created_at),
                 last_activity_on: (!never_signed_in).then(|| last_seen.date_naive()),
                 last_sign_in_at: last_sign_in,
                 current_sign_in_at: last_sign_in
                     .map(|t| timestamp(&mut rng, t, now.max(t + chrono::Duration::seconds(1)))),
-                last_login_at: None,
-                member_since: None,
                 activity,
                 activity_unknown: id.is_multiple_of(17),
+                ..member(id)
             }
         })
         .collect()
