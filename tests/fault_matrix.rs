@@ -21,6 +21,7 @@ use clap::Parser;
 use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Settings;
+use seatwatch::publish::s3_client;
 use seatwatch::store::{DynamoStore, RunId, SnapshotStore, SqliteStore, StoreError};
 use seatwatch_core::snapshot::{DaySummary, Flavour, InstanceId, Member};
 use seatwatch_gitlab::BaseUrl;
@@ -796,14 +797,8 @@ impl AwsCase {
         let moto = seatwatch_testkit::moto::start();
         let aws = seatwatch_testkit::moto::sdk_config(&moto).await;
         let table = seatwatch_testkit::moto::unique("matrix");
-        let bucket = seatwatch_testkit::moto::unique("matrix-site");
         ready_dynamo(&aws, &table, RETENTION_DAYS).await;
-        s3(&aws)
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("bucket");
+        let bucket = seatwatch_testkit::moto::new_bucket(&s3_client(&aws), "matrix-site").await;
         let proxy = Proxy::start(&moto, Fault::None).await;
         let mut case = AwsCase {
             moto,
@@ -868,32 +863,7 @@ impl AwsCase {
 
     /// Every object of the bucket, read from moto directly.
     async fn site(&self) -> BTreeMap<String, Vec<u8>> {
-        let client = s3(&self.aws);
-        let listed = client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .expect("list");
-        let mut out = BTreeMap::new();
-        for object in listed.contents() {
-            let key = object.key().expect("key").to_string();
-            let body = client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("get")
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes()
-                .to_vec();
-            out.insert(key, body);
-        }
-        out
+        seatwatch_testkit::moto::bucket_contents(&s3_client(&self.aws), &self.bucket).await
     }
 
     /// The failed run's last stderr line (the CLI's `error: …`), checked to be one line.
@@ -905,14 +875,6 @@ impl AwsCase {
             .unwrap_or_else(|| panic!("no `error:` line in {stderr}"));
         one_line(line.trim_start_matches("error: "))
     }
-}
-
-fn s3(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(aws)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// Runs day 2 under `fault`; `proved` says whether the proxy really injected it.

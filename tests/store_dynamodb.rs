@@ -16,13 +16,14 @@ use rand::{Rng, SeedableRng};
 use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
 use seatwatch::store::{RunId, SnapshotStore, StoreError};
 use seatwatch_core::snapshot::{
-    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
-    Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
+    UserState,
 };
 use seatwatch_testkit::members::member;
 use seatwatch_testkit::moto;
 use seatwatch_testkit::proxy::{Fault, Proxy};
 use seatwatch_testkit::store::{RETENTION_DAYS, dynamo, ready_dynamo};
+use seatwatch_testkit::synthetic;
 
 fn snapshot_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid date")
@@ -224,17 +225,7 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
 
 fn summary(members: &[Member]) -> DaySummary {
     let day = snapshot_date();
-    // the snapshot counts the two complete days before it
-    let counted = ActivityDays {
-        first: day - chrono::Days::new(2),
-        last: day - chrono::Days::new(1),
-    };
-    let mut aggregates = DayAggregates::for_days(counted);
-    for m in members {
-        aggregates.add(m, day);
-        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
-        aggregates.add_days(m, &by_day);
-    }
+    let (counted, aggregates) = synthetic::two_day_aggregates(members, day);
     DaySummary {
         instance: instance(),
         date: day,

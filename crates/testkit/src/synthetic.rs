@@ -207,3 +207,19 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
         })
         .collect()
 }
+
+/// What a snapshot of `day` counts for `members`: the two complete days before it, each member's
+/// activity on the later one. The days counted and the aggregates, for a test's `DaySummary`.
+pub fn two_day_aggregates(members: &[Member], day: NaiveDate) -> (ActivityDays, DayAggregates) {
+    let counted = ActivityDays {
+        first: day - Days::new(2),
+        last: day - Days::new(1),
+    };
+    let mut aggregates = DayAggregates::for_days(counted);
+    for m in members {
+        aggregates.add(m, day);
+        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
+        aggregates.add_days(m, &by_day);
+    }
+    (counted, aggregates)
+}
