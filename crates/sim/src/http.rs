@@ -652,18 +652,7 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             &token_self(&token, caller.owner_index, r.as_of),
         ),
         Endpoint::Users => list_users(ctx, &r, caller.instance_admin),
-        Endpoint::User(id) => match find_user(&r, id) {
-            Some(index) => {
-                let view = r.user(index);
-                let body = if caller.instance_admin {
-                    r.user_admin(&view)
-                } else {
-                    r.user_basic(&view)
-                };
-                Reply::json(StatusCode::OK, &body)
-            }
-            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
-        },
+        Endpoint::User(id) => single_user(&r, id, caller.instance_admin),
         Endpoint::UserEvents(id) => match find_user(&r, id) {
             Some(index) => user_events(ctx, &r, index, caller.owner_index, caller.instance_admin),
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
@@ -694,6 +683,22 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
         | Endpoint::BillableMemberships(..)
         | Endpoint::GroupMemberAll(..)
         | Endpoint::GroupProjects(_)) => route_group(ctx, &r, group_endpoint, &caller),
+    }
+}
+
+/// `/users/:id`: the admin view for an administrator, the basic one for anyone else.
+fn single_user(r: &Render, id: &str, admin_view: bool) -> Reply {
+    match find_user(r, id) {
+        Some(index) => {
+            let view = r.user(index);
+            let body = if admin_view {
+                r.user_admin(&view)
+            } else {
+                r.user_basic(&view)
+            };
+            Reply::json(StatusCode::OK, &body)
+        }
+        None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
     }
 }
 
