@@ -8,13 +8,14 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::publish::Destination;
-use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore};
+use seatwatch::store::SnapshotReader;
+use seatwatch::store::SnapshotStore;
 use seatwatch_core::analyse::Policy;
 use seatwatch_core::snapshot::{ActivityCoverage, ActivityKind, DayActivity, Member};
 use seatwatch_gitlab::types::parse_events;
-use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
-use seatwatch_sim::Flavour;
-use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_sim::{Flavour, SimHandle, tokens};
+use seatwatch_testkit::gitlab;
+use seatwatch_testkit::store::temp_sqlite;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -25,15 +26,9 @@ fn time(h: u32, m: u32) -> NaiveTime {
 }
 
 async fn sim(flavour: Flavour, users: u32, utc_offset_seconds: i32) -> SimHandle {
-    let mut cfg = SimConfig::new(flavour, users);
-    cfg.as_of = day("2026-06-30");
+    let mut cfg = gitlab::config_on(flavour, users, day("2026-06-30"));
     cfg.utc_offset_seconds = utc_offset_seconds;
-    SimHandle::start(cfg).await.expect("simulator starts")
-}
-
-fn client(sim: &SimHandle) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).unwrap();
-    Client::new(base, Token::new(tokens::ADMIN), ClientOptions::default()).unwrap()
+    gitlab::start(cfg).await
 }
 
 fn group(flavour: Flavour) -> Option<String> {
@@ -50,7 +45,7 @@ async fn collect_at(
     time_zone: chrono_tz::Tz,
 ) {
     sim.set_clock(date, at);
-    let c = client(sim);
+    let c = gitlab::client(sim, tokens::ADMIN);
     let mut opts = CollectOptions::new(date);
     opts.group = group(flavour);
     opts.time_zone = time_zone;
@@ -100,9 +95,8 @@ fn figures(d: &DayActivity) -> (u64, u64, u64) {
 async fn a_run_at_0530_and_one_at_2300_count_the_same_complete_day() {
     let sim = sim(Flavour::SelfManaged, 600, 0).await;
     let date = day("2026-06-30");
-    let (early, late) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let early_store = SqliteStore::open(&early.path().join("t.db"), 400).unwrap();
-    let late_store = SqliteStore::open(&late.path().join("t.db"), 400).unwrap();
+    let (_early, early_store) = temp_sqlite();
+    let (_late, late_store) = temp_sqlite();
     let tz = chrono_tz::Tz::UTC;
     collect_at(
         &sim,
@@ -144,8 +138,7 @@ async fn a_run_at_0530_and_one_at_2300_count_the_same_complete_day() {
 async fn report_json_days_entry_for_the_day_before_equals_the_simulators_events() {
     let sim = sim(Flavour::SelfManaged, 800, 0).await;
     let date = day("2026-06-30");
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (dir, store) = temp_sqlite();
     collect_at(
         &sim,
         &store,
@@ -196,8 +189,7 @@ async fn report_json_days_entry_for_the_day_before_equals_the_simulators_events(
 #[tokio::test(flavor = "multi_thread")]
 async fn missed_days_are_caught_up_and_a_rerun_adds_nothing() {
     let sim = sim(Flavour::SelfManaged, 500, 0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     let tz = chrono_tz::Tz::UTC;
     let first = day("2026-06-26");
     let date = day("2026-06-30");
@@ -265,8 +257,7 @@ async fn missed_days_are_caught_up_and_a_rerun_adds_nothing() {
 async fn days_are_the_instances_calendar_days_in_its_time_zone() {
     // An instance two hours east of UTC: its day starts at 22:00 UTC the evening before.
     let sim = sim(Flavour::SelfManaged, 600, 2 * 3600).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     let date = day("2026-06-30");
     let tz: chrono_tz::Tz = "Etc/GMT-2".parse().unwrap(); // POSIX sign: UTC+2
     collect_at(&sim, &store, Flavour::SelfManaged, date, time(5, 30), tz).await;
@@ -282,8 +273,7 @@ async fn days_are_the_instances_calendar_days_in_its_time_zone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_counts_only_the_groups_projects_and_private_profiles_are_unknown_quirk() {
     let sim = sim(Flavour::GitLabCom, 1500, 0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     let date = day("2026-06-30");
     collect_at(
         &sim,
@@ -329,8 +319,7 @@ async fn gitlab_com_counts_only_the_groups_projects_and_private_profiles_are_unk
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gap_longer_than_the_catch_up_bound_counts_the_bound() {
     let sim = sim(Flavour::SelfManaged, 200, 0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     let tz = chrono_tz::Tz::UTC;
     collect_at(
         &sim,

@@ -5,7 +5,8 @@ use seatwatch::app::App;
 use seatwatch::collect::CollectStatus;
 use seatwatch::config::{Config, RawConfig};
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{LicenceMode, SimConfig, SimHandle, tokens};
+use seatwatch_sim::{LicenceMode, tokens};
+use seatwatch_testkit::gitlab;
 
 /// The settings given (and no environment of the test's), typed as the CLI types them.
 fn config(raw: RawConfig) -> Config {
@@ -15,9 +16,7 @@ fn config(raw: RawConfig) -> Config {
 #[tokio::test(flavor = "multi_thread")]
 async fn token_rotated_in_the_source_is_picked_up_after_a_401() {
     let date: chrono::NaiveDate = "2026-06-30".parse().unwrap();
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 150);
-    cfg.as_of = date;
-    let sim = SimHandle::start(cfg).await.unwrap();
+    let sim = gitlab::start_on(Flavour::SelfManaged, 150, date).await;
     sim.add_token("glpat-fake-rotate-first-0000", tokens::ADMIN);
     sim.add_token("glpat-fake-rotate-second-0000", tokens::ADMIN);
 
@@ -84,10 +83,9 @@ async fn report_without_any_snapshot_says_to_collect_first() {
 /// the overview page.
 async fn collect_and_report(mode: LicenceMode) -> (serde_json::Value, String) {
     let date: chrono::NaiveDate = "2026-06-30".parse().unwrap();
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 150);
-    cfg.as_of = date;
+    let mut cfg = gitlab::config_on(Flavour::SelfManaged, 150, date);
     cfg.licence = mode;
-    let sim = SimHandle::start(cfg).await.unwrap();
+    let sim = gitlab::start(cfg).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{}\n", tokens::READ_API_ONLY)).unwrap();

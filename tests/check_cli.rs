@@ -6,6 +6,7 @@ use std::process::Output;
 use chrono::Utc;
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_testkit::{cli, gitlab};
 use serde_json::Value;
 
 const NAMES: [&str; 10] = [
@@ -21,20 +22,19 @@ const NAMES: [&str; 10] = [
     "rate_limit",
 ];
 
+/// A simulator whose clock is today's: `check` judges expiry against the real clock.
+fn today(flavour: Flavour, users: u32) -> SimConfig {
+    gitlab::config_on(flavour, users, Utc::now().date_naive())
+}
+
 async fn sim(flavour: Flavour) -> SimHandle {
-    let mut cfg = SimConfig::new(flavour, 120);
-    // `check` judges expiry against the real clock
-    cfg.as_of = Utc::now().date_naive();
-    SimHandle::start(cfg).await.expect("simulator starts")
+    gitlab::start(today(flavour, 120)).await
 }
 
 /// Runs the binary with a clean environment: only what the test gives it.
 async fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .args(args);
+    let mut cmd = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"));
+    cmd.env("HOME", std::env::temp_dir()).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -312,11 +312,10 @@ async fn server_error_burst_is_retried_through() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_headroom_is_reported() {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
-    cfg.as_of = Utc::now().date_naive();
+    let mut cfg = today(Flavour::SelfManaged, 50);
     cfg.rate_limit = Some(seatwatch_sim::Throttle::per_minute(2000));
     cfg.rate_limit_headers_always = true;
-    let s = SimHandle::start(cfg).await.unwrap();
+    let s = gitlab::start(cfg).await;
     let url = s.base_url();
     let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
     let (status, detail) = check(&doc, "rate_limit");
@@ -329,11 +328,10 @@ async fn rate_limit_headroom_is_reported() {
 /// minute) and `RateLimit-Remaining` over the hour: never print them as "7000 of 120 left".
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_per_minute_and_remaining_per_period_quirk() {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
-    cfg.as_of = Utc::now().date_naive();
+    let mut cfg = today(Flavour::SelfManaged, 50);
     cfg.rate_limit = Some(seatwatch_sim::Throttle::self_managed_default());
     cfg.rate_limit_headers_always = true;
-    let s = SimHandle::start(cfg).await.unwrap();
+    let s = gitlab::start(cfg).await;
     let url = s.base_url();
     let (_, doc, _) = check_json(&[("GITLAB_URL", &url), ("GITLAB_TOKEN", tokens::ADMIN)]).await;
     let (status, detail) = check(&doc, "rate_limit");
@@ -593,10 +591,9 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
 }
 
 async fn licence_sim(mode: LicenceMode) -> SimHandle {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 80);
-    cfg.as_of = Utc::now().date_naive();
+    let mut cfg = today(Flavour::SelfManaged, 80);
     cfg.licence = mode;
-    SimHandle::start(cfg).await.expect("simulator starts")
+    gitlab::start(cfg).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -668,22 +665,14 @@ async fn licence_without_seat_limit_and_without_licence_pass_check_quirk() {
 async fn billing_fields_alone_do_not_make_an_owner_quirk() {
     // ee/lib/ee/api/entities/namespace.rb hides billing from non-Owners only with the flag
     // restrict_namespace_api_billing_fields on; before 18.9 every member could see them
-    let mut cfg = SimConfig::new(Flavour::GitLabCom, 120);
-    cfg.as_of = Utc::now().date_naive();
+    let mut cfg = today(Flavour::GitLabCom, 120);
     cfg.namespace_billing_unrestricted = true;
-    let s = SimHandle::start(cfg).await.expect("simulator starts");
+    let s = gitlab::start(cfg).await;
     let url = s.base_url();
     // the premise: this non-Owner sees the billing fields
-    let body = reqwest::Client::new()
-        .get(format!("{url}/api/v4/namespaces/acme"))
-        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
-        .send()
+    let ns = gitlab::get(&s, "/namespaces/acme", tokens::NON_ADMIN)
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let ns: Value = serde_json::from_slice(&body).unwrap();
+        .json();
     assert!(ns["seats_in_use"].is_u64(), "{ns}");
     let (code, doc, _) = check_json(&[
         ("GITLAB_URL", &url),

@@ -6,31 +6,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::{
-    DynamoStore, SnapshotReader, SnapshotStore, SnapshotWriter, SqliteStore, StoreProvisioner,
-};
+use seatwatch::store::SnapshotStore;
+use seatwatch::store::{SnapshotReader, SnapshotWriter, StoreProvisioner};
 use seatwatch_core::snapshot::Member;
-use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch_gitlab::Client;
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_sim::tokens;
+use seatwatch_testkit::gitlab::{client, start_on};
+use seatwatch_testkit::moto;
+use seatwatch_testkit::store::{RETENTION_DAYS, ready_dynamo, temp_sqlite};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
-}
-
-async fn start(flavour: Flavour, users: u32, as_of: NaiveDate) -> SimHandle {
-    let mut cfg = SimConfig::new(flavour, users);
-    cfg.as_of = as_of;
-    SimHandle::start(cfg).await.expect("simulator starts")
-}
-
-fn client(sim: &SimHandle, token: &str) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).unwrap();
-    Client::new(base, Token::new(token), ClientOptions::default()).unwrap()
-}
-
-fn sqlite(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("t.db"), 400).unwrap()
 }
 
 async fn collect_day(
@@ -82,11 +69,10 @@ fn assert_unique(members: &[Member]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn self_managed_snapshot_has_every_user_once_with_gitlabs_seat_signal() {
     let date = day("2026-06-30");
-    let sim = start(Flavour::SelfManaged, 1234, date).await;
+    let sim = start_on(Flavour::SelfManaged, 1234, date).await;
     let expected = sim.expected();
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let opts = CollectOptions::new(date);
     let s = collect_day(&c, &store, &opts).await;
@@ -120,10 +106,9 @@ async fn self_managed_snapshot_has_every_user_once_with_gitlabs_seat_signal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_stay_within_pages_plus_active_members_plus_ten() {
     let date = day("2026-06-30");
-    let sim = start(Flavour::SelfManaged, 2500, date).await;
+    let sim = start_on(Flavour::SelfManaged, 2500, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let s = collect_day(&c, &store, &CollectOptions::new(date)).await;
     // One events request per member active since the counted day began (not a bot).
@@ -147,11 +132,10 @@ async fn requests_stay_within_pages_plus_active_members_plus_ten() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_snapshot_lists_billable_members_and_takes_purchased_from_settings() {
     let date = day("2026-06-30");
-    let sim = start(Flavour::GitLabCom, 800, date).await;
+    let sim = start_on(Flavour::GitLabCom, 800, date).await;
     let expected = sim.expected();
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(date);
     opts.group = Some("acme".into());
@@ -172,10 +156,9 @@ async fn gitlab_com_snapshot_lists_billable_members_and_takes_purchased_from_set
 #[tokio::test(flavor = "multi_thread")]
 async fn history_builds_day_by_day_and_a_rerun_replaces_the_day() {
     let first = day("2026-06-01");
-    let sim = start(Flavour::SelfManaged, 300, first).await;
+    let sim = start_on(Flavour::SelfManaged, 300, first).await;
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     for i in 0..5 {
         let d = first + Days::new(i);
@@ -205,9 +188,8 @@ async fn history_builds_day_by_day_and_a_rerun_replaces_the_day() {
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_token_stops_before_anything_is_written() {
     let date = day("2026-06-30");
-    let sim = start(Flavour::SelfManaged, 100, date).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let sim = start_on(Flavour::SelfManaged, 100, date).await;
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     for token in [
         tokens::EXPIRED,
@@ -242,11 +224,10 @@ async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let sim = start(Flavour::SelfManaged, users, date).await;
+    let sim = start_on(Flavour::SelfManaged, users, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let whole = SqliteStore::open(&dir.path().join("whole.db"), 400).unwrap();
-    let pieces = SqliteStore::open(&dir.path().join("pieces.db"), 400).unwrap();
+    let (_whole_dir, whole) = temp_sqlite();
+    let (_pieces_dir, pieces) = temp_sqlite();
     whole.ensure_ready().await.unwrap();
     pieces.ensure_ready().await.unwrap();
 
@@ -287,11 +268,10 @@ async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
     let date = day("2026-06-30");
-    let sim = start(Flavour::GitLabCom, 14_000, date).await;
+    let sim = start_on(Flavour::GitLabCom, 14_000, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let dir = tempfile::tempdir().unwrap();
-    let whole = SqliteStore::open(&dir.path().join("whole.db"), 400).unwrap();
-    let pieces = SqliteStore::open(&dir.path().join("pieces.db"), 400).unwrap();
+    let (_whole_dir, whole) = temp_sqlite();
+    let (_pieces_dir, pieces) = temp_sqlite();
     whole.ensure_ready().await.unwrap();
     pieces.ensure_ready().await.unwrap();
 
@@ -324,19 +304,13 @@ async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_store_commits_the_same_snapshot_as_sqlite() {
-    let m = seatwatch_testkit::moto::start();
+    let m = moto::start();
     let date = day("2026-06-30");
-    let sim = start(Flavour::SelfManaged, 700, date).await;
+    let sim = start_on(Flavour::SelfManaged, 700, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let cfg = seatwatch_testkit::moto::sdk_config(&m).await;
-    let ddb = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&cfg),
-        seatwatch_testkit::moto::unique("collect"),
-        400,
-    );
-    ddb.ensure_ready().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let lite = sqlite(&dir);
+    let cfg = moto::sdk_config(&m).await;
+    let ddb = ready_dynamo(&cfg, &moto::unique("collect"), RETENTION_DAYS).await;
+    let (_dir, lite) = temp_sqlite();
     lite.ensure_ready().await.unwrap();
     let opts = CollectOptions::new(date);
     collect_day(&c, &ddb, &opts).await;

@@ -20,14 +20,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::RawConfig;
-use seatwatch::store::{
-    DynamoStore, RunId, SnapshotReader, SnapshotWriter, SqliteStore, StoreError, StoreProvisioner,
-};
+use seatwatch::publish::s3_client;
+use seatwatch::store::{DynamoStore, RunId, SqliteStore, StoreError};
+use seatwatch::store::{SnapshotReader, SnapshotWriter};
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
-use seatwatch_gitlab::{BaseUrl, Client, Token};
+use seatwatch_gitlab::BaseUrl;
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_sim::{Faults, RetryAfterMode, SimHandle, tokens};
 use seatwatch_testkit::proxy::{Fault, Proxy};
+use seatwatch_testkit::store::{RETENTION_DAYS, dynamo, ready_dynamo};
+use seatwatch_testkit::{cli, gitlab};
 use tokio::sync::Notify;
 
 /// More than one 2,000-member part, so part boundaries and checkpoints happen.
@@ -46,9 +48,7 @@ fn report_time() -> DateTime<Utc> {
 
 /// The simulator, anchored on day 2 (so both days describe one population), showing day 1.
 async fn start_sim() -> Arc<SimHandle> {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, USERS);
-    cfg.as_of = day2();
-    let sim = SimHandle::start(cfg).await.expect("simulator starts");
+    let sim = gitlab::start_on(Flavour::SelfManaged, USERS, day2()).await;
     sim.set_as_of(day1());
     Arc::new(sim)
 }
@@ -182,7 +182,7 @@ impl Case {
     }
 
     fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db, 400).expect("store opens")
+        SqliteStore::open(&self.db, RETENTION_DAYS).expect("store opens")
     }
 
     fn instance(&self) -> InstanceId {
@@ -644,8 +644,7 @@ async fn killed_between_parts_and_commit(reference: &Reference) -> Row {
         inner: case.store(),
         parts_written: Notify::new(),
     });
-    let base = BaseUrl::parse(&case.sim.base_url(), false).expect("sim URL");
-    let client = Client::new(base, Token::new(tokens::ADMIN), Default::default()).expect("client");
+    let client = gitlab::client(&case.sim, tokens::ADMIN);
     let run = {
         let store = Arc::clone(&store);
         tokio::spawn(async move {
@@ -687,9 +686,7 @@ async fn cli_process_sigkilled(reference: &Reference) -> Row {
         slow: Some((std::time::Duration::from_millis(40), u32::MAX)),
         ..Faults::default()
     });
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    let mut child = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"))
         .env("GITLAB_URL", case.sim.base_url())
         .env("GITLAB_TOKEN", tokens::ADMIN)
         .env("SEATWATCH_STORE", format!("sqlite:{}", case.db.display()))
@@ -786,17 +783,8 @@ impl AwsCase {
         let moto = seatwatch_testkit::moto::start();
         let aws = seatwatch_testkit::moto::sdk_config(&moto).await;
         let table = seatwatch_testkit::moto::unique("matrix");
-        let bucket = seatwatch_testkit::moto::unique("matrix-site");
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone(), 400)
-            .ensure_ready()
-            .await
-            .expect("table");
-        s3(&aws)
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("bucket");
+        ready_dynamo(&aws, &table, RETENTION_DAYS).await;
+        let bucket = seatwatch_testkit::moto::new_bucket(&s3_client(&aws), "matrix-site").await;
         let proxy = Proxy::start(&moto, Fault::None).await;
         let mut case = AwsCase {
             moto,
@@ -818,10 +806,8 @@ impl AwsCase {
 
     /// `seatwatch run --date D` through the proxy.
     async fn run(&self, date: NaiveDate) -> CliRun {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        let mut cmd = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"));
+        cmd.env("HOME", std::env::var_os("HOME").unwrap_or_default())
             .envs(seatwatch_testkit::moto::aws_env(&self.moto))
             .env("AWS_ENDPOINT_URL", &self.proxy.endpoint)
             .env("GITLAB_URL", self.sim.base_url())
@@ -837,11 +823,7 @@ impl AwsCase {
     }
 
     fn store(&self) -> DynamoStore {
-        DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&self.aws),
-            self.table.clone(),
-            400,
-        )
+        dynamo(&self.aws, &self.table, RETENTION_DAYS)
     }
 
     fn instance(&self) -> InstanceId {
@@ -867,32 +849,7 @@ impl AwsCase {
 
     /// Every object of the bucket, read from moto directly.
     async fn site(&self) -> BTreeMap<String, Vec<u8>> {
-        let client = s3(&self.aws);
-        let listed = client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .expect("list");
-        let mut out = BTreeMap::new();
-        for object in listed.contents() {
-            let key = object.key().expect("key").to_string();
-            let body = client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("get")
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes()
-                .to_vec();
-            out.insert(key, body);
-        }
-        out
+        seatwatch_testkit::moto::bucket_contents(&s3_client(&self.aws), &self.bucket).await
     }
 
     /// The failed run's last stderr line (the CLI's `error: …`), checked to be one line.
@@ -904,14 +861,6 @@ impl AwsCase {
             .unwrap_or_else(|| panic!("no `error:` line in {stderr}"));
         one_line(line.trim_start_matches("error: "))
     }
-}
-
-fn s3(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(aws)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// Runs day 2 under `fault`; `proved` says whether the proxy really injected it.

@@ -7,10 +7,11 @@ use std::time::Duration;
 use chrono::Days;
 use futures_util::StreamExt;
 use seatwatch_gitlab::{
-    BaseUrl, BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
+    BillableMember, Client, ClientOptions, GitLabError, Token, User, UsersPage,
 };
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
+use seatwatch_testkit::gitlab::{self, client_with, quick_options as opts};
 
 const ALL_TOKENS: &[&str] = &[
     tokens::ADMIN,
@@ -25,23 +26,7 @@ const ALL_TOKENS: &[&str] = &[
 ];
 
 async fn start(flavour: Flavour, users: u32) -> SimHandle {
-    SimHandle::start(SimConfig::new(flavour, users))
-        .await
-        .expect("simulator starts on 127.0.0.1:0")
-}
-
-fn opts() -> ClientOptions {
-    ClientOptions {
-        concurrency: 4,
-        request_timeout: Duration::from_secs(5),
-        max_retry_time: Duration::from_secs(30),
-        user_agent: "seatwatch-test".into(),
-    }
-}
-
-fn client_with(sim: &SimHandle, token: &str, opts: ClientOptions) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).expect("loopback http is allowed");
-    Client::new(base, Token::new(token), opts).expect("client")
+    gitlab::start(SimConfig::new(flavour, users)).await
 }
 
 fn client(sim: &SimHandle, token: &str) -> Client {
@@ -545,7 +530,7 @@ async fn rate_limit_headers_are_exposed() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
     cfg.rate_limit = Some(Throttle::per_minute(1_000));
     cfg.rate_limit_headers_always = true;
-    let sim = SimHandle::start(cfg).await.expect("sim");
+    let sim = gitlab::start(cfg).await;
     let client = client(&sim, tokens::ADMIN);
     all_users(&client).await.expect("users");
     let rate_limit = client.last_rate_limit().expect("headers seen");
@@ -562,7 +547,7 @@ async fn rate_limit_headers_are_exposed() {
 async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 250);
     cfg.rate_limit = Some(Throttle::per_minute(1_000));
-    let sim = SimHandle::start(cfg).await.expect("sim");
+    let sim = gitlab::start(cfg).await;
     let client = client(&sim, tokens::ADMIN);
     all_users(&client).await.expect("users");
     assert_eq!(client.last_rate_limit(), None, "no header below the limit");
@@ -657,7 +642,7 @@ async fn hourly_throttle_headers_follow_request_throttle_data_quirk() {
         requests: 3,
         period: Duration::from_secs(3_600),
     });
-    let sim = SimHandle::start(cfg).await.expect("sim");
+    let sim = gitlab::start(cfg).await;
     let client = client(&sim, tokens::ADMIN);
     for _ in 0..3 {
         client.current_user().await.expect("within the limit");
@@ -683,7 +668,7 @@ async fn hourly_throttle_headers_follow_request_throttle_data_quirk() {
 async fn licence_sim(mode: LicenceMode) -> SimHandle {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 80);
     cfg.licence = mode;
-    SimHandle::start(cfg).await.expect("sim")
+    gitlab::start(cfg).await
 }
 
 #[tokio::test]
@@ -793,7 +778,7 @@ async fn pacing_without_headers_keeps_near_the_limit_with_few_429s() {
         requests: 20,
         period: Duration::from_secs(2),
     });
-    let sim = SimHandle::start(cfg).await.expect("sim");
+    let sim = gitlab::start(cfg).await;
     let client = client_with(
         &sim,
         tokens::ADMIN,

@@ -18,7 +18,7 @@ use seatwatch_gitlab::{
 use serde::de::DeserializeOwned;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gitlab")
+    seatwatch_testkit::repo_root().join("tests/fixtures/gitlab")
 }
 
 fn bytes(name: &str) -> Vec<u8> {

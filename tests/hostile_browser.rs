@@ -5,10 +5,11 @@
 //! and every payload is shown as text. A control page with a live script and a too-wide element
 //! proves that the checker notices both.
 
-use seatwatch_testkit::synthetic;
+use seatwatch_testkit::{browser, synthetic};
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{Days, NaiveDate, Utc};
 use seatwatch_core::analyse::{Policy, build_report};
@@ -82,26 +83,12 @@ fn hostile_members() -> Vec<Member> {
     members
 }
 
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
 fn run_checker(site: &Path, must_show: &[String]) -> Output {
-    let browser = browser_dir();
-    assert!(
-        browser.join("node_modules/playwright-core").exists(),
-        "tests/browser/node_modules is missing: run scripts/test.sh first \
-         (or `cd tests/browser && npm ci`), and install Debian's chromium"
-    );
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-screenshots");
-    Command::new("node")
-        .arg(browser.join("hostile.mjs"))
-        .arg(site)
-        .arg(&shots)
-        .args(must_show)
-        .current_dir(&browser)
-        .output()
-        .expect("node runs (is Node.js installed?)")
+    let args = [site.as_os_str(), shots.as_os_str()]
+        .into_iter()
+        .chain(must_show.iter().map(OsStr::new));
+    browser::run("hostile.mjs", args)
 }
 
 #[test]
@@ -117,11 +104,7 @@ fn hostile_member_names_run_no_script_and_keep_the_layout() {
     let report = build_report(&latest, &members, &history, &policy, now);
     let files = render(&report, &members).expect("renders");
     let site = tempfile::tempdir().expect("temp dir");
-    for f in &files {
-        let path = site.path().join(&f.path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-        std::fs::write(&path, &f.bytes).expect("write");
-    }
+    browser::write_site(&files, site.path());
     let unused = std::fs::read_to_string(site.path().join("unused.html")).expect("unused.html");
     assert!(
         unused.contains("window.__seatwatchPwned=&#39;script&#39;"),

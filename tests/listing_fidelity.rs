@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore, StoreProvisioner};
+use seatwatch::store::SnapshotStore;
+use seatwatch::store::{SnapshotReader, StoreProvisioner};
 use seatwatch_core::analyse::{self, Policy, Reason};
-use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, ListingPosition, Token};
+use seatwatch_gitlab::{Client, ListingPosition};
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_sim::{SimHandle, tokens};
+use seatwatch_testkit::gitlab::{self, RawAnswer};
+use seatwatch_testkit::store::temp_sqlite;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("test date")
@@ -23,42 +26,18 @@ fn day(s: &str) -> NaiveDate {
 const AS_OF: &str = "2026-06-30";
 
 async fn start(flavour: Flavour, users: u32, keyset: bool) -> SimHandle {
-    let mut cfg = SimConfig::new(flavour, users);
-    cfg.as_of = day(AS_OF);
+    let mut cfg = gitlab::config_on(flavour, users, day(AS_OF));
     cfg.users_keyset_pagination = keyset;
-    SimHandle::start(cfg).await.expect("simulator starts")
+    gitlab::start(cfg).await
 }
 
 fn client(sim: &SimHandle) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).expect("loopback http is allowed");
-    let opts = ClientOptions {
-        concurrency: 4,
-        request_timeout: Duration::from_secs(5),
-        max_retry_time: Duration::from_secs(30),
-        user_agent: "seatwatch-test".into(),
-    };
-    Client::new(base, Token::new(tokens::ADMIN), opts).expect("client")
+    gitlab::client_with(sim, tokens::ADMIN, gitlab::quick_options())
 }
 
 /// Ids every listing must return now: the sim's users minus the deleted ones.
 fn live_ids(total: u64, deleted: &[u64]) -> Vec<u64> {
     (1..=total).filter(|id| !deleted.contains(id)).collect()
-}
-
-/// Raw GET with the admin token: status, headers, body.
-async fn raw_get(
-    sim: &SimHandle,
-    path_and_query: &str,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v4{path_and_query}", sim.base_url()))
-        .header("PRIVATE-TOKEN", tokens::ADMIN)
-        .send()
-        .await
-        .expect("the simulator answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("a body"))
 }
 
 /// Reads the `/users` listing page by page, calling `between(page_number)` after each page.
@@ -93,9 +72,12 @@ fn assert_each_once(ids: &[u64], expected: &[u64]) {
 #[tokio::test]
 async fn keyset_next_link_carries_an_opaque_cursor_quirk() {
     let sim = start(Flavour::SelfManaged, 250, true).await;
-    let (status, headers, _) = raw_get(
+    let RawAnswer {
+        status, headers, ..
+    } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200);
@@ -122,9 +104,10 @@ async fn keyset_next_link_carries_an_opaque_cursor_quirk() {
     assert_ne!(cursor, "100", "the cursor is not a bare id");
     assert!(headers.get("x-page").is_none() && headers.get("x-total").is_none());
     // A cursor GitLab cannot parse is refused, not treated as "from the start".
-    let (status, _, _) = raw_get(
+    let RawAnswer { status, .. } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&cursor=%%%",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 400);
@@ -157,9 +140,12 @@ async fn a_user_deleted_mid_keyset_listing_moves_nothing_quirk() {
 async fn older_gitlab_ignores_pagination_keyset_on_users_quirk() {
     let sim = start(Flavour::SelfManaged, 250, false).await;
     // What GitLab before 16.5 answers: numbered offset pages despite pagination=keyset.
-    let (status, headers, _) = raw_get(
+    let RawAnswer {
+        status, headers, ..
+    } = gitlab::get(
         &sim,
         "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200);
@@ -294,8 +280,7 @@ async fn older_gitlab_checkpoint_resumes_after_a_deletion_quirk() {
     let sim = start(Flavour::SelfManaged, 1_200, false).await;
     let c = client(&sim);
     let total = sim.expected().users;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.part_size = 300;
@@ -339,8 +324,7 @@ async fn older_gitlab_checkpoint_resumes_after_a_deletion_quirk() {
 async fn gitlab_com_resumed_listing_keeps_its_deduplication_quirk() {
     let sim = start(Flavour::GitLabCom, 1_500, true).await;
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.group = Some("acme".into());
@@ -369,8 +353,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     let old_account = sim.create_user(Some(today - Days::new(730)));
     let new_account = sim.create_user(None);
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(today);
     opts.group = Some("acme".into());
@@ -454,8 +437,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
 async fn gitlab_com_subscription_start_is_not_guessed_quirk() {
     let sim = start(Flavour::GitLabCom, 120, true).await;
     let c = client(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
     let mut opts = CollectOptions::new(day(AS_OF));
     opts.group = Some("acme".into());
@@ -495,9 +477,14 @@ async fn a_user_created_mid_listing_is_listed_once_quirk() {
 async fn billable_member_memberships_are_direct_memberships_only_quirk() {
     let sim = start(Flavour::GitLabCom, 300, true).await;
     let joined = sim.create_user(Some(day(AS_OF) - Days::new(400)));
-    let (status, headers, body) = raw_get(
+    let RawAnswer {
+        status,
+        headers,
+        body,
+    } = gitlab::get(
         &sim,
         &format!("/groups/acme/billable_members/{joined}/memberships"),
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -536,24 +523,22 @@ async fn billable_member_memberships_are_direct_memberships_only_quirk() {
     );
     // Deleted: User.find fails; not a member: 404 too. Nobody else may ask (400).
     assert!(sim.delete_user(joined));
-    let (status, _, body) = raw_get(
+    let RawAnswer { status, body, .. } = gitlab::get(
         &sim,
         &format!("/groups/acme/billable_members/{joined}/memberships"),
+        tokens::ADMIN,
     )
     .await;
     assert_eq!(
         (status, body.as_str()),
         (404, r#"{"message":"404 Not found"}"#)
     );
-    let nonadmin = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v4/groups/acme/billable_members/{invited}/memberships",
-            sim.base_url()
-        ))
-        .header("PRIVATE-TOKEN", tokens::NON_ADMIN)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(nonadmin.status().as_u16(), 400);
+    let nonadmin = gitlab::get(
+        &sim,
+        &format!("/groups/acme/billable_members/{invited}/memberships"),
+        tokens::NON_ADMIN,
+    )
+    .await;
+    assert_eq!(nonadmin.status, 400);
     sim.shutdown().await;
 }

@@ -6,24 +6,24 @@
 
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome, CollectSummary};
-use seatwatch::store::{SnapshotReader, SnapshotStore, SqliteStore};
-use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
+use seatwatch::store::SnapshotReader;
+use seatwatch::store::SnapshotStore;
+use seatwatch_gitlab::Client;
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_sim::{Faults, RetryAfterMode, SimHandle, tokens};
+use seatwatch_testkit::gitlab::{self, start_on};
+use seatwatch_testkit::store::sqlite_in;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
 async fn sim() -> SimHandle {
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 1500);
-    cfg.as_of = day("2026-06-30");
-    SimHandle::start(cfg).await.expect("simulator starts")
+    start_on(Flavour::SelfManaged, 1500, day("2026-06-30")).await
 }
 
 fn client(sim: &SimHandle) -> Client {
-    let base = BaseUrl::parse(&sim.base_url(), false).unwrap();
-    Client::new(base, Token::new(tokens::ADMIN), ClientOptions::default()).unwrap()
+    gitlab::client(sim, tokens::ADMIN)
 }
 
 async fn run(c: &Client, store: &dyn SnapshotStore, opts: &CollectOptions) -> CollectOutcome {
@@ -44,7 +44,7 @@ async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_d
 
     // The day as an uninterrupted run stores it.
     let reference_sim = sim().await;
-    let reference = SqliteStore::open(&dir.path().join("reference.db"), 400).unwrap();
+    let reference = sqlite_in(dir.path(), "reference.db");
     let CollectOutcome::Committed(whole) = run(&client(&reference_sim), &reference, &opts).await
     else {
         panic!("no fault, no deadline: committed")
@@ -59,7 +59,7 @@ async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_d
         after: 150,
         ..Faults::default()
     });
-    let store = SqliteStore::open(&dir.path().join("t.db"), 400).unwrap();
+    let store = sqlite_in(dir.path(), "t.db");
     let c = client(&sim);
     let first = run(&c, &store, &opts).await;
     let CollectOutcome::Checkpointed(paused) = first else {

@@ -3,7 +3,7 @@
 //! outage from the k-th PUT on leaves every object whole, every page naming its snapshot, and the
 //! next run publishes the complete new site.
 
-use seatwatch_testkit::synthetic;
+use seatwatch_testkit::{moto, synthetic};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,23 +85,12 @@ async fn object(
     )
 }
 
-async fn bucket(client: &aws_sdk_s3::Client) -> String {
-    let name = seatwatch_testkit::moto::unique("site").to_lowercase();
-    client
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("create bucket");
-    name
-}
-
 #[tokio::test]
 async fn publishes_every_file_with_type_and_cache_headers() {
-    let moto = seatwatch_testkit::moto::start();
-    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
+    let moto = moto::start();
+    let cfg = moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
-    let bucket = bucket(&client).await;
+    let bucket = moto::new_bucket(&client, "site").await;
     let dest: Destination = format!("s3://{bucket}/reports/prod/")
         .parse()
         .expect("valid");
@@ -153,10 +142,10 @@ impl Intercept for FailPutOf {
 
 #[tokio::test]
 async fn a_put_failing_midway_leaves_the_previous_pages() {
-    let moto = seatwatch_testkit::moto::start();
-    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
+    let moto = moto::start();
+    let cfg = moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
-    let bucket = bucket(&client).await;
+    let bucket = moto::new_bucket(&client, "site").await;
     let dest: Destination = format!("s3://{bucket}").parse().expect("valid");
     publish(&site("1"), &dest, Some(&client))
         .await
@@ -201,8 +190,8 @@ async fn a_put_failing_midway_leaves_the_previous_pages() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error() {
-    let moto = seatwatch_testkit::moto::start();
-    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
+    let moto = moto::start();
+    let cfg = moto::sdk_config(&moto).await;
     let client = s3_client(&cfg);
     let dest: Destination = "s3://no-such-bucket-seatwatch/x".parse().expect("valid");
     let err = publish(&site("1"), &dest, Some(&client))
@@ -228,37 +217,6 @@ fn real_site(date: chrono::NaiveDate) -> Vec<SiteFile> {
     seatwatch_core::site::render(&report, &members).expect("renders")
 }
 
-async fn bucket_contents(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let listed = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list");
-    let mut out = std::collections::BTreeMap::new();
-    for o in listed.contents() {
-        let key = o.key().expect("key").to_string();
-        let body = client
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .expect("get")
-            .body
-            .collect()
-            .await
-            .expect("body")
-            .into_bytes()
-            .to_vec();
-        out.insert(key, body);
-    }
-    out
-}
-
 /// The snapshot a page says it shows: the footer's "Snapshot of <strong>DATE</strong>".
 fn page_snapshot(page: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(page);
@@ -270,8 +228,8 @@ fn page_snapshot(page: &[u8]) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_completes() {
     use seatwatch_testkit::proxy::{Fault, Proxy};
-    let moto = seatwatch_testkit::moto::start();
-    let cfg = seatwatch_testkit::moto::sdk_config(&moto).await;
+    let moto = moto::start();
+    let cfg = moto::sdk_config(&moto).await;
     let direct = s3_client(&cfg);
     let proxy = Proxy::start(&moto, Fault::None).await;
     // The SDK's own retries stay on (as in production), only faster: the outage outlasts them.
@@ -306,7 +264,7 @@ async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_co
     let is_page = |path: &str| path.ends_with(".html");
 
     for k in 1..=new_site.len() as u32 {
-        let bucket = bucket(&direct).await;
+        let bucket = moto::new_bucket(&direct, "site").await;
         let dest: Destination = format!("s3://{bucket}").parse().expect("valid");
         let old_files: Vec<SiteFile> = real_site(day_a);
         publish(&old_files, &dest, Some(&direct))
@@ -323,7 +281,7 @@ async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_co
             "k={k}: a 500 outage is worth retrying: {err}"
         );
 
-        let seen = bucket_contents(&direct, &bucket).await;
+        let seen = moto::bucket_contents(&direct, &bucket).await;
         assert_eq!(
             seen.keys().collect::<Vec<_>>(),
             new.keys().collect::<Vec<_>>(),
@@ -394,7 +352,7 @@ async fn a_publish_cut_at_every_kth_put_leaves_whole_objects_and_the_next_run_co
             .await
             .expect("the next run publishes");
         assert_eq!(
-            bucket_contents(&direct, &bucket).await,
+            moto::bucket_contents(&direct, &bucket).await,
             new,
             "k={k}: next run"
         );

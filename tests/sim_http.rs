@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use reqwest::header::HeaderMap;
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, Throttle, tokens};
+use seatwatch_testkit::gitlab::{self, RawAnswer, get, get_url, try_get};
 use serde_json::Value;
 
 /// Keys of the real bodies in `shared/fixtures/gitlab/` (plus the EE fields the task names).
@@ -208,60 +208,7 @@ fn as_of() -> NaiveDate {
 }
 
 async fn start(flavour: Flavour, users: u32) -> SimHandle {
-    SimHandle::start(SimConfig::new(flavour, users))
-        .await
-        .expect("simulator starts")
-}
-
-struct Got {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Got {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().expect("ASCII header"))
-    }
-    /// The URL of a `Link` relation, if present.
-    fn link(&self, rel: &str) -> Option<String> {
-        let wanted = format!("rel=\"{rel}\"");
-        self.header("link")?.split(", ").find_map(|part| {
-            let (url, relation) = part.split_once("; ")?;
-            (relation == wanted).then(|| url.trim_matches(['<', '>']).to_string())
-        })
-    }
-}
-
-async fn get_url(url: &str, token: Option<&str>) -> Got {
-    try_get(&reqwest::Client::new(), url, token)
-        .await
-        .expect("request completes")
-}
-
-async fn try_get(client: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::Result<Got> {
-    let mut request = client.get(url);
-    if let Some(token) = token {
-        request = request.header("PRIVATE-TOKEN", token);
-    }
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.text().await?;
-    Ok(Got {
-        status,
-        headers,
-        body,
-    })
-}
-
-async fn get(sim: &SimHandle, path: &str, token: &str) -> Got {
-    get_url(&format!("{}/api/v4{path}", sim.base_url()), Some(token)).await
+    gitlab::start(SimConfig::new(flavour, users)).await
 }
 
 fn assert_keys(value: &Value, keys: &[&str], what: &str) {
@@ -273,7 +220,7 @@ fn assert_keys(value: &Value, keys: &[&str], what: &str) {
     }
 }
 
-fn array(got: &Got) -> Vec<Value> {
+fn array(got: &RawAnswer) -> Vec<Value> {
     got.json()
         .as_array()
         .cloned()
@@ -656,7 +603,7 @@ async fn tokens_can_be_revoked_and_added_at_runtime() {
 }
 
 /// Follows `Link: rel="next"` from `first`, returning every row's id.
-async fn follow_links(first: String, token: &str) -> (Vec<u64>, Vec<Got>) {
+async fn follow_links(first: String, token: &str) -> (Vec<u64>, Vec<RawAnswer>) {
     let mut ids = Vec::new();
     let mut pages = Vec::new();
     let mut next = Some(first);
@@ -865,7 +812,7 @@ async fn the_same_seed_gives_the_same_bodies() {
     let b = start(Flavour::SelfManaged, 500).await;
     let mut other = SimConfig::new(Flavour::SelfManaged, 500);
     other.seed = 7;
-    let c = SimHandle::start(other).await.unwrap();
+    let c = gitlab::start(other).await;
     for path in [
         "/users?per_page=100&page=2",
         "/users/1/events?per_page=50",
@@ -1019,7 +966,7 @@ async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
     cfg.rate_limit = Some(Throttle::per_minute(5));
     // the 18.6 flag rate_limiting_headers_for_unthrottled_requests
     cfg.rate_limit_headers_always = true;
-    let sim = SimHandle::start(cfg).await.unwrap();
+    let sim = gitlab::start(cfg).await;
     // The window is fixed on the wall clock; if it rolls over mid-run, run again in the next one.
     for _attempt in 0..3 {
         let mut responses = Vec::new();
@@ -1220,7 +1167,7 @@ async fn faults_given_at_start_apply_to_the_first_responses() {
         status_burst: Some((500, 1)),
         ..Faults::default()
     };
-    let sim = SimHandle::start(cfg).await.unwrap();
+    let sim = gitlab::start(cfg).await;
     let first = get(&sim, "/groups/acme/billable_members", tokens::ADMIN).await;
     assert_eq!(
         (first.status, first.body.as_str()),
@@ -1276,7 +1223,7 @@ async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
         requests: 2,
         period: Duration::from_secs(3_600),
     });
-    let sim = SimHandle::start(cfg).await.unwrap();
+    let sim = gitlab::start(cfg).await;
     let mut responses = Vec::new();
     for _ in 0..3 {
         responses.push(get(&sim, "/user", tokens::ADMIN).await);
@@ -1331,7 +1278,7 @@ async fn license_answers_each_licence_mode_like_gitlab() {
     ] {
         let mut cfg = SimConfig::new(Flavour::SelfManaged, 40);
         cfg.licence = mode;
-        let sim = SimHandle::start(cfg).await.unwrap();
+        let sim = gitlab::start(cfg).await;
         let got = get(&sim, "/license", tokens::ADMIN).await;
         let users = array(&get(&sim, "/users?per_page=100", tokens::ADMIN).await);
         let holders = users

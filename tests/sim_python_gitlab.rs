@@ -7,10 +7,11 @@ use std::process::Command;
 
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
+use seatwatch_testkit::gitlab;
 use serde_json::Value;
 
 fn venv_python() -> PathBuf {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let python = seatwatch_testkit::repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
         "{} not found: run scripts/test.sh first (it creates .venv with python-gitlab)",
@@ -22,7 +23,7 @@ fn venv_python() -> PathBuf {
 /// Runs `tests/python/list_users.py` off the async runtime (the simulator lives on it).
 async fn list_with_python_gitlab(sim: &SimHandle, token: &str, group: Option<&str>) -> Value {
     let python = venv_python();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/list_users.py");
+    let script = seatwatch_testkit::repo_root().join("tests/python/list_users.py");
     let mut args = vec![
         script.display().to_string(),
         sim.base_url(),
@@ -49,27 +50,21 @@ async fn list_with_python_gitlab(sim: &SimHandle, token: &str, group: Option<&st
 
 /// The June events of the admin user, counted by a plain HTTP client for comparison.
 async fn june_events_of_user_1(sim: &SimHandle) -> u64 {
-    let response = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v4/users/1/events?after=2026-05-31&before=2026-07-01&per_page=1",
-            sim.base_url()
-        ))
-        .header("PRIVATE-TOKEN", tokens::ADMIN)
-        .send()
-        .await
-        .expect("events answer");
-    response.headers()["x-total"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    gitlab::get(
+        sim,
+        "/users/1/events?after=2026-05-31&before=2026-07-01&per_page=1",
+        tokens::ADMIN,
+    )
+    .await
+    .header("x-total")
+    .expect("x-total")
+    .parse()
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_gitlab_lists_every_self_managed_user_once() {
-    let sim = SimHandle::start(SimConfig::new(Flavour::SelfManaged, 1_234))
-        .await
-        .unwrap();
+    let sim = gitlab::start(SimConfig::new(Flavour::SelfManaged, 1_234)).await;
     let expected = sim.expected();
     let got = list_with_python_gitlab(&sim, tokens::ADMIN, None).await;
     assert_eq!(got["current_user"], "root");
@@ -102,9 +97,7 @@ async fn python_gitlab_lists_every_self_managed_user_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_gitlab_lists_gitlab_com_billable_members() {
-    let sim = SimHandle::start(SimConfig::new(Flavour::GitLabCom, 640))
-        .await
-        .unwrap();
+    let sim = gitlab::start(SimConfig::new(Flavour::GitLabCom, 640)).await;
     let expected = sim.expected();
     let got = list_with_python_gitlab(&sim, tokens::ADMIN, Some("acme")).await;
     assert_eq!(got["current_user"], "acme-owner");

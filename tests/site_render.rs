@@ -2,10 +2,9 @@
 //! real pages in headless Chromium (axe, no outside request, JavaScript off) plus the Nu HTML
 //! checker, through `tests/browser/check.mjs`.
 
-use seatwatch_testkit::synthetic;
+use seatwatch_testkit::{browser, synthetic};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch_core::analyse::{Exemptions, Policy, Report, build_report};
@@ -192,38 +191,12 @@ fn report_json_keeps_the_site_contract() {
     assert_eq!(v["policy"]["exempt"][0], "svc-*");
 }
 
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn write_site(files: &[SiteFile], dir: &Path) {
-    for f in files {
-        let path = dir.join(&f.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create site dir");
-        }
-        std::fs::write(&path, &f.bytes).expect("write site file");
-    }
-}
-
 /// Runs `tests/browser/check.mjs` on a rendered site; screenshots go to `shots`.
 fn browser_check(files: &[SiteFile], shots: &Path) {
-    let browser = browser_dir();
-    assert!(
-        browser.join("node_modules/playwright-core").exists(),
-        "tests/browser/node_modules is missing: run scripts/test.sh first \
-         (or `cd tests/browser && npm ci`), and install Debian's chromium"
-    );
     let site = tempfile::tempdir().expect("temp dir");
-    write_site(files, site.path());
+    browser::write_site(files, site.path());
     std::fs::create_dir_all(shots).expect("screenshot dir");
-    let output = Command::new("node")
-        .arg(browser.join("check.mjs"))
-        .arg(site.path())
-        .arg(shots)
-        .current_dir(&browser)
-        .output()
-        .expect("node runs (is Node.js installed?)");
+    let output = browser::run("check.mjs", [site.path(), shots]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");

@@ -8,10 +8,10 @@ use std::process::Command;
 use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
 use seatwatch_core::snapshot::{
-    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
-    Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
+    UserState,
 };
-use seatwatch_testkit::moto;
+use seatwatch_testkit::{moto, synthetic};
 
 const RETENTION_DAYS: u32 = 400;
 
@@ -79,17 +79,7 @@ fn members(ids: std::ops::Range<u64>) -> Vec<Member> {
 }
 
 fn summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySummary {
-    // the snapshot counts the two complete days before it
-    let counted = ActivityDays {
-        first: day - chrono::Days::new(2),
-        last: day - chrono::Days::new(1),
-    };
-    let mut aggregates = DayAggregates::for_days(counted);
-    for m in members {
-        aggregates.add(m, day);
-        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
-        aggregates.add_days(m, &by_day);
-    }
+    let (counted, aggregates) = synthetic::two_day_aggregates(members, day);
     DaySummary {
         instance: instance.clone(),
         date: day,

@@ -14,17 +14,17 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use seatwatch::store::dynamodb::{self, BatchRetry, MAX_ITEM_BYTES};
-use seatwatch::store::{
-    DynamoStore, RunId, SnapshotReader, SnapshotStore, SnapshotWriter, StoreError, StoreProvisioner,
-};
+use seatwatch::store::{RunId, SnapshotStore, StoreError};
+use seatwatch::store::{SnapshotReader, SnapshotWriter, StoreProvisioner};
 use seatwatch_core::snapshot::{
-    Activity, ActivityCoverage, ActivityDays, DayAggregates, DaySummary, Flavour, InstanceId,
-    Member, SeatCounts, Source, UserState,
+    Activity, ActivityCoverage, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
+    UserState,
 };
+use seatwatch_testkit::members::member;
 use seatwatch_testkit::moto;
 use seatwatch_testkit::proxy::{Fault, Proxy};
-
-const RETENTION_DAYS: u32 = 400;
+use seatwatch_testkit::store::{RETENTION_DAYS, dynamo, ready_dynamo};
+use seatwatch_testkit::synthetic;
 
 fn snapshot_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid date")
@@ -211,16 +211,14 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
                 auditor: rng.random_bool(0.005),
                 external: rng.random_bool(0.1),
                 holds_seat: !bot && rng.random_bool(0.9),
-                membership_type: None,
                 created_at: Some(created_at),
                 last_activity_on: (!never_signed_in).then(|| last_seen.date_naive()),
                 last_sign_in_at: last_sign_in,
                 current_sign_in_at: last_sign_in
                     .map(|t| timestamp(&mut rng, t, now.max(t + chrono::Duration::seconds(1)))),
-                last_login_at: None,
-                member_since: None,
                 activity,
                 activity_unknown: id.is_multiple_of(17),
+                ..member(id)
             }
         })
         .collect()
@@ -228,17 +226,7 @@ fn realistic_members(count: u64, seed: u64) -> Vec<Member> {
 
 fn summary(members: &[Member]) -> DaySummary {
     let day = snapshot_date();
-    // the snapshot counts the two complete days before it
-    let counted = ActivityDays {
-        first: day - chrono::Days::new(2),
-        last: day - chrono::Days::new(1),
-    };
-    let mut aggregates = DayAggregates::for_days(counted);
-    for m in members {
-        aggregates.add(m, day);
-        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
-        aggregates.add_days(m, &by_day);
-    }
+    let (counted, aggregates) = synthetic::two_day_aggregates(members, day);
     DaySummary {
         instance: instance(),
         date: day,
@@ -337,8 +325,7 @@ async fn write_units_per_member_for_10k_members() {
     // Parts of 100: one GitLab page each, the smallest parts a collector writes.
     for part_size in [100, 10_000] {
         let table = moto::unique("wcu");
-        let store = DynamoStore::new(client.clone(), table.clone(), RETENTION_DAYS);
-        store.ensure_ready().await.expect("ensure_ready");
+        let store = ready_dynamo(&aws, &table, RETENTION_DAYS).await;
         write_day(&store, &members, part_size).await;
         assert_eq!(
             store
@@ -374,7 +361,7 @@ async fn table_creation_is_idempotent_with_the_documented_schema() {
     let aws = moto::sdk_config(&moto).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = moto::unique("create");
-    let store = DynamoStore::new(client.clone(), table.clone(), RETENTION_DAYS);
+    let store = dynamo(&aws, &table, RETENTION_DAYS);
 
     // Before: reads say the table is missing, with a hint.
     let err = store
@@ -431,8 +418,7 @@ async fn member_chunks_expire_after_retention_and_day_records_never() {
     let aws = moto::sdk_config(&moto).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = moto::unique("ttl");
-    let store = DynamoStore::new(client.clone(), table.clone(), 30);
-    store.ensure_ready().await.expect("ensure_ready");
+    let store = ready_dynamo(&aws, &table, 30).await;
     write_day(&store, &realistic_members(50, 3), 100).await;
 
     let items: Vec<dynamodb::Item> = client
@@ -494,22 +480,10 @@ async fn unprocessed_items_are_retried_until_done() {
     let aws = moto::sdk_config(&moto).await;
     let table = moto::unique("unprocessed");
     // The table is created directly on moto, so the proxy only sees the writes.
-    DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table.clone(),
-        RETENTION_DAYS,
-    )
-    .ensure_ready()
-    .await
-    .expect("ensure_ready");
+    ready_dynamo(&aws, &table, RETENTION_DAYS).await;
     let proxy = Proxy::start(&moto, Fault::OnePerBatch).await;
     let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&proxied),
-        table,
-        RETENTION_DAYS,
-    )
-    .with_batch_retry(fast_retry(50));
+    let store = dynamo(&proxied, &table, RETENTION_DAYS).with_batch_retry(fast_retry(50));
 
     let members = bulky_members(1200);
     let run = RunId::new(instance(), snapshot_date());
@@ -564,22 +538,10 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
     let moto = moto::start();
     let aws = moto::sdk_config(&moto).await;
     let table = moto::unique("stuck");
-    DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table.clone(),
-        RETENTION_DAYS,
-    )
-    .ensure_ready()
-    .await
-    .expect("ensure_ready");
+    ready_dynamo(&aws, &table, RETENTION_DAYS).await;
     let proxy = Proxy::start(&moto, Fault::HandBackForever).await;
     let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&proxied),
-        table.clone(),
-        RETENTION_DAYS,
-    )
-    .with_batch_retry(fast_retry(4));
+    let store = dynamo(&proxied, &table, RETENTION_DAYS).with_batch_retry(fast_retry(4));
 
     let members = bulky_members(1200);
     let run = RunId::new(instance(), snapshot_date());
@@ -618,12 +580,7 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
 async fn a_part_rewritten_with_fewer_chunks_reads_only_its_new_chunks() {
     let moto = moto::start();
     let aws = moto::sdk_config(&moto).await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        moto::unique("rewrite"),
-        RETENTION_DAYS,
-    );
-    store.ensure_ready().await.expect("ensure_ready");
+    let store = ready_dynamo(&aws, &moto::unique("rewrite"), RETENTION_DAYS).await;
     let run = RunId::new(instance(), snapshot_date());
     let bulky = bulky_members(1200);
     let chunks = dynamodb::member_part_items(&run, 0, &bulky, RETENTION_DAYS)
@@ -656,8 +613,7 @@ async fn a_committed_day_missing_a_chunk_is_an_error_not_a_short_list() {
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = moto::unique("damaged");
     // Retention long enough that the chunks cannot count as expiring whenever this runs.
-    let store = DynamoStore::new(client.clone(), table.clone(), 100_000);
-    store.ensure_ready().await.expect("ensure_ready");
+    let store = ready_dynamo(&aws, &table, 100_000).await;
     let run = write_day(&store, &bulky_members(1200), 1200).await;
 
     let lost = format!("PART#{}#{}#000000#0001", run.date, run.run);
@@ -691,9 +647,7 @@ async fn only_setup_creates_the_table_the_commands_never_do() {
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = moto::unique("setup");
     let cli = |command: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        seatwatch_testkit::cli::command(env!("CARGO_BIN_EXE_seatwatch"))
             .envs(moto::aws_env(&moto))
             .env("SEATWATCH_STORE", format!("dynamodb:{table}"))
             .env("SEATWATCH_SITE", "unused-site-folder-never-written")

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle, tokens};
+use seatwatch_sim::{Faults, RetryAfterMode, SimHandle, tokens};
+use seatwatch_testkit::{cli, gitlab};
 
 /// Obviously fake, and distinctive enough that any hit is this token.
 const CANARY: &str = "glpat-fake-canary-Q7xZ3kP9wM2vL8nR-0000";
@@ -35,10 +36,8 @@ impl Canary {
 
     /// Runs the CLI with a clean environment plus `env`, logging everything at trace level.
     async fn run(&mut self, what: &str, args: &[&str], env: &[(&str, String)]) -> Option<i32> {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seatwatch"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
+        let mut cmd = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"));
+        cmd.env("HOME", self.dir.path())
             .env("SEATWATCH_LOG", "trace")
             .env("RUST_BACKTRACE", "full")
             .env("GITLAB_URL", self.sim.base_url())
@@ -94,9 +93,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_canary_token_appears_in_no_output_and_no_file() {
     let date = "2026-06-30";
-    let mut cfg = SimConfig::new(Flavour::SelfManaged, 300);
-    cfg.as_of = date.parse().expect("date");
-    let sim = SimHandle::start(cfg).await.expect("simulator");
+    let sim = gitlab::start_on(Flavour::SelfManaged, 300, date.parse().expect("date")).await;
     sim.add_token(CANARY, tokens::ADMIN);
     let mut c = Canary {
         sim,

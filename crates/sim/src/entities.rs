@@ -265,14 +265,13 @@ impl<'p> Render<'p> {
         view
     }
 
-    /// Names and state only: enough for `UserBasic`, event authors and searches, and much
-    /// cheaper than [`Render::user`] because no activity history is scanned.
-    pub(crate) fn identity(&self, index: usize) -> UserView<'p> {
-        let pop = self.pop;
-        let u = pop.users[index];
+    /// The username and display name of user `index`: the fixed accounts GitLab seeds, bots by
+    /// their own naming rules, humans from the name lists.
+    fn username_and_name(&self, index: usize) -> (String, String) {
+        let u = self.pop.users[index];
         let id = index as u64 + 1;
-        let name_draw = pop.draw(index, 0, Salt::Name);
-        let (username, name) = match (index, u.kind) {
+        let name_draw = self.pop.draw(index, 0, Salt::Name);
+        match (index, u.kind) {
             (ADMIN_USER_INDEX, _) => match self.flavour {
                 Flavour::SelfManaged => ("root".to_string(), "Administrator".to_string()),
                 Flavour::GitLabCom => (
@@ -312,7 +311,16 @@ impl<'p> Render<'p> {
                     format!("{first} {last}"),
                 )
             }
-        };
+        }
+    }
+
+    /// Names and state only: enough for `UserBasic`, event authors and searches, and much
+    /// cheaper than [`Render::user`] because no activity history is scanned.
+    pub(crate) fn identity(&self, index: usize) -> UserView<'p> {
+        let pop = self.pop;
+        let u = pop.users[index];
+        let id = index as u64 + 1;
+        let (username, name) = self.username_and_name(index);
         let email = match u.kind {
             Kind::Human => format!("{username}@example.com"),
             _ => format!("{username}@noreply.example.com"),
@@ -385,18 +393,6 @@ impl<'p> Render<'p> {
             Some((c, l)) => (Some(c.clone()), Some(l.clone())),
             None => (None, None),
         };
-        let ip = |n: u64| {
-            v.sign_ins.as_ref().map(|_| {
-                let h = self.pop.draw(v.index, n, Salt::Misc);
-                format!("10.{}.{}.{}", h % 256, (h >> 8) % 256, (h >> 16) % 254 + 1)
-            })
-        };
-        let created_by = match u.kind {
-            Kind::ProjectBot | Kind::ServiceAccount => {
-                Some(self.basic_row(&self.identity(ADMIN_USER_INDEX)))
-            }
-            _ => None,
-        };
         AdminUser {
             id: v.id,
             username: v.username.clone(),
@@ -431,13 +427,32 @@ impl<'p> Render<'p> {
             two_factor_enabled: u.has(flags::TWO_FACTOR),
             external: u.has(flags::EXTERNAL),
             private_profile: false,
-            current_sign_in_ip: ip(3),
-            last_sign_in_ip: ip(4),
+            current_sign_in_ip: self.sign_in_ip(v, 3),
+            last_sign_in_ip: self.sign_in_ip(v, 4),
             namespace_id: v.id + 1000,
-            created_by,
+            created_by: self.created_by(u.kind),
             bot: v.bot,
             is_auditor: u.has(flags::AUDITOR),
             using_license_seat: v.using_license_seat,
+        }
+    }
+
+    /// A private address of a sign-in (`n` tells the current one from the last), for a user who
+    /// signed in at all.
+    fn sign_in_ip(&self, v: &UserView, n: u64) -> Option<String> {
+        v.sign_ins.as_ref().map(|_| {
+            let h = self.pop.draw(v.index, n, Salt::Misc);
+            format!("10.{}.{}.{}", h % 256, (h >> 8) % 256, (h >> 16) % 254 + 1)
+        })
+    }
+
+    /// Bots and service accounts were created by the administrator; people created themselves.
+    fn created_by(&self, kind: Kind) -> Option<BasicUser> {
+        match kind {
+            Kind::ProjectBot | Kind::ServiceAccount => {
+                Some(self.basic_row(&self.identity(ADMIN_USER_INDEX)))
+            }
+            _ => None,
         }
     }
 
@@ -534,72 +549,20 @@ impl<'p> Render<'p> {
         let map = body.as_object_mut().expect("event renders an object");
         match e.kind {
             EventKind::PushedTo | EventKind::PushedNew | EventKind::DeletedBranch => {
-                let (action, commit_count) = match e.kind {
-                    EventKind::PushedTo => ("pushed", (d >> 12) % 6 + 1),
-                    EventKind::PushedNew => ("created", (d >> 12) % 3),
-                    _ => ("removed", 0),
-                };
-                let sha = |salt: u64| {
-                    format!(
-                        "{:016x}{:016x}{:08x}",
-                        d ^ salt,
-                        d.rotate_left(17) ^ salt,
-                        salt as u32
-                    )
-                };
-                let branch = format!(
-                    "feature/{}-{}",
-                    target_iid,
-                    title.split(' ').next().unwrap_or("work").to_lowercase()
-                );
-                map.insert(
-                    "push_data".into(),
-                    json!({
-                        "commit_count": commit_count,
-                        "action": action,
-                        "ref_type": "branch",
-                        "commit_from": if action == "created" { Value::Null } else { Value::from(sha(1)) },
-                        "commit_to": if action == "removed" { Value::Null } else { Value::from(sha(2)) },
-                        "ref": branch,
-                        "commit_title": if commit_count > 0 { Value::from(title) } else { Value::Null },
-                        "ref_count": null,
-                    }),
-                );
+                map.insert("push_data".into(), push_data(e.kind, d, target_iid, title));
             }
             EventKind::Joined => {}
             EventKind::NoteOnMr | EventKind::DiffNote | EventKind::NoteOnIssue => {
-                let noteable_type = if e.kind == EventKind::NoteOnIssue {
-                    "Issue"
-                } else {
-                    "MergeRequest"
-                };
                 map.insert("target_id".into(), Value::from(target_id));
                 map.insert("target_iid".into(), Value::from(target_id));
                 map.insert("target_title".into(), Value::from(title));
-                let mut note = json!({
-                    "id": target_id,
-                    "type": if e.kind == EventKind::DiffNote { Value::from("DiffNote") } else { Value::Null },
-                    "body": "Looks good to me, one nit inline.",
-                    "attachment": null,
-                    "author": self.event_author(v),
-                    "created_at": created_at,
-                    "updated_at": created_at,
-                    "system": false,
-                    "noteable_id": (d >> 30) % 50_000 + 1,
-                    "noteable_type": noteable_type,
-                    "project_id": project_id,
-                    "resolvable": e.kind == EventKind::DiffNote,
-                    "confidential": false,
-                    "internal": false,
-                    "noteable_iid": target_iid,
-                    "commands_changes": {},
-                });
-                if e.kind == EventKind::DiffNote
-                    && let Some(note) = note.as_object_mut()
-                {
-                    note.insert("resolved".into(), Value::from(false));
-                }
-                map.insert("note".into(), note);
+                let note = NoteOn {
+                    id: target_id,
+                    iid: target_iid,
+                    project_id,
+                    created_at: &created_at,
+                };
+                map.insert("note".into(), self.event_note(v, e, &note));
             }
             _ => {
                 map.insert("target_id".into(), Value::from(target_id));
@@ -609,6 +572,80 @@ impl<'p> Render<'p> {
         }
         body
     }
+
+    /// The `note` of a comment event: on an MR (a diff note is resolvable) or on an issue.
+    fn event_note(&self, v: &UserView, e: &SimEvent, on: &NoteOn) -> Value {
+        let d = e.detail;
+        let noteable_type = if e.kind == EventKind::NoteOnIssue {
+            "Issue"
+        } else {
+            "MergeRequest"
+        };
+        let mut note = json!({
+            "id": on.id,
+            "type": if e.kind == EventKind::DiffNote { Value::from("DiffNote") } else { Value::Null },
+            "body": "Looks good to me, one nit inline.",
+            "attachment": null,
+            "author": self.event_author(v),
+            "created_at": on.created_at,
+            "updated_at": on.created_at,
+            "system": false,
+            "noteable_id": (d >> 30) % 50_000 + 1,
+            "noteable_type": noteable_type,
+            "project_id": on.project_id,
+            "resolvable": e.kind == EventKind::DiffNote,
+            "confidential": false,
+            "internal": false,
+            "noteable_iid": on.iid,
+            "commands_changes": {},
+        });
+        if e.kind == EventKind::DiffNote
+            && let Some(note) = note.as_object_mut()
+        {
+            note.insert("resolved".into(), Value::from(false));
+        }
+        note
+    }
+}
+
+/// What a comment event's note is attached to, as the event names it.
+struct NoteOn<'a> {
+    id: u64,
+    iid: u64,
+    project_id: u64,
+    created_at: &'a str,
+}
+
+/// The `push_data` of a push event: a branch pushed to, created or removed, with its commits.
+fn push_data(kind: EventKind, d: u64, target_iid: u64, title: &str) -> Value {
+    let (action, commit_count) = match kind {
+        EventKind::PushedTo => ("pushed", (d >> 12) % 6 + 1),
+        EventKind::PushedNew => ("created", (d >> 12) % 3),
+        _ => ("removed", 0),
+    };
+    let sha = |salt: u64| {
+        format!(
+            "{:016x}{:016x}{:08x}",
+            d ^ salt,
+            d.rotate_left(17) ^ salt,
+            salt as u32
+        )
+    };
+    let branch = format!(
+        "feature/{}-{}",
+        target_iid,
+        title.split(' ').next().unwrap_or("work").to_lowercase()
+    );
+    json!({
+        "commit_count": commit_count,
+        "action": action,
+        "ref_type": "branch",
+        "commit_from": if action == "created" { Value::Null } else { Value::from(sha(1)) },
+        "commit_to": if action == "removed" { Value::Null } else { Value::from(sha(2)) },
+        "ref": branch,
+        "commit_title": if commit_count > 0 { Value::from(title) } else { Value::Null },
+        "ref_count": null,
+    })
 }
 
 /// `lib/api/metadata.rb`; `enterprise` is `Gitlab.ee?`, false on Community Edition.

@@ -113,6 +113,19 @@ struct FaultPlan {
     truncated: bool,
 }
 
+impl FaultPlan {
+    /// Spoils the body of a reply as planned: a malformed 200 or one cut in half.
+    fn spoil(&self, reply: &mut Reply) {
+        if self.malformed {
+            reply.status = StatusCode::OK;
+            reply.body = Bytes::from_static(MALFORMED_BODY.as_bytes());
+        } else if self.truncated {
+            let half = reply.body.len() / 2;
+            reply.body = reply.body.slice(..half);
+        }
+    }
+}
+
 fn take_faults(sim: &SimState) -> FaultPlan {
     let mut state = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
     let f = &mut state.faults;
@@ -290,31 +303,11 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
         tokio::time::sleep(sim.latency).await;
     }
     let path = request.uri().path().to_string();
-    let query: Vec<(String, String)> = request
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let origin = format!("http://{host}");
-
-    let Some(rest) = path.strip_prefix("/api/v4/") else {
+    let query = query_pairs(&request);
+    let origin = origin(request.headers());
+    let Some(segments) = api_segments(&path) else {
         return Reply::text(StatusCode::NOT_FOUND, "text/plain", "Not Found").into_response();
     };
-    let segments: Vec<String> = rest
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
     let health = matches!(segments.as_slice(), [s] if s == "metadata" || s == "version");
     let plan = if health {
         FaultPlan::default()
@@ -353,17 +346,44 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
         Reply::message(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed")
     };
 
-    if plan.malformed {
-        reply.status = StatusCode::OK;
-        reply.body = Bytes::from_static(MALFORMED_BODY.as_bytes());
-    } else if plan.truncated {
-        let half = reply.body.len() / 2;
-        reply.body = reply.body.slice(..half);
-    }
+    plan.spoil(&mut reply);
     reply.headers.extend(rate_headers);
     // The path only: the query may carry `private_token`.
     tracing::debug!(%path, status = reply.status.as_u16(), "simulated GitLab answered");
     reply.into_response()
+}
+
+/// The decoded query parameters, in the order sent.
+fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `http://host:port` as the client addressed the simulator, for the links it writes.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// The percent-decoded segments after `/api/v4/`; `None` for a path outside the API.
+fn api_segments(path: &str) -> Option<Vec<String>> {
+    let rest = path.strip_prefix("/api/v4/")?;
+    Some(
+        rest.split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect(),
+    )
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -556,37 +576,64 @@ fn authenticate(
     }
 }
 
-fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
-    let Some(endpoint) = parse_endpoint(segments) else {
-        return Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#);
-    };
-    let token = match authenticate(ctx.sim, headers, ctx.query) {
-        Ok(token) => token,
-        Err(reply) => return reply,
-    };
+/// Who the token speaks for, as the endpoints' permission checks see them.
+struct Caller {
+    /// Self-managed administrator: the admin views of users, `/license`.
+    instance_admin: bool,
+    /// Owner of the simulated group on GitLab.com: billing fields and billable members.
+    group_owner: bool,
+    /// The token owner's user index.
+    owner_index: usize,
+}
+
+impl Caller {
+    fn new(sim: &SimState, token: &TokenRecord) -> Caller {
+        Caller {
+            instance_admin: sim.flavour == Flavour::SelfManaged && token.role != Role::NonAdmin,
+            group_owner: token.role == Role::Admin,
+            owner_index: if token.role == Role::NonAdmin {
+                REGULAR_USER_INDEX
+            } else {
+                ADMIN_USER_INDEX
+            },
+        }
+    }
+}
+
+/// The token of a request for `endpoint`, or the refusal GitLab answers with.
+fn authorize(ctx: &Ctx, endpoint: &Endpoint, headers: &HeaderMap) -> Result<TokenRecord, Reply> {
+    let token = authenticate(ctx.sim, headers, ctx.query)?;
     // lib/api/api_guard.rb: the scopes are validated while the token is found, then
     // find_current_user! refuses an owner who may not use the API.
     if !endpoint.allows(token.scopes, true) {
-        return Reply::raw_json(StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE_BODY);
+        return Err(Reply::raw_json(
+            StatusCode::FORBIDDEN,
+            INSUFFICIENT_SCOPE_BODY,
+        ));
     }
     if token.status == TokenStatus::OwnerDeactivated {
         // lib/api/helpers.rb forbidden!(reason) renders "403 Forbidden - <reason>"; the reason
         // is Gitlab::Auth::UserAccessDeniedReason's text for a deactivated user.
-        return Reply::message(
+        return Err(Reply::message(
             StatusCode::FORBIDDEN,
             &format!(
                 "403 Forbidden - Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at {}",
                 ctx.origin
             ),
-        );
+        ));
     }
-    let instance_admin = ctx.sim.flavour == Flavour::SelfManaged && token.role != Role::NonAdmin;
-    let group_owner = token.role == Role::Admin;
-    let owner_index = if token.role == Role::NonAdmin {
-        REGULAR_USER_INDEX
-    } else {
-        ADMIN_USER_INDEX
+    Ok(token)
+}
+
+fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
+    let Some(endpoint) = parse_endpoint(segments) else {
+        return Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#);
     };
+    let token = match authorize(ctx, &endpoint, headers) {
+        Ok(token) => token,
+        Err(reply) => return reply,
+    };
+    let caller = Caller::new(ctx.sim, &token);
     let r = ctx.render();
     match endpoint {
         Endpoint::Metadata => Reply::json(
@@ -594,27 +641,20 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             &entities::metadata(ctx.sim.flavour, ctx.sim.licence),
         ),
         Endpoint::CurrentUser => {
-            let view = r.user(owner_index);
-            Reply::json(StatusCode::OK, &r.current_user(&view, instance_admin))
+            let view = r.user(caller.owner_index);
+            Reply::json(
+                StatusCode::OK,
+                &r.current_user(&view, caller.instance_admin),
+            )
         }
-        Endpoint::TokenSelf => {
-            Reply::json(StatusCode::OK, &token_self(&token, owner_index, r.as_of))
-        }
-        Endpoint::Users => list_users(ctx, &r, instance_admin),
-        Endpoint::User(id) => match find_user(&r, id) {
-            Some(index) => {
-                let view = r.user(index);
-                let body = if instance_admin {
-                    r.user_admin(&view)
-                } else {
-                    r.user_basic(&view)
-                };
-                Reply::json(StatusCode::OK, &body)
-            }
-            None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
-        },
+        Endpoint::TokenSelf => Reply::json(
+            StatusCode::OK,
+            &token_self(&token, caller.owner_index, r.as_of),
+        ),
+        Endpoint::Users => list_users(ctx, &r, caller.instance_admin),
+        Endpoint::User(id) => single_user(&r, id, caller.instance_admin),
         Endpoint::UserEvents(id) => match find_user(&r, id) {
-            Some(index) => user_events(ctx, &r, index, owner_index, instance_admin),
+            Some(index) => user_events(ctx, &r, index, caller.owner_index, caller.instance_admin),
             None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
         },
         // Community Edition does not mount ee/lib/api/license.rb: Grape's unknown route
@@ -622,7 +662,7 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
             Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#)
         }
         // ee/lib/api/license.rb: authenticated_as_admin!
-        Endpoint::License if instance_admin => {
+        Endpoint::License if caller.instance_admin => {
             match entities::license(ctx.pop, r.as_of, ctx.sim.licence) {
                 Some(body) => Reply::json(StatusCode::OK, &body),
                 None => Reply::raw_json(StatusCode::NOT_FOUND, r#"{"error":"404 Not Found"}"#),
@@ -631,65 +671,95 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
         Endpoint::License => Reply::raw_json(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
         Endpoint::Namespace(id) if is_group(ctx.sim, id) => Reply::json(
             StatusCode::OK,
-            &entities::namespace(&r, group_owner, ctx.sim.namespace_billing_unrestricted),
+            &entities::namespace(
+                &r,
+                caller.group_owner,
+                ctx.sim.namespace_billing_unrestricted,
+            ),
         ),
         Endpoint::Namespace(_) => Reply::message(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
+        group_endpoint @ (Endpoint::Group(_)
+        | Endpoint::BillableMembers(_)
+        | Endpoint::BillableMemberships(..)
+        | Endpoint::GroupMemberAll(..)
+        | Endpoint::GroupProjects(_)) => route_group(ctx, &r, group_endpoint, &caller),
+    }
+}
+
+/// `/users/:id`: the admin view for an administrator, the basic one for anyone else.
+fn single_user(r: &Render, id: &str, admin_view: bool) -> Reply {
+    match find_user(r, id) {
+        Some(index) => {
+            let view = r.user(index);
+            let body = if admin_view {
+                r.user_admin(&view)
+            } else {
+                r.user_basic(&view)
+            };
+            Reply::json(StatusCode::OK, &body)
+        }
+        None => Reply::message(StatusCode::NOT_FOUND, "404 User Not Found"),
+    }
+}
+
+/// The `/groups/:id/...` endpoints: the simulated group's, or GitLab's 404 for any other group.
+fn route_group(ctx: &Ctx, r: &Render, endpoint: Endpoint, caller: &Caller) -> Reply {
+    match endpoint {
         Endpoint::Group(id) if is_group(ctx.sim, id) => {
-            Reply::json(StatusCode::OK, &entities::group(&r))
+            Reply::json(StatusCode::OK, &entities::group(r))
         }
         Endpoint::BillableMembers(id) if is_group(ctx.sim, id) => {
-            if group_owner {
-                billable_members(ctx, &r)
+            if caller.group_owner {
+                billable_members(ctx, r)
             } else {
                 Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
             }
         }
-        Endpoint::GroupProjects(id) if is_group(ctx.sim, id) => group_projects(ctx, &r),
+        Endpoint::GroupProjects(id) if is_group(ctx.sim, id) => group_projects(ctx, r),
         // ee/lib/ee/api/members.rb: `bad_request! unless can?(current_user, :admin_group_member,
         // group)`, then `User.find` (a missing user is ActiveRecord's 404 "404 Not found") and
         // `not_found!('User')` unless the user is billed in the group.
         Endpoint::BillableMemberships(id, user) if is_group(ctx.sim, id) => {
-            if group_owner {
-                billable_memberships(ctx, &r, user)
+            if caller.group_owner {
+                billable_memberships(ctx, r, user)
             } else {
                 Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
             }
         }
-        // lib/api/members.rb: find_all_members(source).find_by!(user_id:); a miss is
-        // ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The
-        // simulated group's members are its seat holders (Developer) and its Owner.
         Endpoint::GroupMemberAll(id, user_id) if is_group(ctx.sim, id) => {
-            let member = user_id
-                .parse::<usize>()
-                .ok()
-                .filter(|&id| (1..=r.pop.visible(r.as_of)).contains(&id))
-                .filter(|&id| r.pop.exists(id - 1))
-                .map(|id| id - 1)
-                .and_then(|index| {
-                    if index == ADMIN_USER_INDEX {
-                        Some((index, 50))
-                    } else if r.pop.users[index].holds_seat_on(r.as_of) {
-                        Some((index, 30))
-                    } else {
-                        None
-                    }
-                });
-            match member {
+            match group_member(r, user_id) {
                 Some((index, level)) => Reply::json(
                     StatusCode::OK,
-                    &entities::member(&r, &r.identity(index), level),
+                    &entities::member(r, &r.identity(index), level),
                 ),
                 None => Reply::message(StatusCode::NOT_FOUND, "404 Not found"),
             }
         }
-        Endpoint::Group(_)
-        | Endpoint::BillableMembers(_)
-        | Endpoint::BillableMemberships(..)
-        | Endpoint::GroupMemberAll(..)
-        | Endpoint::GroupProjects(_) => {
-            Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
-        }
+        // Another group's (and, never routed here, any other endpoint's) answer.
+        _ => Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found"),
     }
+}
+
+/// lib/api/members.rb: find_all_members(source).find_by!(user_id:); a miss is
+/// ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The simulated
+/// group's members are its seat holders (Developer, 30) and its Owner (50): the member's index
+/// and access level.
+fn group_member(r: &Render, user_id: &str) -> Option<(usize, u32)> {
+    user_id
+        .parse::<usize>()
+        .ok()
+        .filter(|&id| (1..=r.pop.visible(r.as_of)).contains(&id))
+        .filter(|&id| r.pop.exists(id - 1))
+        .map(|id| id - 1)
+        .and_then(|index| {
+            if index == ADMIN_USER_INDEX {
+                Some((index, 50))
+            } else if r.pop.users[index].holds_seat_on(r.as_of) {
+                Some((index, 30))
+            } else {
+                None
+            }
+        })
 }
 
 fn is_group(sim: &SimState, id: &str) -> bool {
@@ -815,28 +885,32 @@ fn offset_headers(ctx: &Ctx, req: PageRequest, total: usize) -> Vec<(HeaderName,
     headers
 }
 
-fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
-    let pop = r.pop;
-    let visible = pop.visible(r.as_of);
-    let order_by = ctx.param("order_by").unwrap_or("id");
-    if order_by != "id" && order_by != "created_at" {
-        return Reply::raw_json(
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"order_by: the simulated GitLab orders users by id or created_at only"}"#,
-        );
-    }
-    let ascending = ctx.param("sort") == Some("asc");
-    // lib/api/helpers/pagination_strategies.rb: `keyset_pagination_enabled?` is
-    // `params[:pagination] == 'keyset'`; before 16.5 lib/api/users.rb called `paginate`, which
-    // never looks at it, so an older GitLab answers with offset pages.
-    let keyset = ctx.param("pagination") == Some("keyset") && ctx.sim.users_keyset_pagination;
+/// The `/users` filters of lib/api/users.rb as one request asks for them.
+struct UserFilter<'a> {
+    ctx: &'a Ctx<'a>,
+    r: &'a Render<'a>,
+    admin_view: bool,
+    /// `username` (exact) or `search` (substring), lower-cased.
+    text: Option<String>,
+    exact_username: bool,
+}
 
-    let text_filter = ctx
-        .param("username")
-        .or(ctx.param("search"))
-        .map(str::to_lowercase);
-    let exact_username = ctx.param("username").is_some();
-    let matches = |index: usize| -> bool {
+impl<'a> UserFilter<'a> {
+    fn new(ctx: &'a Ctx<'a>, r: &'a Render<'a>, admin_view: bool) -> Self {
+        UserFilter {
+            ctx,
+            r,
+            admin_view,
+            text: ctx
+                .param("username")
+                .or(ctx.param("search"))
+                .map(str::to_lowercase),
+            exact_username: ctx.param("username").is_some(),
+        }
+    }
+
+    fn matches(&self, index: usize) -> bool {
+        let (ctx, r, pop) = (self.ctx, self.r, self.r.pop);
         if !pop.exists(index) {
             return false;
         }
@@ -854,28 +928,41 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
             (ctx.flag("without_project_bots"), u.kind != Kind::ProjectBot),
             (ctx.flag("external"), u.has(flags::EXTERNAL)),
             (ctx.flag("exclude_external"), !u.has(flags::EXTERNAL)),
-            (admin_view && ctx.flag("admins"), u.has(flags::ADMIN)),
-            (admin_view && ctx.flag("auditors"), u.has(flags::AUDITOR)),
+            (self.admin_view && ctx.flag("admins"), u.has(flags::ADMIN)),
+            (
+                self.admin_view && ctx.flag("auditors"),
+                u.has(flags::AUDITOR),
+            ),
         ];
         if checks.iter().any(|&(wanted, ok)| wanted && !ok) {
             return false;
         }
-        match &text_filter {
+        match &self.text {
             None => true,
             Some(needle) => {
                 let v = r.identity(index);
-                if exact_username {
+                if self.exact_username {
                     v.username.to_lowercase() == *needle
                 } else {
                     v.username.to_lowercase().contains(needle.as_str())
                         || v.name.to_lowercase().contains(needle.as_str())
-                        || (admin_view && v.email.to_lowercase() == *needle)
+                        || (self.admin_view && v.email.to_lowercase() == *needle)
                 }
             }
         }
-    };
-    let render = |indices: Vec<usize>| -> Reply {
-        let body = if admin_view {
+    }
+
+    /// No filter at all: every visible user matches, so a page is found without looking at each.
+    fn is_none(&self) -> bool {
+        self.text.is_none()
+            && !self.ctx.query.iter().any(|(_, v)| v == "true")
+            && self.r.pop.changes.deleted.is_empty()
+    }
+
+    /// The users as this caller sees them: admin rows or basic rows.
+    fn render(&self, indices: Vec<usize>) -> Reply {
+        let r = self.r;
+        let body = if self.admin_view {
             let rows: Vec<_> = indices
                 .into_iter()
                 .map(|i| r.admin_row(&r.user(i)))
@@ -889,64 +976,95 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
             serde_json::to_vec(&rows)
         };
         Reply::raw_json(StatusCode::OK, body.expect("users render as JSON"))
-    };
-    let per_page = page_request(ctx).per_page;
-
-    if keyset {
-        // lib/gitlab/pagination/keyset/paginator.rb: the cursor is the last row's keyset
-        // attributes plus the direction, `{"id":"<id>","_kd":"n"}`, as URL-safe Base64; the next
-        // page is the rows after it in the requested order, so a deleted row moves nothing.
-        let after = match ctx.param("cursor").filter(|c| !c.is_empty()) {
-            None => None,
-            Some(cursor) => match decode_cursor(cursor) {
-                Some(id) => Some(id),
-                // Gitlab::Json.safe_parse of a bad cursor raises; Grape answers 400.
-                None => {
-                    return Reply::raw_json(
-                        StatusCode::BAD_REQUEST,
-                        r#"{"error":"cursor is invalid"}"#,
-                    );
-                }
-            },
-        };
-        // Ids are index + 1, so "after id X" starts at index X.
-        let (indices, more): (Vec<usize>, bool) = if ascending {
-            let start = after.unwrap_or(0).min(visible);
-            let mut it = (start..visible).filter(|&i| matches(i));
-            let page: Vec<usize> = it.by_ref().take(per_page).collect();
-            (page, it.next().is_some())
-        } else {
-            let below = after.map_or(visible, |id| id.saturating_sub(1).min(visible));
-            let mut it = (0..below).rev().filter(|&i| matches(i));
-            let page: Vec<usize> = it.by_ref().take(per_page).collect();
-            (page, it.next().is_some())
-        };
-        let next_cursor = indices
-            .last()
-            .filter(|_| more)
-            .map(|&last| encode_cursor(last + 1));
-        let mut reply = render(indices);
-        if let Some(cursor) = next_cursor {
-            // lib/gitlab/pagination/keyset/header_builder.rb: the request's params merged with
-            // `cursor`, written by `Hash#to_query` (keys sorted). The token is left out here;
-            // GitLab would echo a `private_token` query parameter.
-            let mut pairs: Vec<(String, String)> = ctx
-                .query
-                .iter()
-                .filter(|(k, _)| k != "private_token" && k != "cursor")
-                .cloned()
-                .chain(std::iter::once(("cursor".to_string(), cursor)))
-                .collect();
-            pairs.sort();
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish();
-            let link = format!("{}{}?{}", ctx.origin, ctx.path, query);
-            reply = reply.header("link", format!("<{link}>; rel=\"next\""));
-        }
-        return reply;
     }
+}
 
+fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
+    let order_by = ctx.param("order_by").unwrap_or("id");
+    if order_by != "id" && order_by != "created_at" {
+        return Reply::raw_json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"order_by: the simulated GitLab orders users by id or created_at only"}"#,
+        );
+    }
+    let ascending = ctx.param("sort") == Some("asc");
+    // lib/api/helpers/pagination_strategies.rb: `keyset_pagination_enabled?` is
+    // `params[:pagination] == 'keyset'`; before 16.5 lib/api/users.rb called `paginate`, which
+    // never looks at it, so an older GitLab answers with offset pages.
+    let keyset = ctx.param("pagination") == Some("keyset") && ctx.sim.users_keyset_pagination;
+    let filter = UserFilter::new(ctx, r, admin_view);
+    if keyset {
+        users_keyset_page(ctx, &filter, ascending)
+    } else {
+        users_offset_page(ctx, &filter, ascending)
+    }
+}
+
+/// lib/gitlab/pagination/keyset/paginator.rb: the cursor is the last row's keyset attributes plus
+/// the direction, `{"id":"<id>","_kd":"n"}`, as URL-safe Base64; the next page is the rows after
+/// it in the requested order, so a deleted row moves nothing.
+fn users_keyset_page(ctx: &Ctx, filter: &UserFilter, ascending: bool) -> Reply {
+    let visible = filter.r.pop.visible(filter.r.as_of);
+    let per_page = page_request(ctx).per_page;
+    let after = match ctx.param("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => match decode_cursor(cursor) {
+            Some(id) => Some(id),
+            // Gitlab::Json.safe_parse of a bad cursor raises; Grape answers 400.
+            None => {
+                return Reply::raw_json(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"error":"cursor is invalid"}"#,
+                );
+            }
+        },
+    };
+    // Ids are index + 1, so "after id X" starts at index X.
+    let (indices, more): (Vec<usize>, bool) = if ascending {
+        let start = after.unwrap_or(0).min(visible);
+        let mut it = (start..visible).filter(|&i| filter.matches(i));
+        let page: Vec<usize> = it.by_ref().take(per_page).collect();
+        (page, it.next().is_some())
+    } else {
+        let below = after.map_or(visible, |id| id.saturating_sub(1).min(visible));
+        let mut it = (0..below).rev().filter(|&i| filter.matches(i));
+        let page: Vec<usize> = it.by_ref().take(per_page).collect();
+        (page, it.next().is_some())
+    };
+    let next_cursor = indices
+        .last()
+        .filter(|_| more)
+        .map(|&last| encode_cursor(last + 1));
+    let reply = filter.render(indices);
+    match next_cursor {
+        Some(cursor) => reply.header(
+            "link",
+            format!("<{}>; rel=\"next\"", keyset_next_link(ctx, cursor)),
+        ),
+        None => reply,
+    }
+}
+
+/// lib/gitlab/pagination/keyset/header_builder.rb: the request's params merged with `cursor`,
+/// written by `Hash#to_query` (keys sorted). The token is left out here; GitLab would echo a
+/// `private_token` query parameter.
+fn keyset_next_link(ctx: &Ctx, cursor: String) -> String {
+    let mut pairs: Vec<(String, String)> = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| k != "private_token" && k != "cursor")
+        .cloned()
+        .chain(std::iter::once(("cursor".to_string(), cursor)))
+        .collect();
+    pairs.sort();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{}{}?{}", ctx.origin, ctx.path, query)
+}
+
+fn users_offset_page(ctx: &Ctx, filter: &UserFilter, ascending: bool) -> Reply {
+    let visible = filter.r.pop.visible(filter.r.as_of);
     let req = page_request(ctx);
     if req.page.saturating_mul(req.per_page) > OFFSET_LIMIT {
         return Reply::message(
@@ -964,10 +1082,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
     let skip = (req.page - 1) * req.per_page;
     let mut total = 0usize;
     let mut page = Vec::with_capacity(req.per_page);
-    let unfiltered = text_filter.is_none()
-        && !ctx.query.iter().any(|(_, v)| v == "true")
-        && pop.changes.deleted.is_empty();
-    if unfiltered {
+    if filter.is_none() {
         total = visible;
         let mut seen = 0usize;
         ordered(&mut |i| {
@@ -979,7 +1094,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
         });
     } else {
         ordered(&mut |i| {
-            if matches(i) {
+            if filter.matches(i) {
                 if total >= skip && page.len() < req.per_page {
                     page.push(i);
                 }
@@ -988,7 +1103,7 @@ fn list_users(ctx: &Ctx, r: &Render, admin_view: bool) -> Reply {
             true
         });
     }
-    let mut reply = render(page);
+    let mut reply = filter.render(page);
     reply.headers = offset_headers(ctx, req, total);
     reply
 }

@@ -307,6 +307,77 @@ pub(crate) struct RateWindow {
     pub observed: u64,
 }
 
+/// The tokens of [`tokens`], each with the owner, scopes, expiry and state its name promises.
+fn known_tokens() -> HashMap<String, TokenRecord> {
+    const READ: &[&str] = &["read_api", "read_user"];
+    let record = |id, name: &str, role, expires_in_days, status| TokenRecord {
+        id,
+        name: name.to_string(),
+        role,
+        scopes: READ,
+        expires_in_days,
+        status,
+    };
+    HashMap::from([
+        (
+            tokens::ADMIN.to_string(),
+            record(101, "seatwatch", Role::Admin, 365, TokenStatus::Valid),
+        ),
+        (
+            tokens::EXPIRING_SOON.to_string(),
+            record(
+                102,
+                "seatwatch-expiring",
+                Role::Admin,
+                5,
+                TokenStatus::Valid,
+            ),
+        ),
+        (
+            tokens::EXPIRED.to_string(),
+            record(103, "seatwatch-old", Role::Admin, -3, TokenStatus::Expired),
+        ),
+        (
+            tokens::REVOKED.to_string(),
+            record(
+                104,
+                "seatwatch-revoked",
+                Role::Admin,
+                200,
+                TokenStatus::Revoked,
+            ),
+        ),
+        (
+            tokens::READ_USER_ONLY.to_string(),
+            TokenRecord {
+                scopes: &["read_user"],
+                ..record(105, "read-user-only", Role::Admin, 365, TokenStatus::Valid)
+            },
+        ),
+        (
+            tokens::READ_API_ONLY.to_string(),
+            TokenRecord {
+                scopes: &["read_api"],
+                ..record(107, "read-api-only", Role::Admin, 365, TokenStatus::Valid)
+            },
+        ),
+        (
+            tokens::DEACTIVATED_OWNER.to_string(),
+            record(
+                108,
+                "deactivated-owner",
+                Role::Admin,
+                365,
+                TokenStatus::OwnerDeactivated,
+            ),
+        ),
+        (
+            tokens::NON_ADMIN.to_string(),
+            record(106, "regular-user", Role::NonAdmin, 365, TokenStatus::Valid),
+        ),
+    ])
+}
+
 pub(crate) struct SimState {
     pub flavour: Flavour,
     pub group_path: String,
@@ -333,73 +404,6 @@ pub(crate) struct SimState {
 impl SimState {
     fn new(cfg: SimConfig) -> SimState {
         let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
-        const READ: &[&str] = &["read_api", "read_user"];
-        let record = |id, name: &str, role, expires_in_days, status| TokenRecord {
-            id,
-            name: name.to_string(),
-            role,
-            scopes: READ,
-            expires_in_days,
-            status,
-        };
-        let tokens = HashMap::from([
-            (
-                tokens::ADMIN.to_string(),
-                record(101, "seatwatch", Role::Admin, 365, TokenStatus::Valid),
-            ),
-            (
-                tokens::EXPIRING_SOON.to_string(),
-                record(
-                    102,
-                    "seatwatch-expiring",
-                    Role::Admin,
-                    5,
-                    TokenStatus::Valid,
-                ),
-            ),
-            (
-                tokens::EXPIRED.to_string(),
-                record(103, "seatwatch-old", Role::Admin, -3, TokenStatus::Expired),
-            ),
-            (
-                tokens::REVOKED.to_string(),
-                record(
-                    104,
-                    "seatwatch-revoked",
-                    Role::Admin,
-                    200,
-                    TokenStatus::Revoked,
-                ),
-            ),
-            (
-                tokens::READ_USER_ONLY.to_string(),
-                TokenRecord {
-                    scopes: &["read_user"],
-                    ..record(105, "read-user-only", Role::Admin, 365, TokenStatus::Valid)
-                },
-            ),
-            (
-                tokens::READ_API_ONLY.to_string(),
-                TokenRecord {
-                    scopes: &["read_api"],
-                    ..record(107, "read-api-only", Role::Admin, 365, TokenStatus::Valid)
-                },
-            ),
-            (
-                tokens::DEACTIVATED_OWNER.to_string(),
-                record(
-                    108,
-                    "deactivated-owner",
-                    Role::Admin,
-                    365,
-                    TokenStatus::OwnerDeactivated,
-                ),
-            ),
-            (
-                tokens::NON_ADMIN.to_string(),
-                record(106, "regular-user", Role::NonAdmin, 365, TokenStatus::Valid),
-            ),
-        ]);
         SimState {
             flavour: cfg.flavour,
             group_path: cfg.group_path,
@@ -414,7 +418,7 @@ impl SimState {
             licence: cfg.licence,
             namespace_billing_unrestricted: cfg.namespace_billing_unrestricted,
             faults: Mutex::new(FaultState { faults: cfg.faults }),
-            tokens: RwLock::new(tokens),
+            tokens: RwLock::new(known_tokens()),
             rate: Mutex::new(RateWindow::default()),
             requests_served: AtomicU64::new(0),
             responses_429: AtomicU64::new(0),

@@ -646,6 +646,17 @@ fn random_user(seed: u64, index: u64, created: Day, anchor: Day) -> SimUser {
         return user;
     }
 
+    user.flags |= human_flags(seed, index);
+    human_activity(&mut user, seed, index, anchor);
+    human_state(&mut user, seed, index, anchor);
+    if user.stop < user.created {
+        user.weekday_chance = 0;
+    }
+    user
+}
+
+/// The flags a random human draws: each by its own share of 10,000.
+fn human_flags(seed: u64, index: u64) -> u8 {
     let f = hash(seed, index, 0, Salt::Flags);
     let flag_draws: [(u8, u64); 7] = [
         (flags::ADMIN, 50),
@@ -656,15 +667,21 @@ fn random_user(seed: u64, index: u64, created: Day, anchor: Day) -> SimUser {
         (flags::INVITED, 1_000),
         (flags::PUBLIC_EMAIL, 4_000),
     ];
+    let mut drawn = 0;
     for (n, (flag, per_10000)) in flag_draws.into_iter().enumerate() {
         if chance(mix(f ^ n as u64), per_10000) {
-            user.flags |= flag;
+            drawn |= flag;
         }
     }
     if chance(mix(f ^ 99), 6_000) {
-        user.flags |= flags::TWO_FACTOR;
+        drawn |= flags::TWO_FACTOR;
     }
+    drawn
+}
 
+/// How often a random human is active, and whether they went dormant or never signed in.
+fn human_activity(user: &mut SimUser, seed: u64, index: u64, anchor: Day) {
+    let misc = |n: u64| hash(seed, index, n, Salt::Misc);
     // Activity level: a third heavy, most regular, a quarter occasional.
     let level = misc(2) % 100;
     user.weekday_chance = match level {
@@ -673,37 +690,37 @@ fn random_user(seed: u64, index: u64, created: Day, anchor: Day) -> SimUser {
         _ => between(misc(3), 2_500, 13_000),
     } as u16;
 
-    let lifetime = i64::from(anchor - created).max(1);
     if chance(hash(seed, index, 0, Salt::Dormant), 1_800) {
         // Went dormant: last active between 2 and ~700 days before the anchor.
         let quiet_for = between(hash(seed, index, 1, Salt::Dormant), 2, 700);
-        user.stop = (anchor - quiet_for as Day).max(created);
+        user.stop = (anchor - quiet_for as Day).max(user.created);
     }
     if chance(hash(seed, index, 2, Salt::Dormant), 400) {
         user.weekday_chance = 0; // never signed in
     }
+}
 
+/// The state a random human ends in (blocked, deactivated, banned, ...) and since when.
+fn human_state(user: &mut SimUser, seed: u64, index: u64, anchor: Day) {
+    let created = user.created;
+    let lifetime = i64::from(anchor - created).max(1);
     let state_draw = hash(seed, index, 0, Salt::State) % 10_000;
     let since = created + between(hash(seed, index, 0, Salt::StateSince), 1, lifetime + 1) as Day;
     match state_draw {
-        0..=299 => block(&mut user, State::Blocked, since),
+        0..=299 => block(user, State::Blocked, since),
         300..=499 => {
             // Deactivation needs 90 days without activity first.
-            block(&mut user, State::Deactivated, since.max(created + 91));
+            block(user, State::Deactivated, since.max(created + 91));
             user.stop = user.stop.min(user.state_since - 91);
         }
-        500..=549 => block(&mut user, State::Banned, since),
-        550..=579 => block(&mut user, State::LdapBlocked, since),
+        500..=549 => block(user, State::Banned, since),
+        550..=579 => block(user, State::LdapBlocked, since),
         580..=609 => {
-            block(&mut user, State::BlockedPendingApproval, created);
+            block(user, State::BlockedPendingApproval, created);
             user.weekday_chance = 0;
         }
         _ => {}
     }
-    if user.stop < user.created {
-        user.weekday_chance = 0;
-    }
-    user
 }
 
 fn block(user: &mut SimUser, state: State, since: Day) {

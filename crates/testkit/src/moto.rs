@@ -5,6 +5,7 @@
 //! private server on a free 127.0.0.1 port instead and kills it when the guard drops. Tests share a
 //! server safely by using unique table, bucket and secret names ([`unique`]).
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -143,4 +144,48 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A new bucket named `prefix-…` ([`unique`], lower case as S3 wants it).
+pub async fn new_bucket(client: &aws_sdk_s3::Client, prefix: &str) -> String {
+    let name = unique(prefix).to_lowercase();
+    client
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
+}
+
+/// Every object of `bucket`, key to bytes, read straight from moto.
+pub async fn bucket_contents(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list");
+    let mut out = BTreeMap::new();
+    for o in listed.contents() {
+        let key = o.key().expect("key").to_string();
+        let body = client
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("get")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec();
+        out.insert(key, body);
+    }
+    out
 }

@@ -3,6 +3,7 @@
 //! seat), hostile names, and a daily history with a trend. No clock, no randomness source: the same
 //! arguments always give the same data.
 
+use crate::members::member;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayActivity, DayAggregates, DaySummary, Flavour,
@@ -94,23 +95,17 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
             };
             let busy = kind < 60 && (r >> 40).is_multiple_of(3);
             Member {
-                id: i as u64 + 1,
                 username,
                 name,
                 email: (i % 3 == 0).then(|| format!("user{i}@example.com")),
                 state,
                 bot,
                 admin: i == 10,
-                auditor: false,
                 external: (r >> 44).is_multiple_of(50),
                 holds_seat: holds_seat && !bot,
-                membership_type: None,
                 created_at: Some(at(created, 12)),
                 last_activity_on,
                 last_sign_in_at: sign_in,
-                current_sign_in_at: None,
-                last_login_at: None,
-                member_since: None,
                 activity: if busy {
                     Activity {
                         pushes: ((r >> 48) % 4) as u32,
@@ -126,7 +121,7 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 } else {
                     Activity::default()
                 },
-                activity_unknown: false,
+                ..member(i as u64 + 1)
             }
         })
         .collect()
@@ -211,4 +206,20 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             Some(d)
         })
         .collect()
+}
+
+/// What a snapshot of `day` counts for `members`: the two complete days before it, each member's
+/// activity on the later one. The days counted and the aggregates, for a test's `DaySummary`.
+pub fn two_day_aggregates(members: &[Member], day: NaiveDate) -> (ActivityDays, DayAggregates) {
+    let counted = ActivityDays {
+        first: day - Days::new(2),
+        last: day - Days::new(1),
+    };
+    let mut aggregates = DayAggregates::for_days(counted);
+    for m in members {
+        aggregates.add(m, day);
+        let by_day = std::collections::BTreeMap::from([(counted.last, m.activity)]);
+        aggregates.add_days(m, &by_day);
+    }
+    (counted, aggregates)
 }
