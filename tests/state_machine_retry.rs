@@ -7,7 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use seatwatch::lambda::RetryClass;
+use chrono::NaiveDate;
+use seatwatch::lambda::{CollectOutput, CollectStatus, RetryClass};
 use seatwatch_testkit::template::{self, Context};
 use serde_json::Value as Json;
 
@@ -121,21 +122,113 @@ fn retry_clauses_name_exactly_the_retryable_error_types_the_functions_emit() {
 
 #[test]
 fn every_function_hands_the_runtime_its_retry_class_as_error_type() {
-    // The binaries are thin: their only error path is `FunctionError` → `Diagnostic`, whose
-    // `error_type` must be the class's (the state machine matches nothing else).
+    // The binaries are thin: they return `seatwatch::lambda`'s `FunctionError`, whose conversion
+    // to the runtime's `Diagnostic` (tested in crates/seatwatch/src/lambda.rs) sets `error_type`
+    // to the retry class. A binary that mapped errors itself could lose it.
     for function in ["check", "collect", "report"] {
-        let path = format!(
-            "{}/functions/{function}/src/main.rs",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = seatwatch_testkit::repo_root().join(format!("functions/{function}/src/main.rs"));
         let source = std::fs::read_to_string(&path).expect("function source");
         assert!(
-            source.contains("error_type: e.error_type().into()"),
-            "{path} must report the FunctionError's retry class as the Diagnostic error_type"
-        );
-        assert!(
             source.contains(&format!("seatwatch::lambda::{function}(")),
-            "{path} must run seatwatch::lambda::{function}, the code path the tests run"
+            "{} must run seatwatch::lambda::{function}, the code path the tests run",
+            path.display()
+        );
+        for own_mapping in ["map_err", "Diagnostic"] {
+            assert!(
+                !source.contains(own_mapping),
+                "{} maps errors itself ({own_mapping}); return seatwatch::lambda's FunctionError",
+                path.display()
+            );
+        }
+    }
+}
+
+/// A collect output with every field set: a checkpoint that asks to wait.
+fn checkpointed_with_a_wait() -> CollectOutput {
+    CollectOutput {
+        instance: "gitlab.example.com".into(),
+        date: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+        status: CollectStatus::Checkpointed,
+        members: 1,
+        seat_holders: 1,
+        seats: Default::default(),
+        members_with_events: 0,
+        requests: 1,
+        duration_ms: 1,
+        token_expires_at: None,
+        wait_seconds: Some(60),
+    }
+}
+
+/// The state machine's definition, from the template.
+fn state_machine() -> serde_yaml::Value {
+    let template = template::load();
+    let machines: Vec<_> = template
+        .resources()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::StateMachine"))
+        .collect();
+    assert_eq!(machines.len(), 1, "one state machine in the template");
+    machines[0]["Properties"]["Definition"].clone()
+}
+
+/// Every `(path, StringEquals value)` a Choice or Wait state of `v` reads (the value is
+/// `None` for a presence test or a `SecondsPath`).
+fn paths_read(v: &serde_yaml::Value, out: &mut Vec<(String, Option<String>)>) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for key in ["Variable", "SecondsPath"] {
+                if let Some(path) = m.get(key).and_then(|p| p.as_str()) {
+                    let equals = m.get("StringEquals").and_then(|e| e.as_str());
+                    out.push((path.to_string(), equals.map(str::to_string)));
+                }
+            }
+            m.values().for_each(|v| paths_read(v, out));
+        }
+        serde_yaml::Value::Sequence(s) => s.iter().for_each(|v| paths_read(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn collect_output_has_every_field_and_status_the_state_machine_reads() {
+    const OUTPUT: &str = "$.collect.output.";
+    let mut read = Vec::new();
+    paths_read(&state_machine(), &mut read);
+    let read: Vec<_> = read
+        .into_iter()
+        .filter_map(|(path, equals)| Some((path.strip_prefix(OUTPUT)?.to_string(), equals)))
+        .collect();
+    assert!(
+        read.iter().any(|(f, _)| f == "status") && read.iter().any(|(f, _)| f == "wait_seconds"),
+        "the template reads collect's status and wait: {read:?}"
+    );
+
+    let written = serde_json::to_value(checkpointed_with_a_wait()).unwrap();
+    for (field, _) in &read {
+        assert!(
+            written.get(field).is_some(),
+            "the state machine reads {OUTPUT}{field}, which collect's output lacks: {written}"
         );
     }
+    // Each status the template matches is one collect writes, and the other way round.
+    let mut matched: Vec<&str> = read
+        .iter()
+        .filter(|(f, _)| f == "status")
+        .filter_map(|(_, equals)| equals.as_deref())
+        .collect();
+    matched.sort_unstable();
+    matched.dedup();
+    let mut written: Vec<String> = [CollectStatus::Committed, CollectStatus::Checkpointed]
+        .iter()
+        .map(|s| {
+            serde_json::to_value(s)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    written.sort_unstable();
+    assert_eq!(matched, written);
 }

@@ -161,6 +161,11 @@ pub enum CollectStatus {
     Checkpointed,
 }
 
+impl CollectStatus {
+    /// Every status, for the test that holds the state machine's choices to them.
+    pub const ALL: [CollectStatus; 2] = [CollectStatus::Committed, CollectStatus::Checkpointed];
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub enum CollectOutcome {
