@@ -784,32 +784,38 @@ async fn list_members(
 ) {
     match group {
         None => {
-            let mut listing = std::pin::pin!(client.users_from(from));
-            while let Some(page) = listing.next().await {
-                let page =
-                    page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next));
-                let failed = page.is_err();
-                if pages.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
+            let listing = client.users_from(from).map(|page| {
+                page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next))
+            });
+            forward_pages(listing, pages).await;
         }
         // One verified page after the other, even when nothing needs resuming: pages fetched
         // concurrently could not tell that a member removed meanwhile shifted the rest.
         Some(group) => {
-            let mut listing = std::pin::pin!(client.billable_members_from(group, from));
-            while let Some(page) = listing.next().await {
-                let page = page.map(|(members, next)| {
+            let listing = client.billable_members_from(group, from).map(|page| {
+                page.map(|(members, next)| {
                     (
                         members.into_iter().map(member_from_billable).collect(),
                         next,
                     )
-                });
-                let failed = page.is_err();
-                if pages.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
+                })
+            });
+            forward_pages(listing, pages).await;
+        }
+    }
+}
+
+/// Sends `listing`'s pages, in order, into `pages` until the last one, the first error, or the
+/// receiver going away: the one loop both listings run.
+async fn forward_pages(
+    listing: impl Stream<Item = ListedPage>,
+    pages: tokio::sync::mpsc::Sender<ListedPage>,
+) {
+    let mut listing = std::pin::pin!(listing);
+    while let Some(page) = listing.next().await {
+        let failed = page.is_err();
+        if pages.send(page).await.is_err() || failed {
+            break;
         }
     }
 }
