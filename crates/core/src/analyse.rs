@@ -547,6 +547,155 @@ fn round_money(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The snapshot's members sorted by [`Standing`]: the counts, and the seats to list.
+struct Standings {
+    counts: MemberCounts,
+    /// Longest unused first, as [`Report::reclaimable`] shows them.
+    reclaimable: Vec<ReclaimableSeat>,
+    /// By username.
+    exempt: Vec<ExemptMember>,
+}
+
+impl Standings {
+    fn of(members: &[Member], date: NaiveDate, policy: &Policy) -> Standings {
+        let mut counts = MemberCounts::default();
+        let mut reclaimable = Vec::new();
+        let mut exempt = Vec::new();
+        for m in members {
+            counts.members += 1;
+            let standing = classify(m, date, policy);
+            if m.holds_seat && standing != Standing::Bot {
+                counts.seat_holders += 1;
+            }
+            match standing {
+                Standing::Bot => counts.bots += 1,
+                Standing::NoSeat => counts.no_seat += 1,
+                Standing::Active => counts.active_seat_holders += 1,
+                Standing::Exempt(would_be) => {
+                    counts.exempt += 1;
+                    exempt.push(ExemptMember::of(m, would_be, date));
+                }
+                Standing::Reclaimable(reason) => {
+                    match reason {
+                        Reason::NeverSignedIn => counts.never_signed_in += 1,
+                        Reason::Inactive => counts.inactive += 1,
+                    }
+                    reclaimable.push(ReclaimableSeat::of(m, reason, date, policy));
+                }
+            }
+        }
+        reclaimable.sort_by(|a, b| {
+            let key = |s: &ReclaimableSeat| s.days_inactive.map_or(u64::MAX, u64::from);
+            key(b)
+                .cmp(&key(a))
+                .then_with(|| a.username.cmp(&b.username))
+        });
+        exempt.sort_by(|a, b| a.username.cmp(&b.username));
+        Standings {
+            counts,
+            reclaimable,
+            exempt,
+        }
+    }
+}
+
+impl ReclaimableSeat {
+    fn of(m: &Member, reason: Reason, date: NaiveDate, policy: &Policy) -> ReclaimableSeat {
+        ReclaimableSeat {
+            id: m.id,
+            username: m.username.clone(),
+            name: m.name.clone(),
+            reason,
+            last_activity_on: m.last_activity_on,
+            last_sign_in: m.last_sign_in().map(|t| t.date_naive()),
+            created_on: m.created_at.map(|t| t.date_naive()),
+            days_inactive: match reason {
+                Reason::Inactive => days_inactive(m, date),
+                Reason::NeverSignedIn => None,
+            },
+            monthly_cost: policy.seat_price,
+        }
+    }
+}
+
+impl ExemptMember {
+    fn of(m: &Member, would_be: Option<Reason>, date: NaiveDate) -> ExemptMember {
+        ExemptMember {
+            id: m.id,
+            username: m.username.clone(),
+            name: m.name.clone(),
+            last_activity_on: m.last_activity_on,
+            last_sign_in: m.last_sign_in().map(|t| t.date_naive()),
+            days_inactive: days_inactive(m, date),
+            would_be,
+        }
+    }
+}
+
+impl Seats {
+    /// The snapshot's seat figures, with the peak our own snapshots saw in the term and what
+    /// is owed under the licence.
+    fn on(latest: &DaySummary, timeline: &[&DaySummary], reclaimable: u64) -> Seats {
+        let date = latest.date;
+        let s = &latest.seats;
+        let in_term = |d: &&&DaySummary| s.term_start.is_none_or(|start| d.date >= start);
+        let max_used_observed = timeline
+            .iter()
+            .filter(in_term)
+            .map(|d| d.seats.in_use)
+            .max()
+            .unwrap_or(s.in_use);
+        Seats {
+            purchased: s.purchased,
+            in_use: s.in_use,
+            max_used: s.max_used,
+            max_used_observed,
+            owed: match s.licence {
+                // License#overage is 0 without a seat restriction, and there is no true-up
+                // without a licence: nothing is owed, whatever the counts
+                LicenceState::NoSeatLimit | LicenceState::NoLicence => Some(0),
+                LicenceState::Licensed => s
+                    .owed
+                    .or_else(|| SeatCounts::compute_owed(s.max_used, s.in_use, s.purchased)),
+            },
+            unassigned: s.purchased.map(|p| p.saturating_sub(s.in_use)),
+            reclaimable,
+            plan: s.plan.clone(),
+            term_start: s.term_start,
+            term_end: s.term_end,
+            term_days_left: s.term_end.map(|end| (end - date).num_days()),
+            licence: s.licence,
+        }
+    }
+}
+
+impl Money {
+    /// What the reclaimable and the unassigned seats cost at `price` a seat and month.
+    fn at(price: f64, seats: &Seats) -> Money {
+        let reclaimable_monthly = round_money(price * seats.reclaimable as f64);
+        let unassigned_monthly = seats.unassigned.map(|n| round_money(price * n as f64));
+        Money {
+            seat_price_monthly: price,
+            reclaimable_monthly,
+            reclaimable_yearly: round_money(reclaimable_monthly * 12.0),
+            unassigned_monthly,
+            unassigned_yearly: unassigned_monthly.map(|m| round_money(m * 12.0)),
+        }
+    }
+}
+
+impl ActivityWindows {
+    /// The windows ending on `date`.
+    fn ending(days: &[DayPoint], date: NaiveDate) -> ActivityWindows {
+        ActivityWindows {
+            last_day: sum_activity(days, date, 1),
+            last_7_days: sum_activity(days, date, 7),
+            last_30_days: sum_activity(days, date, 30),
+            last_90_days: sum_activity(days, date, 90),
+        }
+    }
+}
+
 /// Builds the report for the snapshot `latest` from its members and the stored history
 /// (`history` may or may not contain `latest`; other instances and later days are ignored).
 pub fn build_report(
@@ -557,110 +706,13 @@ pub fn build_report(
     generated_at: DateTime<Utc>,
 ) -> Report {
     let date = latest.date;
-    let mut counts = MemberCounts::default();
-    let mut reclaimable = Vec::new();
-    let mut exempt = Vec::new();
-    for m in members {
-        counts.members += 1;
-        let standing = classify(m, date, policy);
-        if m.holds_seat && standing != Standing::Bot {
-            counts.seat_holders += 1;
-        }
-        match standing {
-            Standing::Bot => counts.bots += 1,
-            Standing::NoSeat => counts.no_seat += 1,
-            Standing::Active => counts.active_seat_holders += 1,
-            Standing::Exempt(would_be) => {
-                counts.exempt += 1;
-                exempt.push(ExemptMember {
-                    id: m.id,
-                    username: m.username.clone(),
-                    name: m.name.clone(),
-                    last_activity_on: m.last_activity_on,
-                    last_sign_in: m.last_sign_in().map(|t| t.date_naive()),
-                    days_inactive: days_inactive(m, date),
-                    would_be,
-                });
-            }
-            Standing::Reclaimable(reason) => {
-                match reason {
-                    Reason::NeverSignedIn => counts.never_signed_in += 1,
-                    Reason::Inactive => counts.inactive += 1,
-                }
-                reclaimable.push(ReclaimableSeat {
-                    id: m.id,
-                    username: m.username.clone(),
-                    name: m.name.clone(),
-                    reason,
-                    last_activity_on: m.last_activity_on,
-                    last_sign_in: m.last_sign_in().map(|t| t.date_naive()),
-                    created_on: m.created_at.map(|t| t.date_naive()),
-                    days_inactive: match reason {
-                        Reason::Inactive => days_inactive(m, date),
-                        Reason::NeverSignedIn => None,
-                    },
-                    monthly_cost: policy.seat_price,
-                });
-            }
-        }
-    }
-    reclaimable.sort_by(|a, b| {
-        let key = |s: &ReclaimableSeat| s.days_inactive.map_or(u64::MAX, u64::from);
-        key(b)
-            .cmp(&key(a))
-            .then_with(|| a.username.cmp(&b.username))
-    });
-    exempt.sort_by(|a, b| a.username.cmp(&b.username));
-
+    let standings = Standings::of(members, date, policy);
     let timeline = timeline(latest, history);
-    let s = &latest.seats;
-    let in_term = |d: &&&DaySummary| s.term_start.is_none_or(|start| d.date >= start);
-    let max_used_observed = timeline
-        .iter()
-        .filter(in_term)
-        .map(|d| d.seats.in_use)
-        .max()
-        .unwrap_or(s.in_use);
-    let seats = Seats {
-        purchased: s.purchased,
-        in_use: s.in_use,
-        max_used: s.max_used,
-        max_used_observed,
-        owed: match s.licence {
-            // License#overage is 0 without a seat restriction, and there is no true-up
-            // without a licence: nothing is owed, whatever the counts
-            LicenceState::NoSeatLimit | LicenceState::NoLicence => Some(0),
-            LicenceState::Licensed => s
-                .owed
-                .or_else(|| SeatCounts::compute_owed(s.max_used, s.in_use, s.purchased)),
-        },
-        unassigned: s.purchased.map(|p| p.saturating_sub(s.in_use)),
-        reclaimable: reclaimable.len() as u64,
-        plan: s.plan.clone(),
-        term_start: s.term_start,
-        term_end: s.term_end,
-        term_days_left: s.term_end.map(|end| (end - date).num_days()),
-        licence: s.licence,
-    };
-    let money = policy.seat_price.map(|price| {
-        let reclaimable_monthly = round_money(price * seats.reclaimable as f64);
-        let unassigned_monthly = seats.unassigned.map(|n| round_money(price * n as f64));
-        Money {
-            seat_price_monthly: price,
-            reclaimable_monthly,
-            reclaimable_yearly: round_money(reclaimable_monthly * 12.0),
-            unassigned_monthly,
-            unassigned_yearly: unassigned_monthly.map(|m| round_money(m * 12.0)),
-        }
-    });
+    let seats = Seats::on(latest, &timeline, standings.reclaimable.len() as u64);
+    let money = policy.seat_price.map(|price| Money::at(price, &seats));
     let forecast = forecast(&timeline, &seats, seats.reclaimable, date);
     let days = activity_timeline(&timeline);
-    let activity = ActivityWindows {
-        last_day: sum_activity(&days, date, 1),
-        last_7_days: sum_activity(&days, date, 7),
-        last_30_days: sum_activity(&days, date, 30),
-        last_90_days: sum_activity(&days, date, 90),
-    };
+    let activity = ActivityWindows::ending(&days, date);
 
     Report {
         generated_at,
@@ -675,11 +727,11 @@ pub fn build_report(
         seats,
         money,
         forecast,
-        counts,
+        counts: standings.counts,
         activity,
         activity_unknown: latest.aggregates.activity_unknown,
-        reclaimable,
-        exempt,
+        reclaimable: standings.reclaimable,
+        exempt: standings.exempt,
         days,
     }
 }

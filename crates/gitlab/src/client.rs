@@ -174,6 +174,23 @@ struct Answer<T> {
     latency: Duration,
 }
 
+/// An HTTP response as it came back.
+struct Reply {
+    status: reqwest::StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// What one logical GET has spent so far, against the retry budget.
+struct Tries {
+    started: Instant,
+    attempts: u32,
+    /// Attempts whose 2xx body did not parse.
+    body_failures: u32,
+    /// Time slept between attempts.
+    waited: Duration,
+}
+
 /// Attempts at one call whose 2xx body does not parse before it fails: a cut or garbled body is
 /// usually a network fault, one that repeats is not.
 const MAX_BODY_ATTEMPTS: u32 = 3;
@@ -369,17 +386,13 @@ impl Client {
         };
         let start = match from {
             None => Ok(UsersCursor::First),
-            Some(ListingPosition::Keyset { next, last_id }) => self
-                .follow(&next)
-                .map(|url| UsersCursor::Keyset { url, last_id })
+            Some(position) => self
+                .users_cursor(position)
                 .map_err(|reason| GitLabError::Config {
                     reason: format!(
                         "cannot resume the user listing from the saved position: {reason}"
                     ),
                 }),
-            Some(ListingPosition::Offset { end, last_id }) => {
-                Ok(UsersCursor::Offset { end, last_id })
-            }
         };
         stream::unfold(Some(start), move |state| {
             let offset_base = offset_base.clone();
@@ -388,33 +401,15 @@ impl Client {
                     Ok(cursor) => cursor,
                     Err(e) => return Some((Err(e), None)),
                 };
-                let step = match cursor {
-                    UsersCursor::First => self.users_first_page().await,
-                    UsersCursor::Keyset { url, last_id } => {
-                        self.users_keyset_page(&url, last_id).await
-                    }
-                    UsersCursor::Offset { end, last_id } => self
-                        .offset_step::<User>(&offset_base, end, last_id)
-                        .await
-                        .map(|step| UsersPage {
-                            users: step.fresh,
-                            next: step.next,
-                        }),
-                };
-                match step {
+                match self.users_page(cursor, &offset_base).await {
                     Ok(page) => {
-                        let next = page.next.clone().map(|position| match position {
-                            ListingPosition::Keyset { next, last_id } => self
-                                .follow(&next)
-                                .map(|url| UsersCursor::Keyset { url, last_id })
+                        let next = page.next.clone().map(|position| {
+                            self.users_cursor(position)
                                 .map_err(|reason| GitLabError::BadBody {
                                     endpoint: "/users".into(),
                                     reason,
                                     attempts: 1,
-                                }),
-                            ListingPosition::Offset { end, last_id } => {
-                                Ok(UsersCursor::Offset { end, last_id })
-                            }
+                                })
                         });
                         Some((Ok(page), next))
                     }
@@ -422,6 +417,36 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// Where the user listing continues after `position`, or why a keyset link there cannot be
+    /// followed (the caller knows whether that is a bad checkpoint or a bad answer).
+    fn users_cursor(&self, position: ListingPosition) -> Result<UsersCursor, String> {
+        match position {
+            ListingPosition::Keyset { next, last_id } => self
+                .follow(&next)
+                .map(|url| UsersCursor::Keyset { url, last_id }),
+            ListingPosition::Offset { end, last_id } => Ok(UsersCursor::Offset { end, last_id }),
+        }
+    }
+
+    /// The `/users` page at `cursor`, whichever kind of pages this GitLab gives.
+    async fn users_page(
+        &self,
+        cursor: UsersCursor,
+        offset_base: &Url,
+    ) -> Result<UsersPage, GitLabError> {
+        match cursor {
+            UsersCursor::First => self.users_first_page().await,
+            UsersCursor::Keyset { url, last_id } => self.users_keyset_page(&url, last_id).await,
+            UsersCursor::Offset { end, last_id } => self
+                .offset_step::<User>(offset_base, end, last_id)
+                .await
+                .map(|step| UsersPage {
+                    users: step.fresh,
+                    next: step.next,
+                }),
+        }
     }
 
     /// The first `/users` page, asked for with keyset pagination; tells which kind came back.
@@ -631,12 +656,8 @@ impl Client {
             .append_pair("with_shared", "false")
             .append_pair("simple", "true")
             .append_pair("per_page", PER_PAGE);
-        let mut pages = std::pin::pin!(self.offset_pages::<ProjectId>(url));
-        let mut ids = HashSet::new();
-        while let Some(page) = pages.next().await {
-            ids.extend(page?.into_iter().map(|p| p.id));
-        }
-        Ok(ids)
+        let projects = self.all_rows::<ProjectId>(url).await?;
+        Ok(projects.into_iter().map(|p| p.id).collect())
     }
 
     /// `GET /groups/:group/billable_members/:user_id/memberships`: the member's direct
@@ -655,12 +676,7 @@ impl Client {
             "memberships",
         ]);
         url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-        let mut pages = std::pin::pin!(self.offset_pages::<super::types::BillableMembership>(url));
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(page?);
-        }
-        Ok(all)
+        self.all_rows(url).await
     }
 
     /// All events of one user in (after, before), both exclusive day bounds as GitLab has them;
@@ -676,19 +692,13 @@ impl Client {
             .append_pair("after", &after.format("%Y-%m-%d").to_string())
             .append_pair("before", &before.format("%Y-%m-%d").to_string())
             .append_pair("per_page", PER_PAGE);
-        let mut pages = std::pin::pin!(self.offset_pages::<RawEvent>(url));
+        let raw = self.all_rows::<RawEvent>(url).await?;
         let mut seen = HashSet::new();
-        let mut events = Vec::new();
-        while let Some(page) = pages.next().await {
-            for raw in page? {
-                if let Some(event) = raw.into_event()
-                    && seen.insert(event.id)
-                {
-                    events.push(event);
-                }
-            }
-        }
-        Ok(events)
+        Ok(raw
+            .into_iter()
+            .filter_map(RawEvent::into_event)
+            .filter(|event| seen.insert(event.id))
+            .collect())
     }
 
     /// Cheap probe for permission checks: `GET path` with `per_page=1`, for its status and headers.
@@ -785,6 +795,19 @@ impl Client {
         url.set_path(parsed.path());
         url.set_query(parsed.query());
         Ok(url)
+    }
+
+    /// Every row of an offset listing, for the small listings read whole ([`Client::offset_pages`]).
+    async fn all_rows<T>(&self, url: Url) -> Result<Vec<T>, GitLabError>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let mut pages = std::pin::pin!(self.offset_pages::<T>(url));
+        let mut rows = Vec::new();
+        while let Some(page) = pages.next().await {
+            rows.extend(page?);
+        }
+        Ok(rows)
     }
 
     /// Offset pagination from page 1: the remaining pages concurrently when `X-Total-Pages` says
@@ -915,140 +938,143 @@ impl Client {
     /// One logical GET: pacing, an in-flight slot, retries within the budget, classification
     /// and parsing of the body as `T` (a body that does not parse is retried too).
     async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<Answer<T>, GitLabError> {
-        let inner = &self.inner;
         let endpoint = self.endpoint_of(url);
-        let started = Instant::now();
-        let mut attempts: u32 = 0;
-        let mut body_failures: u32 = 0;
-        let mut waited = Duration::ZERO;
+        let mut tries = Tries {
+            started: Instant::now(),
+            attempts: 0,
+            body_failures: 0,
+            waited: Duration::ZERO,
+        };
         loop {
-            let pace = lock(&inner.pacer).reserve(Instant::now(), unix_now());
-            if !pace.is_zero() {
-                tokio::time::sleep(pace).await;
-            }
-            let token = self.token_header(&endpoint)?;
-            let slot = self.start_slot().await;
-            attempts += 1;
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = Instant::now();
-            let outcome = self.send_once(url, token).await;
-            let latency = sent.elapsed();
-
-            let failure = match outcome {
-                Ok((status, headers, body)) => {
-                    let rate_limit = RateLimit::from_headers(&headers);
-                    if let Some(rate_limit) = &rate_limit {
-                        lock(&inner.pacer).observe(rate_limit);
-                        *lock(&inner.last_rate_limit) = Some(rate_limit.clone());
-                    }
-                    if status.as_u16() == 429 {
-                        lock(&inner.pacer).on_refused(sent, Instant::now());
-                    } else {
-                        lock(&inner.pacer).on_success();
-                    }
-                    drop(slot);
-                    let now = unix_now();
-                    let hinted = retry_after(&headers, now);
-                    match status.as_u16() {
-                        _ if status.is_success() => match parse_body::<T>(&body) {
-                            Ok(value) => {
-                                return Ok(Answer {
-                                    value,
-                                    headers,
-                                    latency,
-                                });
-                            }
-                            Err(reason) => {
-                                body_failures += 1;
-                                if body_failures >= MAX_BODY_ATTEMPTS {
-                                    return Err(GitLabError::BadBody {
-                                        endpoint,
-                                        reason,
-                                        attempts,
-                                    });
-                                }
-                                Failure::BadBody(
-                                    reason,
-                                    retry_delay(
-                                        body_failures,
-                                        None,
-                                        None,
-                                        0.0,
-                                        rand::random::<f64>(),
-                                    ),
-                                )
-                            }
-                        },
-                        429 => {
-                            inner.responses_429.fetch_add(1, Ordering::Relaxed);
-                            let reset_at = rate_limit
-                                .and_then(|r| r.reset_at)
-                                .filter(|reset| *reset as f64 > now);
-                            Failure::RateLimited {
-                                delay: retry_delay(
-                                    attempts,
-                                    hinted,
-                                    reset_at,
-                                    now,
-                                    rand::random::<f64>(),
-                                ),
-                                hinted: hinted.is_some() || reset_at.is_some(),
-                            }
-                        }
-                        code @ (500 | 502 | 503 | 504) => Failure::Server(
-                            code,
-                            retry_delay(attempts, hinted, None, now, rand::random::<f64>()),
-                        ),
-                        code => return Err(GitLabError::from_response(&endpoint, code, &body)),
-                    }
-                }
-                Err(error) => {
-                    drop(slot);
-                    let backoff = retry_delay(attempts, None, None, 0.0, rand::random::<f64>());
-                    let timed_out = error.is_timeout();
-                    let reason = error_chain(error.without_url());
-                    if is_tls_failure(&reason) {
-                        return Err(GitLabError::Tls { endpoint, reason });
-                    } else if timed_out || reason.contains("timed out") {
-                        Failure::Timeout(backoff)
-                    } else {
-                        Failure::Connection(reason, backoff)
-                    }
-                }
+            let failure = match self.attempt::<T>(url, &endpoint, &mut tries).await? {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
             };
-            let delay = failure.delay();
-            if started.elapsed() + delay > inner.opts.max_retry_time {
-                tracing::warn!(endpoint = %endpoint, attempts, "GitLab request failed, retry budget spent");
-                if let Failure::RateLimited { hinted: true, .. } = failure {
-                    // GitLab said when: waiting past the budget would only lose the run
-                    lock(&inner.pacer).block_until(Instant::now() + delay);
-                    return Err(GitLabError::RetryLater {
-                        endpoint,
-                        wait: delay,
-                    });
-                }
-                return Err(failure.give_up(&endpoint, attempts, waited));
-            }
-            if matches!(failure, Failure::RateLimited { .. }) {
-                lock(&inner.pacer).block_until(Instant::now() + delay);
-            }
-            tracing::debug!(
-                endpoint = %endpoint,
-                attempts,
-                delay_ms = delay.as_millis() as u64,
-                "GitLab request failed, retrying"
-            );
+            let delay = self.retry_wait(failure, &endpoint, &tries)?;
             tokio::time::sleep(delay).await;
-            waited += delay;
+            tries.waited += delay;
         }
     }
 
-    /// The only HTTP call site, and it is a GET.
-    async fn send_once(
+    /// One attempt of a GET: waits for its pace and an in-flight slot, sends, and sorts the
+    /// outcome into an answer, a failure worth retrying (`Ok(Err(_))`) or a final error.
+    async fn attempt<T: DeserializeOwned>(
         &self,
         url: &Url,
-        token: HeaderValue,
-    ) -> Result<(reqwest::StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+        endpoint: &str,
+        tries: &mut Tries,
+    ) -> Result<Result<Answer<T>, Failure>, GitLabError> {
+        let inner = &self.inner;
+        let pace = lock(&inner.pacer).reserve(Instant::now(), unix_now());
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
+        let token = self.token_header(endpoint)?;
+        let slot = self.start_slot().await;
+        tries.attempts += 1;
+        inner.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
+        let outcome = self.send_once(url, token).await;
+        let latency = sent.elapsed();
+        match outcome {
+            Ok(reply) => {
+                let rate_limit = self.observe_pacing(&reply, sent);
+                drop(slot);
+                self.answered(reply, rate_limit, latency, endpoint, tries)
+            }
+            Err(error) => {
+                drop(slot);
+                transport_failure(error, endpoint, tries.attempts).map(Err)
+            }
+        }
+    }
+
+    /// Feeds a response's rate-limit headers and status to the pacer; returns the rate limit.
+    fn observe_pacing(&self, reply: &Reply, sent: Instant) -> Option<RateLimit> {
+        let inner = &self.inner;
+        let rate_limit = RateLimit::from_headers(&reply.headers);
+        if let Some(rate_limit) = &rate_limit {
+            lock(&inner.pacer).observe(rate_limit);
+            *lock(&inner.last_rate_limit) = Some(rate_limit.clone());
+        }
+        if reply.status.as_u16() == 429 {
+            lock(&inner.pacer).on_refused(sent, Instant::now());
+        } else {
+            lock(&inner.pacer).on_success();
+        }
+        rate_limit
+    }
+
+    /// Sorts a response: the parsed body, a failure worth retrying (throttled, a 5xx, a body
+    /// that does not parse) or a final error (any other status).
+    fn answered<T: DeserializeOwned>(
+        &self,
+        reply: Reply,
+        rate_limit: Option<RateLimit>,
+        latency: Duration,
+        endpoint: &str,
+        tries: &mut Tries,
+    ) -> Result<Result<Answer<T>, Failure>, GitLabError> {
+        let now = unix_now();
+        let hinted = retry_after(&reply.headers, now);
+        let attempts = tries.attempts;
+        let failure = match reply.status.as_u16() {
+            _ if reply.status.is_success() => return parsed(reply, latency, endpoint, tries),
+            429 => {
+                self.inner.responses_429.fetch_add(1, Ordering::Relaxed);
+                let reset_at = rate_limit
+                    .and_then(|r| r.reset_at)
+                    .filter(|reset| *reset as f64 > now);
+                Failure::RateLimited {
+                    delay: retry_delay(attempts, hinted, reset_at, now, rand::random::<f64>()),
+                    hinted: hinted.is_some() || reset_at.is_some(),
+                }
+            }
+            code @ (500 | 502 | 503 | 504) => Failure::Server(
+                code,
+                retry_delay(attempts, hinted, None, now, rand::random::<f64>()),
+            ),
+            code => return Err(GitLabError::from_response(endpoint, code, &reply.body)),
+        };
+        Ok(Err(failure))
+    }
+
+    /// How long to wait after `failure` before the next attempt, or the error to return when
+    /// the retry budget cannot cover that wait.
+    fn retry_wait(
+        &self,
+        failure: Failure,
+        endpoint: &str,
+        tries: &Tries,
+    ) -> Result<Duration, GitLabError> {
+        let inner = &self.inner;
+        let delay = failure.delay();
+        if tries.started.elapsed() + delay > inner.opts.max_retry_time {
+            tracing::warn!(endpoint = %endpoint, attempts = tries.attempts, "GitLab request failed, retry budget spent");
+            if let Failure::RateLimited { hinted: true, .. } = failure {
+                // GitLab said when: waiting past the budget would only lose the run
+                lock(&inner.pacer).block_until(Instant::now() + delay);
+                return Err(GitLabError::RetryLater {
+                    endpoint: endpoint.to_string(),
+                    wait: delay,
+                });
+            }
+            return Err(failure.give_up(endpoint, tries.attempts, tries.waited));
+        }
+        if matches!(failure, Failure::RateLimited { .. }) {
+            lock(&inner.pacer).block_until(Instant::now() + delay);
+        }
+        tracing::debug!(
+            endpoint = %endpoint,
+            attempts = tries.attempts,
+            delay_ms = delay.as_millis() as u64,
+            "GitLab request failed, retrying"
+        );
+        Ok(delay)
+    }
+
+    /// The only HTTP call site, and it is a GET.
+    async fn send_once(&self, url: &Url, token: HeaderValue) -> Result<Reply, reqwest::Error> {
         let response = self
             .inner
             .http
@@ -1059,7 +1085,11 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await?;
-        Ok((status, headers, body.to_vec()))
+        Ok(Reply {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
     }
 
     fn token_header(&self, endpoint: &str) -> Result<HeaderValue, GitLabError> {
@@ -1147,6 +1177,58 @@ impl Drop for Slot<'_> {
 
 fn with_page(base: &Url, page: u32) -> Url {
     with_query(base, &[("page", page.to_string())])
+}
+
+/// A 2xx response's body parsed as `T`; one that does not parse is a failure retried until
+/// [`MAX_BODY_ATTEMPTS`].
+fn parsed<T: DeserializeOwned>(
+    reply: Reply,
+    latency: Duration,
+    endpoint: &str,
+    tries: &mut Tries,
+) -> Result<Result<Answer<T>, Failure>, GitLabError> {
+    match parse_body::<T>(&reply.body) {
+        Ok(value) => Ok(Ok(Answer {
+            value,
+            headers: reply.headers,
+            latency,
+        })),
+        Err(reason) => {
+            tries.body_failures += 1;
+            if tries.body_failures >= MAX_BODY_ATTEMPTS {
+                return Err(GitLabError::BadBody {
+                    endpoint: endpoint.to_string(),
+                    reason,
+                    attempts: tries.attempts,
+                });
+            }
+            let delay = retry_delay(tries.body_failures, None, None, 0.0, rand::random::<f64>());
+            Ok(Err(Failure::BadBody(reason, delay)))
+        }
+    }
+}
+
+/// A request that got no response: a TLS failure is final (retrying cannot fix a certificate),
+/// a timeout or a lost connection is retried.
+fn transport_failure(
+    error: reqwest::Error,
+    endpoint: &str,
+    attempts: u32,
+) -> Result<Failure, GitLabError> {
+    let backoff = retry_delay(attempts, None, None, 0.0, rand::random::<f64>());
+    let timed_out = error.is_timeout();
+    let reason = error_chain(error.without_url());
+    if is_tls_failure(&reason) {
+        return Err(GitLabError::Tls {
+            endpoint: endpoint.to_string(),
+            reason,
+        });
+    }
+    Ok(if timed_out || reason.contains("timed out") {
+        Failure::Timeout(backoff)
+    } else {
+        Failure::Connection(reason, backoff)
+    })
 }
 
 /// The body as `T`, or why not (with its start, for a human to recognise a proxy page).

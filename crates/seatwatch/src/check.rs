@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::secrets::TokenProvider;
-use seatwatch_gitlab::{BaseUrl, Client, GitLabError, PersonalAccessToken};
+use seatwatch_gitlab::{BaseUrl, Client, CurrentUser, GitLabError, Namespace, PersonalAccessToken};
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -170,33 +170,42 @@ pub async fn run(settings: &Config, tokens: &TokenProvider, today: NaiveDate) ->
         }
     };
 
-    if !reachable(&mut out, &client).await {
+    gitlab_checks(&mut out, &client, settings, tokens, today).await;
+    out.finish(gitlab_url)
+}
+
+/// The checks that ask GitLab: is it there, is the token valid, and may it read the seats and
+/// members; each stage skips the rest when it fails.
+async fn gitlab_checks(
+    out: &mut Checks,
+    client: &Client,
+    settings: &Config,
+    tokens: &TokenProvider,
+    today: NaiveDate,
+) {
+    if !reachable(out, client).await {
         out.skip_rest("GitLab must be reachable first");
-        return out.finish(gitlab_url);
+        return;
     }
 
-    let pat = match token(&mut out, &client, tokens).await {
-        Some(pat) => pat,
-        None => {
-            if out.failed_with("token", "expired") {
-                out.fail(
-                    "expiry",
-                    "the token has expired: GitLab refuses it; create a new one and update GITLAB_TOKEN or the secret",
-                );
-            }
-            out.skip_rest("the token must be valid first");
-            return out.finish(gitlab_url);
+    let Some(pat) = token(out, client, tokens).await else {
+        if out.failed_with("token", "expired") {
+            out.fail(
+                "expiry",
+                "the token has expired: GitLab refuses it; create a new one and update GITLAB_TOKEN or the secret",
+            );
         }
+        out.skip_rest("the token must be valid first");
+        return;
     };
-    scopes(&mut out, &pat);
-    expiry(&mut out, &pat, today, settings.expiry_warn_days);
+    scopes(out, &pat);
+    expiry(out, &pat, today, settings.expiry_warn_days);
 
     match &settings.group {
-        None => self_managed(&mut out, &client).await,
-        Some(group) => gitlab_com(&mut out, &client, group.as_str()).await,
+        None => self_managed(out, client).await,
+        Some(group) => gitlab_com(out, client, group.as_str()).await,
     }
-    rate_limit(&mut out, &client);
-    out.finish(gitlab_url)
+    rate_limit(out, client);
 }
 
 /// Without a token only the URL can be judged; the rest says why it was not tried.
@@ -207,29 +216,12 @@ fn reachable_without_token(out: &mut Checks, base: &BaseUrl) {
     );
 }
 
+/// `reachable` and `tls`, from `GET /metadata`; false when nothing more can be asked.
 async fn reachable(out: &mut Checks, client: &Client) -> bool {
     let started = Instant::now();
     let result = client.metadata().await;
     let ms = started.elapsed().as_millis();
     let base = client.base();
-    let tls_ok = |out: &mut Checks| {
-        if base.is_https() {
-            out.pass(
-                "tls",
-                format!(
-                    "certificate for {} verified (rustls, Mozilla roots)",
-                    base.host()
-                ),
-            );
-        } else if is_loopback(base.host()) {
-            out.pass("tls", "plain HTTP to a loopback address (local testing)");
-        } else {
-            out.warn(
-                "tls",
-                "plain HTTP allowed by SEATWATCH_ALLOW_HTTP: the token crosses the network unencrypted; use https://",
-            );
-        }
-    };
     match result {
         Ok(meta) => {
             let edition = if meta.is_enterprise() {
@@ -241,7 +233,7 @@ async fn reachable(out: &mut Checks, client: &Client) -> bool {
                 "reachable",
                 format!("GitLab {} ({edition}) answered in {ms} ms", meta.version),
             );
-            tls_ok(out);
+            tls_answered(out, base);
             true
         }
         // GitLab answered, it just won't say its version to this token: the token check says why.
@@ -253,10 +245,40 @@ async fn reachable(out: &mut Checks, client: &Client) -> bool {
                     base.host()
                 ),
             );
-            tls_ok(out);
+            tls_answered(out, base);
             true
         }
-        Err(GitLabError::Tls { reason, .. }) => {
+        Err(e) => {
+            unreachable(out, base, e);
+            false
+        }
+    }
+}
+
+/// `tls` once GitLab answered: verified, loopback, or plain HTTP allowed across a network.
+fn tls_answered(out: &mut Checks, base: &BaseUrl) {
+    if base.is_https() {
+        out.pass(
+            "tls",
+            format!(
+                "certificate for {} verified (rustls, Mozilla roots)",
+                base.host()
+            ),
+        );
+    } else if is_loopback(base.host()) {
+        out.pass("tls", "plain HTTP to a loopback address (local testing)");
+    } else {
+        out.warn(
+            "tls",
+            "plain HTTP allowed by SEATWATCH_ALLOW_HTTP: the token crosses the network unencrypted; use https://",
+        );
+    }
+}
+
+/// `reachable` (and `tls`, when the handshake is what failed) when GitLab did not answer.
+fn unreachable(out: &mut Checks, base: &BaseUrl, error: GitLabError) {
+    match error {
+        GitLabError::Tls { reason, .. } => {
             out.fail(
                 "reachable",
                 format!(
@@ -271,22 +293,15 @@ async fn reachable(out: &mut Checks, client: &Client) -> bool {
                     base.host()
                 ),
             );
-            false
         }
-        Err(e @ GitLabError::NotFound { .. }) => {
-            out.fail(
-                "reachable",
-                format!(
-                    "no GitLab API at {} ({e}): check the URL, including any relative path such as /gitlab",
-                    base.api_root()
-                ),
-            );
-            false
-        }
-        Err(e) => {
-            out.fail("reachable", e.to_string());
-            false
-        }
+        e @ GitLabError::NotFound { .. } => out.fail(
+            "reachable",
+            format!(
+                "no GitLab API at {} ({e}): check the URL, including any relative path such as /gitlab",
+                base.api_root()
+            ),
+        ),
+        e => out.fail("reachable", e.to_string()),
     }
 }
 
@@ -297,14 +312,7 @@ async fn token(
     client: &Client,
     tokens: &TokenProvider,
 ) -> Option<PersonalAccessToken> {
-    let mut result = client.token_self().await;
-    if matches!(&result, Err(e) if e.is_auth())
-        && let Ok((fresh, true)) = tokens.refresh().await
-    {
-        client.set_token(fresh.token);
-        result = client.token_self().await;
-    }
-    match result {
+    match token_record(client, tokens).await {
         Ok(pat) if pat.revoked => {
             out.fail(
                 "token",
@@ -355,6 +363,21 @@ async fn token(
             None
         }
     }
+}
+
+/// `GET /personal_access_tokens/self`, asked once more with a fresh token after a 401.
+async fn token_record(
+    client: &Client,
+    tokens: &TokenProvider,
+) -> Result<PersonalAccessToken, GitLabError> {
+    let result = client.token_self().await;
+    if matches!(&result, Err(e) if e.is_auth())
+        && let Ok((fresh, true)) = tokens.refresh().await
+    {
+        client.set_token(fresh.token);
+        return client.token_self().await;
+    }
+    result
 }
 
 /// `read_api` (or `api`, which includes it) is all seatwatch needs: `lib/api/api.rb` allows
@@ -423,7 +446,15 @@ fn expiry(out: &mut Checks, pat: &PersonalAccessToken, today: NaiveDate, warn_da
     out.push("expiry", status, detail);
 }
 
+/// `identity`, `seats` and `members` on a self-managed instance.
 async fn self_managed(out: &mut Checks, client: &Client) {
+    admin_identity(out, client).await;
+    licence(out, client).await;
+    users_admin_view(out, client).await;
+}
+
+/// `identity`: the token's user must be an administrator.
+async fn admin_identity(out: &mut Checks, client: &Client) {
     match client.current_user().await {
         Ok(user) if user.is_admin == Some(true) => {
             out.pass("identity", format!("{} (administrator)", user.username))
@@ -437,7 +468,10 @@ async fn self_managed(out: &mut Checks, client: &Client) {
         ),
         Err(e) => out.fail("identity", e.to_string()),
     }
+}
 
+/// `seats`: the licence, which only an administrator may read.
+async fn licence(out: &mut Checks, client: &Client) {
     match client.license().await {
         // ee/lib/api/entities/gitlab_license.rb: user_limit 0 = the licence restricts no seats
         Ok(Some(lic)) => {
@@ -471,7 +505,10 @@ async fn self_managed(out: &mut Checks, client: &Client) {
         ),
         Err(e) => out.fail("seats", e.to_string()),
     }
+}
 
+/// `members`: `/users` must show the admin view, which carries activity and seat use.
+async fn users_admin_view(out: &mut Checks, client: &Client) {
     let first_page = {
         use futures_util::StreamExt;
         let mut pages = std::pin::pin!(client.users());
@@ -494,10 +531,24 @@ async fn self_managed(out: &mut Checks, client: &Client) {
     }
 }
 
+/// `identity`, `seats` and `members` for a GitLab.com top-level group.
 async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
     let user = client.current_user().await;
     let ns = client.namespace(group).await;
-    match (&user, &ns) {
+    group_owner_identity(out, client, group, &user, &ns).await;
+    namespace_seats(out, &ns);
+    billable_members_listed(out, client, group).await;
+}
+
+/// `identity`: the token's user must be the Owner of the top-level group.
+async fn group_owner_identity(
+    out: &mut Checks,
+    client: &Client,
+    group: &str,
+    user: &Result<CurrentUser, GitLabError>,
+    ns: &Result<Namespace, GitLabError>,
+) {
+    match (user, ns) {
         (Ok(user), Ok(ns)) if ns.parent_id.is_some() => out.fail(
             "identity",
             format!(
@@ -534,8 +585,11 @@ async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
         (Err(e), _) => out.fail("identity", e.to_string()),
         (Ok(user), Err(e)) => out.fail("identity", format!("{}: {e}", user.username)),
     }
+}
 
-    match &ns {
+/// `seats`: the group's namespace must show seat figures (a paid subscription, an Owner).
+fn namespace_seats(out: &mut Checks, ns: &Result<Namespace, GitLabError>) {
+    match ns {
         Ok(ns) => match (ns.seats_in_use, ns.max_seats_used) {
             (Some(used), max) => out.pass(
                 "seats",
@@ -554,7 +608,10 @@ async fn gitlab_com(out: &mut Checks, client: &Client, group: &str) {
         },
         Err(e) => out.fail("seats", e.to_string()),
     }
+}
 
+/// `members`: the group's billable members must be listed to this token.
+async fn billable_members_listed(out: &mut Checks, client: &Client, group: &str) {
     let first_page = {
         use futures_util::StreamExt;
         let mut pages = std::pin::pin!(client.billable_members(group));

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures_util::future::{self, Either};
-use futures_util::{StreamExt, stream};
+use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{RunId, SnapshotReader, SnapshotWriter, StoreError};
@@ -51,7 +51,7 @@ use seatwatch_core::snapshot::{
 use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
 // the licence cases of the day header
 use seatwatch_core::snapshot::LicenceState;
-use seatwatch_gitlab::License;
+use seatwatch_gitlab::{License, Namespace};
 
 /// The most days one snapshot catches up after missed runs. Older days stay uncounted: GitLab
 /// keeps events for three years, but every extra day costs events pages for every active member,
@@ -229,42 +229,254 @@ pub async fn collect(
     let started = Instant::now();
     let requests_before = client.requests_made();
     let instance = instance_id(client, opts.group.as_deref());
+    let start = RunStart::resume_or_begin(client, store, &instance, opts, now).await?;
+    let mut parts = Parts::new(store, &start, opts.part_size);
+    let days = start.header.activity_days;
+    let stop = collect_members(client, opts, days, start.position.clone(), &mut parts).await?;
 
-    let resumed = match store.load_checkpoint(&instance, opts.date).await? {
-        Some(json) => Some(serde_json::from_str::<Checkpoint>(&json).map_err(|e| {
-            CollectError::BadCheckpoint {
-                date: opts.date,
-                reason: e.to_string(),
-            }
-        })?),
-        None => None,
+    let requests = start.requests_earlier + client.requests_made() - requests_before;
+    let summary = |status: CollectStatus, aggregates: &DayAggregates, wait: Option<Duration>| {
+        CollectSummary {
+            instance: instance.to_string(),
+            date: opts.date,
+            status,
+            members: aggregates.members,
+            seat_holders: aggregates.seat_holders,
+            seats: start.header.seats.clone(),
+            members_with_events: aggregates.with_events,
+            requests: client.requests_made() - requests_before,
+            duration_ms: started.elapsed().as_millis() as u64,
+            token_expires_at: start.header.token_expires_at,
+            wait_seconds: wait.map(|w| w.as_secs().max(1)),
+        }
     };
 
-    let (run, mut aggregates, header, mut part, next, requests_earlier) = match resumed {
-        Some(cp) => {
+    match stop {
+        Stop::Early { at, wait } => {
+            let cp = parts.checkpoint(&start.header, at, requests);
+            save_checkpoint(store, &instance, opts.date, &cp, wait.is_some()).await?;
+            Ok(CollectOutcome::Checkpointed(summary(
+                CollectStatus::Checkpointed,
+                &parts.aggregates,
+                wait,
+            )))
+        }
+        Stop::Complete => {
+            let seats =
+                commit_snapshot(store, &instance, opts, &start, &mut parts, requests).await?;
+            let mut s = summary(CollectStatus::Committed, &parts.aggregates, None);
+            s.seats = seats;
+            // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
+            tracing::debug!(
+                members = s.members,
+                requests = s.requests,
+                "snapshot committed"
+            );
+            Ok(CollectOutcome::Committed(s))
+        }
+    }
+}
+
+/// Where this invocation starts: a saved checkpoint's run, or a new run of the day.
+struct RunStart {
+    run: RunId,
+    header: DayHeader,
+    aggregates: DayAggregates,
+    next_part: u32,
+    /// Where the listing continues; `None`: from its start.
+    position: Option<ListingPosition>,
+    /// GitLab requests the earlier invocations of this run made.
+    requests_earlier: u64,
+}
+
+impl RunStart {
+    /// Resumes the day's checkpoint if there is one; otherwise reads the day header and begins.
+    async fn resume_or_begin(
+        client: &Client,
+        store: &dyn SnapshotWriter,
+        instance: &InstanceId,
+        opts: &CollectOptions,
+        now: DateTime<Utc>,
+    ) -> Result<RunStart, CollectError> {
+        if let Some(cp) = load_checkpoint(store, instance, opts).await? {
             let position = resume_position(&cp, opts)?;
-            (
-                cp.run,
-                cp.aggregates,
-                cp.header,
-                cp.next_part,
+            return Ok(RunStart {
+                run: cp.run,
+                header: cp.header,
+                aggregates: cp.aggregates,
+                next_part: cp.next_part,
                 position,
-                cp.requests,
-            )
+                requests_earlier: cp.requests,
+            });
         }
-        None => {
-            let header = day_header(client, store, &instance, opts, now).await?;
-            (
-                RunId::new(instance.clone(), opts.date),
-                DayAggregates::for_days(header.activity_days),
-                header,
-                0,
-                None,
-                0,
-            )
-        }
-    };
+        let header = day_header(client, store, instance, opts, now).await?;
+        Ok(RunStart {
+            run: RunId::new(instance.clone(), opts.date),
+            aggregates: DayAggregates::for_days(header.activity_days),
+            header,
+            next_part: 0,
+            position: None,
+            requests_earlier: 0,
+        })
+    }
+}
 
+/// The day's saved checkpoint, parsed; one that cannot be read stops the run.
+async fn load_checkpoint(
+    store: &dyn SnapshotWriter,
+    instance: &InstanceId,
+    opts: &CollectOptions,
+) -> Result<Option<Checkpoint>, CollectError> {
+    let Some(json) = store.load_checkpoint(instance, opts.date).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str::<Checkpoint>(&json)
+        .map(Some)
+        .map_err(|e| CollectError::BadCheckpoint {
+            date: opts.date,
+            reason: e.to_string(),
+        })
+}
+
+/// How far the member listing got.
+enum Stop {
+    /// Every member is listed, and each is either stored or in the last part's buffer.
+    Complete,
+    /// Stopped before the end, with everything before `at` stored: near the deadline, or because
+    /// GitLab asked to `wait` longer than the retry budget allows.
+    Early {
+        at: Option<ListingPosition>,
+        wait: Option<Duration>,
+    },
+}
+
+/// The members on their way into stored parts, and the day's totals over every member so far.
+struct Parts<'a> {
+    store: &'a dyn SnapshotWriter,
+    run: &'a RunId,
+    part_size: usize,
+    /// The members of the part being filled.
+    buffer: Vec<Member>,
+    next_part: u32,
+    aggregates: DayAggregates,
+    /// The last page boundary. A long wait checkpoints here, not mid-page.
+    boundary: PageBoundary,
+}
+
+/// A point between two listing pages, with what the run held there.
+#[derive(Default)]
+struct PageBoundary {
+    /// Where the listing continues; `None`: from its start.
+    next: Option<ListingPosition>,
+    /// How much of the buffer was before it.
+    buffered: usize,
+    aggregates: DayAggregates,
+}
+
+impl<'a> Parts<'a> {
+    fn new(store: &'a dyn SnapshotWriter, start: &'a RunStart, part_size: usize) -> Self {
+        Parts {
+            store,
+            run: &start.run,
+            part_size,
+            buffer: Vec::with_capacity(part_size),
+            next_part: start.next_part,
+            aggregates: start.aggregates.clone(),
+            boundary: PageBoundary {
+                next: start.position.clone(),
+                buffered: 0,
+                aggregates: start.aggregates.clone(),
+            },
+        }
+    }
+
+    fn add(&mut self, collected: Collected, date: NaiveDate) {
+        let Collected { member, by_day } = collected;
+        self.aggregates.add(&member, date);
+        self.aggregates.add_days(&member, &by_day);
+        self.buffer.push(member);
+    }
+
+    /// Stores the buffer as the next part.
+    async fn store_part(&mut self) -> Result<(), StoreError> {
+        self.store
+            .put_members(self.run, self.next_part, &self.buffer)
+            .await?;
+        self.next_part += 1;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Ends a listing page: stores a full part, and stops there when the deadline is near.
+    async fn page_end(
+        &mut self,
+        next: Option<ListingPosition>,
+        opts: &CollectOptions,
+    ) -> Result<Option<Stop>, StoreError> {
+        if self.buffer.len() >= self.part_size {
+            self.store_part().await?;
+            // Only a page boundary that is also a part boundary can be resumed from.
+            if next.is_some() && near_deadline(opts) {
+                return Ok(Some(Stop::Early {
+                    at: next,
+                    wait: None,
+                }));
+            }
+        }
+        if next.is_some() {
+            self.boundary = PageBoundary {
+                next,
+                buffered: self.buffer.len(),
+                aggregates: self.aggregates.clone(),
+            };
+        }
+        Ok(None)
+    }
+
+    /// What a next run needs to continue at `at`, the stored parts and totals being these.
+    fn checkpoint(
+        &self,
+        header: &DayHeader,
+        at: Option<ListingPosition>,
+        requests: u64,
+    ) -> Checkpoint {
+        Checkpoint {
+            run: self.run.clone(),
+            next_part: self.next_part,
+            position: at,
+            next: None,
+            aggregates: self.aggregates.clone(),
+            header: header.clone(),
+            requests,
+        }
+    }
+
+    /// Keeps the whole pages and stores them; the members after them are listed again.
+    /// Returns where the listing continues.
+    async fn back_to_boundary(&mut self) -> Result<Option<ListingPosition>, StoreError> {
+        let PageBoundary {
+            next,
+            buffered,
+            aggregates,
+        } = std::mem::take(&mut self.boundary);
+        self.buffer.truncate(buffered);
+        self.aggregates = aggregates;
+        if !self.buffer.is_empty() {
+            self.store_part().await?;
+        }
+        Ok(next)
+    }
+}
+
+/// Lists the members from `from` on, collects each one's activity on `days`, and stores them in
+/// parts, until the listing ends or the run must stop early.
+async fn collect_members(
+    client: &Client,
+    opts: &CollectOptions,
+    days: ActivityDays,
+    from: Option<ListingPosition>,
+    parts: &mut Parts<'_>,
+) -> Result<Stop, CollectError> {
     // GitLab.com's `/users/:id/events` shows a member's events in any public project, so they are
     // kept only where they happened in the monitored group (gitlab-api.md §0.9).
     let group_projects = match opts.group.as_deref() {
@@ -272,30 +484,45 @@ pub async fn collect(
         None => None,
     };
     let scope = ActivityScope {
-        days: header.activity_days,
+        days,
         time_zone: opts.time_zone,
         group_projects: group_projects.as_ref(),
     };
-    let mut buffer: Vec<Member> = Vec::with_capacity(opts.part_size);
-
     // The listing runs ahead of the events (keyset pages can only be fetched one after the
     // other, so waiting for a page's events before asking for the next page would add a full
     // round trip per page to the critical path); a couple of pages of lookahead is enough.
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
-    let start = next.clone();
-    let listing = list_members(client, opts.group.as_deref(), next, pages_tx);
+    let listing = list_members(client, opts.group.as_deref(), from, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
         opts.events_concurrency
             .min(client.concurrency().saturating_sub(1))
             .max(1),
     );
-    let events_in_flight = &events_in_flight;
-    let steps = stream::unfold(pages_rx, |mut rx| async move {
+    let steps = collected_steps(client, opts, scope, &events_in_flight, pages_rx);
+    let listing = std::pin::pin!(listing);
+    let consume = std::pin::pin!(store_steps(steps, parts, opts));
+    match future::select(listing, consume).await {
+        // The whole listing is queued; the consumer drains it.
+        Either::Left(((), consume)) => consume.await,
+        // Done or failed: the listing (still running ahead) is dropped, which cancels it.
+        Either::Right((outcome, _listing)) => outcome,
+    }
+}
+
+/// The listed pages as steps, each member with their membership age and activity filled in.
+fn collected_steps<'a>(
+    client: &'a Client,
+    opts: &'a CollectOptions,
+    scope: ActivityScope<'a>,
+    events_in_flight: &'a tokio::sync::Semaphore,
+    pages: tokio::sync::mpsc::Receiver<ListedPage>,
+) -> impl Stream<Item = Result<Step, GitLabError>> + 'a {
+    stream::unfold(pages, |mut rx| async move {
         rx.recv().await.map(|page| (page, rx))
     })
     .flat_map(|page| stream::iter(page_steps(page)))
-    .map(|step| async move {
+    .map(move |step| async move {
         match step {
             Ok(Step::Member(m)) => {
                 let m =
@@ -311,118 +538,79 @@ pub async fn collect(
     // Order is kept so that a part boundary is a point in the listing a checkpoint can name.
     // Most members need no request, so the window is much wider than the requests in flight:
     // a narrow one would hold mostly finished members waiting behind one slow request.
-    .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE);
-    // Set when GitLab asks to wait longer than the retry budget allows.
-    let mut wait_asked: Option<Duration> = None;
-    // The last page boundary: where the listing continues (`None`: from its start), how much of
-    // the buffer was before it, and the totals there. A long wait checkpoints here, not mid-page.
-    let mut boundary = (start, 0, aggregates.clone());
-    let consume = async {
-        let mut steps = std::pin::pin!(steps);
-        while let Some(step) = steps.next().await {
-            let step = match step {
-                Ok(step) => step,
-                Err(e) => match e.retry_after() {
-                    Some(wait) => {
-                        // Keep the whole pages; the members after them are listed again.
-                        let (next, kept, totals) = std::mem::take(&mut boundary);
-                        buffer.truncate(kept);
-                        aggregates = totals;
-                        if !buffer.is_empty() {
-                            store.put_members(&run, part, &buffer).await?;
-                            part += 1;
-                            buffer.clear();
-                        }
-                        tracing::warn!("{e}: checkpointing, to continue in {} s", wait.as_secs());
-                        wait_asked = Some(wait);
-                        return Ok(Some(next));
-                    }
-                    None => return Err(e.into()),
-                },
-            };
-            match step {
-                Step::Member(collected) => {
-                    let Collected { member, by_day } = *collected;
-                    aggregates.add(&member, opts.date);
-                    aggregates.add_days(&member, &by_day);
-                    buffer.push(member);
-                }
-                Step::PageEnd { next } => {
-                    if buffer.len() >= opts.part_size {
-                        store.put_members(&run, part, &buffer).await?;
-                        part += 1;
-                        buffer.clear();
-                        // Only a page boundary that is also a part boundary can be resumed from.
-                        if next.is_some() && near_deadline(opts) {
-                            return Ok(Some(next));
-                        }
-                    }
-                    if next.is_some() {
-                        boundary = (next, buffer.len(), aggregates.clone());
-                    }
+    .buffered(opts.events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE)
+}
+
+/// Folds the steps into `parts` until they end, the deadline is near, or GitLab asks to wait
+/// longer than the retry budget allows.
+async fn store_steps(
+    steps: impl Stream<Item = Result<Step, GitLabError>>,
+    parts: &mut Parts<'_>,
+    opts: &CollectOptions,
+) -> Result<Stop, CollectError> {
+    let mut steps = std::pin::pin!(steps);
+    while let Some(step) = steps.next().await {
+        match step {
+            Ok(Step::Member(collected)) => parts.add(*collected, opts.date),
+            Ok(Step::PageEnd { next }) => {
+                if let Some(stop) = parts.page_end(next, opts).await? {
+                    return Ok(stop);
                 }
             }
+            Err(e) => match e.retry_after() {
+                Some(wait) => {
+                    let at = parts.back_to_boundary().await?;
+                    tracing::warn!("{e}: checkpointing, to continue in {} s", wait.as_secs());
+                    return Ok(Stop::Early {
+                        at,
+                        wait: Some(wait),
+                    });
+                }
+                None => return Err(e.into()),
+            },
         }
-        Ok::<_, CollectError>(None)
-    };
-    let stopped_at: Option<Option<ListingPosition>> = {
-        let listing = std::pin::pin!(listing);
-        let consume = std::pin::pin!(consume);
-        match future::select(listing, consume).await {
-            // The whole listing is queued; the consumer drains it.
-            Either::Left(((), consume)) => consume.await?,
-            // Done or failed: the listing (still running ahead) is dropped, which cancels it.
-            Either::Right((outcome, _listing)) => outcome?,
+    }
+    Ok(Stop::Complete)
+}
+
+/// Saves where the run stopped, so that the next run of the day continues there.
+async fn save_checkpoint(
+    store: &dyn SnapshotWriter,
+    instance: &InstanceId,
+    date: NaiveDate,
+    cp: &Checkpoint,
+    gitlab_asked_to_wait: bool,
+) -> Result<(), CollectError> {
+    let json = serde_json::to_string(cp).expect("a checkpoint always serialises");
+    store.save_checkpoint(instance, date, &json).await?;
+    tracing::info!(
+        parts = cp.next_part,
+        members = cp.aggregates.members,
+        "checkpointed ({})",
+        if gitlab_asked_to_wait {
+            "GitLab asked to wait"
+        } else {
+            "before the deadline"
         }
-    };
+    );
+    Ok(())
+}
 
-    let requests = requests_earlier + client.requests_made() - requests_before;
-    let summary = |status: CollectStatus, aggregates: &DayAggregates| CollectSummary {
-        instance: instance.to_string(),
-        date: opts.date,
-        status,
-        members: aggregates.members,
-        seat_holders: aggregates.seat_holders,
-        seats: header.seats.clone(),
-        members_with_events: aggregates.with_events,
-        requests: client.requests_made() - requests_before,
-        duration_ms: started.elapsed().as_millis() as u64,
-        token_expires_at: header.token_expires_at,
-        wait_seconds: wait_asked.map(|w| w.as_secs().max(1)),
-    };
-
-    if let Some(next) = stopped_at {
-        let cp = Checkpoint {
-            run: run.clone(),
-            next_part: part,
-            position: next,
-            next: None,
-            aggregates: aggregates.clone(),
-            header: header.clone(),
-            requests,
-        };
-        let json = serde_json::to_string(&cp).expect("a checkpoint always serialises");
-        store.save_checkpoint(&instance, opts.date, &json).await?;
-        tracing::info!(
-            parts = part,
-            members = aggregates.members,
-            "checkpointed ({})",
-            if wait_asked.is_some() {
-                "GitLab asked to wait"
-            } else {
-                "before the deadline"
-            }
-        );
-        return Ok(CollectOutcome::Checkpointed(summary(
-            CollectStatus::Checkpointed,
-            &aggregates,
-        )));
+/// Stores the last part and commits the day record, which makes the day visible; returns the
+/// day's seat figures.
+async fn commit_snapshot(
+    store: &dyn SnapshotWriter,
+    instance: &InstanceId,
+    opts: &CollectOptions,
+    start: &RunStart,
+    parts: &mut Parts<'_>,
+    requests: u64,
+) -> Result<SeatCounts, CollectError> {
+    if !parts.buffer.is_empty() {
+        parts.store_part().await?;
     }
-
-    if !buffer.is_empty() {
-        store.put_members(&run, part, &buffer).await?;
-        part += 1;
-    }
+    let header = &start.header;
+    let aggregates = &parts.aggregates;
     let mut seats = header.seats.clone();
     if opts.group.is_some() {
         // GitLab.com's in-use figure is live; the listing we just read is the same set.
@@ -440,17 +628,9 @@ pub async fn collect(
         requests,
         activity: ActivityCoverage::Days(header.activity_days),
     };
-    store.commit_day(&run, part, &day).await?;
-    store.clear_checkpoint(&instance, opts.date).await?;
-    let mut s = summary(CollectStatus::Committed, &aggregates);
-    s.seats = day.seats;
-    // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
-    tracing::debug!(
-        members = s.members,
-        requests = s.requests,
-        "snapshot committed"
-    );
-    Ok(CollectOutcome::Committed(s))
+    store.commit_day(parts.run, parts.next_part, &day).await?;
+    store.clear_checkpoint(instance, opts.date).await?;
+    Ok(day.seats)
 }
 
 /// Seat figures from `GET /license`. `user_limit: 0` is a licence without a seat limit
@@ -480,6 +660,40 @@ fn licence_seats(licence: Option<License>) -> SeatCounts {
     }
 }
 
+/// Seat figures from GitLab.com's `GET /namespaces/:id`; `purchased` comes from the settings,
+/// as that API does not report it.
+fn namespace_seats(ns: Namespace, purchased: Option<u64>) -> SeatCounts {
+    SeatCounts {
+        purchased,
+        in_use: ns.seats_in_use.or(ns.billable_members_count).unwrap_or(0),
+        max_used: ns.max_seats_used,
+        owed: None,
+        plan: ns.plan,
+        // GitLab.com exposes no subscription start (`ee/lib/ee/api/entities/namespace.rb`
+        // has `end_date` only); a term is not always a year, so it is not guessed.
+        term_start: None,
+        term_end: ns.end_date,
+        licence: LicenceState::Licensed,
+    }
+}
+
+/// A figure that is only for the report (version, token expiry): its absence must not cost a
+/// snapshot, but a refused token must stop the run here, before anything is written.
+fn wanted_for_report<T>(
+    fetched: Result<T, GitLabError>,
+    request: &str,
+    unknown: &str,
+) -> Result<Option<T>, CollectError> {
+    match fetched {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_auth() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!("{request} failed, {unknown} unknown: {e}");
+            Ok(None)
+        }
+    }
+}
+
 fn near_deadline(opts: &CollectOptions) -> bool {
     opts.deadline
         .is_some_and(|d| d.saturating_duration_since(Instant::now()) < opts.reserve)
@@ -493,44 +707,20 @@ async fn day_header(
     opts: &CollectOptions,
     now: DateTime<Utc>,
 ) -> Result<DayHeader, CollectError> {
-    // Version and token expiry are for the report; their absence must not cost a snapshot,
-    // but a refused token must stop the run here, before anything is written.
-    let gitlab_version = match client.metadata().await {
-        Ok(m) => Some(m.version),
-        Err(e) if e.is_auth() => return Err(e.into()),
-        Err(e) => {
-            tracing::warn!("GET /metadata failed, version unknown: {e}");
-            None
-        }
-    };
-    let token_expires_at = match client.token_self().await {
-        Ok(t) => t.expires_at,
-        Err(e) if e.is_auth() => return Err(e.into()),
-        Err(e) => {
-            tracing::warn!("GET /personal_access_tokens/self failed, expiry unknown: {e}");
-            None
-        }
-    };
+    let gitlab_version =
+        wanted_for_report(client.metadata().await, "GET /metadata", "version")?.map(|m| m.version);
+    let token_expires_at = wanted_for_report(
+        client.token_self().await,
+        "GET /personal_access_tokens/self",
+        "expiry",
+    )?
+    .and_then(|t| t.expires_at);
     let (flavour, seats) = match opts.group.as_deref() {
         None => (Flavour::SelfManaged, licence_seats(client.license().await?)),
-        Some(group) => {
-            let ns = client.namespace(group).await?;
-            (
-                Flavour::GitLabCom,
-                SeatCounts {
-                    purchased: opts.seats_purchased,
-                    in_use: ns.seats_in_use.or(ns.billable_members_count).unwrap_or(0),
-                    max_used: ns.max_seats_used,
-                    owed: None,
-                    plan: ns.plan,
-                    // GitLab.com exposes no subscription start (`ee/lib/ee/api/entities/namespace.rb`
-                    // has `end_date` only); a term is not always a year, so it is not guessed.
-                    term_start: None,
-                    term_end: ns.end_date,
-                    licence: LicenceState::Licensed,
-                },
-            )
-        }
+        Some(group) => (
+            Flavour::GitLabCom,
+            namespace_seats(client.namespace(group).await?, opts.seats_purchased),
+        ),
     };
     let activity_days = uncounted_days(store, instance, opts.date).await?;
     Ok(DayHeader {
@@ -608,32 +798,38 @@ async fn list_members(
 ) {
     match group {
         None => {
-            let mut listing = std::pin::pin!(client.users_from(from));
-            while let Some(page) = listing.next().await {
-                let page =
-                    page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next));
-                let failed = page.is_err();
-                if pages.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
+            let listing = client.users_from(from).map(|page| {
+                page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next))
+            });
+            forward_pages(listing, pages).await;
         }
         // One verified page after the other, even when nothing needs resuming: pages fetched
         // concurrently could not tell that a member removed meanwhile shifted the rest.
         Some(group) => {
-            let mut listing = std::pin::pin!(client.billable_members_from(group, from));
-            while let Some(page) = listing.next().await {
-                let page = page.map(|(members, next)| {
+            let listing = client.billable_members_from(group, from).map(|page| {
+                page.map(|(members, next)| {
                     (
                         members.into_iter().map(member_from_billable).collect(),
                         next,
                     )
-                });
-                let failed = page.is_err();
-                if pages.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
+                })
+            });
+            forward_pages(listing, pages).await;
+        }
+    }
+}
+
+/// Sends `listing`'s pages, in order, into `pages` until the last one, the first error, or the
+/// receiver going away: the one loop both listings run.
+async fn forward_pages(
+    listing: impl Stream<Item = ListedPage>,
+    pages: tokio::sync::mpsc::Sender<ListedPage>,
+) {
+    let mut listing = std::pin::pin!(listing);
+    while let Some(page) = listing.next().await {
+        let failed = page.is_err();
+        if pages.send(page).await.is_err() || failed {
+            break;
         }
     }
 }

@@ -187,30 +187,7 @@ fn seats_chart(r: &Report) -> String {
         .iter()
         .filter_map(|d| d.max_used.map(|m| (d.date, m as f64)))
         .collect();
-    // The trend drawn from the start of its window to the licence end (or today without one).
-    let mut trend = Vec::new();
-    let mut end = None;
-    if let (Some(slope), Some(today)) = (r.forecast.in_use_per_day, r.forecast.trend_in_use_today) {
-        let window_start = r.snapshot_date - chrono::Days::new(u64::from(r.forecast.window_days));
-        let first = r
-            .days
-            .iter()
-            .find(|d| d.date > window_start)
-            .map(|d| d.date);
-        let last = r
-            .seats
-            .term_end
-            .filter(|e| *e >= r.snapshot_date && (*e - r.snapshot_date).num_days() <= 730)
-            .unwrap_or(r.snapshot_date);
-        end = Some(last);
-        let at = |d: NaiveDate| {
-            let x = (d - r.snapshot_date).num_days() as f64;
-            (d, (today + slope * x).max(0.0))
-        };
-        if let Some(first) = first {
-            trend = vec![at(first), at(last)];
-        }
-    }
+    let (trend, end) = seats_trend(r);
     // Drawn bottom to top: seats in use goes over GitLab's maximum, which often equals it.
     let mut lines = Vec::with_capacity(4);
     if !purchased.is_empty() {
@@ -247,8 +224,48 @@ fn seats_chart(r: &Report) -> String {
             dashed: true,
         });
     }
+    charts::line_chart(
+        "seats-chart",
+        "Seats over time",
+        &seats_desc(r),
+        &lines,
+        end,
+    )
+}
+
+/// The trend of seats in use, drawn from the start of its window to the licence end (or today
+/// without one), and the date the chart's axis runs to; no line without a trend.
+fn seats_trend(r: &Report) -> (Vec<(NaiveDate, f64)>, Option<NaiveDate>) {
+    let (Some(slope), Some(today)) = (r.forecast.in_use_per_day, r.forecast.trend_in_use_today)
+    else {
+        return (Vec::new(), None);
+    };
+    let window_start = r.snapshot_date - chrono::Days::new(u64::from(r.forecast.window_days));
+    let first = r
+        .days
+        .iter()
+        .find(|d| d.date > window_start)
+        .map(|d| d.date);
+    let last = r
+        .seats
+        .term_end
+        .filter(|e| *e >= r.snapshot_date && (*e - r.snapshot_date).num_days() <= 730)
+        .unwrap_or(r.snapshot_date);
+    let at = |d: NaiveDate| {
+        let x = (d - r.snapshot_date).num_days() as f64;
+        (d, (today + slope * x).max(0.0))
+    };
+    let trend = match first {
+        Some(first) => vec![at(first), at(last)],
+        None => Vec::new(),
+    };
+    (trend, Some(last))
+}
+
+/// The seats chart in words, for screen readers.
+fn seats_desc(r: &Report) -> String {
     let first = r.days.first().map(|d| d.date).unwrap_or(r.snapshot_date);
-    let desc = format!(
+    format!(
         "Seats in use went from {} on {first} to {} on {}{}.",
         r.days.first().map_or(0, |d| d.in_use),
         r.seats.in_use,
@@ -257,8 +274,7 @@ fn seats_chart(r: &Report) -> String {
             Some(p) => format!("; {p} seats are purchased"),
             None => String::new(),
         }
-    );
-    charts::line_chart("seats-chart", "Seats over time", &desc, &lines, end)
+    )
 }
 
 fn active_chart(r: &Report) -> String {
@@ -379,6 +395,31 @@ fn page<T: Template>(
 /// Renders every file of the site: data files (`data/report.json`, the CSVs, the stylesheet)
 /// first, pages last, `index.html` the very last.
 pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, SiteError> {
+    let mut files = data_files(report, members)?;
+    let rows = report.reclaimable.len() + report.exempt.len();
+    files.push(page(
+        "unused.html",
+        &UnusedPage {
+            r: report,
+            nav: Nav::Unused,
+        },
+        16_384 + rows * 400,
+    )?);
+    files.push(activity_page(report)?);
+    files.push(page(
+        "index.html",
+        &IndexPage {
+            r: report,
+            nav: Nav::Overview,
+            seats_chart: seats_chart(report),
+        },
+        32_768 + report.days.len() * 64,
+    )?);
+    Ok(files)
+}
+
+/// The files the pages link to, in the order they are written.
+fn data_files(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, SiteError> {
     let mut files = Vec::with_capacity(7);
     files.push(SiteFile {
         path: "data/report.json".into(),
@@ -410,16 +451,11 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
         cache_control: ASSET,
         bytes: SITE_CSS.as_bytes().to_vec(),
     });
+    Ok(files)
+}
 
-    let rows = report.reclaimable.len() + report.exempt.len();
-    files.push(page(
-        "unused.html",
-        &UnusedPage {
-            r: report,
-            nav: Nav::Unused,
-        },
-        16_384 + rows * 400,
-    )?);
+/// `activity.html`: the active-members and kinds charts, and the table of kinds by window.
+fn activity_page(report: &Report) -> Result<SiteFile, SiteError> {
     let a = &report.activity;
     let kinds = ActivityKind::events()
         .map(|kind| KindRow {
@@ -430,7 +466,7 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
             last_90_days: ActivityTotals::get(&a.last_90_days, kind),
         })
         .collect();
-    files.push(page(
+    page(
         "activity.html",
         &ActivityPage {
             r: report,
@@ -443,17 +479,7 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
             kinds,
         },
         65_536 + report.days.len() * 1024,
-    )?);
-    files.push(page(
-        "index.html",
-        &IndexPage {
-            r: report,
-            nav: Nav::Overview,
-            seats_chart: seats_chart(report),
-        },
-        32_768 + report.days.len() * 64,
-    )?);
-    Ok(files)
+    )
 }
 
 #[cfg(test)]

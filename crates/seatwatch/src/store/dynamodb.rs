@@ -590,6 +590,51 @@ impl From<ChunkItem<'_>> for Item {
     }
 }
 
+/// How many chunks each part has: the count its chunk 0 declares.
+fn declared_chunks(keyed: &[(ChunkKey, &Item)]) -> Result<BTreeMap<u32, u32>, StoreError> {
+    let mut declared = BTreeMap::new();
+    for (key, item) in keyed {
+        if key.chunk == 0 {
+            declared.insert(key.part, number(item, "chunks", &key.sk)?);
+        }
+    }
+    Ok(declared)
+}
+
+/// Whether the day's chunks are being deleted by TTL (all gone, or some past their expiry):
+/// then missing chunks are retention at work, not damage.
+fn ttl_expiring(items: &[Item]) -> bool {
+    let now = chrono::Utc::now().timestamp();
+    items.is_empty()
+        || items.iter().any(|item| {
+            matches!(item.get("expires_at"), Some(AttributeValue::N(at)) if at.parse::<i64>().is_ok_and(|at| at <= now))
+        })
+}
+
+/// The members of a day's current chunks, keyed by id, later parts winning: GitLab's offset
+/// pagination can list a user twice.
+fn unpack_chunks<'a>(
+    chunks: impl Iterator<Item = &'a (ChunkKey, &'a Item)>,
+) -> Result<Vec<Member>, StoreError> {
+    let mut by_id = BTreeMap::new();
+    for (key, item) in chunks {
+        let format = number(item, "format", &key.sk)?;
+        if format != FORMAT {
+            return Err(corrupt(&key.sk, format!("unknown format {format}")));
+        }
+        let Some(AttributeValue::B(data)) = item.get("data") else {
+            return Err(corrupt(
+                &key.sk,
+                "attribute `data` is missing or not binary",
+            ));
+        };
+        for member in dynamodb_codec::unpack(data.as_ref(), &key.sk)? {
+            by_id.insert(member.id, member);
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
 /// Part and chunk numbers parsed back from a chunk's sort key.
 struct ChunkKey {
     sk: String,
@@ -942,12 +987,7 @@ impl SnapshotReader for DynamoStore {
             .iter()
             .map(|item| ChunkKey::try_from(item).map(|key| (key, item)))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut declared = BTreeMap::new();
-        for (key, item) in &keyed {
-            if key.chunk == 0 {
-                declared.insert(key.part, number(item, "chunks", &key.sk)?);
-            }
-        }
+        let declared = declared_chunks(&keyed)?;
         let current = |key: &ChunkKey| {
             key.part < day.parts && declared.get(&key.part).is_some_and(|&n| key.chunk < n)
         };
@@ -957,12 +997,7 @@ impl SnapshotReader for DynamoStore {
             .sum();
         if present != expected as usize {
             // TTL deletes chunks one by one once a day passes retention; any other gap is damage.
-            let now = chrono::Utc::now().timestamp();
-            let expiring = items.is_empty()
-                || items.iter().any(|item| {
-                    matches!(item.get("expires_at"), Some(AttributeValue::N(at)) if at.parse::<i64>().is_ok_and(|at| at <= now))
-                });
-            if expiring {
+            if ttl_expiring(&items) {
                 return Ok(Vec::new());
             }
             return Err(corrupt(
@@ -973,24 +1008,7 @@ impl SnapshotReader for DynamoStore {
                 ),
             ));
         }
-        // Keyed by id, later parts winning: GitLab's offset pagination can list a user twice.
-        let mut by_id = BTreeMap::new();
-        for (key, item) in keyed.iter().filter(|(key, _)| current(key)) {
-            let format = number(item, "format", &key.sk)?;
-            if format != FORMAT {
-                return Err(corrupt(&key.sk, format!("unknown format {format}")));
-            }
-            let Some(AttributeValue::B(data)) = item.get("data") else {
-                return Err(corrupt(
-                    &key.sk,
-                    "attribute `data` is missing or not binary",
-                ));
-            };
-            for member in dynamodb_codec::unpack(data.as_ref(), &key.sk)? {
-                by_id.insert(member.id, member);
-            }
-        }
-        Ok(by_id.into_values().collect())
+        unpack_chunks(keyed.iter().filter(|(key, _)| current(key)))
     }
 
     async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {

@@ -398,6 +398,107 @@ impl TryFrom<&DaySummary> for DayRow {
     }
 }
 
+/// Inserts one part's member rows; the part's old rows are already gone.
+fn insert_members(
+    tx: &Connection,
+    instance: &str,
+    date: &str,
+    run_id: &str,
+    part: u32,
+    rows: &[MemberRow],
+) -> rusqlite::Result<()> {
+    let columns = member_columns();
+    let placeholders: Vec<String> = (1..=4 + columns.split(", ").count())
+        .map(|i| format!("?{i}"))
+        .collect();
+    let mut insert = tx.prepare(&format!(
+        "INSERT OR REPLACE INTO members (instance, date, run, part, {columns}) \
+         VALUES ({})",
+        placeholders.join(", ")
+    ))?;
+    for r in rows {
+        let key: [&dyn ToSql; 4] = [&instance, &date, &run_id, &part];
+        insert.execute(params_from_iter(key.into_iter().chain(r.values())))?;
+    }
+    Ok(())
+}
+
+/// The first of a run's `parts` not written yet, if any: a day record must never name a part
+/// that is not there.
+fn missing_part(tx: &Connection, run: &RunId, parts: u32) -> rusqlite::Result<Option<u32>> {
+    let instance = run.instance.0.as_str();
+    let date = date_text(run.date);
+    let written: u32 = tx.query_row(
+        "SELECT count(*) FROM member_parts \
+         WHERE instance = ?1 AND date = ?2 AND run = ?3 AND part < ?4",
+        params![instance, date, run.run, parts],
+        |row| row.get(0),
+    )?;
+    if written >= parts {
+        return Ok(None);
+    }
+    let mut stmt =
+        tx.prepare("SELECT part FROM member_parts WHERE instance = ?1 AND date = ?2 AND run = ?3")?;
+    let present = stmt
+        .query_map(params![instance, date, run.run], |row| row.get::<_, u32>(0))?
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    Ok((0..parts).find(|p| !present.contains(p)))
+}
+
+/// Writes the day record, which makes the run's parts the day's members.
+fn insert_day(tx: &Connection, run: &RunId, parts: u32, day: &DayRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO days (instance, date, run, parts, collected_at, \
+         seats_purchased, seats_in_use, seats_max_used, members, seat_holders, summary) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            run.instance.0.as_str(),
+            date_text(run.date),
+            run.run,
+            parts,
+            day.collected_at,
+            day.seats_purchased,
+            day.seats_in_use,
+            day.seats_max_used,
+            day.members,
+            day.seat_holders,
+            day.summary
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes what the committed day makes garbage: other runs of the day (earlier commits,
+/// crashed attempts), parts beyond the count the day record names, and members older than
+/// the retention.
+fn delete_superseded(
+    tx: &Connection,
+    run: &RunId,
+    parts: u32,
+    retention_days: u32,
+) -> rusqlite::Result<()> {
+    let instance = run.instance.0.as_str();
+    let date = date_text(run.date);
+    for table in ["members", "member_parts"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE instance = ?1 AND date = ?2 \
+                 AND (run <> ?3 OR part >= ?4)"
+            ),
+            params![instance, date, run.run, parts],
+        )?;
+    }
+    // Retention counts from the committed snapshot's date, like DynamoDB's TTL.
+    let cutoff = date_text(run.date - chrono::Days::new(u64::from(retention_days)));
+    for table in ["members", "member_parts"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE instance = ?1 AND date <= ?2"),
+            params![instance, cutoff],
+        )?;
+    }
+    Ok(())
+}
+
 fn parse_summary(json: &str) -> rusqlite::Result<DaySummary> {
     serde_json::from_str(json).map_err(|e| conversion_error(0, e))
 }
@@ -431,21 +532,7 @@ impl SnapshotWriter for SqliteStore {
                 "DELETE FROM members WHERE instance = ?1 AND date = ?2 AND run = ?3 AND part = ?4",
                 params![instance, date, run_id, part],
             )?;
-            {
-                let columns = member_columns();
-                let placeholders: Vec<String> = (1..=4 + columns.split(", ").count())
-                    .map(|i| format!("?{i}"))
-                    .collect();
-                let mut insert = tx.prepare(&format!(
-                    "INSERT OR REPLACE INTO members (instance, date, run, part, {columns}) \
-                     VALUES ({})",
-                    placeholders.join(", ")
-                ))?;
-                for r in &rows {
-                    let key: [&dyn ToSql; 4] = [&instance, &date, &run_id, &part];
-                    insert.execute(params_from_iter(key.into_iter().chain(r.values())))?;
-                }
-            }
+            insert_members(&tx, &instance, &date, &run_id, part, &rows)?;
             tx.execute(
                 "INSERT OR REPLACE INTO member_parts (instance, date, run, part, members) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -469,63 +556,11 @@ impl SnapshotWriter for SqliteStore {
         let missing = self
             .with_conn(move |conn| {
                 let tx = conn.transaction()?;
-                let instance = run.instance.0.as_str();
-                let date = date_text(run.date);
-                let written: u32 = tx.query_row(
-                    "SELECT count(*) FROM member_parts \
-                     WHERE instance = ?1 AND date = ?2 AND run = ?3 AND part < ?4",
-                    params![instance, date, run.run, parts],
-                    |row| row.get(0),
-                )?;
-                if written < parts {
-                    let mut stmt = tx.prepare(
-                        "SELECT part FROM member_parts WHERE instance = ?1 AND date = ?2 AND run = ?3",
-                    )?;
-                    let present = stmt
-                        .query_map(params![instance, date, run.run], |row| row.get::<_, u32>(0))?
-                        .collect::<Result<std::collections::HashSet<_>, _>>()?;
-                    let missing = (0..parts).find(|p| !present.contains(p));
-                    return Ok(missing);
+                if let Some(missing) = missing_part(&tx, &run, parts)? {
+                    return Ok(Some(missing));
                 }
-                tx.execute(
-                    "INSERT OR REPLACE INTO days (instance, date, run, parts, collected_at, \
-                     seats_purchased, seats_in_use, seats_max_used, members, seat_holders, summary) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
-                        instance,
-                        date,
-                        run.run,
-                        parts,
-                        day.collected_at,
-                        day.seats_purchased,
-                        day.seats_in_use,
-                        day.seats_max_used,
-                        day.members,
-                        day.seat_holders,
-                        day.summary
-                    ],
-                )?;
-                // Other runs of this day (earlier commits, crashed attempts) are now garbage, and
-                // so are parts beyond the count the day record names.
-                for table in ["members", "member_parts"] {
-                    tx.execute(
-                        &format!(
-                            "DELETE FROM {table} WHERE instance = ?1 AND date = ?2 \
-                             AND (run <> ?3 OR part >= ?4)"
-                        ),
-                        params![instance, date, run.run, parts],
-                    )?;
-                }
-                // Retention counts from the committed snapshot's date, like DynamoDB's TTL.
-                let cutoff = date_text(
-                    run.date - chrono::Days::new(u64::from(retention_days)),
-                );
-                for table in ["members", "member_parts"] {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE instance = ?1 AND date <= ?2"),
-                        params![instance, cutoff],
-                    )?;
-                }
+                insert_day(&tx, &run, parts, &day)?;
+                delete_superseded(&tx, &run, parts, retention_days)?;
                 tx.commit()?;
                 Ok(None)
             })
