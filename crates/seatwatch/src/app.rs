@@ -110,7 +110,7 @@ pub struct ReportSummary {
 }
 
 /// The AWS SDK's own configuration chain: `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials.
-pub async fn load_aws_config() -> aws_config::SdkConfig {
+async fn load_aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 

@@ -53,7 +53,7 @@ pub struct CheckReport {
 }
 
 /// The checks in the order they run and are reported.
-pub const CHECK_NAMES: [&str; 10] = [
+pub(crate) const CHECK_NAMES: [&str; 10] = [
     "url",
     "reachable",
     "tls",
@@ -382,7 +382,7 @@ async fn token_record(
 
 /// `read_api` (or `api`, which includes it) is all seatwatch needs: `lib/api/api.rb` allows
 /// `read_api` on every route for GET and HEAD requests. `read_user` is never required.
-pub fn missing_scopes(scopes: &[String]) -> Vec<&'static str> {
+pub(crate) fn missing_scopes(scopes: &[String]) -> Vec<&'static str> {
     let has = |s: &str| scopes.iter().any(|x| x == s);
     if has("api") || has("read_api") {
         Vec::new()
@@ -408,7 +408,7 @@ fn scopes(out: &mut Checks, pat: &PersonalAccessToken) {
 }
 
 /// Pass with the date, warn within `warn_days`, fail once expired.
-pub fn expiry_status(
+pub(crate) fn expiry_status(
     expires_at: Option<NaiveDate>,
     today: NaiveDate,
     warn_days: u32,

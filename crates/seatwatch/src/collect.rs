@@ -187,7 +187,7 @@ impl CollectOutcome {
 
 /// Where an interrupted run stands; stored as JSON in the store's checkpoint slot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     pub run: RunId,
     pub next_part: u32,
     /// Where the listing continues (no token in it); `None` with `next` unset means "from the
@@ -205,7 +205,7 @@ pub struct Checkpoint {
 
 /// The day's figures fetched before the member listing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DayHeader {
+pub(crate) struct DayHeader {
     pub source: Source,
     pub seats: SeatCounts,
     pub token_expires_at: Option<NaiveDate>,
@@ -977,7 +977,7 @@ async fn with_activity(
 /// day's by kind. GitLab already bounded them to `days` in its own zone; an event that lands
 /// outside them here (a time zone setting that differs from the instance's) is put on the
 /// nearest counted day rather than lost.
-pub fn count_activity_by_day<'e>(
+pub(crate) fn count_activity_by_day<'e>(
     events: impl IntoIterator<Item = &'e Event>,
     time_zone: Tz,
     days: ActivityDays,

@@ -7,12 +7,12 @@
 use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
-pub const NAMESPACE: &str = "Seatwatch";
-pub const TOKEN_DAYS_LEFT: &str = "TokenDaysLeft";
+const NAMESPACE: &str = "Seatwatch";
+const TOKEN_DAYS_LEFT: &str = "TokenDaysLeft";
 
 /// The EMF line for the token's days to expiry (negative once expired); `None` when the token
 /// has no expiry date, since a metric of "forever" would only confuse the alarm.
-pub fn token_days_left(expires_at: Option<NaiveDate>, today: NaiveDate) -> Option<String> {
+pub(crate) fn token_days_left(expires_at: Option<NaiveDate>, today: NaiveDate) -> Option<String> {
     let days = (expires_at? - today).num_days();
     Some(
         json!({

@@ -172,7 +172,7 @@ async fn read_secret(
 }
 
 /// A bare token, or a JSON object with `token` and optionally `url`.
-pub fn parse_secret(raw: &str, secret_id: &str) -> Result<Credentials, SecretError> {
+pub(crate) fn parse_secret(raw: &str, secret_id: &str) -> Result<Credentials, SecretError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(SecretError::EmptySecret {

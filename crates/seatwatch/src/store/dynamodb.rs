@@ -63,7 +63,7 @@ use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Checkpoints only matter while their day is being collected; a week is ample.
-pub const CHECKPOINT_TTL_DAYS: u32 = 7;
+const CHECKPOINT_TTL_DAYS: u32 = 7;
 
 /// DynamoDB's own item size limit.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;

@@ -196,7 +196,7 @@ fn is_valid_table_name(name: &str) -> bool {
 
 impl StoreUrl {
     /// The backend this URL needs, named as its cargo feature.
-    pub fn backend(&self) -> &'static str {
+    pub(crate) fn backend(&self) -> &'static str {
         match self {
             StoreUrl::Sqlite(_) => "sqlite",
             StoreUrl::DynamoDb(_) => "dynamodb",
@@ -206,7 +206,7 @@ impl StoreUrl {
 
 /// The backends this build holds, named as their cargo features: a store URL is parsed whatever
 /// the build, and [`open`] refuses one whose backend is not here.
-pub const BACKENDS: &[&str] = &[
+const BACKENDS: &[&str] = &[
     #[cfg(feature = "sqlite")]
     "sqlite",
     #[cfg(feature = "dynamodb")]
