@@ -76,7 +76,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Only what runs ships (issue 12): the simulator's HTTP server, the CLI's argument parser and the
 # embedded SQLite store stay out of every Lambda binary. Each Lambda names the store backends it
 # runs (crates/seatwatch features); a build without one refuses it by name, tested below.
-log "dependency guard: no Lambda binary links axum, clap or rusqlite"
+log "dependency guard: no Lambda binary links axum, clap or rusqlite; the crates keep the data flow's boundaries"
 guard_failed=0
 for function in seatwatch-check seatwatch-collect seatwatch-report; do
   linked=$(cargo tree --quiet -e normal -p "$function" --prefix none --format '{p}')
@@ -88,6 +88,22 @@ for function in seatwatch-check seatwatch-collect seatwatch-report; do
     fi
   done
 done
+# The data flow's boundaries (docs/ARCHITECTURE.md): core knows nothing of GitLab, HTTP, AWS or
+# the runtime; the client and the simulator share none of our types.
+forbid() { # crate, then what it must not depend on
+  local crate=$1; shift
+  linked=$(cargo tree --quiet -e normal -p "$crate" --prefix none --format '{p}')
+  for dep in "$@"; do
+    if grep -q "^$dep v" <<<"$linked"; then
+      echo "error: $crate depends on $dep, through:" >&2
+      cargo tree --quiet -e normal -p "$crate" -i "$dep" >&2
+      guard_failed=1
+    fi
+  done
+}
+forbid seatwatch-core tokio reqwest aws-config seatwatch-gitlab seatwatch
+forbid seatwatch-gitlab seatwatch-core seatwatch
+forbid seatwatch-sim seatwatch-core seatwatch-gitlab seatwatch
 [ "$guard_failed" = 0 ] || exit 1
 cargo test -p seatwatch --lib --quiet --no-default-features --features dynamodb -- store::
 log "cargo test"
