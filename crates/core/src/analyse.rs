@@ -739,7 +739,7 @@ pub fn build_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Activity, DayAggregates, Source, UserState};
+    use crate::snapshot::{DayAggregates, Source, UserState};
 
     fn date(s: &str) -> NaiveDate {
         s.parse().expect("test date")
@@ -753,25 +753,8 @@ mod tests {
 
     fn member(username: &str) -> Member {
         Member {
-            id: 1,
-            username: username.into(),
-            name: username.to_uppercase(),
-            email: None,
-            state: UserState::Active,
-            bot: false,
-            admin: false,
-            auditor: false,
-            external: false,
-            holds_seat: true,
-            membership_type: None,
             created_at: Some(at("2025-01-01")),
-            last_activity_on: None,
-            last_sign_in_at: None,
-            current_sign_in_at: None,
-            last_login_at: None,
-            member_since: None,
-            activity: Activity::default(),
-            activity_unknown: false,
+            ..Member::seat_holder(1, username, username.to_uppercase())
         }
     }
 

@@ -317,6 +317,33 @@ pub struct Member {
 }
 
 impl Member {
+    /// An active seat holder with nothing else known (no dates, no activity). Tests start from
+    /// it and change only what they are about (`Member { bot: true, ..Member::seat_holder(…) }`),
+    /// so a new field is given its neutral value here once.
+    pub fn seat_holder(id: u64, username: impl Into<String>, name: impl Into<String>) -> Member {
+        Member {
+            id,
+            username: username.into(),
+            name: name.into(),
+            email: None,
+            state: UserState::Active,
+            bot: false,
+            admin: false,
+            auditor: false,
+            external: false,
+            holds_seat: true,
+            membership_type: None,
+            created_at: None,
+            last_activity_on: None,
+            last_sign_in_at: None,
+            current_sign_in_at: None,
+            last_login_at: None,
+            member_since: None,
+            activity: Activity::default(),
+            activity_unknown: false,
+        }
+    }
+
     /// The latest sign-in date GitLab gives by any of its fields.
     pub fn last_sign_in(&self) -> Option<DateTime<Utc>> {
         [
@@ -500,27 +527,7 @@ mod tests {
     use super::*;
 
     fn member() -> Member {
-        Member {
-            id: 1,
-            username: "a".into(),
-            name: "A".into(),
-            email: None,
-            state: UserState::Active,
-            bot: false,
-            admin: false,
-            auditor: false,
-            external: false,
-            holds_seat: true,
-            membership_type: None,
-            created_at: None,
-            last_activity_on: None,
-            last_sign_in_at: None,
-            current_sign_in_at: None,
-            last_login_at: None,
-            member_since: None,
-            activity: Activity::default(),
-            activity_unknown: false,
-        }
+        Member::seat_holder(1, "a", "A")
     }
 
     #[test]

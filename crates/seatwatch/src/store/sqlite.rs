@@ -747,25 +747,8 @@ mod tests {
             *count = n;
         }
         let member = Member {
-            id: 7,
-            username: "u".into(),
-            name: "U".into(),
-            email: None,
-            state: UserState::Active,
-            bot: false,
-            admin: false,
-            auditor: false,
-            external: false,
-            holds_seat: true,
-            membership_type: None,
-            created_at: None,
-            last_activity_on: None,
-            last_sign_in_at: None,
-            current_sign_in_at: None,
-            last_login_at: None,
-            member_since: None,
             activity: Activity::from_counts(counts),
-            activity_unknown: false,
+            ..Member::seat_holder(7, "u", "U")
         };
         store
             .put_members(&run, 0, std::slice::from_ref(&member))
