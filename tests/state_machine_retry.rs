@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use seatwatch::lambda::{CollectOutput, CollectStatus, RetryClass};
+use seatwatch::lambda::{CollectEvent, CollectOutput, CollectStatus, RetryClass};
 use seatwatch_testkit::template::{self, Context};
 use serde_json::Value as Json;
 
@@ -231,4 +231,33 @@ fn collect_output_has_every_field_and_status_the_state_machine_reads() {
         .collect();
     written.sort_unstable();
     assert_eq!(matched, written);
+}
+
+#[test]
+fn collect_events_name_the_day_or_leave_it_to_today() {
+    let today = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let event = |json: serde_json::Value| {
+        serde_json::from_value::<CollectEvent>(json.clone())
+            .unwrap_or_else(|e| panic!("{json} is a collect event: {e}"))
+            .date(today)
+            .unwrap()
+    };
+    // The schedule's input.
+    assert_eq!(event(serde_json::json!({})), today);
+    // A back-fill by hand.
+    let asked = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let by_hand = serde_json::to_value(CollectEvent::on(asked)).unwrap();
+    assert_eq!(event(by_hand), asked);
+    // The previous round's output, which the state machine passes on.
+    let previous = checkpointed_with_a_wait();
+    let passed_on = serde_json::to_value(&previous).unwrap();
+    assert_eq!(event(passed_on), previous.date);
+    // An EventBridge scheduled event (its shape from the EventBridge user guide).
+    let scheduled = serde_json::json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-06-30T23:00:00Z", "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/seatwatch"], "detail": {}
+    });
+    assert_eq!(event(scheduled), today);
 }

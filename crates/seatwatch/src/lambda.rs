@@ -121,6 +121,24 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// Runs one Lambda function: logging, the app built once per cold start (clients, settings and
+/// the cached token live for the execution environment's life, so it is leaked on purpose), then
+/// each event through `handler`. A `FunctionError` reaches the runtime as its retry class.
+#[cfg(feature = "lambda")]
+pub async fn serve<E, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send,
+    O: Serialize,
+    F: Fn(&'static App, lambda_runtime::LambdaEvent<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<O, FunctionError>> + Send,
+{
+    init_logging();
+    let app: &'static App = Box::leak(Box::new(
+        App::new(crate::config::Config::from_lambda_env()?).await?,
+    ));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| handler(app, event))).await
+}
+
 /// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an
 /// `Instant`, which is what a run checks as it goes.
 #[cfg(feature = "lambda")]
@@ -295,51 +313,6 @@ mod tests {
             assert_eq!(d.error_type, class.error_type());
             assert_eq!(d.error_message, "it failed");
         }
-    }
-
-    fn checkpointed_with_a_wait() -> CollectOutput {
-        CollectOutput {
-            instance: "gitlab.example.com".into(),
-            date: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
-            status: CollectStatus::Checkpointed,
-            members: 1,
-            seat_holders: 1,
-            seats: Default::default(),
-            members_with_events: 0,
-            requests: 1,
-            duration_ms: 1,
-            token_expires_at: None,
-            wait_seconds: Some(60),
-        }
-    }
-
-    #[test]
-    fn collect_events_name_the_day_or_leave_it_to_today() {
-        let today = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
-        let event = |json: serde_json::Value| {
-            serde_json::from_value::<CollectEvent>(json.clone())
-                .unwrap_or_else(|e| panic!("{json} is a collect event: {e}"))
-                .date(today)
-                .unwrap()
-        };
-        // The schedule's input.
-        assert_eq!(event(serde_json::json!({})), today);
-        // A back-fill by hand.
-        let asked = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        let by_hand = serde_json::to_value(CollectEvent::on(asked)).unwrap();
-        assert_eq!(event(by_hand), asked);
-        // The previous round's output, which the state machine passes on.
-        let previous = checkpointed_with_a_wait();
-        let passed_on = serde_json::to_value(&previous).unwrap();
-        assert_eq!(event(passed_on), previous.date);
-        // An EventBridge scheduled event (its shape from the EventBridge user guide).
-        let scheduled = serde_json::json!({
-            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-            "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-06-30T23:00:00Z", "region": "eu-west-1",
-            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/seatwatch"], "detail": {}
-        });
-        assert_eq!(event(scheduled), today);
     }
 
     #[test]

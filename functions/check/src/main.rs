@@ -5,22 +5,13 @@
 // default layout limit in test builds.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use seatwatch::app::App;
-use seatwatch::config::Config;
+use lambda_runtime::{Error, LambdaEvent};
 use seatwatch::lambda::IgnoredEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    seatwatch::lambda::init_logging();
-    // Built once per cold start; the token is cached across warm invocations.
-    let app = App::new(Config::from_lambda_env()?).await?;
-    let app = &app;
-    lambda_runtime::run(service_fn(
-        move |_event: LambdaEvent<IgnoredEvent>| async move {
-            let today = chrono::Utc::now().date_naive();
-            seatwatch::lambda::check(app, today).await
-        },
-    ))
+    seatwatch::lambda::serve(|app, _event: LambdaEvent<IgnoredEvent>| async move {
+        seatwatch::lambda::check(app, chrono::Utc::now().date_naive()).await
+    })
     .await
 }

@@ -7,21 +7,16 @@
 // default layout limit in test builds.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use seatwatch::app::App;
-use seatwatch::config::Config;
+use lambda_runtime::{Error, LambdaEvent};
 use seatwatch::lambda::CollectEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    seatwatch::lambda::init_logging();
-    let app = App::new(Config::from_lambda_env()?).await?;
-    let app = &app;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<CollectEvent>| async move {
+    seatwatch::lambda::serve(|app, event: LambdaEvent<CollectEvent>| async move {
+        {
             let deadline = seatwatch::lambda::deadline(&event.context);
             seatwatch::lambda::collect(app, &event.payload, deadline).await
-        },
-    ))
+        }
+    })
     .await
 }

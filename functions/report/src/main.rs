@@ -5,20 +5,13 @@
 // default layout limit in test builds.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use seatwatch::app::App;
-use seatwatch::config::Config;
+use lambda_runtime::{Error, LambdaEvent};
 use seatwatch::lambda::IgnoredEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    seatwatch::lambda::init_logging();
-    let app = App::new(Config::from_lambda_env()?).await?;
-    let app = &app;
-    lambda_runtime::run(service_fn(
-        move |_event: LambdaEvent<IgnoredEvent>| async move {
-            seatwatch::lambda::report(app, chrono::Utc::now()).await
-        },
-    ))
+    seatwatch::lambda::serve(|app, _event: LambdaEvent<IgnoredEvent>| async move {
+        seatwatch::lambda::report(app, chrono::Utc::now()).await
+    })
     .await
 }
