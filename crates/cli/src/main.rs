@@ -665,4 +665,38 @@ mod tests {
         assert!(message.contains("--concurrency"), "{message}");
         assert!(message.contains("SEATWATCH_CONCURRENCY"), "{message}");
     }
+
+    /// The simulator settings `seatwatch sim ARGS` would start with.
+    fn sim_config_of(args: &[&str]) -> anyhow::Result<SimConfig> {
+        let argv = ["seatwatch", "sim"].iter().chain(args);
+        let Command::Sim(sim_args) = Cli::try_parse_from(argv).expect("the flags parse").command
+        else {
+            unreachable!("`seatwatch sim` parses as the sim command")
+        };
+        sim_config(&sim_args)
+    }
+
+    #[test]
+    fn sim_fault_flags_reach_the_simulator() {
+        let cfg = sim_config_of(&[
+            "--fault-burst=2",
+            "--fault-status=429",
+            "--fault-retry-after=7",
+            "--fault-after=5",
+        ])
+        .expect("valid flags");
+        assert_eq!(cfg.faults.status_burst, Some((429, 2)));
+        assert_eq!(cfg.faults.retry_after, RetryAfterMode::Seconds(7));
+        assert_eq!(cfg.faults.after, 5);
+        let app = sim_config_of(&["--fault-retry-after=app"]).expect("valid flags");
+        assert_eq!(app.faults.retry_after, RetryAfterMode::ApplicationLimit);
+    }
+
+    #[test]
+    fn a_bad_retry_after_names_its_flag() {
+        let err = sim_config_of(&["--fault-retry-after=soon"]).expect_err("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains("--fault-retry-after"), "{message}");
+        assert!(message.contains("\"soon\""), "{message}");
+    }
 }
