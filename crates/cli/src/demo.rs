@@ -4,11 +4,13 @@
 //! day at a time collecting each day into a fresh SQLite file, then renders the site into a
 //! folder. Everything goes through the same HTTP client, store and renderer as a real run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context;
 use chrono::{Days, NaiveDate, NaiveTime};
 
+use seatwatch::app::ReportSummary;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::Config;
 use seatwatch::publish::Destination;
@@ -32,18 +34,9 @@ pub struct DemoOptions {
 
 /// Runs the demo; returns the text to show the user.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
-    use anyhow::Context;
     let started = Instant::now();
     let days = opts.days.max(1);
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("cannot create {}", opts.out.display()))?;
-    let db = opts.out.join("seatwatch.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", db.display()));
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("cannot replace {}", p.display()))?;
-        }
-    }
+    let db = fresh_database(&opts.out)?;
     let first = opts.today - Days::new(u64::from(days - 1));
 
     // The population is drawn as of the last day, so walking forward from `first` replays its
@@ -66,39 +59,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
         "demo: simulating {} users over {days} days ({first} to {})",
         opts.users, opts.today
     );
-    let mut date = first;
-    // Each day is collected at 05:30, the hour the shipped schedule runs: the day's own events
-    // are still being written, and the snapshot counts the day before.
-    let run_at = NaiveTime::from_hms_opt(5, 30, 0).expect("valid time");
-    while date <= opts.today {
-        sim.set_clock(date, run_at);
-        let mut copts = CollectOptions::new(date);
-        copts.events_concurrency = opts.config.concurrency;
-        let at = date.and_time(run_at).and_utc();
-        collect::collect(&client, &store, &copts, at)
-            .await
-            .with_context(|| format!("collecting {date}"))?;
-        date = date + Days::new(1);
-    }
+    let concurrency = opts.config.concurrency;
+    collect_days(&sim, &client, &store, first, opts.today, concurrency).await?;
 
-    let instance = collect::instance_id(&client, None);
-    let mut policy = opts.config.policy.clone();
-    // so that the cost section has figures
-    policy.seat_price = policy.seat_price.or(Some(29.0));
-    let now = opts
-        .today
-        .and_time(NaiveTime::from_hms_opt(6, 5, 0).expect("valid time"))
-        .and_utc();
     let site_dir = opts.out.join("site");
-    let summary = seatwatch::app::render_and_publish(
-        &store,
-        &instance,
-        &policy,
-        now,
-        &Destination::Folder(site_dir.clone()),
-        None,
-    )
-    .await?;
+    let summary = render_site(&client, &store, &opts, &site_dir).await?;
     let requests = client.requests_made();
     sim.shutdown().await;
 
@@ -112,4 +77,72 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
         started.elapsed().as_secs_f64(),
         index.display()
     ))
+}
+
+/// Creates `out` and removes any database an earlier demo left there (with its WAL files), so
+/// that each demo starts from nothing; returns the database's path.
+fn fresh_database(out: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let db = out.join("seatwatch.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot replace {}", p.display()))?;
+        }
+    }
+    Ok(db)
+}
+
+/// Collects each day from `first` to `last`, both included, with the simulator's clock set to
+/// that day.
+async fn collect_days(
+    sim: &SimHandle,
+    client: &Client,
+    store: &SqliteStore,
+    first: NaiveDate,
+    last: NaiveDate,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let mut date = first;
+    // Each day is collected at 05:30, the hour the shipped schedule runs: the day's own events
+    // are still being written, and the snapshot counts the day before.
+    let run_at = NaiveTime::from_hms_opt(5, 30, 0).expect("valid time");
+    while date <= last {
+        sim.set_clock(date, run_at);
+        let mut copts = CollectOptions::new(date);
+        copts.events_concurrency = concurrency;
+        let at = date.and_time(run_at).and_utc();
+        collect::collect(client, store, &copts, at)
+            .await
+            .with_context(|| format!("collecting {date}"))?;
+        date = date + Days::new(1);
+    }
+    Ok(())
+}
+
+/// Renders the site into `site_dir` as the report would just after the last day's collect.
+async fn render_site(
+    client: &Client,
+    store: &SqliteStore,
+    opts: &DemoOptions,
+    site_dir: &Path,
+) -> anyhow::Result<ReportSummary> {
+    let instance = collect::instance_id(client, None);
+    let mut policy = opts.config.policy.clone();
+    // so that the cost section has figures
+    policy.seat_price = policy.seat_price.or(Some(29.0));
+    let now = opts
+        .today
+        .and_time(NaiveTime::from_hms_opt(6, 5, 0).expect("valid time"))
+        .and_utc();
+    let summary = seatwatch::app::render_and_publish(
+        store,
+        &instance,
+        &policy,
+        now,
+        &Destination::Folder(site_dir.to_path_buf()),
+        None,
+    )
+    .await?;
+    Ok(summary)
 }

@@ -401,21 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // parsed by the commands that use settings: `sim` runs whatever they say
     let config = || cli.settings.into_raw().parse();
     match cli.command {
-        Command::Check { json } => {
-            let app = App::new(config()?).await?;
-            let report = app.check(today()).await;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                let colour = std::io::stdout().is_terminal();
-                print!("{}", seatwatch::check::render_table(&report, colour));
-            }
-            Ok(if report.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Check { json } => check(config()?, json).await,
         Command::Collect { date } => {
             let app = App::new(config()?).await?;
             let summary = app.collect(date.unwrap_or_else(today)).await?;
@@ -434,18 +420,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{store} is ready");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { date } => {
-            let app = App::new(config()?).await?;
-            let collected = app.collect(date.unwrap_or_else(today)).await?;
-            if collected.wait_seconds.is_some() {
-                println!("{}", serde_json::to_string_pretty(&collected)?);
-                return Ok(exit_after_collect(&collected));
-            }
-            let reported = app.report(chrono::Utc::now()).await?;
-            let both = serde_json::json!({ "collect": collected, "report": reported });
-            println!("{}", serde_json::to_string_pretty(&both)?);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Run { date } => collect_then_report(config()?, date.unwrap_or_else(today)).await,
         Command::Demo { users, days, out } => {
             let opts = demo::DemoOptions {
                 users,
@@ -465,6 +440,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `seatwatch check`: the checks as a table (or JSON); exit 1 when one failed.
+async fn check(config: config::Config, json: bool) -> anyhow::Result<ExitCode> {
+    let app = App::new(config).await?;
+    let report = app.check(today()).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let colour = std::io::stdout().is_terminal();
+        print!("{}", seatwatch::check::render_table(&report, colour));
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `seatwatch run`: collect `date`, then report, unless GitLab asked the collect to wait.
+async fn collect_then_report(config: config::Config, date: NaiveDate) -> anyhow::Result<ExitCode> {
+    let app = App::new(config).await?;
+    let collected = app.collect(date).await?;
+    if collected.wait_seconds.is_some() {
+        println!("{}", serde_json::to_string_pretty(&collected)?);
+        return Ok(exit_after_collect(&collected));
+    }
+    let reported = app.report(chrono::Utc::now()).await?;
+    let both = serde_json::json!({ "collect": collected, "report": reported });
+    println!("{}", serde_json::to_string_pretty(&both)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The snapshot's name for the GitLab the simulator plays.
 fn snapshot_flavour(flavour: Flavour) -> seatwatch_core::snapshot::Flavour {
     match flavour {
@@ -473,18 +479,28 @@ fn snapshot_flavour(flavour: Flavour) -> seatwatch_core::snapshot::Flavour {
     }
 }
 
+/// `seatwatch sim`: serves the simulated GitLab the flags describe until Ctrl-C.
 async fn sim(args: SimArgs) -> anyhow::Result<()> {
+    let cfg = sim_config(&args)?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let flavour = cfg.flavour;
+    let group = cfg.group_path.clone();
+    let handle = SimHandle::start_on(cfg, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    print_sim_banner(&handle.base_url(), flavour, &group);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = handle.wait() => {}
+    }
+    Ok(())
+}
+
+/// The simulator's settings from `seatwatch sim`'s flags.
+fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     let flavour = match args.flavour {
         FlavourArg::SelfManaged => Flavour::SelfManaged,
         FlavourArg::GitLabCom => Flavour::GitLabCom,
-    };
-    let retry_after = match args.fault_retry_after.as_str() {
-        "reset" => RetryAfterMode::ResetOnly,
-        "none" => RetryAfterMode::NoHeaders,
-        "app" => RetryAfterMode::ApplicationLimit,
-        secs => RetryAfterMode::Seconds(secs.parse().with_context(|| {
-            format!("--fault-retry-after takes seconds, `reset`, `none` or `app`, not {secs:?}")
-        })?),
     };
     let mut cfg = SimConfig::new(flavour, args.users);
     cfg.seed = args.seed;
@@ -506,40 +522,50 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
         LicenceArg::None => LicenceMode::NoLicence,
         LicenceArg::Ce => LicenceMode::CommunityEdition,
     };
-    cfg.faults = Faults {
+    cfg.faults = sim_faults(args)?;
+    Ok(cfg)
+}
+
+/// The faults the `--fault-*` flags ask the simulator to inject.
+fn sim_faults(args: &SimArgs) -> anyhow::Result<Faults> {
+    Ok(Faults {
         status_burst: (args.fault_burst > 0).then_some((args.fault_status, args.fault_burst)),
-        retry_after,
+        retry_after: retry_after_mode(&args.fault_retry_after)?,
         slow: (args.fault_slow > 0)
             .then_some((Duration::from_millis(args.fault_slow_ms), args.fault_slow)),
         drop_connections: args.fault_drop,
         malformed_json: args.fault_malformed,
         truncated_body: args.fault_truncated,
         after: args.fault_after,
-    };
-    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let group = cfg.group_path.clone();
-    let handle = SimHandle::start_on(cfg, addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    })
+}
+
+/// `--fault-retry-after`: seconds, `reset`, `none` or `app`.
+fn retry_after_mode(arg: &str) -> anyhow::Result<RetryAfterMode> {
+    Ok(match arg {
+        "reset" => RetryAfterMode::ResetOnly,
+        "none" => RetryAfterMode::NoHeaders,
+        "app" => RetryAfterMode::ApplicationLimit,
+        secs => RetryAfterMode::Seconds(secs.parse().with_context(|| {
+            format!("--fault-retry-after takes seconds, `reset`, `none` or `app`, not {secs:?}")
+        })?),
+    })
+}
+
+/// Where the simulator listens and how to point seatwatch at it.
+fn print_sim_banner(base_url: &str, flavour: Flavour, group: &str) {
     println!(
-        "simulated GitLab ({}) at {}",
+        "simulated GitLab ({}) at {base_url}",
         snapshot_flavour(flavour).as_str(),
-        handle.base_url()
     );
     println!("  admin/owner token: {}", seatwatch_sim::tokens::ADMIN);
     if flavour == Flavour::GitLabCom {
         println!("  group: {group}");
     }
     println!(
-        "  try: GITLAB_URL={} GITLAB_TOKEN={} seatwatch check",
-        handle.base_url(),
+        "  try: GITLAB_URL={base_url} GITLAB_TOKEN={} seatwatch check",
         seatwatch_sim::tokens::ADMIN
     );
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = handle.wait() => {}
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -638,5 +664,39 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("--concurrency"), "{message}");
         assert!(message.contains("SEATWATCH_CONCURRENCY"), "{message}");
+    }
+
+    /// The simulator settings `seatwatch sim ARGS` would start with.
+    fn sim_config_of(args: &[&str]) -> anyhow::Result<SimConfig> {
+        let argv = ["seatwatch", "sim"].iter().chain(args);
+        let Command::Sim(sim_args) = Cli::try_parse_from(argv).expect("the flags parse").command
+        else {
+            unreachable!("`seatwatch sim` parses as the sim command")
+        };
+        sim_config(&sim_args)
+    }
+
+    #[test]
+    fn sim_fault_flags_reach_the_simulator() {
+        let cfg = sim_config_of(&[
+            "--fault-burst=2",
+            "--fault-status=429",
+            "--fault-retry-after=7",
+            "--fault-after=5",
+        ])
+        .expect("valid flags");
+        assert_eq!(cfg.faults.status_burst, Some((429, 2)));
+        assert_eq!(cfg.faults.retry_after, RetryAfterMode::Seconds(7));
+        assert_eq!(cfg.faults.after, 5);
+        let app = sim_config_of(&["--fault-retry-after=app"]).expect("valid flags");
+        assert_eq!(app.faults.retry_after, RetryAfterMode::ApplicationLimit);
+    }
+
+    #[test]
+    fn a_bad_retry_after_names_its_flag() {
+        let err = sim_config_of(&["--fault-retry-after=soon"]).expect_err("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains("--fault-retry-after"), "{message}");
+        assert!(message.contains("\"soon\""), "{message}");
     }
 }

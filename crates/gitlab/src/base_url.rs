@@ -56,42 +56,8 @@ impl BaseUrl {
         if trimmed.is_empty() {
             return Err(UrlError::Empty);
         }
-        let mut url = match Url::parse(trimmed) {
-            Ok(url) => url,
-            Err(url::ParseError::RelativeUrlWithoutBase) => {
-                return Err(UrlError::MissingScheme {
-                    input: trimmed.to_string(),
-                });
-            }
-            Err(e) => {
-                return Err(UrlError::Malformed {
-                    input: trimmed.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        // `gitlab.example.com:8443` parses as scheme `gitlab.example.com` with no host.
-        if url.cannot_be_a_base() {
-            return Err(UrlError::MissingScheme {
-                input: trimmed.to_string(),
-            });
-        }
-        match url.scheme() {
-            "https" | "http" => {}
-            other => {
-                return Err(UrlError::UnsupportedScheme {
-                    scheme: other.to_string(),
-                });
-            }
-        }
-        let host = match url.host() {
-            Some(host) => host.to_owned(),
-            None => {
-                return Err(UrlError::MissingHost {
-                    input: trimmed.to_string(),
-                });
-            }
-        };
+        let mut url = parse_absolute(trimmed)?;
+        let host = web_host(&url, trimmed)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(UrlError::CredentialsInUrl);
         }
@@ -100,14 +66,7 @@ impl BaseUrl {
                 host: host.to_string(),
             });
         }
-        url.set_query(None);
-        url.set_fragment(None);
-
-        let mut path = url.path().trim_end_matches('/').to_string();
-        if let Some(stripped) = path.strip_suffix("/api/v4") {
-            path = stripped.trim_end_matches('/').to_string();
-        }
-        url.set_path(&format!("{path}/"));
+        to_web_root(&mut url);
         let web_root = url;
         let api_root = web_root.join("api/v4/").map_err(|e| UrlError::Malformed {
             input: trimmed.to_string(),
@@ -152,6 +111,60 @@ impl std::fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.web_root.as_str())
     }
+}
+
+/// `trimmed` as an absolute URL, or why it is not one.
+fn parse_absolute(trimmed: &str) -> Result<Url, UrlError> {
+    let url = match Url::parse(trimmed) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(UrlError::MissingScheme {
+                input: trimmed.to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(UrlError::Malformed {
+                input: trimmed.to_string(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    // `gitlab.example.com:8443` parses as scheme `gitlab.example.com` with no host.
+    if url.cannot_be_a_base() {
+        return Err(UrlError::MissingScheme {
+            input: trimmed.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+/// The host of an http(s) URL; any other scheme, or none, is refused.
+fn web_host(url: &Url, trimmed: &str) -> Result<Host<String>, UrlError> {
+    match url.scheme() {
+        "https" | "http" => {}
+        other => {
+            return Err(UrlError::UnsupportedScheme {
+                scheme: other.to_string(),
+            });
+        }
+    }
+    url.host()
+        .map(|host| host.to_owned())
+        .ok_or_else(|| UrlError::MissingHost {
+            input: trimmed.to_string(),
+        })
+}
+
+/// Cuts `url` down to the instance's web root: no query or fragment, no `/api/v4` on the end,
+/// and one trailing slash so that `join` appends.
+fn to_web_root(url: &mut Url) {
+    url.set_query(None);
+    url.set_fragment(None);
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if let Some(stripped) = path.strip_suffix("/api/v4") {
+        path = stripped.trim_end_matches('/').to_string();
+    }
+    url.set_path(&format!("{path}/"));
 }
 
 fn is_loopback(host: &Host<String>) -> bool {
