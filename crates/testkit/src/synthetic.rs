@@ -44,25 +44,8 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
     (0..count)
         .map(|i| {
             let r = mix(i as u64);
-            let hostile = HOSTILE_NAMES.get(i);
-            let username = match hostile {
-                Some(h) => h.to_string(),
-                None if r.is_multiple_of(41) => format!("svc-build-{i}"),
-                None if r.is_multiple_of(37) => format!("project_{i}_bot"),
-                None => format!(
-                    "{}.{}{i}",
-                    FIRST_NAMES[(r % 8) as usize].to_lowercase(),
-                    LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
-                ),
-            };
-            let name = match hostile {
-                Some(h) => h.to_string(),
-                None => format!(
-                    "{} {}",
-                    FIRST_NAMES[(r % 8) as usize],
-                    LAST_NAMES[((r >> 3) % 8) as usize]
-                ),
-            };
+            let hostile = HOSTILE_NAMES.get(i).copied();
+            let username = username(i, r, hostile);
             let bot = username.ends_with("_bot");
             // hostile members hold unused seats, so every page and CSV shows them
             let kind = match hostile {
@@ -70,54 +53,22 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 None => (r >> 8) % 100,
             };
             let created = date - Days::new(20 + (r >> 16) % 1500);
-            // 60% active recently, 20% inactive a long time, 8% never signed in, rest no seat
-            let (last_activity_on, sign_in, holds_seat, state) = match kind {
-                0..60 => {
-                    let ago = (r >> 20) % 60;
-                    (
-                        Some(date - Days::new(ago)),
-                        Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
-                        true,
-                        UserState::Active,
-                    )
-                }
-                60..80 => {
-                    let ago = 90 + (r >> 20) % 600;
-                    (
-                        Some(date - Days::new(ago)),
-                        Some(at(date - Days::new(ago + 3), 9)),
-                        true,
-                        UserState::Active,
-                    )
-                }
-                80..88 => (None, None, true, UserState::Active),
-                _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
-            };
+            let standing = standing(kind, r, date);
             let busy = kind < 60 && (r >> 40).is_multiple_of(3);
             Member {
                 username,
-                name,
+                name: display_name(r, hostile),
                 email: (i % 3 == 0).then(|| format!("user{i}@example.com")),
-                state,
+                state: standing.state,
                 bot,
                 admin: i == 10,
                 external: (r >> 44).is_multiple_of(50),
-                holds_seat: holds_seat && !bot,
+                holds_seat: standing.holds_seat && !bot,
                 created_at: Some(at(created, 12)),
-                last_activity_on,
-                last_sign_in_at: sign_in,
+                last_activity_on: standing.last_activity_on,
+                last_sign_in_at: standing.last_sign_in_at,
                 activity: if busy {
-                    Activity {
-                        pushes: ((r >> 48) % 4) as u32,
-                        commits: ((r >> 50) % 9) as u32,
-                        mrs_opened: ((r >> 52) % 2) as u32,
-                        mrs_merged: ((r >> 53) % 2) as u32,
-                        mrs_approved: ((r >> 54) % 2) as u32,
-                        issues_opened: ((r >> 55) % 2) as u32,
-                        issues_closed: ((r >> 56) % 2) as u32,
-                        comments: ((r >> 57) % 5) as u32,
-                        other: ((r >> 60) % 2) as u32,
-                    }
+                    busy_day(r)
                 } else {
                     Activity::default()
                 },
@@ -125,6 +76,88 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
             }
         })
         .collect()
+}
+
+/// Member `i`'s username: the hostile name, a service account, a project bot or first.last`i`.
+fn username(i: usize, r: u64, hostile: Option<&str>) -> String {
+    match hostile {
+        Some(h) => h.to_string(),
+        None if r.is_multiple_of(41) => format!("svc-build-{i}"),
+        None if r.is_multiple_of(37) => format!("project_{i}_bot"),
+        None => format!(
+            "{}.{}{i}",
+            FIRST_NAMES[(r % 8) as usize].to_lowercase(),
+            LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
+        ),
+    }
+}
+
+/// The display name: the hostile name, or the first and last name the username is made of.
+fn display_name(r: u64, hostile: Option<&str>) -> String {
+    match hostile {
+        Some(h) => h.to_string(),
+        None => format!(
+            "{} {}",
+            FIRST_NAMES[(r % 8) as usize],
+            LAST_NAMES[((r >> 3) % 8) as usize]
+        ),
+    }
+}
+
+/// Where a member stands on `date`: when last active and signed in, whether they hold a seat.
+struct Standing {
+    last_activity_on: Option<NaiveDate>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+    holds_seat: bool,
+    state: UserState,
+}
+
+/// The standing of a member of `kind` (0..100): 60% active recently, 20% inactive a long time,
+/// 8% never signed in, the rest blocked without a seat.
+fn standing(kind: u64, r: u64, date: NaiveDate) -> Standing {
+    let (last_activity_on, last_sign_in_at, holds_seat, state) = match kind {
+        0..60 => {
+            let ago = (r >> 20) % 60;
+            (
+                Some(date - Days::new(ago)),
+                Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
+                true,
+                UserState::Active,
+            )
+        }
+        60..80 => {
+            let ago = 90 + (r >> 20) % 600;
+            (
+                Some(date - Days::new(ago)),
+                Some(at(date - Days::new(ago + 3), 9)),
+                true,
+                UserState::Active,
+            )
+        }
+        80..88 => (None, None, true, UserState::Active),
+        _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
+    };
+    Standing {
+        last_activity_on,
+        last_sign_in_at,
+        holds_seat,
+        state,
+    }
+}
+
+/// The counted day's activity of a busy member.
+fn busy_day(r: u64) -> Activity {
+    Activity {
+        pushes: ((r >> 48) % 4) as u32,
+        commits: ((r >> 50) % 9) as u32,
+        mrs_opened: ((r >> 52) % 2) as u32,
+        mrs_merged: ((r >> 53) % 2) as u32,
+        mrs_approved: ((r >> 54) % 2) as u32,
+        issues_opened: ((r >> 55) % 2) as u32,
+        issues_closed: ((r >> 56) % 2) as u32,
+        comments: ((r >> 57) % 5) as u32,
+        other: ((r >> 60) % 2) as u32,
+    }
 }
 
 /// `days` day records ending on `date` for an instance of about `members` members, seats in use
