@@ -530,7 +530,31 @@ async fn cold_start(binary: &Path) -> anyhow::Result<Duration> {
     let api = listener.local_addr()?;
     let scratch = tempfile::tempdir()?;
     let mut cmd = tokio::process::Command::new(binary);
-    let env: [(&str, OsString); 15] = [
+    cmd.env_clear()
+        .envs(lambda_env(api, scratch.path()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("cannot start the Lambda binary")?;
+    let outcome = tokio::select! {
+        ready = first_invocation_next(&listener, started) => ready.map_err(anyhow::Error::from),
+        exited = child.wait() => Err(anyhow::anyhow!(
+            "{} exited ({}) before asking for an event", binary.display(), exited?
+        )),
+        () = tokio::time::sleep(Duration::from_secs(10)) => Err(anyhow::anyhow!(
+            "{} did not ask for an event within 10 s", binary.display()
+        )),
+    };
+    child.kill().await.ok();
+    outcome
+}
+
+/// The whole environment a Lambda binary starts with: the Runtime API at `api`, fake
+/// credentials, the function's settings and `home` as HOME.
+fn lambda_env(api: std::net::SocketAddr, home: &Path) -> [(&'static str, OsString); 15] {
+    [
         ("AWS_LAMBDA_RUNTIME_API", api.to_string().into()),
         ("AWS_LAMBDA_FUNCTION_NAME", "seatwatch-bench".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
@@ -548,44 +572,31 @@ async fn cold_start(binary: &Path) -> anyhow::Result<Duration> {
         ("SEATWATCH_SECRET_ID", "seatwatch/gitlab-token".into()),
         ("SEATWATCH_TABLE", "seatwatch-bench".into()),
         ("SEATWATCH_BUCKET", "seatwatch-bench".into()),
-        ("HOME", scratch.path().as_os_str().to_owned()),
-    ];
-    cmd.env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let mut child = cmd.spawn().context("cannot start the Lambda binary")?;
-    let first_next = async {
-        loop {
-            let (mut socket, _) = listener.accept().await?;
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = socket.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                head.extend_from_slice(&buf[..n]);
+        ("HOME", home.as_os_str().to_owned()),
+    ]
+}
+
+/// Accepts connections on the stand-in Runtime API until one asks for the next invocation;
+/// the time from `started` to that request.
+async fn first_invocation_next(
+    listener: &tokio::net::TcpListener,
+    started: Instant,
+) -> std::io::Result<Duration> {
+    loop {
+        let (mut socket, _) = listener.accept().await?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await?;
+            if n == 0 {
+                break;
             }
-            if head.starts_with(b"GET /2018-06-01/runtime/invocation/next") {
-                return Ok::<_, std::io::Error>(started.elapsed());
-            }
+            head.extend_from_slice(&buf[..n]);
         }
-    };
-    let outcome = tokio::select! {
-        ready = first_next => ready.map_err(anyhow::Error::from),
-        exited = child.wait() => Err(anyhow::anyhow!(
-            "{} exited ({}) before asking for an event", binary.display(), exited?
-        )),
-        () = tokio::time::sleep(Duration::from_secs(10)) => Err(anyhow::anyhow!(
-            "{} did not ask for an event within 10 s", binary.display()
-        )),
-    };
-    child.kill().await.ok();
-    outcome
+        if head.starts_with(b"GET /2018-06-01/runtime/invocation/next") {
+            return Ok(started.elapsed());
+        }
+    }
 }
 
 fn print_table(rows: &[Row]) {
