@@ -174,38 +174,12 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             let weekday = d.format("%u").to_string().parse::<u64>().unwrap_or(1);
             let work = if weekday >= 6 { 1 } else { 5 };
             let active_1d = members * work / 40 + r % 7;
-            let mut aggregates = DayAggregates {
-                members,
-                seat_holders: in_use,
-                bots: members / 37,
-                active_1d,
-                active_7d: members * 4 / 10 + r % 11,
-                active_30d: members * 55 / 100 + r % 13,
-                active_90d: members * 62 / 100 + r % 5,
-                with_events: active_1d * 8 / 10,
-                ..DayAggregates::default()
-            };
-            let a = &mut aggregates.activity;
-            a.pushes = active_1d * 2 + r % 17;
-            a.commits = a.pushes * 3;
-            a.mrs_opened = active_1d / 3 + r % 5;
-            a.mrs_merged = active_1d / 4 + r % 4;
-            a.mrs_approved = active_1d / 4 + r % 3;
-            a.issues_opened = active_1d / 5 + r % 3;
-            a.issues_closed = active_1d / 6 + r % 3;
-            a.comments = active_1d + r % 23;
-            a.other = active_1d / 10;
             // each snapshot counts the complete day before it
             let counted = ActivityDays {
                 first: d - Days::new(1),
                 last: d - Days::new(1),
             };
-            aggregates.activity_days = vec![DayActivity {
-                date: counted.first,
-                active: active_1d,
-                with_events: aggregates.with_events,
-                activity: aggregates.activity,
-            }];
+            let aggregates = day_aggregates(members, in_use, active_1d, counted.first, r);
             DaySummary {
                 instance: InstanceId::new("gitlab.example.com", None),
                 date: d,
@@ -239,6 +213,45 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             Some(d)
         })
         .collect()
+}
+
+/// The aggregates of a snapshot of `members` members with `in_use` seats in use and
+/// `active_1d` members active on `counted`, the one day it counts; `r` spreads the rest.
+fn day_aggregates(
+    members: u64,
+    in_use: u64,
+    active_1d: u64,
+    counted: NaiveDate,
+    r: u64,
+) -> DayAggregates {
+    let mut aggregates = DayAggregates {
+        members,
+        seat_holders: in_use,
+        bots: members / 37,
+        active_1d,
+        active_7d: members * 4 / 10 + r % 11,
+        active_30d: members * 55 / 100 + r % 13,
+        active_90d: members * 62 / 100 + r % 5,
+        with_events: active_1d * 8 / 10,
+        ..DayAggregates::default()
+    };
+    let a = &mut aggregates.activity;
+    a.pushes = active_1d * 2 + r % 17;
+    a.commits = a.pushes * 3;
+    a.mrs_opened = active_1d / 3 + r % 5;
+    a.mrs_merged = active_1d / 4 + r % 4;
+    a.mrs_approved = active_1d / 4 + r % 3;
+    a.issues_opened = active_1d / 5 + r % 3;
+    a.issues_closed = active_1d / 6 + r % 3;
+    a.comments = active_1d + r % 23;
+    a.other = active_1d / 10;
+    aggregates.activity_days = vec![DayActivity {
+        date: counted,
+        active: active_1d,
+        with_events: aggregates.with_events,
+        activity: aggregates.activity,
+    }];
+    aggregates
 }
 
 /// What a snapshot of `day` counts for `members`: the two complete days before it, each member's
