@@ -167,70 +167,127 @@ fn take_one(state: &ProxyState) -> bool {
     }
 }
 
-async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let fault = *state.fault.lock().unwrap_or_else(|e| e.into_inner());
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned());
-    let is_batch_write = target
-        .as_deref()
-        .is_some_and(|t| t.ends_with(".BatchWriteItem"));
+/// The request's parts the proxy decides on, with the body read whole.
+struct Incoming {
+    method: Method,
+    headers: HeaderMap,
+    path: String,
+    /// The `x-amz-target` header: the DynamoDB operation; S3 requests have none.
+    target: Option<String>,
+    body: Vec<u8>,
+}
 
-    // S3 path-style PUT of an object (a bucket is `PUT /bucket`, an object `PUT /bucket/key`).
-    let is_object_put = parts.method == Method::PUT
-        && target.is_none()
-        && parts.uri.path().trim_start_matches('/').contains('/');
-    let fail_put = is_object_put
-        && match fault {
-            Fault::FailS3Puts => true,
-            Fault::FailS3PutsFrom(k) => {
-                state.counters.s3_puts_seen.fetch_add(1, Ordering::SeqCst) + 1 >= k
-            }
-            _ => false,
-        };
-    if fail_put {
-        state.counters.s3_puts_failed.fetch_add(1, Ordering::SeqCst);
-        return response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "application/xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code>\
-             <Message>We encountered an internal error. Please try again.</Message></Error>"
-                .into(),
-        );
+impl Incoming {
+    async fn read(request: Request) -> Incoming {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned());
+        Incoming {
+            method: parts.method,
+            headers: parts.headers,
+            path,
+            target,
+            body,
+        }
     }
-    if !is_batch_write {
-        return send_upstream(&state, &parts.method, &parts.headers, &path, body).await;
+
+    fn is_batch_write(&self) -> bool {
+        self.target
+            .as_deref()
+            .is_some_and(|t| t.ends_with(".BatchWriteItem"))
+    }
+
+    /// S3 path-style PUT of an object (a bucket is `PUT /bucket`, an object `PUT /bucket/key`).
+    fn is_object_put(&self) -> bool {
+        let path = self.path.split('?').next().unwrap_or_default();
+        self.method == Method::PUT
+            && self.target.is_none()
+            && path.trim_start_matches('/').contains('/')
+    }
+
+    /// Forwards the request as it came.
+    async fn pass_through(self, state: &ProxyState) -> Response {
+        send_upstream(state, &self.method, &self.headers, &self.path, self.body).await
+    }
+
+    /// Forwards the request with `body` in place of its own.
+    async fn send_with(&self, state: &ProxyState, body: Vec<u8>) -> Response {
+        send_upstream(state, &self.method, &self.headers, &self.path, body).await
+    }
+}
+
+/// Whether `fault` fails this object PUT; counts the PUT for [`Fault::FailS3PutsFrom`].
+fn fails_object_put(state: &ProxyState, fault: Fault) -> bool {
+    match fault {
+        Fault::FailS3Puts => true,
+        Fault::FailS3PutsFrom(k) => {
+            state.counters.s3_puts_seen.fetch_add(1, Ordering::SeqCst) + 1 >= k
+        }
+        _ => false,
+    }
+}
+
+/// S3's answer to a PUT it failed internally.
+fn s3_internal_error() -> Response {
+    response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "application/xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code>\
+         <Message>We encountered an internal error. Please try again.</Message></Error>"
+            .into(),
+    )
+}
+
+/// DynamoDB's answer to a throttled call.
+fn throughput_exceeded() -> Response {
+    response(
+        StatusCode::BAD_REQUEST,
+        "application/x-amz-json-1.0",
+        serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": "The level of configured provisioned throughput for the table was exceeded."
+        })
+        .to_string(),
+    )
+}
+
+async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+    let incoming = Incoming::read(request).await;
+    let fault = *state.fault.lock().unwrap_or_else(|e| e.into_inner());
+    if incoming.is_object_put() && fails_object_put(&state, fault) {
+        state.counters.s3_puts_failed.fetch_add(1, Ordering::SeqCst);
+        return s3_internal_error();
+    }
+    if !incoming.is_batch_write() {
+        return incoming.pass_through(&state).await;
     }
     state.counters.batch_calls.fetch_add(1, Ordering::SeqCst);
     if !take_one(&state) {
-        return send_upstream(&state, &parts.method, &parts.headers, &path, body).await;
+        return incoming.pass_through(&state).await;
     }
     if matches!(fault, Fault::ThrottleBatches(_) | Fault::ThrottleForever) {
         state.counters.throttled.fetch_add(1, Ordering::SeqCst);
-        return response(
-            StatusCode::BAD_REQUEST,
-            "application/x-amz-json-1.0",
-            serde_json::json!({
-                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                "message": "The level of configured provisioned throughput for the table was exceeded."
-            })
-            .to_string(),
-        );
+        return throughput_exceeded();
     }
+    hand_back(&state, fault, incoming).await
+}
 
-    let Ok(mut request) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return send_upstream(&state, &parts.method, &parts.headers, &path, body).await;
+/// Answers a faulted `BatchWriteItem`: forwards what `fault` keeps (one write per table for
+/// [`Fault::OnePerBatch`], nothing otherwise) and hands the rest back as `UnprocessedItems`.
+async fn hand_back(state: &ProxyState, fault: Fault, incoming: Incoming) -> Response {
+    let Ok(mut request) = serde_json::from_slice::<serde_json::Value>(&incoming.body) else {
+        return incoming.pass_through(state).await;
     };
     let mut unprocessed = serde_json::Map::new();
     if let Some(tables) = request["RequestItems"].as_object_mut() {
@@ -254,8 +311,7 @@ async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Resp
         tables.retain(|_, writes| writes.as_array().is_some_and(|w| !w.is_empty()));
         if !tables.is_empty() {
             let forwarded = serde_json::to_vec(&request).expect("JSON");
-            let upstream =
-                send_upstream(&state, &parts.method, &parts.headers, &path, forwarded).await;
+            let upstream = incoming.send_with(state, forwarded).await;
             if upstream.status() != StatusCode::OK {
                 return upstream;
             }

@@ -44,25 +44,8 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
     (0..count)
         .map(|i| {
             let r = mix(i as u64);
-            let hostile = HOSTILE_NAMES.get(i);
-            let username = match hostile {
-                Some(h) => h.to_string(),
-                None if r.is_multiple_of(41) => format!("svc-build-{i}"),
-                None if r.is_multiple_of(37) => format!("project_{i}_bot"),
-                None => format!(
-                    "{}.{}{i}",
-                    FIRST_NAMES[(r % 8) as usize].to_lowercase(),
-                    LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
-                ),
-            };
-            let name = match hostile {
-                Some(h) => h.to_string(),
-                None => format!(
-                    "{} {}",
-                    FIRST_NAMES[(r % 8) as usize],
-                    LAST_NAMES[((r >> 3) % 8) as usize]
-                ),
-            };
+            let hostile = HOSTILE_NAMES.get(i).copied();
+            let username = username(i, r, hostile);
             let bot = username.ends_with("_bot");
             // hostile members hold unused seats, so every page and CSV shows them
             let kind = match hostile {
@@ -70,54 +53,22 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 None => (r >> 8) % 100,
             };
             let created = date - Days::new(20 + (r >> 16) % 1500);
-            // 60% active recently, 20% inactive a long time, 8% never signed in, rest no seat
-            let (last_activity_on, sign_in, holds_seat, state) = match kind {
-                0..60 => {
-                    let ago = (r >> 20) % 60;
-                    (
-                        Some(date - Days::new(ago)),
-                        Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
-                        true,
-                        UserState::Active,
-                    )
-                }
-                60..80 => {
-                    let ago = 90 + (r >> 20) % 600;
-                    (
-                        Some(date - Days::new(ago)),
-                        Some(at(date - Days::new(ago + 3), 9)),
-                        true,
-                        UserState::Active,
-                    )
-                }
-                80..88 => (None, None, true, UserState::Active),
-                _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
-            };
+            let standing = standing(kind, r, date);
             let busy = kind < 60 && (r >> 40).is_multiple_of(3);
             Member {
                 username,
-                name,
+                name: display_name(r, hostile),
                 email: (i % 3 == 0).then(|| format!("user{i}@example.com")),
-                state,
+                state: standing.state,
                 bot,
                 admin: i == 10,
                 external: (r >> 44).is_multiple_of(50),
-                holds_seat: holds_seat && !bot,
+                holds_seat: standing.holds_seat && !bot,
                 created_at: Some(at(created, 12)),
-                last_activity_on,
-                last_sign_in_at: sign_in,
+                last_activity_on: standing.last_activity_on,
+                last_sign_in_at: standing.last_sign_in_at,
                 activity: if busy {
-                    Activity {
-                        pushes: ((r >> 48) % 4) as u32,
-                        commits: ((r >> 50) % 9) as u32,
-                        mrs_opened: ((r >> 52) % 2) as u32,
-                        mrs_merged: ((r >> 53) % 2) as u32,
-                        mrs_approved: ((r >> 54) % 2) as u32,
-                        issues_opened: ((r >> 55) % 2) as u32,
-                        issues_closed: ((r >> 56) % 2) as u32,
-                        comments: ((r >> 57) % 5) as u32,
-                        other: ((r >> 60) % 2) as u32,
-                    }
+                    busy_day(r)
                 } else {
                     Activity::default()
                 },
@@ -125,6 +76,88 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
             }
         })
         .collect()
+}
+
+/// Member `i`'s username: the hostile name, a service account, a project bot or first.last`i`.
+fn username(i: usize, r: u64, hostile: Option<&str>) -> String {
+    match hostile {
+        Some(h) => h.to_string(),
+        None if r.is_multiple_of(41) => format!("svc-build-{i}"),
+        None if r.is_multiple_of(37) => format!("project_{i}_bot"),
+        None => format!(
+            "{}.{}{i}",
+            FIRST_NAMES[(r % 8) as usize].to_lowercase(),
+            LAST_NAMES[((r >> 3) % 8) as usize].to_lowercase()
+        ),
+    }
+}
+
+/// The display name: the hostile name, or the first and last name the username is made of.
+fn display_name(r: u64, hostile: Option<&str>) -> String {
+    match hostile {
+        Some(h) => h.to_string(),
+        None => format!(
+            "{} {}",
+            FIRST_NAMES[(r % 8) as usize],
+            LAST_NAMES[((r >> 3) % 8) as usize]
+        ),
+    }
+}
+
+/// Where a member stands on `date`: when last active and signed in, whether they hold a seat.
+struct Standing {
+    last_activity_on: Option<NaiveDate>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+    holds_seat: bool,
+    state: UserState,
+}
+
+/// The standing of a member of `kind` (0..100): 60% active recently, 20% inactive a long time,
+/// 8% never signed in, the rest blocked without a seat.
+fn standing(kind: u64, r: u64, date: NaiveDate) -> Standing {
+    let (last_activity_on, last_sign_in_at, holds_seat, state) = match kind {
+        0..60 => {
+            let ago = (r >> 20) % 60;
+            (
+                Some(date - Days::new(ago)),
+                Some(at(date - Days::new(ago + (r >> 28) % 5), 9)),
+                true,
+                UserState::Active,
+            )
+        }
+        60..80 => {
+            let ago = 90 + (r >> 20) % 600;
+            (
+                Some(date - Days::new(ago)),
+                Some(at(date - Days::new(ago + 3), 9)),
+                true,
+                UserState::Active,
+            )
+        }
+        80..88 => (None, None, true, UserState::Active),
+        _ => (Some(date - Days::new(200)), None, false, UserState::Blocked),
+    };
+    Standing {
+        last_activity_on,
+        last_sign_in_at,
+        holds_seat,
+        state,
+    }
+}
+
+/// The counted day's activity of a busy member.
+fn busy_day(r: u64) -> Activity {
+    Activity {
+        pushes: ((r >> 48) % 4) as u32,
+        commits: ((r >> 50) % 9) as u32,
+        mrs_opened: ((r >> 52) % 2) as u32,
+        mrs_merged: ((r >> 53) % 2) as u32,
+        mrs_approved: ((r >> 54) % 2) as u32,
+        issues_opened: ((r >> 55) % 2) as u32,
+        issues_closed: ((r >> 56) % 2) as u32,
+        comments: ((r >> 57) % 5) as u32,
+        other: ((r >> 60) % 2) as u32,
+    }
 }
 
 /// `days` day records ending on `date` for an instance of about `members` members, seats in use
@@ -141,38 +174,12 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             let weekday = d.format("%u").to_string().parse::<u64>().unwrap_or(1);
             let work = if weekday >= 6 { 1 } else { 5 };
             let active_1d = members * work / 40 + r % 7;
-            let mut aggregates = DayAggregates {
-                members,
-                seat_holders: in_use,
-                bots: members / 37,
-                active_1d,
-                active_7d: members * 4 / 10 + r % 11,
-                active_30d: members * 55 / 100 + r % 13,
-                active_90d: members * 62 / 100 + r % 5,
-                with_events: active_1d * 8 / 10,
-                ..DayAggregates::default()
-            };
-            let a = &mut aggregates.activity;
-            a.pushes = active_1d * 2 + r % 17;
-            a.commits = a.pushes * 3;
-            a.mrs_opened = active_1d / 3 + r % 5;
-            a.mrs_merged = active_1d / 4 + r % 4;
-            a.mrs_approved = active_1d / 4 + r % 3;
-            a.issues_opened = active_1d / 5 + r % 3;
-            a.issues_closed = active_1d / 6 + r % 3;
-            a.comments = active_1d + r % 23;
-            a.other = active_1d / 10;
             // each snapshot counts the complete day before it
             let counted = ActivityDays {
                 first: d - Days::new(1),
                 last: d - Days::new(1),
             };
-            aggregates.activity_days = vec![DayActivity {
-                date: counted.first,
-                active: active_1d,
-                with_events: aggregates.with_events,
-                activity: aggregates.activity,
-            }];
+            let aggregates = day_aggregates(members, in_use, active_1d, counted.first, r);
             DaySummary {
                 instance: InstanceId::new("gitlab.example.com", None),
                 date: d,
@@ -206,6 +213,45 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
             Some(d)
         })
         .collect()
+}
+
+/// The aggregates of a snapshot of `members` members with `in_use` seats in use and
+/// `active_1d` members active on `counted`, the one day it counts; `r` spreads the rest.
+fn day_aggregates(
+    members: u64,
+    in_use: u64,
+    active_1d: u64,
+    counted: NaiveDate,
+    r: u64,
+) -> DayAggregates {
+    let mut aggregates = DayAggregates {
+        members,
+        seat_holders: in_use,
+        bots: members / 37,
+        active_1d,
+        active_7d: members * 4 / 10 + r % 11,
+        active_30d: members * 55 / 100 + r % 13,
+        active_90d: members * 62 / 100 + r % 5,
+        with_events: active_1d * 8 / 10,
+        ..DayAggregates::default()
+    };
+    let a = &mut aggregates.activity;
+    a.pushes = active_1d * 2 + r % 17;
+    a.commits = a.pushes * 3;
+    a.mrs_opened = active_1d / 3 + r % 5;
+    a.mrs_merged = active_1d / 4 + r % 4;
+    a.mrs_approved = active_1d / 4 + r % 3;
+    a.issues_opened = active_1d / 5 + r % 3;
+    a.issues_closed = active_1d / 6 + r % 3;
+    a.comments = active_1d + r % 23;
+    a.other = active_1d / 10;
+    aggregates.activity_days = vec![DayActivity {
+        date: counted,
+        active: active_1d,
+        with_events: aggregates.with_events,
+        activity: aggregates.activity,
+    }];
+    aggregates
 }
 
 /// What a snapshot of `day` counts for `members`: the two complete days before it, each member's

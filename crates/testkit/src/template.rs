@@ -202,102 +202,132 @@ impl Template {
         }
     }
 
+    /// `!tag arg` resolved: one function per CloudFormation intrinsic the templates use.
     fn intrinsic(&self, tag: &str, arg: &Value, ctx: &Context) -> Option<Json> {
         Some(match tag {
             "Ref" => json!(self.reference(arg.as_str().expect("!Ref takes a name"), ctx)?),
-            "GetAtt" => {
-                let (logical, attr) = match arg {
-                    Value::String(s) => {
-                        let (l, a) = s.split_once('.').expect("!GetAtt Logical.Attribute");
-                        (l.to_string(), a.to_string())
-                    }
-                    Value::Sequence(seq) => (
-                        seq[0].as_str().expect("name").to_string(),
-                        seq[1].as_str().expect("attribute").to_string(),
-                    ),
-                    other => panic!("!GetAtt {other:?}"),
-                };
-                json!(self.attribute(&logical, &attr, ctx))
-            }
-            "Sub" => match arg {
-                Value::String(s) => json!(self.substitute(s, &BTreeMap::new(), ctx)),
-                Value::Sequence(seq) => {
-                    let vars = seq[1]
-                        .as_mapping()
-                        .expect("!Sub variables")
-                        .iter()
-                        .map(|(k, v)| (k.as_str().expect("name").to_string(), self.string(v, ctx)))
-                        .collect();
-                    json!(self.substitute(seq[0].as_str().expect("!Sub text"), &vars, ctx))
-                }
-                other => panic!("!Sub {other:?}"),
-            },
-            "If" => {
-                let args = Self::list(arg, "If");
-                let chosen = if self.condition(args[0].as_str().expect("condition name"), ctx) {
-                    &args[1]
-                } else {
-                    &args[2]
-                };
-                return self.resolve(chosen, ctx);
-            }
-            "Equals" => {
-                let args = Self::list(arg, "Equals");
-                json!(self.resolve(&args[0], ctx) == self.resolve(&args[1], ctx))
-            }
-            "Not" => {
-                let args = Self::list(arg, "Not");
-                json!(
-                    !self
-                        .resolve(&args[0], ctx)
-                        .and_then(|b| b.as_bool())
-                        .expect("bool")
-                )
-            }
-            "And" | "Or" => {
-                let values = Self::list(arg, tag).iter().map(|c| {
-                    self.resolve(c, ctx)
-                        .and_then(|b| b.as_bool())
-                        .expect("bool")
-                });
-                let mut values = values.collect::<Vec<_>>().into_iter();
-                json!(if tag == "And" {
-                    values.all(|b| b)
-                } else {
-                    values.any(|b| b)
-                })
-            }
+            "GetAtt" => self.get_att(arg, ctx),
+            "Sub" => self.sub(arg, ctx),
+            "If" => return self.if_(arg, ctx),
+            "Equals" => self.equals(arg, ctx),
+            "Not" => self.not(arg, ctx),
+            "And" | "Or" => self.and_or(tag, arg, ctx),
             "Condition" => json!(self.condition(arg.as_str().expect("name"), ctx)),
-            "Select" => {
-                let args = Self::list(arg, "Select");
-                let index: usize = self.string(&args[0], ctx).parse().expect("an index");
-                match self.resolve(&args[1], ctx) {
-                    Some(Json::Array(items)) => items[index].clone(),
-                    other => panic!("!Select from {other:?}"),
-                }
-            }
-            "Split" => {
-                let args = Self::list(arg, "Split");
-                let delimiter = self.string(&args[0], ctx);
-                let text = self.string(&args[1], ctx);
-                json!(text.split(delimiter.as_str()).collect::<Vec<_>>())
-            }
-            "Join" => {
-                let args = Self::list(arg, "Join");
-                let delimiter = self.string(&args[0], ctx);
-                match self.resolve(&args[1], ctx) {
-                    Some(Json::Array(items)) => json!(
-                        items
-                            .iter()
-                            .map(|i| i.as_str().map(str::to_string).unwrap_or(i.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(&delimiter)
-                    ),
-                    other => panic!("!Join of {other:?}"),
-                }
-            }
+            "Select" => self.select(arg, ctx),
+            "Split" => self.split(arg, ctx),
+            "Join" => self.join(arg, ctx),
             other => panic!("the test's template reader does not know !{other}"),
         })
+    }
+
+    /// `!GetAtt Logical.Attribute` or `!GetAtt [Logical, Attribute]`.
+    fn get_att(&self, arg: &Value, ctx: &Context) -> Json {
+        let (logical, attr) = match arg {
+            Value::String(s) => {
+                let (l, a) = s.split_once('.').expect("!GetAtt Logical.Attribute");
+                (l.to_string(), a.to_string())
+            }
+            Value::Sequence(seq) => (
+                seq[0].as_str().expect("name").to_string(),
+                seq[1].as_str().expect("attribute").to_string(),
+            ),
+            other => panic!("!GetAtt {other:?}"),
+        };
+        json!(self.attribute(&logical, &attr, ctx))
+    }
+
+    /// `!Sub text` or `!Sub [text, {variables}]`.
+    fn sub(&self, arg: &Value, ctx: &Context) -> Json {
+        match arg {
+            Value::String(s) => json!(self.substitute(s, &BTreeMap::new(), ctx)),
+            Value::Sequence(seq) => {
+                let vars = seq[1]
+                    .as_mapping()
+                    .expect("!Sub variables")
+                    .iter()
+                    .map(|(k, v)| (k.as_str().expect("name").to_string(), self.string(v, ctx)))
+                    .collect();
+                json!(self.substitute(seq[0].as_str().expect("!Sub text"), &vars, ctx))
+            }
+            other => panic!("!Sub {other:?}"),
+        }
+    }
+
+    /// `!If [condition, when true, when false]`; `None` when the chosen value is `AWS::NoValue`.
+    fn if_(&self, arg: &Value, ctx: &Context) -> Option<Json> {
+        let args = Self::list(arg, "If");
+        let chosen = if self.condition(args[0].as_str().expect("condition name"), ctx) {
+            &args[1]
+        } else {
+            &args[2]
+        };
+        self.resolve(chosen, ctx)
+    }
+
+    /// `!Equals [a, b]`.
+    fn equals(&self, arg: &Value, ctx: &Context) -> Json {
+        let args = Self::list(arg, "Equals");
+        json!(self.resolve(&args[0], ctx) == self.resolve(&args[1], ctx))
+    }
+
+    /// `!Not [condition]`.
+    fn not(&self, arg: &Value, ctx: &Context) -> Json {
+        let args = Self::list(arg, "Not");
+        json!(
+            !self
+                .resolve(&args[0], ctx)
+                .and_then(|b| b.as_bool())
+                .expect("bool")
+        )
+    }
+
+    /// `!And [conditions]` or `!Or [conditions]`, as `tag` says; every condition is resolved.
+    fn and_or(&self, tag: &str, arg: &Value, ctx: &Context) -> Json {
+        let values = Self::list(arg, tag).iter().map(|c| {
+            self.resolve(c, ctx)
+                .and_then(|b| b.as_bool())
+                .expect("bool")
+        });
+        let mut values = values.collect::<Vec<_>>().into_iter();
+        json!(if tag == "And" {
+            values.all(|b| b)
+        } else {
+            values.any(|b| b)
+        })
+    }
+
+    /// `!Select [index, list]`.
+    fn select(&self, arg: &Value, ctx: &Context) -> Json {
+        let args = Self::list(arg, "Select");
+        let index: usize = self.string(&args[0], ctx).parse().expect("an index");
+        match self.resolve(&args[1], ctx) {
+            Some(Json::Array(items)) => items[index].clone(),
+            other => panic!("!Select from {other:?}"),
+        }
+    }
+
+    /// `!Split [delimiter, text]`.
+    fn split(&self, arg: &Value, ctx: &Context) -> Json {
+        let args = Self::list(arg, "Split");
+        let delimiter = self.string(&args[0], ctx);
+        let text = self.string(&args[1], ctx);
+        json!(text.split(delimiter.as_str()).collect::<Vec<_>>())
+    }
+
+    /// `!Join [delimiter, list]`.
+    fn join(&self, arg: &Value, ctx: &Context) -> Json {
+        let args = Self::list(arg, "Join");
+        let delimiter = self.string(&args[0], ctx);
+        match self.resolve(&args[1], ctx) {
+            Some(Json::Array(items)) => json!(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string).unwrap_or(i.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(&delimiter)
+            ),
+            other => panic!("!Join of {other:?}"),
+        }
     }
 }
 
