@@ -291,11 +291,7 @@ async fn rotated_token_is_used_for_later_requests() {
 #[tokio::test]
 async fn rate_limited_with_retry_after_then_succeeds() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(Faults {
-        status_burst: Some((429, 2)),
-        retry_after: RetryAfterMode::Seconds(1),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(2, RetryAfterMode::Seconds(1)));
     let client = client(&sim, tokens::ADMIN);
     client.current_user().await.expect("after the 429s");
     assert_eq!(client.responses_429(), 2);
@@ -307,11 +303,7 @@ async fn rate_limited_with_retry_after_then_succeeds() {
 async fn rate_limited_with_reset_only_or_no_headers_then_succeeds() {
     for mode in [RetryAfterMode::ResetOnly, RetryAfterMode::NoHeaders] {
         let sim = start(Flavour::SelfManaged, 50).await;
-        sim.set_faults(Faults {
-            status_burst: Some((429, 2)),
-            retry_after: mode,
-            ..Faults::default()
-        });
+        sim.set_faults(gitlab::throttled(2, mode));
         let client = client(&sim, tokens::ADMIN);
         client
             .current_user()
@@ -326,10 +318,7 @@ async fn rate_limited_with_reset_only_or_no_headers_then_succeeds() {
 async fn server_error_bursts_are_retried() {
     for status in [500, 502, 503, 504] {
         let sim = start(Flavour::SelfManaged, 50).await;
-        sim.set_faults(Faults {
-            status_burst: Some((status, 2)),
-            ..Faults::default()
-        });
+        sim.set_faults(gitlab::status_burst(status, 2));
         let client = client(&sim, tokens::ADMIN);
         client
             .current_user()
@@ -343,10 +332,7 @@ async fn server_error_bursts_are_retried() {
 #[tokio::test]
 async fn gives_up_after_the_retry_budget() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(Faults {
-        status_burst: Some((503, 10_000)),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::status_burst(503, 10_000));
     let client = client_with(
         &sim,
         tokens::ADMIN,
@@ -370,11 +356,7 @@ async fn gives_up_after_the_retry_budget() {
     }
     assert_no_token(&err);
 
-    sim.set_faults(Faults {
-        status_burst: Some((429, 10_000)),
-        retry_after: RetryAfterMode::NoHeaders,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(10_000, RetryAfterMode::NoHeaders));
     let limited = client.current_user().await.expect_err("gives up on 429s");
     assert!(
         matches!(limited, GitLabError::RateLimited { attempts, .. } if attempts >= 2),
@@ -557,11 +539,7 @@ async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
 #[tokio::test]
 async fn application_limit_429_without_headers_is_backed_off_and_retried_quirk() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(Faults {
-        status_burst: Some((429, 2)),
-        retry_after: RetryAfterMode::ApplicationLimit,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(2, RetryAfterMode::ApplicationLimit));
     let client = client(&sim, tokens::ADMIN);
     client.current_user().await.expect("after the 429s");
     assert_eq!(client.responses_429(), 2);
@@ -581,11 +559,7 @@ async fn a_429_without_headers_halves_concurrency_which_comes_back_when_they_sto
         },
     );
     assert_eq!(client.allowed_in_flight(), 8);
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::NoHeaders,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::NoHeaders));
     client.current_user().await.expect("after the 429");
     assert_eq!(
         client.allowed_in_flight(),
@@ -607,11 +581,7 @@ async fn a_429_without_headers_halves_concurrency_which_comes_back_when_they_sto
 async fn a_wait_longer_than_the_retry_budget_is_retry_later_not_lost() {
     let sim = start(Flavour::SelfManaged, 50).await;
     // a self-managed hourly throttle answers Retry-After up to 3600
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::Seconds(3_600),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::Seconds(3_600)));
     let client = client(&sim, tokens::ADMIN);
     let started = std::time::Instant::now();
     let err = client

@@ -1021,10 +1021,7 @@ async fn rate_limit_sends_gitlabs_headers_and_429_when_exceeded() {
 #[tokio::test]
 async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
     let sim = start(Flavour::SelfManaged, 20).await;
-    sim.set_faults(Faults {
-        status_burst: Some((503, 2)),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::status_burst(503, 2));
     assert_eq!(get(&sim, "/user", tokens::ADMIN).await.status, 503);
     // /metadata stays healthy and does not consume the burst.
     assert_eq!(get(&sim, "/metadata", tokens::ADMIN).await.status, 200);
@@ -1032,19 +1029,12 @@ async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
     assert_eq!(get(&sim, "/user", tokens::ADMIN).await.status, 200);
 
     for status in [500, 502, 504] {
-        sim.set_faults(Faults {
-            status_burst: Some((status, 1)),
-            ..Faults::default()
-        });
+        sim.set_faults(gitlab::status_burst(status, 1));
         assert_eq!(get(&sim, "/users", tokens::ADMIN).await.status, status);
     }
 
     let before = sim.responses_429();
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::Seconds(7),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::Seconds(7)));
     let limited = get(&sim, "/users", tokens::ADMIN).await;
     assert_eq!(
         (limited.status, limited.body.as_str()),
@@ -1052,11 +1042,7 @@ async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
     );
     assert_eq!(limited.header("retry-after"), Some("7"));
 
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::ResetOnly,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::ResetOnly));
     let reset_only = get(&sim, "/users", tokens::ADMIN).await;
     assert_eq!(reset_only.status, 429);
     assert!(reset_only.header("retry-after").is_none());
@@ -1068,11 +1054,7 @@ async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
             .is_ok()
     );
 
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::NoHeaders,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::NoHeaders));
     let bare = get(&sim, "/users", tokens::ADMIN).await;
     assert_eq!(bare.status, 429);
     assert!(bare.header("retry-after").is_none() && bare.header("ratelimit-reset").is_none());
@@ -1163,10 +1145,7 @@ async fn malformed_and_truncated_bodies_are_not_json() {
 #[tokio::test]
 async fn faults_given_at_start_apply_to_the_first_responses() {
     let mut cfg = SimConfig::new(Flavour::GitLabCom, 20);
-    cfg.faults = Faults {
-        status_burst: Some((500, 1)),
-        ..Faults::default()
-    };
+    cfg.faults = gitlab::status_burst(500, 1);
     let sim = gitlab::start(cfg).await;
     let first = get(&sim, "/groups/acme/billable_members", tokens::ADMIN).await;
     assert_eq!(
@@ -1252,11 +1231,7 @@ async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
 #[tokio::test]
 async fn application_limit_answers_json_without_headers_quirk() {
     let sim = start(Flavour::SelfManaged, 20).await;
-    sim.set_faults(Faults {
-        status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::ApplicationLimit,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::ApplicationLimit));
     let limited = get(&sim, "/users", tokens::ADMIN).await;
     assert_eq!(limited.status, 429);
     assert_eq!(

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use reqwest::header::HeaderMap;
 use seatwatch_gitlab::{BaseUrl, Client, ClientOptions, Token};
 use seatwatch_sim::Flavour;
-use seatwatch_sim::{SimConfig, SimHandle};
+use seatwatch_sim::{Faults, RetryAfterMode, SimConfig, SimHandle};
 use serde_json::Value;
 
 /// Starts the simulator with this configuration.
@@ -26,6 +26,22 @@ pub fn config_on(flavour: Flavour, users: u32, as_of: NaiveDate) -> SimConfig {
 /// Starts a simulator of `users` users whose clock stands on `as_of`.
 pub async fn start_on(flavour: Flavour, users: u32, as_of: NaiveDate) -> SimHandle {
     start(config_on(flavour, users, as_of)).await
+}
+
+/// The fault of `times` answers of `status` in a row, after which the simulator answers again.
+pub fn status_burst(status: u16, times: u32) -> Faults {
+    Faults {
+        status_burst: Some((status, times)),
+        ..Faults::default()
+    }
+}
+
+/// The fault of `times` 429s in a row, whose headers say when to retry as `retry_after` does.
+pub fn throttled(times: u32, retry_after: RetryAfterMode) -> Faults {
+    Faults {
+        retry_after,
+        ..status_burst(429, times)
+    }
 }
 
 /// Client options with short budgets, so that a test waiting on a fault fails in seconds rather
