@@ -116,10 +116,7 @@ async fn collect_day(
     let run = RunId::new(instance.clone(), day);
     let mut parts = 0;
     for chunk in members.chunks(part_size.max(1)) {
-        store
-            .put_members(&run, parts, chunk)
-            .await
-            .expect("put_members");
+        put_part(store, &run, parts, chunk).await;
         parts += 1;
     }
     let summary = summary(instance, day, members);
@@ -128,6 +125,26 @@ async fn collect_day(
         .await
         .expect("commit_day");
     summary
+}
+
+/// Writes `members` as part `part` of `run`, as a collect writes each page.
+async fn put_part(store: &dyn SnapshotStore, run: &RunId, part: u32, members: &[Member]) {
+    store
+        .put_members(run, part, members)
+        .await
+        .unwrap_or_else(|e| panic!("put part {part}: {e:?}"));
+}
+
+/// Commits `run` as `parts` parts under the summary of a day of `members`.
+async fn commit_run(
+    store: &dyn SnapshotStore,
+    run: &RunId,
+    parts: u32,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    store
+        .commit_day(run, parts, &summary(&run.instance, run.date, members))
+        .await
 }
 
 fn sorted(mut members: Vec<Member>) -> Vec<Member> {
@@ -154,7 +171,7 @@ async fn empty_day_commits_and_reads_empty(store: &dyn SnapshotStore) {
     let gl = instance("gitlab.example.com");
     let day = date(2026, 1, 1);
     let run = RunId::new(gl.clone(), day);
-    store.put_members(&run, 0, &[]).await.expect("empty part");
+    put_part(store, &run, 0, &[]).await;
     let summary = summary(&gl, day, &[]);
     store.commit_day(&run, 1, &summary).await.expect("commit");
     assert_eq!(store.members(&gl, day).await.expect("members"), vec![]);
@@ -209,15 +226,9 @@ async fn uncommitted_parts_are_invisible(store: &dyn SnapshotStore) {
 
     // A second run of the same day and a run of the next day write parts but never commit.
     let rerun = RunId::new(gl.clone(), day);
-    store
-        .put_members(&rerun, 0, &members(100..103))
-        .await
-        .expect("put");
+    put_part(store, &rerun, 0, &members(100..103)).await;
     let next = RunId::new(gl.clone(), date(2026, 1, 2));
-    store
-        .put_members(&next, 0, &members(200..205))
-        .await
-        .expect("put");
+    put_part(store, &next, 0, &members(200..205)).await;
 
     assert_eq!(store.members(&gl, day).await.expect("members"), committed);
     assert_eq!(
@@ -254,21 +265,11 @@ async fn rewriting_a_part_replaces_it(store: &dyn SnapshotStore) {
     let gl = instance("gitlab.example.com");
     let day = date(2026, 1, 1);
     let run = RunId::new(gl.clone(), day);
-    store
-        .put_members(&run, 0, &members(1..11))
-        .await
-        .expect("put");
+    put_part(store, &run, 0, &members(1..11)).await;
     // A retried part (e.g. after a timeout) is written again, possibly from a shifted page.
-    store
-        .put_members(&run, 0, &members(1..6))
-        .await
-        .expect("put again");
-    store
-        .put_members(&run, 1, &members(6..9))
-        .await
-        .expect("put");
-    store
-        .commit_day(&run, 2, &summary(&gl, day, &members(1..9)))
+    put_part(store, &run, 0, &members(1..6)).await;
+    put_part(store, &run, 1, &members(6..9)).await;
+    commit_run(store, &run, 2, &members(1..9))
         .await
         .expect("commit");
     assert_eq!(
@@ -284,16 +285,9 @@ async fn a_user_listed_twice_is_read_once(store: &dyn SnapshotStore) {
     // Offset pagination shifts when users are added mid-listing: user 5 shows up on two pages.
     let mut later = member(5);
     later.name = "Renamed Between Pages".into();
-    store
-        .put_members(&run, 0, &members(1..6))
-        .await
-        .expect("put");
-    store
-        .put_members(&run, 1, &[later.clone(), member(6)])
-        .await
-        .expect("put");
-    store
-        .commit_day(&run, 2, &summary(&gl, day, &members(1..7)))
+    put_part(store, &run, 0, &members(1..6)).await;
+    put_part(store, &run, 1, &[later.clone(), member(6)]).await;
+    commit_run(store, &run, 2, &members(1..7))
         .await
         .expect("commit");
     let read = store.members(&gl, day).await.expect("members");
@@ -306,20 +300,10 @@ async fn parts_beyond_the_committed_count_are_not_read(store: &dyn SnapshotStore
     let gl = instance("gitlab.example.com");
     let day = date(2026, 1, 1);
     let run = RunId::new(gl.clone(), day);
-    store
-        .put_members(&run, 0, &members(1..4))
-        .await
-        .expect("put");
-    store
-        .put_members(&run, 1, &members(4..7))
-        .await
-        .expect("put");
-    store
-        .put_members(&run, 2, &members(7..10))
-        .await
-        .expect("put");
-    store
-        .commit_day(&run, 2, &summary(&gl, day, &members(1..7)))
+    put_part(store, &run, 0, &members(1..4)).await;
+    put_part(store, &run, 1, &members(4..7)).await;
+    put_part(store, &run, 2, &members(7..10)).await;
+    commit_run(store, &run, 2, &members(1..7))
         .await
         .expect("commit");
     assert_eq!(
@@ -334,16 +318,9 @@ async fn commit_refuses_a_missing_part(store: &dyn SnapshotStore) {
     let previous = collect_day(store, &gl, day, &members(1..4), 10).await;
 
     let run = RunId::new(gl.clone(), day);
-    store
-        .put_members(&run, 0, &members(1..3))
-        .await
-        .expect("put");
-    store
-        .put_members(&run, 2, &members(5..7))
-        .await
-        .expect("put");
-    let err = store
-        .commit_day(&run, 3, &summary(&gl, day, &members(1..7)))
+    put_part(store, &run, 0, &members(1..3)).await;
+    put_part(store, &run, 2, &members(5..7)).await;
+    let err = commit_run(store, &run, 3, &members(1..7))
         .await
         .expect_err("part 1 was never written");
     assert!(
@@ -374,10 +351,7 @@ async fn instances_are_kept_apart(store: &dyn SnapshotStore) {
     let sa = collect_day(store, &a, day, &members(1..6), 10).await;
     let sb = collect_day(store, &b, day, &members(50..53), 10).await;
     // An instance with only uncommitted parts is not listed.
-    store
-        .put_members(&RunId::new(c.clone(), day), 0, &members(1..3))
-        .await
-        .expect("put");
+    put_part(store, &RunId::new(c.clone(), day), 0, &members(1..3)).await;
 
     assert_eq!(store.members(&a, day).await.expect("a"), members(1..6));
     assert_eq!(store.members(&b, day).await.expect("b"), members(50..53));
@@ -526,19 +500,10 @@ async fn crash_child() {
     let gl = instance("gitlab.example.com");
     let (y, m, d) = CRASH_DAY;
     let rerun = RunId::new(gl.clone(), date(y, m, d));
-    store
-        .put_members(&rerun, 0, &members(500..510))
-        .await
-        .expect("put");
+    put_part(&*store, &rerun, 0, &members(500..510)).await;
     let next = RunId::new(gl, date(y, m, d + 1));
-    store
-        .put_members(&next, 0, &members(600..700))
-        .await
-        .expect("put");
-    store
-        .put_members(&next, 1, &members(700..800))
-        .await
-        .expect("put");
+    put_part(&*store, &next, 0, &members(600..700)).await;
+    put_part(&*store, &next, 1, &members(700..800)).await;
     std::process::abort();
 }
 
@@ -650,10 +615,7 @@ async fn sqlite_schema_is_queryable_with_plain_sql() {
     let written = members(1..21);
     collect_day(&*store, &gl, day, &written, 7).await;
     // An uncommitted run must not show in the view.
-    store
-        .put_members(&RunId::new(gl.clone(), day), 0, &members(100..110))
-        .await
-        .expect("put");
+    put_part(&*store, &RunId::new(gl.clone(), day), 0, &members(100..110)).await;
 
     let conn = rusqlite::Connection::open(&path).expect("open with plain SQLite");
     let mut stmt = conn
