@@ -269,6 +269,41 @@ async fn write_day(store: &dyn SnapshotStore, members: &[Member], part_size: usi
     run
 }
 
+/// The committed members of the test's day.
+async fn read_day(store: &impl SnapshotReader) -> Vec<Member> {
+    store
+        .members(&instance(), snapshot_date())
+        .await
+        .expect("read")
+}
+
+/// Every item in `table` now.
+async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<dynamodb::Item> {
+    client
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("scan")
+}
+
+/// The table's TTL is on and reads `expires_at`.
+async fn assert_ttl_on_expires_at(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe ttl")
+        .time_to_live_description
+        .expect("ttl description");
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+}
+
 // ---- sizes and cost -------------------------------------------------------------------------
 
 #[test]
@@ -295,15 +330,7 @@ fn items_stay_under_the_item_limit_for_100k_members() {
 /// Sums write units over the items in the table now, with DynamoDB's size rules; the day record
 /// and registry were written in a transaction, which costs double.
 async fn table_write_units(client: &aws_sdk_dynamodb::Client, table: &str) -> (u64, usize) {
-    let items: Vec<dynamodb::Item> = client
-        .scan()
-        .table_name(table)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .expect("scan");
+    let items: Vec<dynamodb::Item> = scan_all(&client, table).await;
     let units = items
         .iter()
         .map(|item| {
@@ -327,13 +354,7 @@ async fn write_units_per_member_for_10k_members() {
         let table = moto::unique("wcu");
         let store = ready_dynamo(&aws, &table, RETENTION_DAYS).await;
         write_day(&store, &members, part_size).await;
-        assert_eq!(
-            store
-                .members(&instance(), snapshot_date())
-                .await
-                .expect("read"),
-            members
-        );
+        assert_eq!(read_day(&store).await, members);
 
         let (stored_units, items) = table_write_units(&client, &table).await;
         let metered = store.write_units_used();
@@ -400,16 +421,7 @@ async fn table_creation_is_idempotent_with_the_documented_schema() {
         keys,
         vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
     );
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("describe ttl")
-        .time_to_live_description
-        .expect("ttl description");
-    assert_eq!(ttl.attribute_name(), Some("expires_at"));
-    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    assert_ttl_on_expires_at(&client, &table).await;
 }
 
 #[tokio::test]
@@ -421,15 +433,7 @@ async fn member_chunks_expire_after_retention_and_day_records_never() {
     let store = ready_dynamo(&aws, &table, 30).await;
     write_day(&store, &realistic_members(50, 3), 100).await;
 
-    let items: Vec<dynamodb::Item> = client
-        .scan()
-        .table_name(&table)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .expect("scan");
+    let items: Vec<dynamodb::Item> = scan_all(&client, &table).await;
     let expected = (snapshot_date() + Days::new(30))
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
@@ -462,6 +466,23 @@ fn fast_retry(max_attempts: u32) -> BatchRetry {
     }
 }
 
+/// A ready `table` on moto and a store that reaches it through a proxy answering with `fault`,
+/// retrying a batch `max_attempts` times. The table is created directly on moto, so the proxy
+/// only sees the writes.
+async fn behind_proxy(
+    moto: &moto::Moto,
+    aws: &aws_config::SdkConfig,
+    table: &str,
+    fault: Fault,
+    max_attempts: u32,
+) -> (Proxy, seatwatch::store::DynamoStore) {
+    ready_dynamo(aws, table, RETENTION_DAYS).await;
+    let proxy = Proxy::start(moto, fault).await;
+    let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
+    let store = dynamo(&proxied, table, RETENTION_DAYS).with_batch_retry(fast_retry(max_attempts));
+    (proxy, store)
+}
+
 /// Members with long random names: they barely compress, so one part spans several items.
 fn bulky_members(count: u64) -> Vec<Member> {
     let mut rng = StdRng::seed_from_u64(5);
@@ -479,11 +500,7 @@ async fn unprocessed_items_are_retried_until_done() {
     let moto = moto::start();
     let aws = moto::sdk_config(&moto).await;
     let table = moto::unique("unprocessed");
-    // The table is created directly on moto, so the proxy only sees the writes.
-    ready_dynamo(&aws, &table, RETENTION_DAYS).await;
-    let proxy = Proxy::start(&moto, Fault::OnePerBatch).await;
-    let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
-    let store = dynamo(&proxied, &table, RETENTION_DAYS).with_batch_retry(fast_retry(50));
+    let (proxy, store) = behind_proxy(&moto, &aws, &table, Fault::OnePerBatch, 50).await;
 
     let members = bulky_members(1200);
     let run = RunId::new(instance(), snapshot_date());
@@ -495,13 +512,7 @@ async fn unprocessed_items_are_retried_until_done() {
     let rerun = members[..700].to_vec();
     write_day(&store, &rerun, 350).await;
 
-    assert_eq!(
-        store
-            .members(&instance(), snapshot_date())
-            .await
-            .expect("read"),
-        rerun
-    );
+    assert_eq!(read_day(&store).await, rerun);
     let handed_back = proxy.counters().handed_back.load(Ordering::SeqCst);
     let calls = proxy.counters().batch_calls.load(Ordering::SeqCst);
     println!("{calls} BatchWriteItem calls, {handed_back} requests handed back unprocessed");
@@ -512,15 +523,7 @@ async fn unprocessed_items_are_retried_until_done() {
 
     // Nothing of the first run is left behind: every stored chunk belongs to the committed run.
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let chunks: Vec<dynamodb::Item> = client
-        .scan()
-        .table_name(store.table())
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .expect("scan");
+    let chunks: Vec<dynamodb::Item> = scan_all(&client, store.table()).await;
     let runs: std::collections::BTreeSet<String> = chunks
         .iter()
         .filter_map(|item| match item.get("sk") {
@@ -538,10 +541,7 @@ async fn unprocessed_items_that_never_drain_give_a_clear_retryable_error() {
     let moto = moto::start();
     let aws = moto::sdk_config(&moto).await;
     let table = moto::unique("stuck");
-    ready_dynamo(&aws, &table, RETENTION_DAYS).await;
-    let proxy = Proxy::start(&moto, Fault::HandBackForever).await;
-    let proxied = aws.to_builder().endpoint_url(&proxy.endpoint).build();
-    let store = dynamo(&proxied, &table, RETENTION_DAYS).with_batch_retry(fast_retry(4));
+    let (proxy, store) = behind_proxy(&moto, &aws, &table, Fault::HandBackForever, 4).await;
 
     let members = bulky_members(1200);
     let run = RunId::new(instance(), snapshot_date());
@@ -597,13 +597,7 @@ async fn a_part_rewritten_with_fewer_chunks_reads_only_its_new_chunks() {
         .commit_day(&run, 1, &summary(&retried))
         .await
         .expect("commit");
-    assert_eq!(
-        store
-            .members(&instance(), snapshot_date())
-            .await
-            .expect("read"),
-        retried
-    );
+    assert_eq!(read_day(&store).await, retried);
 }
 
 #[tokio::test]
@@ -672,15 +666,7 @@ async fn only_setup_creates_the_table_the_commands_never_do() {
         "{}",
         String::from_utf8_lossy(&setup.stderr)
     );
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("the table exists");
-    let ttl = ttl.time_to_live_description().expect("TTL description");
-    assert_eq!(ttl.attribute_name(), Some("expires_at"));
-    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    assert_ttl_on_expires_at(&client, &table).await;
     // Idempotent: a second setup is fine.
     assert!(cli("setup").status.success());
 }
