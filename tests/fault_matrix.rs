@@ -62,6 +62,27 @@ struct Row {
     duplicated: usize,
 }
 
+impl Row {
+    /// The row of a day 2 that must equal the fault-free `reference`: asserts that it does (`what`
+    /// says which run it was), and counts what was lost or duplicated for the table.
+    fn equal_to_reference(
+        fault: &'static str,
+        outcome: String,
+        reference: &[Member],
+        got: &[Member],
+        what: &str,
+    ) -> Row {
+        let (lost, duplicated) = lost_and_duplicated(reference, got);
+        assert!(got == reference, "{fault}: {what}");
+        Row {
+            fault,
+            outcome,
+            lost,
+            duplicated,
+        }
+    }
+}
+
 fn print_table(title: &str, rows: &[Row]) {
     println!("\n{title}\n| fault | outcome | lost | duplicated |\n| --- | --- | --- | --- |");
     for r in rows {
@@ -307,22 +328,18 @@ async fn run_case(
             app.report(report_time())
                 .await
                 .expect("report after collect");
-            let got = case.members(day2()).await;
-            let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
-            assert!(
-                got == reference.members,
-                "{fault}: day 2 differs from a fault-free run"
-            );
-            assert_eq!(case.history().await.len(), 2, "{fault}");
-            Row {
+            let row = Row::equal_to_reference(
                 fault,
-                outcome: format!(
+                format!(
                     "complete, equal to fault-free ({} requests vs {})",
                     summary.requests, reference.requests
                 ),
-                lost,
-                duplicated,
-            }
+                &reference.members,
+                &case.members(day2()).await,
+                "day 2 differs from a fault-free run",
+            );
+            assert_eq!(case.history().await.len(), 2, "{fault}");
+            row
         }
         Err(e) => {
             let reason = one_line(&e.to_string());
@@ -332,15 +349,13 @@ async fn run_case(
             std::fs::write(&case.token_file, tokens::ADMIN).expect("token file");
             let fresh = case.app().await;
             fresh.collect(day2()).await.expect("fault-free re-run");
-            let got = case.members(day2()).await;
-            let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
-            assert!(got == reference.members, "{fault}: re-run differs");
-            Row {
+            Row::equal_to_reference(
                 fault,
-                outcome: format!("fails: \"{reason}\"; day 1 untouched; re-run complete"),
-                lost,
-                duplicated,
-            }
+                format!("fails: \"{reason}\"; day 1 untouched; re-run complete"),
+                &reference.members,
+                &case.members(day2()).await,
+                "re-run differs",
+            )
         }
     }
 }
@@ -380,9 +395,8 @@ async fn transient(
 
 fn burst(status: u16, n: u32, retry_after: RetryAfterMode) -> Faults {
     Faults {
-        status_burst: Some((status, n)),
         retry_after,
-        ..Faults::default()
+        ..gitlab::status_burst(status, n)
     }
 }
 
@@ -656,22 +670,13 @@ async fn killed_between_parts_and_commit(reference: &Reference) -> Row {
     run.abort();
     assert!(run.await.expect_err("killed").is_cancelled());
     // The part is on disk, uncommitted: readers still see day 1.
-    let parts = case.parts_on_disk();
-    assert!(parts >= 1, "{fault}: no part was written before the kill");
-    case.assert_day1_untouched(fault).await;
-    let app = case.app().await;
-    app.collect(day2()).await.expect("the next run");
-    let got = case.members(day2()).await;
-    let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
-    assert!(got == reference.members, "{fault}: re-run differs");
-    Row {
+    after_the_kill(
         fault,
-        outcome: format!(
-            "{parts} uncommitted part(s) on disk, nothing visible; day 1 untouched; next run complete"
-        ),
-        lost,
-        duplicated,
-    }
+        &case,
+        reference,
+        "no part was written before the kill",
+    )
+    .await
 }
 
 /// The real process, killed with SIGKILL late in its run (after its first part is written, while
@@ -708,22 +713,38 @@ async fn cli_process_sigkilled(reference: &Reference) -> Row {
     child.start_kill().expect("SIGKILL");
     let status = child.wait().await.expect("reaped");
     assert!(!status.success(), "{fault}: the process was not killed");
+    after_the_kill(
+        fault,
+        &case,
+        reference,
+        "killed before any part was written",
+    )
+    .await
+}
+
+/// After a run was killed between its member parts and its commit: a part is on disk
+/// (`no_part` says what it means if none is), day 1 is untouched, and the next run commits
+/// exactly the fault-free members.
+async fn after_the_kill(
+    fault: &'static str,
+    case: &Case,
+    reference: &Reference,
+    no_part: &str,
+) -> Row {
     let parts = case.parts_on_disk();
-    assert!(parts >= 1, "{fault}: killed before any part was written");
+    assert!(parts >= 1, "{fault}: {no_part}");
     case.assert_day1_untouched(fault).await;
     let app = case.app().await;
     app.collect(day2()).await.expect("the next run");
-    let got = case.members(day2()).await;
-    let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
-    assert!(got == reference.members, "{fault}: re-run differs");
-    Row {
+    Row::equal_to_reference(
         fault,
-        outcome: format!(
+        format!(
             "{parts} uncommitted part(s) on disk, nothing visible; day 1 untouched; next run complete"
         ),
-        lost,
-        duplicated,
-    }
+        &reference.members,
+        &case.members(day2()).await,
+        "re-run differs",
+    )
 }
 
 /// The Lambda deadline: every invocation starts inside the reserve, so each one stops with a
@@ -747,17 +768,13 @@ async fn lambda_deadline(reference: &Reference) -> Row {
     }
     assert!(invocations >= 2, "the deadline never stopped a run");
     app.report(report_time()).await.expect("report");
-    let got = case.members(day2()).await;
-    let (lost, duplicated) = lost_and_duplicated(&reference.members, &got);
-    assert!(got == reference.members, "{fault}: continued run differs");
-    Row {
+    Row::equal_to_reference(
         fault,
-        outcome: format!(
-            "checkpointed, day 1 shown meanwhile; complete after {invocations} invocations"
-        ),
-        lost,
-        duplicated,
-    }
+        format!("checkpointed, day 1 shown meanwhile; complete after {invocations} invocations"),
+        &reference.members,
+        &case.members(day2()).await,
+        "continued run differs",
+    )
 }
 
 // ---- AWS faults: the CLI on DynamoDB and S3 (moto) behind the fault proxy ---------------------
@@ -879,19 +896,15 @@ async fn aws_case(
         "{name}: the proxy never injected the fault"
     );
     if run.ok {
-        let got = case.members(day2()).await;
-        let (lost, duplicated) = lost_and_duplicated(reference, &got);
-        assert!(
-            got == reference,
-            "{name}: day 2 differs from a fault-free run"
+        let row = Row::equal_to_reference(
+            name,
+            "complete, equal to fault-free".into(),
+            reference,
+            &case.members(day2()).await,
+            "day 2 differs from a fault-free run",
         );
         assert_ne!(case.site().await, case.site_day1, "{name}: not published");
-        Row {
-            fault: name,
-            outcome: "complete, equal to fault-free".into(),
-            lost,
-            duplicated,
-        }
+        row
     } else {
         let reason = AwsCase::reason(&run.stderr);
         assert_eq!(
@@ -911,21 +924,20 @@ async fn aws_case(
             case.site_day1,
             "{name}: re-run did not publish"
         );
-        let got = case.members(day2()).await;
-        let (lost, duplicated) = lost_and_duplicated(reference, &got);
-        assert!(got == reference, "{name}: re-run differs");
-        Row {
-            fault: name,
-            outcome: if committed {
-                format!(
-                    "snapshot complete; report fails: \"{reason}\"; site untouched; re-run publishes"
-                )
-            } else {
-                format!("fails: \"{reason}\"; day 1 untouched; re-run complete")
-            },
-            lost,
-            duplicated,
-        }
+        let outcome = if committed {
+            format!(
+                "snapshot complete; report fails: \"{reason}\"; site untouched; re-run publishes"
+            )
+        } else {
+            format!("fails: \"{reason}\"; day 1 untouched; re-run complete")
+        };
+        Row::equal_to_reference(
+            name,
+            outcome,
+            reference,
+            &case.members(day2()).await,
+            "re-run differs",
+        )
     }
 }
 
