@@ -411,18 +411,9 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
         ("504 burst", gitlab::status_burst(504, 3)),
         (
             "slow beyond the timeout",
-            Faults {
-                slow: Some((std::time::Duration::from_secs(3), 1)),
-                ..Faults::default()
-            },
+            gitlab::slow_answers(std::time::Duration::from_secs(3), 1),
         ),
-        (
-            "dropped connections",
-            Faults {
-                drop_connections: 2,
-                ..Faults::default()
-            },
-        ),
+        ("dropped connections", gitlab::dropped_connections(2)),
     ];
     // what a fault-free check costs: a retried fault must cost more
     let baseline = {
@@ -445,20 +436,8 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
     }
     // a short burst of cut or garbled bodies is a network fault: retried through
     for (name, faults) in [
-        (
-            "malformed JSON burst",
-            Faults {
-                malformed_json: 2,
-                ..Faults::default()
-            },
-        ),
-        (
-            "truncated body burst",
-            Faults {
-                truncated_body: 2,
-                ..Faults::default()
-            },
-        ),
+        ("malformed JSON burst", gitlab::malformed_json(2)),
+        ("truncated body burst", gitlab::truncated_body(2)),
         (
             "application limit",
             gitlab::throttled(2, RetryAfterMode::ApplicationLimit),
@@ -472,20 +451,8 @@ async fn every_simulator_fault_is_survived_or_reported_by_check() {
     }
     // a persistent one fails the check that met it, naming the endpoint
     for (name, faults) in [
-        (
-            "malformed JSON",
-            Faults {
-                malformed_json: 3,
-                ..Faults::default()
-            },
-        ),
-        (
-            "truncated body",
-            Faults {
-                truncated_body: 3,
-                ..Faults::default()
-            },
-        ),
+        ("malformed JSON", gitlab::malformed_json(3)),
+        ("truncated body", gitlab::truncated_body(3)),
     ] {
         let s = sim(Flavour::SelfManaged).await;
         s.set_faults(faults);

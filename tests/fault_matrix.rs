@@ -461,10 +461,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         transient(
             "request timeout (3 s response, 1 s limit)",
             &reference,
-            Faults {
-                slow: Some((std::time::Duration::from_secs(3), 1)),
-                ..Faults::default()
-            },
+            gitlab::slow_answers(std::time::Duration::from_secs(3), 1),
             true,
         )
         .await,
@@ -473,10 +470,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         transient(
             "connection reset (2)",
             &reference,
-            Faults {
-                drop_connections: 2,
-                ..Faults::default()
-            },
+            gitlab::dropped_connections(2),
             true,
         )
         .await,
@@ -486,10 +480,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         transient(
             "malformed JSON (2)",
             &reference,
-            Faults {
-                malformed_json: 2,
-                ..Faults::default()
-            },
+            gitlab::malformed_json(2),
             true,
         )
         .await,
@@ -498,10 +489,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         transient(
             "truncated body (2)",
             &reference,
-            Faults {
-                truncated_body: 2,
-                ..Faults::default()
-            },
+            gitlab::truncated_body(2),
             true,
         )
         .await,
@@ -510,10 +498,7 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
         transient(
             "malformed JSON on every answer",
             &reference,
-            Faults {
-                malformed_json: 10_000,
-                ..Faults::default()
-            },
+            gitlab::malformed_json(10_000),
             false,
         )
         .await,
@@ -687,10 +672,10 @@ async fn cli_process_sigkilled(reference: &Reference) -> Row {
     let case = Case::new().await;
     // Slow answers from here on keep the run's tail (the last page and its events) far longer
     // than it takes to see the first part on disk and kill, whatever the machine's load.
-    case.sim.set_faults(Faults {
-        slow: Some((std::time::Duration::from_millis(40), u32::MAX)),
-        ..Faults::default()
-    });
+    case.sim.set_faults(gitlab::slow_answers(
+        std::time::Duration::from_millis(40),
+        u32::MAX,
+    ));
     let mut child = cli::async_command(env!("CARGO_BIN_EXE_seatwatch"))
         .env("GITLAB_URL", case.sim.base_url())
         .env("GITLAB_TOKEN", tokens::ADMIN)

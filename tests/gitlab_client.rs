@@ -33,22 +33,29 @@ fn client(sim: &SimHandle, token: &str) -> Client {
     client_with(sim, token, opts())
 }
 
-async fn all_users(client: &Client) -> Result<Vec<User>, GitLabError> {
-    let mut pages = std::pin::pin!(client.users());
-    let mut users = Vec::new();
+/// Every item of a paged listing, or the first page's error.
+async fn all_pages<T>(
+    pages: impl futures_util::Stream<Item = Result<Vec<T>, GitLabError>>,
+) -> Result<Vec<T>, GitLabError> {
+    let mut pages = std::pin::pin!(pages);
+    let mut items = Vec::new();
     while let Some(page) = pages.next().await {
-        users.extend(page?);
+        items.extend(page?);
     }
-    Ok(users)
+    Ok(items)
+}
+
+async fn all_users(client: &Client) -> Result<Vec<User>, GitLabError> {
+    all_pages(client.users()).await
 }
 
 async fn all_billable(client: &Client, group: &str) -> Result<Vec<BillableMember>, GitLabError> {
-    let mut pages = std::pin::pin!(client.billable_members(group));
-    let mut members = Vec::new();
-    while let Some(page) = pages.next().await {
-        members.extend(page?);
-    }
-    Ok(members)
+    all_pages(client.billable_members(group)).await
+}
+
+/// What `GET /user` with `token` fails with; `why` says why it must fail.
+async fn user_refused(sim: &SimHandle, token: &str, why: &str) -> GitLabError {
+    client(sim, token).current_user().await.expect_err(why)
 }
 
 fn assert_no_token(err: &GitLabError) {
@@ -191,10 +198,7 @@ async fn user_events_stay_within_the_exclusive_day_bounds() {
 async fn token_failures_are_typed() {
     let sim = start(Flavour::SelfManaged, 50).await;
 
-    let expired = client(&sim, tokens::EXPIRED)
-        .current_user()
-        .await
-        .expect_err("expired");
+    let expired = user_refused(&sim, tokens::EXPIRED, "expired").await;
     assert_eq!(
         expired,
         GitLabError::TokenExpired {
@@ -202,10 +206,7 @@ async fn token_failures_are_typed() {
         }
     );
 
-    let revoked = client(&sim, tokens::REVOKED)
-        .current_user()
-        .await
-        .expect_err("revoked");
+    let revoked = user_refused(&sim, tokens::REVOKED, "revoked").await;
     assert_eq!(
         revoked,
         GitLabError::TokenRevoked {
@@ -213,10 +214,7 @@ async fn token_failures_are_typed() {
         }
     );
 
-    let unknown = client(&sim, "glpat-fake-test-token-0000")
-        .current_user()
-        .await
-        .expect_err("unknown");
+    let unknown = user_refused(&sim, "glpat-fake-test-token-0000", "unknown").await;
     assert_eq!(
         unknown,
         GitLabError::Unauthorized {
@@ -368,10 +366,7 @@ async fn gives_up_after_the_retry_budget() {
 #[tokio::test]
 async fn slow_responses_beyond_the_timeout_are_retried() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(Faults {
-        slow: Some((Duration::from_secs(3), 1)),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::slow_answers(Duration::from_secs(3), 1));
     let client = client_with(
         &sim,
         tokens::ADMIN,
@@ -383,10 +378,7 @@ async fn slow_responses_beyond_the_timeout_are_retried() {
     client.current_user().await.expect("second attempt is fast");
     assert_eq!(client.requests_made(), 2);
 
-    sim.set_faults(Faults {
-        slow: Some((Duration::from_secs(3), 10_000)),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::slow_answers(Duration::from_secs(3), 10_000));
     let short = client_with(
         &sim,
         tokens::ADMIN,
@@ -408,18 +400,12 @@ async fn slow_responses_beyond_the_timeout_are_retried() {
 #[tokio::test]
 async fn dropped_connections_are_retried() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(Faults {
-        drop_connections: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::dropped_connections(2));
     let client = client(&sim, tokens::ADMIN);
     client.current_user().await.expect("after the resets");
     assert_eq!(client.requests_made(), 3);
 
-    sim.set_faults(Faults {
-        drop_connections: 10_000,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::dropped_connections(10_000));
     let short = client_with(
         &sim,
         tokens::ADMIN,
@@ -439,23 +425,14 @@ async fn a_short_burst_of_cut_or_garbled_bodies_is_retried_through() {
     let sim = start(Flavour::SelfManaged, 50).await;
     let client = client(&sim, tokens::ADMIN);
 
-    sim.set_faults(Faults {
-        malformed_json: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::malformed_json(2));
     client.current_user().await.expect("third answer is whole");
     assert_eq!(client.requests_made(), 3);
 
-    sim.set_faults(Faults {
-        truncated_body: 1,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::truncated_body(1));
     client.license().await.expect("second answer is whole");
 
-    sim.set_faults(Faults {
-        truncated_body: 1,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::truncated_body(1));
     let users = all_users(&client)
         .await
         .expect("a cut page is fetched again");
@@ -468,10 +445,7 @@ async fn persistent_malformed_and_truncated_bodies_fail_naming_the_endpoint() {
     let sim = start(Flavour::SelfManaged, 50).await;
     let client = client(&sim, tokens::ADMIN);
 
-    sim.set_faults(Faults {
-        malformed_json: 10_000,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::malformed_json(10_000));
     let before = client.requests_made();
     let malformed = client.current_user().await.expect_err("malformed");
     assert!(
@@ -483,10 +457,7 @@ async fn persistent_malformed_and_truncated_bodies_fail_naming_the_endpoint() {
     assert!((2..=5).contains(&attempts), "{attempts} attempts");
     assert!(malformed.to_string().contains("/user"));
 
-    sim.set_faults(Faults {
-        truncated_body: 10_000,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::truncated_body(10_000));
     let truncated = client.license().await.expect_err("truncated");
     assert!(
         matches!(truncated, GitLabError::BadBody { ref endpoint, .. } if endpoint == "/license"),
@@ -717,10 +688,7 @@ async fn read_api_alone_reads_every_get_endpoint_quirk() {
 #[tokio::test]
 async fn deactivated_token_owner_gets_403_with_the_reason_quirk() {
     let sim = start(Flavour::SelfManaged, 50).await;
-    let err = client(&sim, tokens::DEACTIVATED_OWNER)
-        .current_user()
-        .await
-        .expect_err("deactivated");
+    let err = user_refused(&sim, tokens::DEACTIVATED_OWNER, "deactivated").await;
     match &err {
         GitLabError::AccountBlocked { message, .. } => {
             assert!(message.contains("deactivated"), "{message}")

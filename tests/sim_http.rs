@@ -1065,10 +1065,7 @@ async fn status_bursts_count_down_and_follow_the_retry_after_mode() {
 #[tokio::test]
 async fn slow_responses_outlast_a_short_client_timeout() {
     let sim = start(Flavour::SelfManaged, 20).await;
-    sim.set_faults(Faults {
-        slow: Some((Duration::from_secs(3), 1)),
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::slow_answers(Duration::from_secs(3), 1));
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
         .build()
@@ -1096,10 +1093,7 @@ async fn slow_responses_outlast_a_short_client_timeout() {
 #[tokio::test]
 async fn dropped_connections_leave_the_client_without_a_response() {
     let sim = start(Flavour::SelfManaged, 20).await;
-    sim.set_faults(Faults {
-        drop_connections: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(gitlab::dropped_connections(2));
     let client = reqwest::Client::new();
     let url = format!("{}/api/v4/users", sim.base_url());
     for _ in 0..2 {

@@ -44,6 +44,38 @@ pub fn throttled(times: u32, retry_after: RetryAfterMode) -> Faults {
     }
 }
 
+/// The fault of `times` answers slower than `delay`.
+pub fn slow_answers(delay: Duration, times: u32) -> Faults {
+    Faults {
+        slow: Some((delay, times)),
+        ..Faults::default()
+    }
+}
+
+/// The fault of `times` connections dropped without an answer.
+pub fn dropped_connections(times: u32) -> Faults {
+    Faults {
+        drop_connections: times,
+        ..Faults::default()
+    }
+}
+
+/// The fault of `times` answers whose body is not JSON.
+pub fn malformed_json(times: u32) -> Faults {
+    Faults {
+        malformed_json: times,
+        ..Faults::default()
+    }
+}
+
+/// The fault of `times` answers whose body is cut short.
+pub fn truncated_body(times: u32) -> Faults {
+    Faults {
+        truncated_body: times,
+        ..Faults::default()
+    }
+}
+
 /// Client options with short budgets, so that a test waiting on a fault fails in seconds rather
 /// than in the production budget's minutes.
 pub fn quick_options() -> ClientOptions {
