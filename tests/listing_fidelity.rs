@@ -69,17 +69,34 @@ fn assert_each_once(ids: &[u64], expected: &[u64]) {
     assert_eq!(unique.len(), expected.len(), "listed someone who is gone");
 }
 
+/// Of `ids`, the users not `deleted` (whether listed before or after their deletion) are every
+/// live user of the `total`, each once.
+fn assert_survivors_each_once(ids: &[u64], total: u64, deleted: &[u64]) {
+    let deleted_set: HashSet<u64> = deleted.iter().copied().collect();
+    let still_there: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !deleted_set.contains(id))
+        .collect();
+    assert_each_once(&still_there, &live_ids(total, deleted));
+}
+
+/// The first page of `/users` as a keyset listing asks for it.
+async fn first_keyset_page(sim: &SimHandle) -> RawAnswer {
+    gitlab::get(
+        sim,
+        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
+        tokens::ADMIN,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn keyset_next_link_carries_an_opaque_cursor_quirk() {
     let sim = start(Flavour::SelfManaged, 250, true).await;
     let RawAnswer {
         status, headers, ..
-    } = gitlab::get(
-        &sim,
-        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
-        tokens::ADMIN,
-    )
-    .await;
+    } = first_keyset_page(&sim).await;
     assert_eq!(status, 200);
     let link = headers
         .get("link")
@@ -142,12 +159,7 @@ async fn older_gitlab_ignores_pagination_keyset_on_users_quirk() {
     // What GitLab before 16.5 answers: numbered offset pages despite pagination=keyset.
     let RawAnswer {
         status, headers, ..
-    } = gitlab::get(
-        &sim,
-        "/users?pagination=keyset&order_by=id&sort=asc&per_page=100",
-        tokens::ADMIN,
-    )
-    .await;
+    } = first_keyset_page(&sim).await;
     assert_eq!(status, 200);
     assert_eq!(
         headers.get("x-page").and_then(|v| v.to_str().ok()),
@@ -204,13 +216,7 @@ async fn older_gitlab_user_deleted_mid_offset_listing_is_not_skipped_quirk() {
         }
     })
     .await;
-    let listed_then_deleted: HashSet<u64> = deleted.iter().copied().collect();
-    let still_there: Vec<u64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !listed_then_deleted.contains(id))
-        .collect();
-    assert_each_once(&still_there, &live_ids(total, &deleted));
+    assert_survivors_each_once(&ids, total, &deleted);
     sim.shutdown().await;
 }
 
@@ -304,13 +310,7 @@ async fn older_gitlab_checkpoint_resumes_after_a_deletion_quirk() {
     assert!(runs > 2, "the deadline never interrupted the run");
     let members = store.members(&instance, day(AS_OF)).await.unwrap();
     let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
-    let listed_then_deleted: HashSet<u64> = deleted.iter().copied().collect();
-    let still_there: Vec<u64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !listed_then_deleted.contains(id))
-        .collect();
-    assert_each_once(&still_there, &live_ids(total, &deleted));
+    assert_survivors_each_once(&ids, total, &deleted);
     let committed = store.latest_day(&instance).await.unwrap().unwrap();
     assert_eq!(
         committed.aggregates.members,
