@@ -215,6 +215,51 @@ async fn refused_token_stops_before_anything_is_written() {
     }
 }
 
+/// The members of `date` in `store`, by id.
+async fn members_by_id(
+    store: &impl SnapshotReader,
+    instance: &seatwatch_core::snapshot::InstanceId,
+    date: NaiveDate,
+) -> Vec<Member> {
+    let mut members = store.members(instance, date).await.unwrap();
+    members.sort_by_key(|m| m.id);
+    members
+}
+
+/// One day collected twice into fresh stores: uninterrupted into `whole`, and into `pieces`
+/// under a deadline already inside the reserve, so that each run writes one part and then
+/// checkpoints, continued run after run (at most `limit`) until it commits.
+struct WholeAndPieces {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    whole: seatwatch::store::SqliteStore,
+    pieces: seatwatch::store::SqliteStore,
+}
+
+async fn collect_whole_and_in_pieces(
+    c: &Client,
+    mut opts: CollectOptions,
+    limit: u32,
+) -> WholeAndPieces {
+    let (whole_dir, whole) = temp_sqlite();
+    let (pieces_dir, pieces) = temp_sqlite();
+    whole.ensure_ready().await.unwrap();
+    pieces.ensure_ready().await.unwrap();
+    collect_day(c, &whole, &opts).await;
+
+    opts.deadline = Some(Instant::now());
+    opts.reserve = Duration::from_secs(3600);
+    let runs = runs_until_committed(c, &pieces, &opts, limit).await;
+    assert!(
+        runs > 2,
+        "the deadline never interrupted the run ({runs} runs)"
+    );
+    WholeAndPieces {
+        _dirs: (whole_dir, pieces_dir),
+        whole,
+        pieces,
+    }
+}
+
 /// §7: a collection interrupted by a deadline after every part, continued run after run, commits
 /// exactly the members of an uninterrupted run.
 #[tokio::test(flavor = "multi_thread")]
@@ -226,29 +271,13 @@ async fn deadline_checkpoints_and_continuation_match_an_uninterrupted_run() {
         .unwrap_or(100_000);
     let sim = start_on(Flavour::SelfManaged, users, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let (_whole_dir, whole) = temp_sqlite();
-    let (_pieces_dir, pieces) = temp_sqlite();
-    whole.ensure_ready().await.unwrap();
-    pieces.ensure_ready().await.unwrap();
-
     let mut opts = CollectOptions::new(date);
     opts.part_size = 5000;
-    collect_day(&c, &whole, &opts).await;
-
-    // A deadline already inside the reserve: each run writes one part, then checkpoints.
-    opts.deadline = Some(Instant::now());
-    opts.reserve = Duration::from_secs(3600);
-    let runs = runs_until_committed(&c, &pieces, &opts, 1000).await;
-    assert!(
-        runs > 2,
-        "the deadline never interrupted the run ({runs} runs)"
-    );
+    let WholeAndPieces { whole, pieces, .. } = collect_whole_and_in_pieces(&c, opts, 1000).await;
 
     let instance = collect::instance_id(&c, None);
-    let mut a = whole.members(&instance, date).await.unwrap();
-    let mut b = pieces.members(&instance, date).await.unwrap();
-    a.sort_by_key(|m| m.id);
-    b.sort_by_key(|m| m.id);
+    let a = members_by_id(&whole, &instance, date).await;
+    let b = members_by_id(&pieces, &instance, date).await;
     assert_eq!(a.len() as u64, users as u64);
     assert!(a == b, "continued run differs from the uninterrupted one");
     let da = whole.latest_day(&instance).await.unwrap().unwrap();
@@ -270,30 +299,15 @@ async fn gitlab_com_deadline_checkpoints_by_page_and_continuation_matches() {
     let date = day("2026-06-30");
     let sim = start_on(Flavour::GitLabCom, 14_000, date).await;
     let c = client(&sim, tokens::ADMIN);
-    let (_whole_dir, whole) = temp_sqlite();
-    let (_pieces_dir, pieces) = temp_sqlite();
-    whole.ensure_ready().await.unwrap();
-    pieces.ensure_ready().await.unwrap();
-
     let mut opts = CollectOptions::new(date);
     opts.group = Some("acme".into());
     opts.seats_purchased = Some(15_000);
     opts.part_size = 2000;
-    collect_day(&c, &whole, &opts).await;
-
-    opts.deadline = Some(Instant::now());
-    opts.reserve = Duration::from_secs(3600);
-    let runs = runs_until_committed(&c, &pieces, &opts, 100).await;
-    assert!(
-        runs > 2,
-        "the deadline never interrupted the run ({runs} runs)"
-    );
+    let WholeAndPieces { whole, pieces, .. } = collect_whole_and_in_pieces(&c, opts, 100).await;
 
     let instance = collect::instance_id(&c, Some("acme"));
-    let mut a = whole.members(&instance, date).await.unwrap();
-    let mut b = pieces.members(&instance, date).await.unwrap();
-    a.sort_by_key(|m| m.id);
-    b.sort_by_key(|m| m.id);
+    let a = members_by_id(&whole, &instance, date).await;
+    let b = members_by_id(&pieces, &instance, date).await;
     assert_eq!(a.len() as u64, sim.expected().billable_members);
     assert!(
         a.len() > 10_000,
@@ -316,10 +330,8 @@ async fn dynamodb_store_commits_the_same_snapshot_as_sqlite() {
     collect_day(&c, &ddb, &opts).await;
     collect_day(&c, &lite, &opts).await;
     let instance = collect::instance_id(&c, None);
-    let mut a = ddb.members(&instance, date).await.unwrap();
-    let mut b = lite.members(&instance, date).await.unwrap();
-    a.sort_by_key(|m| m.id);
-    b.sort_by_key(|m| m.id);
+    let a = members_by_id(&ddb, &instance, date).await;
+    let b = members_by_id(&lite, &instance, date).await;
     assert_eq!(a.len(), 700);
     assert!(a == b);
 }
