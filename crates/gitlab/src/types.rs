@@ -1,6 +1,7 @@
 //! What GitLab answers, as serde types that survive GitLab's changes.
 //!
-//! Unknown fields are ignored (serde's default), fields GitLab may omit or null are `Option`, and
+//! Unknown fields are ignored (serde's default), fields GitLab may omit or null are `Option` (which
+//! serde reads as `None` when the key is missing, so they need no `#[serde(default)]`), and
 //! a user `state` GitLab adds later lands in [`UserState::Other`] instead of failing the listing.
 //! Field names follow GitLab's JSON so that the fixtures in `tests/fixtures/gitlab/` read as-is.
 
@@ -26,7 +27,6 @@ pub enum UserState {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Metadata {
     pub version: String,
-    #[serde(default)]
     pub enterprise: Option<bool>,
 }
 
@@ -46,19 +46,12 @@ pub struct CurrentUser {
     pub username: String,
     pub name: String,
     pub state: UserState,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub is_admin: Option<bool>,
-    #[serde(default)]
     pub is_auditor: Option<bool>,
-    #[serde(default)]
     pub bot: Option<bool>,
-    #[serde(default)]
     pub external: Option<bool>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub last_activity_on: Option<NaiveDate>,
 }
 
@@ -80,12 +73,9 @@ pub struct PersonalAccessToken {
     pub scopes: Vec<String>,
     pub user_id: u64,
     /// Null only on old non-expiring tokens.
-    #[serde(default)]
     pub expires_at: Option<NaiveDate>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     /// Newer GitLab versions only.
-    #[serde(default)]
     pub expired: Option<bool>,
 }
 
@@ -99,27 +89,17 @@ impl PersonalAccessToken {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct License {
     pub id: u64,
-    #[serde(default)]
     pub plan: Option<String>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub starts_at: Option<NaiveDate>,
-    #[serde(default)]
     pub expires_at: Option<NaiveDate>,
-    #[serde(default)]
     pub historical_max: Option<u64>,
-    #[serde(default)]
     pub maximum_user_count: Option<u64>,
-    #[serde(default)]
     pub expired: Option<bool>,
-    #[serde(default)]
     pub overage: Option<i64>,
     /// Seats bought.
-    #[serde(default)]
     pub user_limit: Option<u64>,
     /// Billable users now. Absent from `/licenses` list items.
-    #[serde(default)]
     pub active_users: Option<u64>,
 }
 
@@ -132,17 +112,11 @@ pub struct Namespace {
     pub path: String,
     pub kind: String,
     pub full_path: String,
-    #[serde(default)]
     pub parent_id: Option<u64>,
-    #[serde(default)]
     pub billable_members_count: Option<u64>,
-    #[serde(default)]
     pub seats_in_use: Option<u64>,
-    #[serde(default)]
     pub max_seats_used: Option<u64>,
-    #[serde(default)]
     pub end_date: Option<NaiveDate>,
-    #[serde(default)]
     pub plan: Option<String>,
 }
 
@@ -151,13 +125,9 @@ pub struct Namespace {
 pub struct Group {
     pub id: u64,
     pub full_path: String,
-    #[serde(default)]
     pub parent_id: Option<u64>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub path: Option<String>,
-    #[serde(default)]
     pub web_url: Option<String>,
 }
 
@@ -175,26 +145,16 @@ pub struct User {
     pub username: String,
     pub name: String,
     pub state: UserState,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub bot: Option<bool>,
-    #[serde(default)]
     pub is_admin: Option<bool>,
-    #[serde(default)]
     pub is_auditor: Option<bool>,
-    #[serde(default)]
     pub external: Option<bool>,
     /// EE, admin view: GitLab's own "holds a seat" signal.
-    #[serde(default)]
     pub using_license_seat: Option<bool>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub last_activity_on: Option<NaiveDate>,
-    #[serde(default)]
     pub last_sign_in_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub current_sign_in_at: Option<DateTime<Utc>>,
 }
 
@@ -205,16 +165,11 @@ pub struct BillableMember {
     pub username: String,
     pub name: String,
     pub state: UserState,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub last_activity_on: Option<NaiveDate>,
-    #[serde(default)]
     pub last_login_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     /// `group_member`, `project_member`, `group_invite`, `project_invite`.
-    #[serde(default)]
     pub membership_type: Option<String>,
 }
 
@@ -225,14 +180,10 @@ pub struct Event {
     /// `pushed to`, `pushed new`, `deleted`, `opened`, `accepted`, `commented on`, ... GitLab's
     /// documentation also shows a bare `pushed`. What each counts as is the collector's call.
     pub action_name: String,
-    #[serde(default)]
     pub target_type: Option<String>,
     pub created_at: DateTime<Utc>,
-    #[serde(default)]
     pub author_id: Option<u64>,
-    #[serde(default)]
     pub project_id: Option<u64>,
-    #[serde(default)]
     pub push_data: Option<PushData>,
 }
 
@@ -240,7 +191,6 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PushData {
     /// 0 for bulk pushes over GitLab's push-event limit.
-    #[serde(default)]
     pub commit_count: Option<u64>,
 }
 
@@ -250,15 +200,10 @@ pub struct PushData {
 pub(crate) struct RawEvent {
     id: u64,
     action_name: String,
-    #[serde(default)]
     target_type: Option<String>,
-    #[serde(default)]
     created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     author_id: Option<u64>,
-    #[serde(default)]
     project_id: Option<u64>,
-    #[serde(default)]
     push_data: Option<PushData>,
 }
 
@@ -287,7 +232,6 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BillableMembership {
     pub id: u64,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
 }
 
