@@ -330,7 +330,7 @@ fn items_stay_under_the_item_limit_for_100k_members() {
 /// Sums write units over the items in the table now, with DynamoDB's size rules; the day record
 /// and registry were written in a transaction, which costs double.
 async fn table_write_units(client: &aws_sdk_dynamodb::Client, table: &str) -> (u64, usize) {
-    let items: Vec<dynamodb::Item> = scan_all(&client, table).await;
+    let items: Vec<dynamodb::Item> = scan_all(client, table).await;
     let units = items
         .iter()
         .map(|item| {
