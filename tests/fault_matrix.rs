@@ -405,104 +405,61 @@ async fn gitlab_faults_leave_a_complete_snapshot_or_day_one_untouched() {
     let reference = reference().await;
     let mut rows = Vec::new();
 
-    rows.push(
-        transient(
+    // (the row's name, the fault, whether the run must still complete)
+    let transients: Vec<(&'static str, Faults, bool)> = vec![
+        (
             "429 with Retry-After",
-            &reference,
             burst(429, 2, RetryAfterMode::Seconds(1)),
             true,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
+        ),
+        (
             "429 with only RateLimit-Reset",
-            &reference,
             burst(429, 2, RetryAfterMode::ResetOnly),
             true,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
+        ),
+        (
             "429 with no headers",
-            &reference,
             burst(429, 2, RetryAfterMode::NoHeaders),
             true,
-        )
-        .await,
-    );
-    for status in [500u16, 502, 503] {
-        let name: &'static str = match status {
-            500 => "500 burst (3)",
-            502 => "502 burst (3)",
-            _ => "503 burst (3)",
-        };
-        rows.push(
-            transient(
-                name,
-                &reference,
-                burst(status, 3, RetryAfterMode::NoHeaders),
-                true,
-            )
-            .await,
-        );
-    }
-    rows.push(
-        transient(
+        ),
+        (
+            "500 burst (3)",
+            burst(500, 3, RetryAfterMode::NoHeaders),
+            true,
+        ),
+        (
+            "502 burst (3)",
+            burst(502, 3, RetryAfterMode::NoHeaders),
+            true,
+        ),
+        (
+            "503 burst (3)",
+            burst(503, 3, RetryAfterMode::NoHeaders),
+            true,
+        ),
+        (
             "503 outlasting the retry budget",
-            &reference,
             burst(503, 10_000, RetryAfterMode::NoHeaders),
             false,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
+        ),
+        (
             "request timeout (3 s response, 1 s limit)",
-            &reference,
             gitlab::slow_answers(std::time::Duration::from_secs(3), 1),
             true,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
-            "connection reset (2)",
-            &reference,
-            gitlab::dropped_connections(2),
-            true,
-        )
-        .await,
-    );
-    // a cut or garbled body is usually a network fault: a short burst is retried through
-    rows.push(
-        transient(
-            "malformed JSON (2)",
-            &reference,
-            gitlab::malformed_json(2),
-            true,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
-            "truncated body (2)",
-            &reference,
-            gitlab::truncated_body(2),
-            true,
-        )
-        .await,
-    );
-    rows.push(
-        transient(
+        ),
+        ("connection reset (2)", gitlab::dropped_connections(2), true),
+        // a cut or garbled body is usually a network fault: a short burst is retried through
+        ("malformed JSON (2)", gitlab::malformed_json(2), true),
+        ("truncated body (2)", gitlab::truncated_body(2), true),
+        (
             "malformed JSON on every answer",
-            &reference,
             gitlab::malformed_json(10_000),
             false,
-        )
-        .await,
-    );
+        ),
+    ];
+    for (fault, faults, expect_complete) in transients {
+        rows.push(transient(fault, &reference, faults, expect_complete).await);
+    }
     rows.push(token_revoked_mid_run(&reference).await);
     rows.push(refused_token("expired token", tokens::EXPIRED, &reference).await);
     rows.push(
