@@ -286,44 +286,44 @@ async fn rotated_token_is_used_for_later_requests() {
 
 // ---- faults ---------------------------------------------------------------------------------
 
+/// `GET /user` on a fresh simulator answering with `faults`, which the client must get through
+/// (`what` names the case); the client, to count what it took.
+async fn user_through(faults: Faults, what: &str) -> Client {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(faults);
+    let client = client(&sim, tokens::ADMIN);
+    client
+        .current_user()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    sim.shutdown().await;
+    client
+}
+
 #[tokio::test]
 async fn rate_limited_with_retry_after_then_succeeds() {
-    let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(gitlab::throttled(2, RetryAfterMode::Seconds(1)));
-    let client = client(&sim, tokens::ADMIN);
-    client.current_user().await.expect("after the 429s");
+    let client = user_through(
+        gitlab::throttled(2, RetryAfterMode::Seconds(1)),
+        "after the 429s",
+    )
+    .await;
     assert_eq!(client.responses_429(), 2);
     assert_eq!(client.requests_made(), 3);
-    sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn rate_limited_with_reset_only_or_no_headers_then_succeeds() {
     for mode in [RetryAfterMode::ResetOnly, RetryAfterMode::NoHeaders] {
-        let sim = start(Flavour::SelfManaged, 50).await;
-        sim.set_faults(gitlab::throttled(2, mode));
-        let client = client(&sim, tokens::ADMIN);
-        client
-            .current_user()
-            .await
-            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let client = user_through(gitlab::throttled(2, mode), &format!("{mode:?}")).await;
         assert_eq!(client.responses_429(), 2, "{mode:?}");
-        sim.shutdown().await;
     }
 }
 
 #[tokio::test]
 async fn server_error_bursts_are_retried() {
     for status in [500, 502, 503, 504] {
-        let sim = start(Flavour::SelfManaged, 50).await;
-        sim.set_faults(gitlab::status_burst(status, 2));
-        let client = client(&sim, tokens::ADMIN);
-        client
-            .current_user()
-            .await
-            .unwrap_or_else(|e| panic!("{status}: {e}"));
+        let client = user_through(gitlab::status_burst(status, 2), &status.to_string()).await;
         assert_eq!(client.requests_made(), 3, "{status}");
-        sim.shutdown().await;
     }
 }
 
@@ -509,13 +509,13 @@ async fn rate_limit_headers_only_on_the_429_by_default_quirk() {
 
 #[tokio::test]
 async fn application_limit_429_without_headers_is_backed_off_and_retried_quirk() {
-    let sim = start(Flavour::SelfManaged, 50).await;
-    sim.set_faults(gitlab::throttled(2, RetryAfterMode::ApplicationLimit));
-    let client = client(&sim, tokens::ADMIN);
-    client.current_user().await.expect("after the 429s");
+    let client = user_through(
+        gitlab::throttled(2, RetryAfterMode::ApplicationLimit),
+        "after the 429s",
+    )
+    .await;
     assert_eq!(client.responses_429(), 2);
     assert_eq!(client.last_rate_limit(), None);
-    sim.shutdown().await;
 }
 
 #[tokio::test]
