@@ -17,13 +17,17 @@ fn is_platform_error(name: &str) -> bool {
     name.starts_with("Lambda.") || name.starts_with("States.")
 }
 
-/// The state machine's definition, resolved, and its Lambda task states.
-fn lambda_tasks() -> (Json, Vec<(String, Json)>) {
+/// The state machine's definition, resolved as CloudFormation would.
+fn definition() -> Json {
     let t = template::load();
     let ctx = Context::new("us-east-1", "123456789012", "seatwatch");
-    let definition = t
-        .resolve(&t.resource("DailyRun")["Properties"]["Definition"], &ctx)
-        .expect("a definition");
+    t.resolve(&t.resource("DailyRun")["Properties"]["Definition"], &ctx)
+        .expect("a definition")
+}
+
+/// The state machine's definition, resolved, and its Lambda task states.
+fn lambda_tasks() -> (Json, Vec<(String, Json)>) {
+    let definition = definition();
     let tasks: Vec<(String, Json)> = definition["States"]
         .as_object()
         .expect("States")
@@ -160,23 +164,11 @@ fn checkpointed_with_a_wait() -> CollectOutput {
     }
 }
 
-/// The state machine's definition, from the template.
-fn state_machine() -> serde_yaml::Value {
-    let template = template::load();
-    let machines: Vec<_> = template
-        .resources()
-        .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::StateMachine"))
-        .collect();
-    assert_eq!(machines.len(), 1, "one state machine in the template");
-    machines[0]["Properties"]["Definition"].clone()
-}
-
 /// Every `(path, StringEquals value)` a Choice or Wait state of `v` reads (the value is
 /// `None` for a presence test or a `SecondsPath`).
-fn paths_read(v: &serde_yaml::Value, out: &mut Vec<(String, Option<String>)>) {
+fn paths_read(v: &Json, out: &mut Vec<(String, Option<String>)>) {
     match v {
-        serde_yaml::Value::Mapping(m) => {
+        Json::Object(m) => {
             for key in ["Variable", "SecondsPath"] {
                 if let Some(path) = m.get(key).and_then(|p| p.as_str()) {
                     let equals = m.get("StringEquals").and_then(|e| e.as_str());
@@ -185,7 +177,7 @@ fn paths_read(v: &serde_yaml::Value, out: &mut Vec<(String, Option<String>)>) {
             }
             m.values().for_each(|v| paths_read(v, out));
         }
-        serde_yaml::Value::Sequence(s) => s.iter().for_each(|v| paths_read(v, out)),
+        Json::Array(s) => s.iter().for_each(|v| paths_read(v, out)),
         _ => {}
     }
 }
@@ -194,7 +186,7 @@ fn paths_read(v: &serde_yaml::Value, out: &mut Vec<(String, Option<String>)>) {
 fn collect_output_has_every_field_and_status_the_state_machine_reads() {
     const OUTPUT: &str = "$.collect.output.";
     let mut read = Vec::new();
-    paths_read(&state_machine(), &mut read);
+    paths_read(&definition(), &mut read);
     let read: Vec<_> = read
         .into_iter()
         .filter_map(|(path, equals)| Some((path.strip_prefix(OUTPUT)?.to_string(), equals)))
