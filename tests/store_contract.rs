@@ -71,6 +71,7 @@ fn member(id: u64) -> Member {
             Activity::default()
         },
         activity_unknown: id.is_multiple_of(10),
+        last_contribution_on: None,
     }
 }
 
@@ -102,6 +103,8 @@ fn summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySumm
         token_expires_at: Some(date(2026, 9, 1)),
         requests: 42,
         activity: ActivityCoverage::Days(counted),
+        contributions_known_since: None,
+        duo: None,
     }
 }
 

@@ -249,6 +249,8 @@ fn summary(members: &[Member]) -> DaySummary {
         token_expires_at: Some(day + Days::new(200)),
         requests: 150,
         activity: ActivityCoverage::Days(counted),
+        contributions_known_since: None,
+        duo: None,
     }
 }
 

@@ -104,12 +104,32 @@ pub struct Policy {
     pub exempt: Exemptions,
     /// `SEATWATCH_SEAT_PRICE`: per seat per month, in the licence's currency.
     pub seat_price: Option<f64>,
+    /// `SEATWATCH_DUO_IDLE_DAYS`: days without Duo use after which a Duo seat is idle.
+    pub duo_idle_days: u32,
+    /// `SEATWATCH_DUO_PRICES`: per Duo seat per month, by add-on (GitLab's enum name).
+    pub duo_prices: std::collections::BTreeMap<String, f64>,
+    /// `SEATWATCH_CONTRIBUTION_DAYS`: days without a contribution after which an active seat
+    /// holder on Ultimate is a Guest candidate.
+    pub contribution_days: u32,
+    /// `SEATWATCH_RENEWAL_BUFFER`: percent added to the projected seats at renewal.
+    pub renewal_buffer_percent: u32,
+    /// `SEATWATCH_RENEWAL_NOTICE_DAYS`: days before the renewal date by which to act.
+    pub renewal_notice_days: u32,
 }
 
 /// Days without activity or sign-in after which a seat is reclaimable, unless set otherwise.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
 /// Days a never-signed-in account is left alone after it was created, unless set otherwise.
 pub const DEFAULT_GRACE_DAYS: u32 = 14;
+/// Days without Duo use after which a Duo seat is idle, unless set otherwise.
+pub const DEFAULT_DUO_IDLE_DAYS: u32 = 30;
+/// Days without a contribution after which an active Ultimate seat holder could be a Guest.
+pub const DEFAULT_CONTRIBUTION_DAYS: u32 = 90;
+/// Percent of headroom added to the projected seats when sizing a renewal.
+pub const DEFAULT_RENEWAL_BUFFER_PERCENT: u32 = 10;
+/// Days before the renewal date by which the customer should act (talk to sales, change the
+/// quantity): a month, so the renewal quote can still change.
+pub const DEFAULT_RENEWAL_NOTICE_DAYS: u32 = 30;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -118,6 +138,11 @@ impl Default for Policy {
             grace_days: DEFAULT_GRACE_DAYS,
             exempt: Exemptions::default(),
             seat_price: None,
+            duo_idle_days: DEFAULT_DUO_IDLE_DAYS,
+            duo_prices: std::collections::BTreeMap::new(),
+            contribution_days: DEFAULT_CONTRIBUTION_DAYS,
+            renewal_buffer_percent: DEFAULT_RENEWAL_BUFFER_PERCENT,
+            renewal_notice_days: DEFAULT_RENEWAL_NOTICE_DAYS,
         }
     }
 }
@@ -792,6 +817,8 @@ mod tests {
             token_expires_at: Some(date("2026-09-01")),
             requests: 10,
             activity: ActivityCoverage::Legacy,
+            contributions_known_since: None,
+            duo: None,
         }
     }
 

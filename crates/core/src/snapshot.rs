@@ -136,13 +136,14 @@ impl UserState {
     }
 }
 
-/// Defines the activity kinds once. From the list `field / Variant: "label", event: bool;` (is
-/// each count an event of its own) it makes the per-member [`Activity`] and the summed
+/// Defines the activity kinds once. From the list
+/// `field / Variant: "label", event: bool, contribution: bool;` (is each count an event of its
+/// own; does it show the member contributes, which a Guest could not) it makes the per-member [`Activity`] and the summed
 /// [`ActivityTotals`] (one named field per kind, so struct literals and the serde names stay as
 /// they are stored) and [`ActivityKind`], whose [`ActivityKind::ALL`] every table, codec, chart
 /// and counter walks instead of naming the kinds.
 macro_rules! activity_kinds {
-    ($($(#[$doc:meta])* $field:ident / $variant:ident: $label:literal, event: $event:literal;)*) => {
+    ($($(#[$doc:meta])* $field:ident / $variant:ident: $label:literal, event: $event:literal, contribution: $contribution:literal;)*) => {
         /// One day's activity of one member, counted from `/users/:id/events`.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct Activity {
@@ -186,6 +187,14 @@ macro_rules! activity_kinds {
                     $(ActivityKind::$variant => $event,)*
                 }
             }
+
+            /// Whether the kind is a contribution (push, merge request, approval, issue, comment):
+            /// what a member who could do with a Guest role does not do.
+            pub fn is_contribution(self) -> bool {
+                match self {
+                    $(ActivityKind::$variant => $contribution,)*
+                }
+            }
         }
 
         impl Activity {
@@ -217,18 +226,18 @@ macro_rules! activity_kinds {
 }
 
 activity_kinds! {
-    pushes / Pushes: "Pushes", event: true;
+    pushes / Pushes: "Pushes", event: true, contribution: true;
     /// Commits pushed, from `push_data.commit_count`.
-    commits / Commits: "Commits", event: false;
+    commits / Commits: "Commits", event: false, contribution: false;
     // GitLab names created, re-opened and updated items all "opened" (app/models/event.rb)
-    mrs_opened / MrsOpened: "Merge requests opened or reopened", event: true;
-    mrs_merged / MrsMerged: "Merge requests merged", event: true;
-    mrs_approved / MrsApproved: "Approvals", event: true;
-    issues_opened / IssuesOpened: "Issues opened or reopened", event: true;
-    issues_closed / IssuesClosed: "Issues closed", event: true;
-    comments / Comments: "Comments", event: true;
+    mrs_opened / MrsOpened: "Merge requests opened or reopened", event: true, contribution: true;
+    mrs_merged / MrsMerged: "Merge requests merged", event: true, contribution: true;
+    mrs_approved / MrsApproved: "Approvals", event: true, contribution: true;
+    issues_opened / IssuesOpened: "Issues opened or reopened", event: true, contribution: true;
+    issues_closed / IssuesClosed: "Issues closed", event: true, contribution: true;
+    comments / Comments: "Comments", event: true, contribution: true;
     /// Events of no other kind.
-    other / Other: "Other", event: true;
+    other / Other: "Other", event: true, contribution: false;
 }
 
 impl ActivityKind {
@@ -314,6 +323,12 @@ pub struct Member {
     /// a group Owner, `app/finders/events_finder.rb`), so `activity` is unknown, not zero.
     #[serde(default)]
     pub activity_unknown: bool,
+    /// The latest day on which this member contributed ([`ActivityKind::is_contribution`]), as far
+    /// as seatwatch knows: carried from the previous snapshot and moved forward by the days this
+    /// one counts (or backfilled from events on a first snapshot). `None`: none known since
+    /// [`DaySummary::contributions_known_since`].
+    #[serde(default)]
+    pub last_contribution_on: Option<NaiveDate>,
 }
 
 impl Member {
@@ -341,6 +356,7 @@ impl Member {
             member_since: None,
             activity: Activity::default(),
             activity_unknown: false,
+            last_contribution_on: None,
         }
     }
 
@@ -520,6 +536,16 @@ pub struct DaySummary {
     /// Which days' activity [`DaySummary::aggregates`] holds.
     #[serde(default)]
     pub activity: ActivityCoverage,
+    /// The first day from which every member's contributions are known (from stored history or a
+    /// backfill): [`Member::last_contribution_on`] says nothing about the days before it. `None`
+    /// where contributions were not tracked.
+    #[serde(default)]
+    pub contributions_known_since: Option<NaiveDate>,
+    /// GitLab Duo add-on seats on the snapshot day; `None` where they were not read (no access,
+    /// a GitLab without add-ons, or a snapshot older than Duo support). The holders are stored
+    /// beside the members, not in the day record (see [`crate::duo`]).
+    #[serde(default)]
+    pub duo: Option<crate::duo::DuoSnapshot>,
 }
 
 #[cfg(test)]

@@ -627,6 +627,8 @@ async fn commit_snapshot(
         token_expires_at: header.token_expires_at,
         requests,
         activity: ActivityCoverage::Days(header.activity_days),
+        contributions_known_since: None,
+        duo: None,
     };
     store.commit_day(parts.run, parts.next_part, &day).await?;
     store.clear_checkpoint(instance, opts.date).await?;
@@ -1079,6 +1081,7 @@ fn member_from_user(u: User) -> Member {
         member_since: None,
         activity: Activity::default(),
         activity_unknown: false,
+        last_contribution_on: None,
     }
 }
 
@@ -1105,6 +1108,7 @@ fn member_from_billable(b: BillableMember) -> Member {
         member_since: None,
         activity: Activity::default(),
         activity_unknown: false,
+        last_contribution_on: None,
     }
 }
 

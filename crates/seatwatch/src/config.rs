@@ -256,6 +256,7 @@ impl RawConfig {
                 grace_days: days(setting::GRACE_DAYS, self.grace_days, DEFAULT_GRACE_DAYS)?,
                 exempt: exemptions(self.exempt)?,
                 seat_price: seat_price(self.seat_price)?,
+                ..Policy::default()
             },
             seats_purchased: optional_number(
                 setting::SEATS_PURCHASED,

@@ -202,6 +202,8 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
                 token_expires_at: Some(date + Days::new(21)),
                 requests: members / 100 + 5,
                 activity: ActivityCoverage::Days(counted),
+                contributions_known_since: None,
+                duo: None,
             }
         })
         .scan(0u64, |max, mut d| {

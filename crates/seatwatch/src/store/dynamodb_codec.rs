@@ -131,6 +131,7 @@ impl TryFrom<PackedMember> for Member {
             external: p.5 & FLAG_EXTERNAL != 0,
             holds_seat: p.5 & FLAG_HOLDS_SEAT != 0,
             activity_unknown: p.5 & FLAG_ACTIVITY_UNKNOWN != 0,
+            last_contribution_on: None,
             membership_type: p.6,
             created_at: from_millis(p.7)?,
             last_activity_on: p
@@ -273,6 +274,7 @@ mod tests {
                 other: 9,
             },
             activity_unknown: id.is_multiple_of(5),
+            last_contribution_on: None,
         }
     }
 

@@ -292,6 +292,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
         member_since: get_time(row, AFTER_ACTIVITY_COLUMN + 1)?,
         activity: Activity::from_counts(activity),
         activity_unknown: row.get(AFTER_ACTIVITY_COLUMN)?,
+        last_contribution_on: None,
     })
 }
 
