@@ -31,7 +31,7 @@ fn realistic(members: usize, days: u64) -> (Report, Vec<Member>) {
     let members = synthetic::members(members, snapshot_date());
     let history = synthetic::history(members.len() as u64, days, snapshot_date());
     let latest = history.last().expect("history is not empty").clone();
-    let report = build_report(&latest, &members, &history, &policy(), generated_at());
+    let report = build_report(&latest, &members, &history, &[], &policy(), generated_at());
     (report, members)
 }
 
@@ -244,7 +244,7 @@ fn first_day() -> (Report, Vec<Member>) {
     };
     latest.token_expires_at = None;
     latest.source.gitlab_version = None;
-    let report = build_report(&latest, &[], &[], &Policy::default(), generated_at());
+    let report = build_report(&latest, &[], &[], &[], &Policy::default(), generated_at());
     (report, Vec::new())
 }
 

@@ -12,6 +12,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
+use crate::duo::DuoHolder;
 use crate::snapshot::{
     ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, LicenceState, Member,
     SeatCounts,
@@ -723,10 +724,13 @@ impl ActivityWindows {
 
 /// Builds the report for the snapshot `latest` from its members and the stored history
 /// (`history` may or may not contain `latest`; other instances and later days are ignored).
+/// `duo_holders` are the Duo seat holders stored beside `latest`'s members (empty when Duo seats
+/// were not read).
 pub fn build_report(
     latest: &DaySummary,
     members: &[Member],
     history: &[DaySummary],
+    _duo_holders: &[DuoHolder],
     policy: &Policy,
     generated_at: DateTime<Utc>,
 ) -> Report {
@@ -929,7 +933,7 @@ mod tests {
         let mut idle = member("idle");
         idle.last_activity_on = Some(days_ago(400));
         let latest = day(date(TODAY), 2, Some(10));
-        let r = build_report(&latest, &[svc, idle], &[], &policy, at(TODAY));
+        let r = build_report(&latest, &[svc, idle], &[], &[], &policy, at(TODAY));
         assert_eq!(r.reclaimable.len(), 1);
         assert_eq!(r.reclaimable[0].username, "idle");
         assert_eq!(r.exempt.len(), 1);
@@ -957,6 +961,7 @@ mod tests {
             &latest,
             &[old, active, never, older],
             &[],
+            &[],
             &policy,
             at(TODAY),
         );
@@ -979,7 +984,7 @@ mod tests {
     #[test]
     fn no_seat_price_means_no_money() {
         let latest = day(date(TODAY), 1, Some(1));
-        let r = build_report(&latest, &[], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[], &[], &Policy::default(), at(TODAY));
         assert!(r.money.is_none());
     }
 
@@ -1002,7 +1007,7 @@ mod tests {
             .collect();
         history.extend((90..200u64).map(|i| day(today - Days::new(i), 500, Some(150))));
         let latest = history[0].clone();
-        let r = build_report(&latest, &[], &history, &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &history, &[], &Policy::default(), at(TODAY));
         let slope = r.forecast.in_use_per_day.expect("enough points");
         assert!((slope - 1.0).abs() < 1e-9, "{slope}");
         let today_on_line = r.forecast.trend_in_use_today.expect("a line");
@@ -1033,7 +1038,7 @@ mod tests {
                 m
             })
             .collect();
-        let r = build_report(&latest, &idle, &history, &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &idle, &history, &[], &Policy::default(), at(TODAY));
         assert_eq!(r.forecast.seats_run_out_on, Some(today));
         assert_eq!(r.forecast.in_use_if_reclaimed, 80);
         // the peak of 100 is already reached: nothing owed now either way
@@ -1049,7 +1054,7 @@ mod tests {
     #[test]
     fn a_single_snapshot_has_no_trend() {
         let latest = day(date(TODAY), 10, Some(20));
-        let r = build_report(&latest, &[], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[], &[], &Policy::default(), at(TODAY));
         assert_eq!(r.forecast.in_use_per_day, None);
         assert_eq!(r.forecast.seats_run_out_on, None);
         assert_eq!(r.days.len(), 1);
@@ -1078,7 +1083,14 @@ mod tests {
                 d
             })
             .collect();
-        let r = build_report(&history[0], &[], &history, &Policy::default(), at(TODAY));
+        let r = build_report(
+            &history[0],
+            &[],
+            &history,
+            &[],
+            &Policy::default(),
+            at(TODAY),
+        );
         assert_eq!(r.activity.last_day.pushes, 1);
         assert_eq!(r.activity.last_7_days.pushes, 7);
         assert_eq!(r.activity.last_30_days.pushes, 30);
@@ -1106,7 +1118,14 @@ mod tests {
             today - Days::new(1),
             3,
         );
-        let r = build_report(&latest, &[], &[before_gap], &Policy::default(), at(TODAY));
+        let r = build_report(
+            &latest,
+            &[],
+            &[before_gap],
+            &[],
+            &Policy::default(),
+            at(TODAY),
+        );
         let by_day: Vec<(NaiveDate, NaiveDate, u64)> = r
             .days
             .iter()
@@ -1132,7 +1151,7 @@ mod tests {
         let mut legacy = day(yesterday, 10, Some(10));
         legacy.aggregates.activity.pushes = 1; // its own date up to the hour it ran
         let latest = counting(day(today, 10, Some(10)), yesterday, yesterday, 7);
-        let r = build_report(&latest, &[], &[legacy], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[legacy], &[], &Policy::default(), at(TODAY));
         assert_eq!(r.days.len(), 1, "{:?}", r.days);
         assert_eq!(r.days[0].activity_date, yesterday);
         assert_eq!(r.days[0].activity.pushes, 7);
@@ -1153,6 +1172,7 @@ mod tests {
             &latest,
             &[],
             &[other, later, rerun, early_run],
+            &[],
             &Policy::default(),
             at(TODAY),
         );
@@ -1165,7 +1185,7 @@ mod tests {
         let mut m = member("never");
         m.created_at = Some(at("2020-01-01"));
         let latest = day(date(TODAY), 1, Some(1));
-        let r = build_report(&latest, &[m], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[m], &[], &[], &Policy::default(), at(TODAY));
         let v = serde_json::to_value(&r).expect("serialises");
         for key in [
             "generated_at",

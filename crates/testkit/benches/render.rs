@@ -40,7 +40,7 @@ fn main() {
     let generated_at = "2026-06-30T04:00:00Z".parse().expect("timestamp");
 
     let (analyse, report) =
-        best_of(|| build_report(&latest, &members, &history, &policy, generated_at));
+        best_of(|| build_report(&latest, &members, &history, &[], &policy, generated_at));
     let (render_time, files) = best_of(|| render(&report, &members).expect("renders"));
     let (json_report, report_json) = best_of(|| serde_json::to_vec(&report).expect("serialises"));
     let (json_all, all_json) =
