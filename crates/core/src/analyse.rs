@@ -12,6 +12,17 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
+mod duo_seats;
+mod guests;
+mod renewal;
+
+pub use duo_seats::{
+    DuoAddOnReport, DuoMoney, DuoReport, DuoSeatHolder, DuoStatus, DuoStatusCounts, duo_status,
+    gitlab_unassign_order, with_buffer,
+};
+pub use guests::{GUEST_FREE_PLANS, GuestApplies, GuestCandidate, GuestCandidates, guests_are_free};
+pub use renewal::{BaseSeatsRenewal, DuoRenewal, Renewal, RenewalBasis};
+
 use crate::duo::DuoHolder;
 use crate::snapshot::{
     ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, LicenceState, Member,
@@ -421,6 +432,12 @@ pub struct Report {
     /// One entry per counted calendar day, by `activity_date`, oldest first; a day counted by two
     /// snapshots shows the later one's figures.
     pub days: Vec<DayPoint>,
+    /// GitLab Duo add-on seats; `None` where the snapshot did not read them.
+    pub duo: Option<DuoReport>,
+    /// Seat holders who could be Guests (Ultimate only).
+    pub guest_candidates: GuestCandidates,
+    /// How many seats to renew, and by when to act.
+    pub renewal: Renewal,
 }
 
 /// The points of one snapshot: one per day it counted.
@@ -730,7 +747,7 @@ pub fn build_report(
     latest: &DaySummary,
     members: &[Member],
     history: &[DaySummary],
-    _duo_holders: &[DuoHolder],
+    duo_holders: &[DuoHolder],
     policy: &Policy,
     generated_at: DateTime<Utc>,
 ) -> Report {
@@ -742,6 +759,18 @@ pub fn build_report(
     let forecast = forecast(&timeline, &seats, seats.reclaimable, date);
     let days = activity_timeline(&timeline);
     let activity = ActivityWindows::ending(&days, date);
+    let duo = latest
+        .duo
+        .as_ref()
+        .map(|d| DuoReport::of(d, duo_holders, date, policy));
+    let guest_candidates = GuestCandidates::of(
+        members,
+        seats.plan.as_deref(),
+        latest.contributions_known_since,
+        date,
+        policy,
+    );
+    let renewal = Renewal::of(&seats, &forecast, duo.as_ref(), policy);
 
     Report {
         generated_at,
@@ -762,6 +791,9 @@ pub fn build_report(
         reclaimable: standings.reclaimable,
         exempt: standings.exempt,
         days,
+        duo,
+        guest_candidates,
+        renewal,
     }
 }
 
