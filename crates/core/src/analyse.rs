@@ -20,7 +20,9 @@ pub use duo_seats::{
     DuoAddOnReport, DuoMoney, DuoReport, DuoSeatHolder, DuoStatus, DuoStatusCounts, duo_status,
     gitlab_unassign_order, with_buffer,
 };
-pub use guests::{GUEST_FREE_PLANS, GuestApplies, GuestCandidate, GuestCandidates, guests_are_free};
+pub use guests::{
+    GUEST_FREE_PLANS, GuestApplies, GuestCandidate, GuestCandidates, guests_are_free,
+};
 pub use renewal::{BaseSeatsRenewal, DuoRenewal, Renewal, RenewalBasis};
 
 use crate::duo::DuoHolder;

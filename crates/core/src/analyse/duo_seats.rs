@@ -260,7 +260,9 @@ impl DuoReport {
     pub fn total_monthly(&self) -> Option<f64> {
         let mut prices = self.add_ons.iter().filter_map(|a| a.money.as_ref());
         let first = prices.next()?.total_monthly;
-        Some(round_money(first + prices.map(|m| m.total_monthly).sum::<f64>()))
+        Some(round_money(
+            first + prices.map(|m| m.total_monthly).sum::<f64>(),
+        ))
     }
 }
 
@@ -376,14 +378,260 @@ pub fn with_buffer(seats: u64, percent: u32) -> u64 {
 /// holders first seen the same day are taken newest account (highest user id) first.
 pub fn gitlab_unassign_order(holders: &[DuoSeatHolder]) -> Vec<&DuoSeatHolder> {
     let mut order: Vec<&DuoSeatHolder> = holders.iter().collect();
-    order.sort_by(|a, b| match (a.last_duo_activity_on, b.last_duo_activity_on) {
-        (None, None) => b
-            .first_seen_assigned
-            .cmp(&a.first_seen_assigned)
-            .then_with(|| b.user_id.cmp(&a.user_id)),
-        (None, Some(_)) => std::cmp::Ordering::Less,
-        (Some(_), None) => std::cmp::Ordering::Greater,
-        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.user_id.cmp(&b.user_id)),
-    });
+    order.sort_by(
+        |a, b| match (a.last_duo_activity_on, b.last_duo_activity_on) {
+            (None, None) => b
+                .first_seen_assigned
+                .cmp(&a.first_seen_assigned)
+                .then_with(|| b.user_id.cmp(&a.user_id)),
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.user_id.cmp(&b.user_id)),
+        },
+    );
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::duo::{DUO_AMAZON_Q, DUO_CORE};
+    use chrono::Days;
+
+    const PRO: &str = "CODE_SUGGESTIONS";
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    const TODAY: &str = "2026-06-30";
+    /// The first Duo snapshot of these tests' instance.
+    const TRACKED_SINCE: &str = "2026-03-01";
+
+    fn days_ago(n: u64) -> NaiveDate {
+        date(TODAY) - Days::new(n)
+    }
+
+    fn snapshot(add_ons: &[(&str, u64, u64)], exposed: bool) -> DuoSnapshot {
+        DuoSnapshot {
+            add_ons: add_ons
+                .iter()
+                .map(|&(add_on, purchased, assigned)| DuoAddOn {
+                    add_on: add_on.into(),
+                    purchased,
+                    assigned,
+                })
+                .collect(),
+            activity_exposed: exposed,
+            tracked_since: date(TRACKED_SINCE),
+        }
+    }
+
+    fn holder(id: u64, used: DuoUse, first_seen: NaiveDate) -> DuoHolder {
+        DuoHolder {
+            add_on: PRO.into(),
+            user_id: id,
+            username: format!("user{id}"),
+            last_duo_use: used,
+            last_activity_on: Some(days_ago(1)),
+            last_login_at: None,
+            first_seen_assigned: first_seen,
+        }
+    }
+
+    fn status(h: &DuoHolder, exposed: bool) -> DuoStatus {
+        duo_status(
+            h,
+            &snapshot(&[(PRO, 10, 1)], exposed),
+            date(TODAY),
+            &Policy::default(),
+        )
+    }
+
+    #[test]
+    fn used_within_the_idle_days_is_active_and_from_then_idle() {
+        let idle_days = u64::from(Policy::default().duo_idle_days);
+        let first = date(TRACKED_SINCE);
+        let recent = holder(1, DuoUse::On(days_ago(idle_days - 1)), first);
+        assert_eq!(status(&recent, true), DuoStatus::Active);
+        let stale = holder(1, DuoUse::On(days_ago(idle_days)), first);
+        assert_eq!(status(&stale, true), DuoStatus::Idle);
+    }
+
+    #[test]
+    fn never_used_on_the_first_snapshot_is_never_used_with_an_unknown_assignment_date() {
+        let d = snapshot(&[(PRO, 5, 1)], true);
+        let h = holder(1, DuoUse::Never, d.tracked_since);
+        assert_eq!(status(&h, true), DuoStatus::NeverUsed);
+        let r = DuoReport::of(&d, &[h], date(TODAY), &Policy::default());
+        let listed = &r.add_ons[0].holders.as_ref().expect("per-user add-on")[0];
+        assert!(listed.assignment_date_unknown);
+        assert_eq!(listed.status, DuoStatus::NeverUsed);
+    }
+
+    #[test]
+    fn never_used_after_tracking_began_is_grace_for_grace_days_then_never_used() {
+        let grace = u64::from(Policy::default().grace_days);
+        let new = holder(1, DuoUse::Never, days_ago(grace - 1));
+        assert_eq!(status(&new, true), DuoStatus::Grace);
+        let older = holder(1, DuoUse::Never, days_ago(grace));
+        assert_eq!(status(&older, true), DuoStatus::NeverUsed);
+        // first seen on the day tracking began: the assignment may be older, so no grace
+        let mut d = snapshot(&[(PRO, 5, 1)], true);
+        d.tracked_since = days_ago(1);
+        let first_day = holder(1, DuoUse::Never, days_ago(1));
+        let s = duo_status(&first_day, &d, date(TODAY), &Policy::default());
+        assert_eq!(s, DuoStatus::NeverUsed);
+    }
+
+    #[test]
+    fn a_gitlab_without_duo_activity_makes_every_holder_unknown_never_unused() {
+        let first = date(TRACKED_SINCE);
+        for used in [DuoUse::Never, DuoUse::On(days_ago(200)), DuoUse::Unknown] {
+            let h = holder(1, used, first);
+            assert_eq!(status(&h, false), DuoStatus::Unknown, "{used:?}");
+        }
+        let d = snapshot(&[(PRO, 10, 2)], false);
+        let holders = [
+            holder(1, DuoUse::Unknown, first),
+            holder(2, DuoUse::Unknown, first),
+        ];
+        let policy = Policy {
+            duo_prices: [(PRO.to_string(), 19.0)].into(),
+            ..Policy::default()
+        };
+        let r = DuoReport::of(&d, &holders, date(TODAY), &policy);
+        let a = &r.add_ons[0];
+        let counts = a.counts.expect("counts");
+        assert_eq!(counts.unknown, 2);
+        assert_eq!(counts.unused(), 0);
+        let money = a.money.as_ref().expect("priced");
+        assert_eq!(money.idle_monthly + money.never_used_monthly, 0.0);
+        assert_eq!(a.unassigned_by_gitlab_at_renewal, None, "order unknowable");
+        assert_eq!(a.enablement.as_ref().map(Vec::len), Some(0));
+    }
+
+    #[test]
+    fn every_status_is_unused_or_not_as_the_issue_says() {
+        for s in DuoStatus::ALL {
+            let expected = matches!(s, DuoStatus::Idle | DuoStatus::NeverUsed);
+            assert_eq!(s.is_unused(), expected, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn amazon_q_has_only_a_purchased_quantity_and_duo_core_nothing() {
+        let d = snapshot(&[(DUO_AMAZON_Q, 50, 0), (DUO_CORE, 0, 0)], true);
+        let mut stray = holder(1, DuoUse::Never, date(TRACKED_SINCE));
+        stray.add_on = DUO_AMAZON_Q.into();
+        let policy = Policy {
+            duo_prices: [(DUO_AMAZON_Q.to_string(), 19.0)].into(),
+            ..Policy::default()
+        };
+        let r = DuoReport::of(&d, &[stray], date(TODAY), &policy);
+        let q = &r.add_ons[0];
+        assert_eq!(q.seats, AddOnSeats::Unassigned);
+        assert_eq!(q.purchased, Some(50));
+        assert_eq!((q.assigned, q.unassigned), (None, None));
+        assert!(q.holders.is_none() && q.money.is_none() && q.recommended_at_renewal.is_none());
+        let core = &r.add_ons[1];
+        assert_eq!(core.seats, AddOnSeats::None);
+        assert_eq!(
+            (core.purchased, core.assigned, core.unassigned),
+            (None, None, None)
+        );
+        assert!(core.holders.is_none() && core.enablement.is_none());
+    }
+
+    #[test]
+    fn duo_money_counts_unassigned_idle_and_never_used_seats_at_the_add_on_price() {
+        let first = date(TRACKED_SINCE);
+        let d = snapshot(&[(PRO, 10, 4), ("DUO_ENTERPRISE", 3, 0)], true);
+        let holders = [
+            holder(1, DuoUse::On(days_ago(1)), first),
+            holder(2, DuoUse::On(days_ago(100)), first),
+            holder(3, DuoUse::Never, first),
+            holder(4, DuoUse::Never, days_ago(1)),
+        ];
+        let policy = Policy {
+            duo_prices: [(PRO.to_string(), 19.0)].into(),
+            ..Policy::default()
+        };
+        let r = DuoReport::of(&d, &holders, date(TODAY), &policy);
+        let m = r.add_ons[0].money.as_ref().expect("price set");
+        // 6 unassigned, 1 idle, 1 never used; the grace seat costs nothing here
+        assert_eq!(m.unassigned_monthly, 6.0 * 19.0);
+        assert_eq!(m.idle_monthly, 19.0);
+        assert_eq!(m.never_used_monthly, 19.0);
+        assert_eq!(m.total_monthly, 8.0 * 19.0);
+        assert_eq!(m.total_yearly, 8.0 * 19.0 * 12.0);
+        assert!(r.add_ons[1].money.is_none(), "no price for Duo Enterprise");
+        assert_eq!(r.total_monthly(), Some(8.0 * 19.0));
+    }
+
+    #[test]
+    fn enablement_lists_holders_active_in_gitlab_but_not_in_duo() {
+        let first = date(TRACKED_SINCE);
+        let mut away = holder(4, DuoUse::Never, first);
+        away.last_activity_on = Some(days_ago(200));
+        let holders = [
+            holder(1, DuoUse::On(days_ago(1)), first),
+            holder(2, DuoUse::On(days_ago(100)), first),
+            holder(3, DuoUse::Never, first),
+            away,
+        ];
+        let d = snapshot(&[(PRO, 4, 4)], true);
+        let r = DuoReport::of(&d, &holders, date(TODAY), &Policy::default());
+        let mut names: Vec<&str> = r.add_ons[0]
+            .enablement
+            .as_ref()
+            .expect("per-user")
+            .iter()
+            .map(|h| h.username.as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["user2", "user3"]);
+    }
+
+    #[test]
+    fn gitlab_unassigns_never_used_newest_first_then_least_recently_used() {
+        let d = snapshot(&[(PRO, 6, 6)], true);
+        let holders = [
+            holder(1, DuoUse::On(days_ago(2)), date(TRACKED_SINCE)),
+            holder(2, DuoUse::Never, date(TRACKED_SINCE)),
+            holder(3, DuoUse::On(days_ago(60)), date(TRACKED_SINCE)),
+            holder(4, DuoUse::Never, days_ago(3)),
+            holder(5, DuoUse::On(days_ago(40)), date(TRACKED_SINCE)),
+            holder(6, DuoUse::Never, days_ago(30)),
+        ];
+        let r = DuoReport::of(&d, &holders, date(TODAY), &Policy::default());
+        let rows = r.add_ons[0].holders.as_ref().expect("per-user");
+        let order: Vec<u64> = gitlab_unassign_order(rows)
+            .iter()
+            .map(|h| h.user_id)
+            .collect();
+        assert_eq!(order, [4, 6, 2, 3, 5, 1]);
+        // at the recommended quantity GitLab takes the first ones in that order
+        let a = &r.add_ons[0];
+        let counts = a.counts.expect("counts");
+        let kept = 6 - counts.unused();
+        let recommended = with_buffer(kept, Policy::default().renewal_buffer_percent);
+        assert_eq!(a.recommended_at_renewal, Some(recommended));
+        let gone: Vec<u64> = a
+            .unassigned_by_gitlab_at_renewal
+            .as_ref()
+            .expect("order known")
+            .iter()
+            .map(|h| h.user_id)
+            .collect();
+        assert_eq!(gone, order[..(6 - recommended) as usize]);
+    }
+
+    #[test]
+    fn the_buffer_rounds_up_and_exact_percentages_stay_exact() {
+        assert_eq!(with_buffer(100, 10), 110);
+        assert_eq!(with_buffer(101, 10), 112);
+        assert_eq!(with_buffer(0, 10), 0);
+        assert_eq!(with_buffer(7, 0), 7);
+    }
 }

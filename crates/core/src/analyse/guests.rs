@@ -129,10 +129,179 @@ fn is_candidate(m: &Member, date: NaiveDate, policy: &Policy) -> bool {
     let window = policy.contribution_days;
     classify(m, date, policy) == Standing::Active
         && !m.activity_unknown
-        && m
-            .last_seen_on()
+        && m.last_seen_on()
             .is_some_and(|seen| days_between(seen, date) < window)
-        && m
-            .last_contribution_on
+        && m.last_contribution_on
             .is_none_or(|c| days_between(c, date) >= window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::Exemptions;
+    use chrono::{DateTime, Utc};
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    const TODAY: &str = "2026-06-30";
+
+    fn days_ago(n: u64) -> NaiveDate {
+        date(TODAY) - Days::new(n)
+    }
+
+    fn signed_in(n: u64) -> Option<DateTime<Utc>> {
+        Some(days_ago(n).and_hms_opt(9, 0, 0).expect("time").and_utc())
+    }
+
+    /// A seat holder active yesterday whose last contribution was `contributed` days ago.
+    fn member(id: u64, contributed: Option<u64>) -> Member {
+        Member {
+            last_activity_on: Some(days_ago(1)),
+            last_sign_in_at: signed_in(1),
+            created_at: signed_in(1000),
+            last_contribution_on: contributed.map(days_ago),
+            ..Member::seat_holder(id, format!("user{id}"), format!("User {id}"))
+        }
+    }
+
+    fn usernames(g: &GuestCandidates) -> Vec<&str> {
+        g.candidates.iter().map(|c| c.username.as_str()).collect()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            seat_price: Some(29.0),
+            exempt: Exemptions::parse("user5").expect("valid"),
+            ..Policy::default()
+        }
+    }
+
+    /// Contributions known for two windows.
+    fn known_since() -> Option<NaiveDate> {
+        Some(days_ago(2 * u64::from(Policy::default().contribution_days)))
+    }
+
+    #[test]
+    fn on_ultimate_active_seat_holders_without_a_recent_contribution_are_listed() {
+        let window = u64::from(Policy::default().contribution_days);
+        let members = [
+            member(1, None),
+            member(2, Some(window)),
+            member(3, Some(window - 1)),
+        ];
+        let g = GuestCandidates::of(
+            &members,
+            Some("ultimate"),
+            known_since(),
+            date(TODAY),
+            &policy(),
+        );
+        assert_eq!(g.applies, GuestApplies::Yes);
+        assert_eq!(usernames(&g), ["user1", "user2"]);
+        assert_eq!(g.candidates[1].last_contribution_on, Some(days_ago(window)));
+        assert_eq!(g.saving_monthly, Some(2.0 * 29.0));
+        assert_eq!(g.saving_yearly, Some(2.0 * 29.0 * 12.0));
+        assert!(!g.history_shorter_than_window);
+    }
+
+    #[test]
+    fn every_ultimate_plan_name_applies_and_premium_does_not() {
+        for plan in GUEST_FREE_PLANS {
+            let g = GuestCandidates::of(
+                &[member(1, None)],
+                Some(plan),
+                known_since(),
+                date(TODAY),
+                &policy(),
+            );
+            assert_eq!(g.applies, GuestApplies::Yes, "{plan}");
+            assert_eq!(g.candidates.len(), 1, "{plan}");
+        }
+        for plan in ["premium", "silver", "starter", "free", "premium_trial"] {
+            let g = GuestCandidates::of(
+                &[member(1, None)],
+                Some(plan),
+                known_since(),
+                date(TODAY),
+                &policy(),
+            );
+            assert_eq!(g.applies, GuestApplies::NotUltimate, "{plan}");
+            assert!(
+                g.candidates.is_empty() && g.saving_monthly.is_none(),
+                "{plan}"
+            );
+        }
+        let g = GuestCandidates::of(
+            &[member(1, None)],
+            None,
+            known_since(),
+            date(TODAY),
+            &policy(),
+        );
+        assert_eq!(g.applies, GuestApplies::PlanUnknown);
+        assert!(g.candidates.is_empty());
+    }
+
+    #[test]
+    fn reclaimable_exempt_hidden_and_long_unseen_members_are_never_candidates() {
+        let mut inactive = member(1, None);
+        inactive.last_activity_on = Some(days_ago(400));
+        inactive.last_sign_in_at = signed_in(400);
+        let mut never = member(2, None);
+        never.last_activity_on = None;
+        never.last_sign_in_at = None;
+        let mut hidden = member(3, None);
+        hidden.activity_unknown = true;
+        let mut unseen = member(4, None);
+        let window = u64::from(Policy::default().contribution_days);
+        unseen.last_activity_on = Some(days_ago(window));
+        unseen.last_sign_in_at = signed_in(window);
+        let exempt = member(5, None);
+        let mut bot = member(6, None);
+        bot.bot = true;
+        let members = [
+            inactive,
+            never,
+            hidden,
+            unseen,
+            exempt,
+            bot,
+            member(7, None),
+        ];
+        let g = GuestCandidates::of(
+            &members,
+            Some("ultimate"),
+            known_since(),
+            date(TODAY),
+            &policy(),
+        );
+        assert_eq!(usernames(&g), ["user7"]);
+    }
+
+    #[test]
+    fn a_history_shorter_than_the_window_is_said() {
+        let g = GuestCandidates::of(
+            &[member(1, None)],
+            Some("ultimate"),
+            Some(days_ago(10)),
+            date(TODAY),
+            &policy(),
+        );
+        assert!(g.history_shorter_than_window);
+        assert_eq!(g.candidates.len(), 1);
+        let g = GuestCandidates::of(
+            &[member(1, None)],
+            Some("ultimate"),
+            None,
+            date(TODAY),
+            &policy(),
+        );
+        assert_eq!(g.applies, GuestApplies::ContributionsUnknown);
+        assert!(
+            g.candidates.is_empty(),
+            "nobody is judged without contributions"
+        );
+    }
 }

@@ -126,8 +126,12 @@ fn duo_renewals(duo: &DuoReport, policy: &Policy) -> Vec<DuoRenewal> {
     duo.add_ons
         .iter()
         .filter_map(|a| {
-            let (purchased, assigned, counts, recommended) =
-                (a.purchased?, a.assigned?, a.counts?, a.recommended_at_renewal?);
+            let (purchased, assigned, counts, recommended) = (
+                a.purchased?,
+                a.assigned?,
+                a.counts?,
+                a.recommended_at_renewal?,
+            );
             let price = policy.duo_prices.get(&a.add_on).copied();
             let (seats_saved, saving_yearly) = saving(purchased, recommended, price);
             Some(DuoRenewal {
@@ -140,4 +144,162 @@ fn duo_renewals(duo: &DuoReport, policy: &Policy) -> Vec<DuoRenewal> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::build_report;
+    use crate::duo::{DuoAddOn, DuoHolder, DuoSnapshot, DuoUse};
+    use crate::snapshot::{DaySummary, Flavour, InstanceId, Member, SeatCounts, Source};
+    use chrono::{DateTime, Utc};
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    const TODAY: &str = "2026-06-30";
+    const TERM_END: &str = "2026-12-31";
+
+    fn at(d: NaiveDate) -> DateTime<Utc> {
+        d.and_hms_opt(3, 0, 0).expect("time").and_utc()
+    }
+
+    fn day(d: NaiveDate, in_use: u64) -> DaySummary {
+        DaySummary {
+            instance: InstanceId::new("gitlab.example.com", None),
+            date: d,
+            collected_at: at(d),
+            source: Source {
+                flavour: Flavour::SelfManaged,
+                gitlab_version: None,
+            },
+            seats: SeatCounts {
+                purchased: Some(100),
+                in_use,
+                max_used: Some(in_use),
+                term_end: Some(date(TERM_END)),
+                plan: Some("premium".into()),
+                ..Default::default()
+            },
+            aggregates: Default::default(),
+            token_expires_at: None,
+            requests: 0,
+            activity: Default::default(),
+            contributions_known_since: None,
+            duo: None,
+        }
+    }
+
+    fn inactive(id: u64) -> Member {
+        let long_ago = date(TODAY) - Days::new(400);
+        Member {
+            last_activity_on: Some(long_ago),
+            created_at: Some(at(long_ago)),
+            ..Member::seat_holder(id, format!("user{id}"), "User")
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            seat_price: Some(29.0),
+            duo_prices: [("CODE_SUGGESTIONS".to_string(), 19.0)].into(),
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn base_seats_are_the_projection_less_the_reclaimable_plus_the_buffer_rounded_up() {
+        // a flat history of 80 seats in use: the projection at the term end is 80
+        let today = date(TODAY);
+        let history: Vec<DaySummary> = (0..30).map(|n| day(today - Days::new(n), 80)).collect();
+        let members = [inactive(1), inactive(2), inactive(3)];
+        let r = build_report(&history[0], &members, &history, &[], &policy(), at(today));
+        let renewal = &r.renewal;
+        assert_eq!(renewal.basis, RenewalBasis::Recommended);
+        assert_eq!(renewal.renewal_on, Some(date(TERM_END)));
+        let notice = Days::new(u64::from(Policy::default().renewal_notice_days));
+        assert_eq!(renewal.act_by, Some(date(TERM_END) - notice));
+        let base = renewal.base.as_ref().expect("licensed with a date");
+        assert_eq!(
+            base.projected_in_use,
+            r.forecast.projected_in_use_at_term_end.expect("trend")
+        );
+        assert_eq!(base.reclaimable, 3);
+        assert_eq!(
+            base.recommended,
+            with_buffer(80 - 3, policy().renewal_buffer_percent)
+        );
+        let saved = 100 - base.recommended as i64;
+        assert_eq!(base.seats_saved, Some(saved));
+        assert_eq!(base.saving_yearly, Some(saved as f64 * 29.0 * 12.0));
+    }
+
+    #[test]
+    fn an_unknown_renewal_date_recommends_nothing() {
+        let mut latest = day(date(TODAY), 80);
+        latest.seats.term_end = None;
+        let r = build_report(&latest, &[], &[], &[], &policy(), at(date(TODAY)));
+        assert_eq!(r.renewal.basis, RenewalBasis::DateUnknown);
+        assert_eq!(r.renewal.act_by, None);
+        assert!(r.renewal.base.is_none() && r.renewal.duo.is_empty());
+    }
+
+    #[test]
+    fn no_seat_limit_recommends_no_base_seats() {
+        for licence in [LicenceState::NoSeatLimit, LicenceState::NoLicence] {
+            let mut latest = day(date(TODAY), 80);
+            latest.seats.licence = licence;
+            latest.seats.purchased = None;
+            let r = build_report(&latest, &[], &[], &[], &policy(), at(date(TODAY)));
+            assert_eq!(r.renewal.basis, RenewalBasis::Recommended, "{licence:?}");
+            assert!(r.renewal.base.is_none(), "{licence:?}");
+        }
+    }
+
+    #[test]
+    fn duo_add_ons_are_sized_apart_from_base_seats() {
+        let today = date(TODAY);
+        let mut latest = day(today, 80);
+        let tracked_since = today - Days::new(100);
+        latest.duo = Some(DuoSnapshot {
+            add_ons: vec![DuoAddOn {
+                add_on: "CODE_SUGGESTIONS".into(),
+                purchased: 20,
+                assigned: 12,
+            }],
+            activity_exposed: true,
+            tracked_since,
+        });
+        let holders: Vec<DuoHolder> = (0..12)
+            .map(|i| DuoHolder {
+                add_on: "CODE_SUGGESTIONS".into(),
+                user_id: i,
+                username: format!("user{i}"),
+                // two never used, two idle, eight active
+                last_duo_use: match i {
+                    0 | 1 => DuoUse::Never,
+                    2 | 3 => DuoUse::On(today - Days::new(90)),
+                    _ => DuoUse::On(today - Days::new(1)),
+                },
+                last_activity_on: Some(today),
+                last_login_at: None,
+                first_seen_assigned: tracked_since,
+            })
+            .collect();
+        let r = build_report(&latest, &[], &[], &holders, &policy(), at(today));
+        let [duo] = &r.renewal.duo[..] else {
+            panic!("one Duo add-on: {:?}", r.renewal.duo)
+        };
+        assert_eq!(duo.kept, 8);
+        assert_eq!(
+            duo.recommended,
+            with_buffer(8, policy().renewal_buffer_percent)
+        );
+        assert_eq!(duo.seats_saved, 20 - duo.recommended as i64);
+        assert_eq!(
+            duo.saving_yearly,
+            Some(duo.seats_saved as f64 * 19.0 * 12.0)
+        );
+    }
 }
