@@ -630,3 +630,49 @@ fn without_a_renewal_date_the_overview_recommends_nothing_and_says_why() {
     assert!(!index.contains("seats to renew"));
     assert_eq!(report_json(&files)["renewal"]["basis"], "date_unknown");
 }
+
+#[test]
+fn members_csv_marks_the_guest_candidates_and_their_last_contribution() {
+    let (report, members) = realistic(300, 120);
+    let files = render(&report, &members).expect("renders");
+    let mut reader = csv::Reader::from_reader(&file(&files, "members.csv").bytes[..]);
+    let headers = reader.headers().expect("header row").clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} column"))
+    };
+    let (id, candidate, contribution) = (
+        col("id"),
+        col("guest_candidate"),
+        col("last_contribution_on"),
+    );
+    let mut marked = Vec::new();
+    for record in reader.records() {
+        let record = record.expect("valid CSV");
+        let member = members
+            .iter()
+            .find(|m| m.id.to_string() == record[id])
+            .expect("a listed member");
+        let expected = member.last_contribution_on.map(|d| d.to_string());
+        assert_eq!(
+            record[contribution].to_string(),
+            expected.unwrap_or_default()
+        );
+        if &record[candidate] == "true" {
+            marked.push(member.id);
+        }
+    }
+    let listed: Vec<u64> = report
+        .guest_candidates
+        .candidates
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    marked.sort_unstable();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort_unstable();
+    assert!(!marked.is_empty());
+    assert_eq!(marked, listed_sorted);
+}
