@@ -676,3 +676,26 @@ fn members_csv_marks_the_guest_candidates_and_their_last_contribution() {
     assert!(!marked.is_empty());
     assert_eq!(marked, listed_sorted);
 }
+
+#[test]
+fn the_overview_summarises_duo_seats_apart_from_base_seats() {
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    assert!(index.contains("id=\"duo-summary\""));
+    let duo = report.duo.as_ref().expect("synthetic Duo");
+    for a in duo.add_ons.iter().filter(|a| a.counts.is_some()) {
+        let label = seatwatch_core::site::add_on_label(&a.add_on);
+        assert!(
+            index.contains(&format!("<strong>{label}:</strong>")),
+            "{label}"
+        );
+    }
+    assert!(
+        !index.contains("GitLab Duo Core:"),
+        "Duo Core has no seats to summarise"
+    );
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    assert!(!text(file(&files, "index.html")).contains("id=\"h-duo\""));
+}
