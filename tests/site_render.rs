@@ -699,3 +699,51 @@ fn the_overview_summarises_duo_seats_apart_from_base_seats() {
     let files = render(&report, &members).expect("renders");
     assert!(!text(file(&files, "index.html")).contains("id=\"h-duo\""));
 }
+
+#[test]
+fn every_guest_situation_has_its_own_wording_on_unused_html() {
+    use seatwatch_core::analyse::GuestApplies;
+    let members = synthetic::members(100, snapshot_date());
+    let history = synthetic::history(100, 120, snapshot_date());
+    let base = history.last().expect("history").clone();
+    let cases = [
+        (GuestApplies::Yes, Some("ultimate"), true, "id=\"h-guests\""),
+        (
+            GuestApplies::NotUltimate,
+            Some("premium"),
+            true,
+            "id=\"guests-not-ultimate\"",
+        ),
+        (
+            GuestApplies::PlanUnknown,
+            None,
+            true,
+            "id=\"guests-plan-unknown\"",
+        ),
+        (
+            GuestApplies::ContributionsUnknown,
+            Some("ultimate"),
+            false,
+            "id=\"guests-contributions-unknown\"",
+        ),
+    ];
+    let ids: Vec<&str> = cases[1..].iter().map(|c| c.3).collect();
+    for (applies, plan, tracked, id) in cases {
+        let mut latest = base.clone();
+        latest.seats.plan = plan.map(str::to_string);
+        if !tracked {
+            latest.contributions_known_since = None;
+        }
+        let report = build_report(&latest, &members, &history, &[], &policy(), generated_at());
+        assert_eq!(report.guest_candidates.applies, applies);
+        let files = render(&report, &members).expect("renders");
+        let unused = text(file(&files, "unused.html"));
+        assert!(unused.contains(id), "{applies:?}: {id}");
+        for other in ids.iter().filter(|o| **o != id) {
+            assert!(!unused.contains(other), "{applies:?} also says {other}");
+        }
+        let json = report_json(&files);
+        let name = serde_json::to_value(applies).expect("serialises");
+        assert_eq!(json["guest_candidates"]["applies"], name);
+    }
+}
