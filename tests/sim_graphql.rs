@@ -370,6 +370,12 @@ async fn older_version_lacks_last_duo_activity_on_in_the_schema() {
             ..SimConfig::new(flavour, USERS)
         })
         .await;
+        let metadata = seatwatch_testkit::gitlab::get(&sim, "/metadata", tokens::ADMIN).await;
+        let version = metadata.json()["version"]
+            .as_str()
+            .expect("version")
+            .to_string();
+        assert!(version.starts_with("17."), "{version}");
         let expected = sim.duo_expected();
         assert!(!expected.activity_exposed);
         assert!(
@@ -529,5 +535,53 @@ async fn assignments_follow_the_simulated_clock() {
         .map(|n| n["username"].as_str().expect("username").to_string())
         .collect();
     assert_eq!(got, usernames(&earlier)[0]);
+    sim.shutdown().await;
+}
+
+/// `lastLoginAt` is `current_sign_in_at` (`add_on_user_type.rb`), rendered by `Types::TimeType`
+/// in whole seconds: the same instant the REST admin view gives.
+#[tokio::test]
+async fn last_login_at_is_the_rest_current_sign_in_at() {
+    let sim = start(Flavour::SelfManaged).await;
+    let expected = sim.duo_expected();
+    let add_on = &expected.add_ons[0];
+    let (nodes, _) = all_holders(
+        &sim,
+        Flavour::SelfManaged,
+        add_on.name,
+        &add_on.purchase_id,
+        "id lastLoginAt",
+    )
+    .await;
+    let mut compared = 0;
+    for node in &nodes {
+        let id = node["id"]
+            .as_str()
+            .expect("id")
+            .rsplit('/')
+            .next()
+            .expect("model id")
+            .to_string();
+        let rest = seatwatch_testkit::gitlab::get(&sim, &format!("/users/{id}"), tokens::ADMIN)
+            .await
+            .json();
+        let instant = |v: &Value| {
+            v.as_str().map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .expect("ISO 8601")
+                    .timestamp()
+            })
+        };
+        assert_eq!(
+            instant(&node["lastLoginAt"]),
+            instant(&rest["current_sign_in_at"]),
+            "{node}"
+        );
+        if let Some(text) = node["lastLoginAt"].as_str() {
+            assert!(!text.contains('.'), "whole seconds: {text}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
     sim.shutdown().await;
 }

@@ -428,7 +428,7 @@ fn add_on_user_type(activity_field: bool) -> Object {
         .field(user("lastLoginAt", TypeRef::named("Time"), |r, i| {
             r.user(i)
                 .sign_ins
-                .map(|(current, _)| GqlValue::from(current))
+                .map(|(current, _)| GqlValue::from(iso8601_seconds(&current)))
         }))
         .field(paginated(
             Field::new(
@@ -453,6 +453,15 @@ fn add_on_user_type(activity_field: bool) -> Object {
         ));
     }
     object
+}
+
+/// `Types::TimeType` renders `Time#iso8601`: whole seconds, so the REST timestamp's
+/// milliseconds go.
+fn iso8601_seconds(timestamp: &str) -> String {
+    match timestamp.split_once('.') {
+        Some((seconds, rest)) if rest.ends_with('Z') => format!("{seconds}Z"),
+        _ => timestamp.to_string(),
+    }
 }
 
 /// `user_add_on_assignments_resolver.rb`: the user's assignments to the given active purchases.

@@ -728,7 +728,11 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
     match endpoint {
         Endpoint::Metadata => Reply::json(
             StatusCode::OK,
-            &entities::metadata(ctx.sim.flavour, ctx.sim.licence),
+            &entities::metadata(
+                ctx.sim.flavour,
+                ctx.sim.licence,
+                !ctx.sim.duo.activity_field,
+            ),
         ),
         Endpoint::CurrentUser => {
             let view = r.user(caller.owner_index);
