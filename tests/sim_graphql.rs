@@ -159,6 +159,14 @@ async fn get_query_answers_the_add_on_purchases_of_the_ground_truth() {
             })
             .collect();
         assert_eq!(got, want, "{flavour:?}");
+        // The other scope has no purchases: instance ones on GitLab.com, a group's on
+        // self-managed (add_on_purchases_resolver.rb `by_namespace`).
+        let other = match flavour {
+            Flavour::GitLabCom => json!({}),
+            Flavour::SelfManaged => json!({ "ns": "gid://gitlab/Group/1" }),
+        };
+        let body = query_ok(&sim, PURCHASES, other).await;
+        assert_eq!(body["data"]["addOnPurchases"], json!([]), "{flavour:?}");
         sim.shutdown().await;
     }
 }
@@ -333,6 +341,14 @@ async fn queries_gitlab_would_reject_are_rejected_with_200_and_errors() {
         (
             "{ selfManagedAddOnEligibleUsers(addOnType: DUO_ENTERPRISE, addOnPurchaseIds: [], filterByAssignedSeat: true) { nodes { id } } }",
             "Argument 'filterByAssignedSeat' has an invalid value. Expected type 'String'.",
+        ),
+        (
+            "{ selfManagedAddOnEligibleUsers(addOnType: DUO_PRO, addOnPurchaseIds: []) { nodes { id } } }",
+            "Argument 'addOnType' has an invalid value. Expected type 'GitlabSubscriptionsAddOnType'.",
+        ),
+        (
+            "{ addOnPurchases(namespaceId: \"acme\") { id } }",
+            "Argument 'namespaceId' has an invalid value. Expected type 'NamespaceID'.",
         ),
         (
             "{ addOnPurchases(groupId: \"gid://gitlab/Group/1\") { id } }",
@@ -583,5 +599,23 @@ async fn last_login_at_is_the_rest_current_sign_in_at() {
         }
     }
     assert!(compared > 0);
+    sim.shutdown().await;
+}
+
+/// The switchable faults reach GraphQL as every API endpoint, so the client's retries can be
+/// tested on it.
+#[tokio::test]
+async fn faults_apply_to_the_graphql_endpoint() {
+    let sim = start(Flavour::SelfManaged).await;
+    sim.set_faults(seatwatch_sim::Faults {
+        status_burst: Some((503, 1)),
+        ..seatwatch_sim::Faults::default()
+    });
+    let served = sim.requests_served();
+    let first = graphql_get(&sim, Some(tokens::ADMIN), PURCHASES, json!({})).await;
+    assert_eq!(first.status, 503);
+    let second = graphql_get(&sim, Some(tokens::ADMIN), PURCHASES, json!({})).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(sim.requests_served(), served + 2);
     sim.shutdown().await;
 }

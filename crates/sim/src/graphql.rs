@@ -215,12 +215,19 @@ fn graphql_ruby_message(message: &str) -> String {
             "Field '{}' is missing required arguments: {}",
             quoted[0], quoted[1]
         )
-    } else if message.starts_with("Invalid value for argument ") && quoted.len() >= 2 {
-        format!(
-            "Argument '{}' has an invalid value. Expected type '{}'.",
-            quoted[0],
-            quoted[quoted.len() - 1]
-        )
+    } else if message.starts_with("Invalid value for argument ") {
+        // async-graphql names the expected type after "expected type" or "enumeration type"
+        let expected = ["expected type \"", "enumeration type \""]
+            .iter()
+            .find_map(|marker| message.split_once(marker))
+            .and_then(|(_, rest)| rest.split('"').next());
+        match (quoted.first(), expected) {
+            (Some(argument), Some(expected)) => format!(
+                "Argument '{}' has an invalid value. Expected type '{expected}'.",
+                argument.rsplit('.').next().unwrap_or(argument)
+            ),
+            _ => message.to_string(),
+        }
     } else {
         message.to_string()
     }
