@@ -231,7 +231,7 @@ async fn add_on_assignments_name_the_purchase_each_holder_holds() {
     let expected = sim.duo_expected();
     let add_on = &expected.add_ons[0];
     let fields = format!(
-        "username addOnAssignments(addOnPurchaseIds: [\"{}\"]) {{ nodes {{ addOnPurchase {{ id name }} }} }}",
+        "username state addOnAssignments(addOnPurchaseIds: [\"{}\"]) {{ nodes {{ addOnPurchase {{ id name }} }} }}",
         add_on.purchase_id
     );
     let (nodes, _) = all_holders(
@@ -244,6 +244,8 @@ async fn add_on_assignments_name_the_purchase_each_holder_holds() {
     .await;
     assert_eq!(nodes.len(), add_on.holders.len());
     for node in nodes {
+        // GitLab's daily cleanup unassigns blocked, banned and deactivated users
+        assert_eq!(node["state"], json!("active"), "{node}");
         assert_eq!(
             node["addOnAssignments"]["nodes"],
             json!([{ "addOnPurchase": { "id": add_on.purchase_id, "name": add_on.name } }]),
