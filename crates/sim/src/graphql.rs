@@ -63,26 +63,19 @@ pub(crate) enum Caller {
 }
 
 impl Caller {
+    /// `owner_access` on the group: its Owner, or an administrator.
     fn owns_group(self) -> bool {
-        matches!(
-            self,
+        match self {
             Caller::User {
-                group_owner: true,
-                ..
-            } | Caller::User {
-                instance_admin: true,
-                ..
-            }
-        )
+                instance_admin,
+                group_owner,
+            } => instance_admin || group_owner,
+            Caller::Anonymous => false,
+        }
     }
+
     fn instance_admin(self) -> bool {
-        matches!(
-            self,
-            Caller::User {
-                instance_admin: true,
-                ..
-            }
-        )
+        matches!(self, Caller::User { instance_admin, .. } if instance_admin)
     }
 }
 
