@@ -40,6 +40,9 @@ use super::error::GitLabError;
 /// Holders asked for per request: GitLab's GraphQL `max_page_size` (100).
 pub const HOLDERS_PER_PAGE: u32 = 100;
 
+/// GitLab refuses longer documents (`graphql_controller.rb` `MAX_QUERY_SIZE`, "Query too large").
+pub(crate) const GITLAB_MAX_QUERY_SIZE: usize = 10_000;
+
 /// What GitLab's `Gitlab::Graphql::Authorize::AuthorizeResource::RESOURCE_ACCESS_ERROR` says when
 /// `raise_resource_not_available_error!` refuses a field to this user.
 const RESOURCE_ACCESS_ERROR: &str = "The resource that you are attempting to access does not exist or you don't have permission to perform this action";
@@ -386,6 +389,11 @@ impl Client {
     /// Every holder of one purchase's seats, all cursor pages, in ascending user id order. On a
     /// GitLab without `lastDuoActivityOn` the holders are read again without it and
     /// `duo_activity_exposed` is false.
+    ///
+    /// `purchase.name` is sent as the `GitlabSubscriptionsAddOnType` to filter by, so ask only
+    /// for add-ons with per-user seats (`CODE_SUGGESTIONS`, `DUO_ENTERPRISE`): Duo with Amazon Q
+    /// has no per-user assignment and Duo Core no seats. A name GitLab's enum lacks comes back
+    /// as [`GitLabError::GraphQl`].
     pub async fn add_on_holders(
         &self,
         scope: AddOnScope<'_>,

@@ -164,6 +164,13 @@ fn the_operation_check_sees_mutations_and_shorthand() {
 }
 
 #[test]
+fn every_document_fits_gitlabs_query_size_limit() {
+    for document in Document::ALL {
+        assert!(document.text().len() < GITLAB_MAX_QUERY_SIZE);
+    }
+}
+
+#[test]
 fn documents_use_gitlabs_argument_names() {
     for document in Document::ALL {
         let text = document.text();
@@ -635,5 +642,32 @@ async fn a_relative_root_keeps_its_path() {
         .await
         .expect("purchases");
     assert_eq!(stub.seen()[0].path, "/gitlab/api/graphql");
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn a_gitlab_whose_holders_field_lacks_an_argument_is_named_too_old() {
+    // GitLab 16.x had addOnEligibleUsers without addOnPurchaseIds/filterByAssignedSeat
+    let body = serde_json::json!({"errors": [{
+        "message": "Field 'selfManagedAddOnEligibleUsers' doesn't accept argument 'filterByAssignedSeat'",
+        "locations": [{"line": 1, "column": 120}],
+        "path": ["query seatwatchAddOnHolders", "selfManagedAddOnEligibleUsers", "filterByAssignedSeat"],
+        "extensions": {"code": "argumentNotAccepted", "name": "selfManagedAddOnEligibleUsers",
+                       "typeName": "Field", "argumentName": "filterByAssignedSeat"}
+    }]})
+    .to_string();
+    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
+    let client = stub.client(fast_opts());
+    let err = client
+        .add_on_holders(AddOnScope::SelfManaged, &purchase())
+        .await
+        .expect_err("too old");
+    assert!(
+        matches!(&err, GitLabError::GraphQl { message, .. } if message.contains("filterByAssignedSeat")),
+        "{err:?}"
+    );
+    assert!(err.hint().contains("older"), "{err}");
+    // not mistaken for the missing Duo activity field: asked once
+    assert_eq!(stub.seen().len(), 1);
     stub.stop().await;
 }
