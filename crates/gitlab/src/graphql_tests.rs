@@ -771,3 +771,24 @@ async fn gitlab_com_holders_are_read_under_the_namespace_across_pages() {
     assert_eq!(variables(&seen[1])["after"], "MQ");
     stub.stop().await;
 }
+
+#[tokio::test]
+async fn purchases_nulled_by_type_authorisation_are_a_permission_refusal() {
+    let body = serde_json::json!({"data": {"addOnPurchases": null}, "errors": [{
+        "message": "Cannot return null for non-nullable element of type 'AddOnPurchase!' for Query.addOnPurchases",
+        "locations": [{"line": 1, "column": 32}],
+        "path": ["addOnPurchases", 0]
+    }]})
+    .to_string();
+    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
+    let client = stub.client(fast_opts());
+    let err = client
+        .add_on_purchases(AddOnScope::SelfManaged)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, GitLabError::GraphQlForbidden { field, .. } if field == "addOnPurchases"),
+        "{err:?}"
+    );
+    stub.stop().await;
+}
