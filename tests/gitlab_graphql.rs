@@ -20,7 +20,11 @@ fn client(sim: &SimHandle, token: &str) -> Client {
 
 /// The simulator of `flavour`, with or without `lastDuoActivityOn`, and its group path.
 async fn start(flavour: Flavour, duo_activity_field: bool) -> (SimHandle, String) {
-    let mut cfg = SimConfig::new(flavour, USERS);
+    start_with(flavour, duo_activity_field, USERS).await
+}
+
+async fn start_with(flavour: Flavour, duo_activity_field: bool, users: u32) -> (SimHandle, String) {
+    let mut cfg = SimConfig::new(flavour, users);
     cfg.duo_activity_field = duo_activity_field;
     let path = cfg.group_path.clone();
     (gitlab::start(cfg).await, path)
@@ -62,7 +66,12 @@ fn expected_holder(h: &seatwatch_sim::ExpectedHolder, exposed: bool) -> AddOnHol
 /// Reads every purchase and every per-user add-on's holders, checks them against the
 /// simulator's ground truth, and checks the GraphQL requests it took.
 async fn read_and_compare(flavour: Flavour, duo_activity_field: bool) {
-    let (sim, path) = start(flavour, duo_activity_field).await;
+    read_and_compare_with(flavour, duo_activity_field, USERS).await;
+}
+
+/// [`read_and_compare`] for `users` users; returns the GraphQL requests it took.
+async fn read_and_compare_with(flavour: Flavour, duo_activity_field: bool, users: u32) -> u64 {
+    let (sim, path) = start_with(flavour, duo_activity_field, users).await;
     let client = client(&sim, tokens::ADMIN);
     let scope = scope(&client, flavour, &path).await;
     let before = client.requests_made();
@@ -129,11 +138,10 @@ async fn read_and_compare(flavour: Flavour, duo_activity_field: bool) {
         paged,
         "no add-on had more than one page of holders: raise USERS"
     );
-    assert_eq!(
-        client.requests_made() - before,
-        requests_for(&truth, duo_activity_field)
-    );
+    let requests = client.requests_made() - before;
+    assert_eq!(requests, requests_for(&truth, duo_activity_field));
     sim.shutdown().await;
+    requests
 }
 
 /// GraphQL requests a snapshot takes: one for the purchases, then per per-user add-on one per
@@ -217,6 +225,24 @@ async fn add_on_access_tells_the_role_and_the_version() {
                 Err(err) => assert!(err.is_permission_refusal(), "{flavour:?}: {err:?}"),
             }
             sim.shutdown().await;
+        }
+    }
+}
+
+/// The figures for the closing note: GraphQL requests per snapshot at 1,000 and 10,000
+/// users. A measurement, run on demand: `cargo test --test gitlab_graphql -- --ignored
+/// --nocapture`.
+#[tokio::test]
+#[ignore = "measurement; run on demand"]
+async fn graphql_requests_per_snapshot() {
+    for users in [1_000, 10_000] {
+        for flavour in [Flavour::GitLabCom, Flavour::SelfManaged] {
+            for field in [true, false] {
+                let requests = read_and_compare_with(flavour, field, users).await;
+                println!(
+                    "{users} users, {flavour:?}, lastDuoActivityOn {field}: {requests} GraphQL requests"
+                );
+            }
         }
     }
 }
