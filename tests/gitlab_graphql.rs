@@ -4,6 +4,7 @@
 //! GitLab without `lastDuoActivityOn` is read again without it. The failure bodies themselves
 //! are tested on their own in `crates/gitlab/src/graphql_tests.rs`.
 
+use seatwatch_core::duo::AddOnSeats;
 use seatwatch_gitlab::{
     AddOnHolder, AddOnPurchase, AddOnScope, Client, DuoActivity, GitLabError,
     graphql::HOLDERS_PER_PAGE,
@@ -41,11 +42,13 @@ async fn scope<'a>(client: &Client, flavour: Flavour, path: &'a str) -> AddOnSco
     }
 }
 
+/// Whether holders are read for this add-on: the one rule, in seatwatch-core.
+fn per_user_name(name: &str) -> bool {
+    AddOnSeats::of(name) == AddOnSeats::PerUser
+}
+
 fn per_user(purchase: &AddOnPurchase) -> bool {
-    matches!(
-        purchase.name.as_str(),
-        "CODE_SUGGESTIONS" | "DUO_ENTERPRISE"
-    )
+    per_user_name(&purchase.name)
 }
 
 /// What the client must have read of one holder, from the simulator's ground truth.
@@ -151,7 +154,7 @@ fn requests_for(truth: &DuoExpected, exposed: bool) -> u64 {
     1 + truth
         .add_ons
         .iter()
-        .filter(|a| matches!(a.name, "CODE_SUGGESTIONS" | "DUO_ENTERPRISE"))
+        .filter(|a| per_user_name(a.name))
         .map(|a| (a.holders.len() as u64).div_ceil(per_page).max(1) + u64::from(!exposed))
         .sum::<u64>()
 }
