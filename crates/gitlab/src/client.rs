@@ -21,6 +21,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+mod parallel_users;
+
 use super::base_url::BaseUrl;
 use super::error::GitLabError;
 use super::headers::{Pacer, PageInfo, RateLimit, retry_after, retry_delay};
@@ -116,6 +118,13 @@ pub enum ListingPosition {
     /// Offset pages in id order (`billable_members`; `/users` on a GitLab that ignores
     /// `pagination=keyset`): the rows before `end` were read when the last page came.
     Offset { end: u64, last_id: Option<u64> },
+    /// `/users` in creation-time partitions walked at once ([`Client::users_in_parallel_from`]):
+    /// each partition's range and keyset link; `newest` is the newest creation second known.
+    Partitions {
+        partitions: Vec<crate::partition::Partition>,
+        newest: i64,
+        filters_ignored: bool,
+    },
 }
 
 /// Anything listed by id, so that listings can be checked for order and de-duplicated.
@@ -427,6 +436,10 @@ impl Client {
                 .follow(&next)
                 .map(|url| UsersCursor::Keyset { url, last_id }),
             ListingPosition::Offset { end, last_id } => Ok(UsersCursor::Offset { end, last_id }),
+            ListingPosition::Partitions { .. } => Err(
+                "it belongs to the partitioned listing (users_in_parallel_from), not to one walk"
+                    .into(),
+            ),
         }
     }
 
@@ -456,11 +469,7 @@ impl Client {
         let answer = self.get::<Vec<User>>(&url).await?;
         let users = answer.value;
         let info = PageInfo::from_headers(&answer.headers);
-        let keyset_ignored = answer.headers.contains_key("x-page")
-            || info.next_link.as_deref().is_some_and(|link| {
-                link_has_param(link, "page") && !link_has_param(link, "cursor")
-            });
-        if !keyset_ignored {
+        if !parallel_users::keyset_ignored(&answer.headers, &info) {
             return self.keyset_result(&url, users, info, None);
         }
         // lib/api/users.rb before 16.5 paginated with `paginate`, which ignores `pagination`:
@@ -612,9 +621,11 @@ impl Client {
         let start = match from {
             None => Ok((0, None)),
             Some(ListingPosition::Offset { end, last_id }) => Ok((end, last_id)),
-            Some(ListingPosition::Keyset { .. }) => Err(GitLabError::Config {
-                reason: "the saved billable_members position is a keyset link, which GitLab does not offer there: delete the checkpoint".into(),
-            }),
+            Some(ListingPosition::Keyset { .. } | ListingPosition::Partitions { .. }) => {
+                Err(GitLabError::Config {
+                    reason: "the saved billable_members position is a keyset link, which GitLab does not offer there: delete the checkpoint".into(),
+                })
+            }
         };
         stream::unfold(Some(start), move |state| {
             let base = base.clone();
