@@ -256,7 +256,8 @@ impl Client {
     ///
     /// Falls back, by itself, to the one walk of [`Client::users_from`] where partitions cannot
     /// work: a GitLab without keyset pagination on `/users` (offset pages come back, or 405),
-    /// and users without `created_at`. A GitLab that ignores `created_after` is noticed by a
+    /// a first page not in `created_at` order (the order was not honoured), and users without
+    /// `created_at`. A GitLab that ignores `created_after` is noticed by a
     /// row outside the range asked for; the partitions that listed nothing are merged then, and
     /// ownership by `created_at` keeps the listing exact throughout. A saved serial position
     /// (`Keyset`, `Offset`) continues serially.
@@ -322,6 +323,13 @@ impl Client {
         let undated = |users: &[User]| users.iter().any(|u| u.created_at.is_none());
         if undated(&first.value) || undated(&newest) {
             // Neither created_after nor created_before matches a NULL created_at.
+            tracing::info!("users without created_at: listing /users in one walk");
+            return Begun::Serial(None);
+        }
+        if created_in_order(&first.value).is_err() {
+            // `order_by` is honoured for admins only (`can_read_all_resources?`, lib/api/users.rb):
+            // a walk by creation time cannot be shown complete without it.
+            tracing::info!("/users did not come back in created_at order: listing in one walk");
             return Begun::Serial(None);
         }
         let newest = newest
