@@ -31,10 +31,14 @@ use serde::{Deserialize, Serialize};
 /// second, the finest bound `created_after` / `created_before` are given with here.
 pub const MIN_SPLIT_WIDTH_SECS: i64 = 2;
 
-/// A partition is cut only when its remaining range is expected to hold two pages at least, so
-/// that the new partition's first request (the one extra request a partition costs) is paid
-/// for by a page of rows.
-pub const MIN_ROWS_TO_SPLIT: u64 = 200;
+/// A partition is cut only when its remaining range is expected to hold ten pages at least, so
+/// that each half holds five: the one extra request a partition costs (its last page, which is
+/// rarely full) stays under a fifth of its pages, and a few tens of partitions keep every
+/// walker busy on a large instance while a small one is cut a few times only.
+pub const MIN_ROWS_TO_SPLIT: u64 = 1_000;
+
+/// A last page this many times faster than the partition's average means a bulk import.
+pub const BURST_PACE_FACTOR: f64 = 4.0;
 
 /// One creation-time range of the listing and how far its keyset walk got. Saved in a
 /// checkpoint: it holds no token (the keyset `Link` GitLab sent carries none).
@@ -52,6 +56,12 @@ pub struct Partition {
     pub first_created: Option<DateTime<Utc>>,
     /// Rows listed here so far.
     pub listed: u64,
+    /// Rows and first `created_at` of the last page listed here: the pace where the walk is now,
+    /// which tells a bulk import from the partition's average.
+    #[serde(default)]
+    pub page_rows: u64,
+    #[serde(default)]
+    pub page_first: Option<DateTime<Utc>>,
 }
 
 impl Partition {
@@ -64,6 +74,8 @@ impl Partition {
             last_created: None,
             first_created: None,
             listed: 0,
+            page_rows: 0,
+            page_first: None,
         }
     }
 
@@ -89,6 +101,8 @@ impl Partition {
         }
         if let Some(last) = owned.last() {
             self.last_created = Some(*last);
+            self.page_first = owned.first().copied();
+            self.page_rows = owned.len() as u64;
         }
         self.listed += owned.len() as u64;
     }
@@ -99,16 +113,41 @@ impl Partition {
         self.last_created.map(|t| t.timestamp()).or(self.from)
     }
 
-    /// Rows expected in `[walked_to, end)`: the density of what was listed, or one page per
-    /// second when nothing was (a first page taken up by the neighbour's overlap).
-    fn expected_rows(&self, walked_to: i64, end: i64) -> u64 {
-        let width = (end - walked_to).max(0) as u64;
-        let (Some(first), Some(last)) = (self.first_created, self.last_created) else {
-            return width.saturating_mul(100);
-        };
+    /// Rows per second over everything listed here, and over the last page; `None` before
+    /// anything was.
+    fn paces(&self) -> Option<(f64, f64)> {
+        let (first, last) = (self.first_created?, self.last_created?);
         let start = self.from.unwrap_or(first.timestamp());
-        let span = (last.timestamp() - start).max(1) as u64;
-        self.listed.saturating_mul(width) / span
+        let average = self.listed as f64 / (last.timestamp() - start).max(1) as f64;
+        let page_start = self.page_first.unwrap_or(first).timestamp();
+        let recent = self.page_rows as f64 / (last.timestamp() - page_start).max(1) as f64;
+        Some((average, recent))
+    }
+
+    /// Rows expected in `width` seconds after `walked_to`: at the faster of the two paces, or
+    /// a page per second when nothing was listed (a first page taken up by the neighbour's
+    /// overlap).
+    fn expected_rows(&self, width: i64) -> u64 {
+        let width = width.max(0) as f64;
+        let pace = self
+            .paces()
+            .map_or(100.0, |(average, recent)| average.max(recent));
+        (pace * width).min(u64::MAX as f64) as u64
+    }
+
+    /// Where to cut `width` seconds after `walked_to`: the middle, or, when the last page came
+    /// [`BURST_PACE_FACTOR`] times faster than the partition's average (the walk entered a bulk
+    /// import), half a split's worth of rows ahead at that pace, so that the rest of the import
+    /// is walked by another chain at once instead of after several halvings.
+    fn cut_at(&self, walked_to: i64, width: i64) -> i64 {
+        let half = (width / 2).max(1);
+        match self.paces() {
+            Some((average, recent)) if recent > BURST_PACE_FACTOR * average => {
+                let ahead = (MIN_ROWS_TO_SPLIT as f64 / 2.0 / recent).ceil() as i64;
+                walked_to + ahead.clamp(1, half)
+            }
+            _ => walked_to + half,
+        }
     }
 }
 
@@ -139,7 +178,7 @@ pub struct Split {
 
 /// The cut worth making now, if any: among the partitions still walking (`next` set: GitLab
 /// said more rows follow), the one with the most rows expected in its remaining range, cut in
-/// the middle of that range. `newest` is the newest creation second known, the end of an open
+/// the middle of that range (a few pages ahead in a bulk import, see `Partition::cut_at`). `newest` is the newest creation second known, the end of an open
 /// partition's range. `None` when no partition is expected to hold [`MIN_ROWS_TO_SPLIT`] rows
 /// in a range of at least [`MIN_SPLIT_WIDTH_SECS`].
 pub fn plan_split(partitions: &[Partition], newest: i64) -> Option<Split> {
@@ -151,13 +190,13 @@ pub fn plan_split(partitions: &[Partition], newest: i64) -> Option<Split> {
             let walked_to = p.walked_to()?;
             let end = p.until.unwrap_or(newest + 1);
             let width = end - walked_to;
-            let rows = p.expected_rows(walked_to, end);
+            let rows = p.expected_rows(width);
             (width >= MIN_SPLIT_WIDTH_SECS && rows >= MIN_ROWS_TO_SPLIT).then_some((
                 rows,
                 width,
                 Split {
                     index,
-                    at: walked_to + width / 2,
+                    at: p.cut_at(walked_to, width),
                 },
             ))
         })
@@ -309,7 +348,7 @@ mod tests {
             let upper = &mut parts[split.index + 1];
             let from = upper.from.expect("a cut has a lower bound");
             upper.next = Some("next".into());
-            upper.record(&[at(from); 100]);
+            upper.record(&[at(from); MIN_ROWS_TO_SPLIT as usize]);
             cuts += 1;
             assert!(cuts < 10_000, "splitting never ends");
         }
@@ -319,17 +358,39 @@ mod tests {
             .iter()
             .filter_map(|p| Some(p.until? - p.walked_to()?))
             .collect();
-        // The first part is found at 3 rows a second (two pages in 67 s), the others far denser.
-        assert!(widths.iter().all(|w| *w < 67), "{widths:?}");
+        // The first part of the import is found at 3 rows a second and stops being cut sooner;
+        // the others are as dense as a split allows and are cut to the narrowest width.
         assert!(
-            widths.iter().filter(|w| **w < MIN_SPLIT_WIDTH_SECS).count() > 100,
+            widths[1..].iter().all(|w| *w < MIN_SPLIT_WIDTH_SECS),
             "{widths:?}"
+        );
+        assert!(widths.len() > 100, "{widths:?}");
+    }
+
+    #[test]
+    fn a_walk_entering_a_bulk_import_is_cut_a_few_pages_ahead() {
+        // Three years at a user a week, then a page of an import at 2.5 accounts a second.
+        let quiet: Vec<i64> = (0..150).map(|i| i * 604_800).collect();
+        let mut p = walking(None, Some(400_000_000), &quiet);
+        let import_start = 100_000_000;
+        let page: Vec<DateTime<Utc>> = (0..100).map(|i| at(import_start + i * 2 / 5)).collect();
+        p.record(&page);
+        let walked_to = p.walked_to().expect("walked");
+        let split = plan_split(&[p], 0).expect("a split");
+        let ahead = split.at - walked_to;
+        // Inside the import's hour, and half a split's worth of rows ahead at its pace.
+        assert!(ahead > 0 && ahead < 3_600, "{ahead} s ahead");
+        let page_seconds = (page[99].timestamp() - page[0].timestamp()) as f64;
+        let pace = 100.0 / page_seconds;
+        assert!(
+            ahead as f64 * pace >= MIN_ROWS_TO_SPLIT as f64 / 2.0,
+            "{ahead} s ahead"
         );
     }
 
     #[test]
     fn quiet_years_are_not_cut() {
-        // 150 users over ten years: less than two pages expected in what is left.
+        // 150 users over ten years: far less than ten pages expected in what is left.
         let quiet: Vec<i64> = (0..150).map(|i| i * 1_000_000).collect();
         let parts = vec![walking(None, None, &quiet)];
         assert_eq!(plan_split(&parts, 300_000_000), None);
@@ -346,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_range_narrower_than_the_minimum_is_not_cut() {
-        let rows = vec![50; 100];
+        let rows = vec![50; MIN_ROWS_TO_SPLIT as usize / 2];
         let parts = vec![walking(Some(50), Some(51), &rows)];
         assert_eq!(plan_split(&parts, 51), None);
         let parts = vec![walking(Some(50), Some(52), &rows)];
@@ -355,7 +416,7 @@ mod tests {
 
     #[test]
     fn an_open_partition_is_cut_up_to_the_newest_user() {
-        let rows: Vec<i64> = (0..300).collect();
+        let rows: Vec<i64> = (0..300).flat_map(|s| [s; 5]).collect();
         let parts = vec![walking(None, None, &rows)];
         assert_eq!(
             plan_split(&parts, 1_000),
