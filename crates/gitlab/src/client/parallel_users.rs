@@ -88,7 +88,7 @@ impl Walks {
     /// The partitions to ask for now, up to `walkers` requests in flight: partitions waiting
     /// for their next page first, then new ones cut from the partition expected to hold the
     /// most rows (never once GitLab was found to ignore the filters).
-    fn to_launch(&mut self, walkers: usize) -> Vec<(u64, Partition)> {
+    fn launches(&mut self, walkers: usize) -> Vec<(u64, Partition)> {
         let mut launch = Vec::new();
         while self.in_flight.len() < walkers {
             let idle = (0..self.partitions.len()).find(|&i| !self.in_flight.contains(&self.ids[i]));
@@ -360,7 +360,7 @@ impl Client {
         let pending: FuturesUnordered<BoxFuture<'_, Answered>> = FuturesUnordered::new();
         stream::unfold(Some((walks, pending)), move |state| async move {
             let (mut walks, mut pending) = state?;
-            for (id, part) in walks.to_launch(walkers) {
+            for (id, part) in walks.launches(walkers) {
                 match self.partition_request(&part) {
                     Ok(url) => pending.push(self.partition_page(id, part.request_bounds(), url)),
                     Err(e) => return Some((Err(e), None)),
