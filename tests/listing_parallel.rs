@@ -444,8 +444,9 @@ async fn a_quiet_instances_stored_count_equals_the_instances_count() {
 
 #[tokio::test]
 async fn billable_members_pages_are_asked_for_at_once() {
-    // 100 ms per answer: one page after the other cannot take less than pages × 100 ms.
-    let latency = Duration::from_millis(100);
+    // 300 ms per answer: one page after the other cannot take less than pages × 300 ms, and
+    // the window's rounds leave room for a loaded machine below half of that.
+    let latency = Duration::from_millis(300);
     let mut cfg = gitlab::config_on(Flavour::GitLabCom, 2_000, day(AS_OF));
     cfg.latency = latency;
     let sim = gitlab::start(cfg).await;

@@ -37,6 +37,17 @@ pub const MIN_SPLIT_WIDTH_SECS: i64 = 2;
 /// walker busy on a large instance while a small one is cut a few times only.
 pub const MIN_ROWS_TO_SPLIT: u64 = 1_000;
 
+/// Cuts beyond one per walker are allowed one per this many pages listed, so that the cuts'
+/// extra requests (about one each) stay near a tenth of the pages on a small instance and a
+/// fraction of a percent on a large one, whatever the creation timeline looks like.
+pub const PAGES_PER_EXTRA_CUT: u64 = 10;
+
+/// Whether another cut may be made, `cuts` being made already by `walkers` walkers that have
+/// listed `rows` rows.
+pub fn cut_allowed(cuts: u64, walkers: usize, rows: u64) -> bool {
+    cuts < walkers as u64 + rows / (PAGES_PER_EXTRA_CUT * 100)
+}
+
 /// A last page this many times faster than the partition's average means a bulk import.
 pub const BURST_PACE_FACTOR: f64 = 4.0;
 
@@ -386,6 +397,23 @@ mod tests {
             ahead as f64 * pace >= MIN_ROWS_TO_SPLIT as f64 / 2.0,
             "{ahead} s ahead"
         );
+    }
+
+    #[test]
+    fn cuts_beyond_the_walkers_are_paid_for_by_pages_listed() {
+        let walkers = 8;
+        assert!(cut_allowed(walkers as u64 - 1, walkers, 0));
+        assert!(!cut_allowed(walkers as u64, walkers, 0));
+        let rows_per_cut = PAGES_PER_EXTRA_CUT * 100;
+        assert!(cut_allowed(walkers as u64, walkers, rows_per_cut));
+        assert!(!cut_allowed(
+            walkers as u64 + 1,
+            walkers,
+            2 * rows_per_cut - 1
+        ));
+        // At 200,000 users: fewer cuts than 1% of a page per user.
+        let cuts_at_most = (0..).find(|c| !cut_allowed(*c, 16, 200_000)).unwrap();
+        assert!(cuts_at_most < 200_000 / 100 / 5, "{cuts_at_most}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ struct Walks {
     filters_ignored: bool,
     /// User ids yielded by this invocation: a last guard against listing anyone twice.
     yielded: HashSet<u64>,
+    /// Cuts made by this invocation ([`partition::cut_allowed`]).
+    cuts: u64,
 }
 
 impl Walks {
@@ -74,6 +76,7 @@ impl Walks {
             newest,
             filters_ignored,
             yielded: HashSet::new(),
+            cuts: 0,
         }
     }
 
@@ -87,7 +90,8 @@ impl Walks {
 
     /// The partitions to ask for now, up to `walkers` requests in flight: partitions waiting
     /// for their next page first, then new ones cut from the partition expected to hold the
-    /// most rows (never once GitLab was found to ignore the filters).
+    /// most rows, as many as the pages listed pay for (never once GitLab was found to ignore
+    /// the filters).
     fn launches(&mut self, walkers: usize) -> Vec<(u64, Partition)> {
         let mut launch = Vec::new();
         while self.in_flight.len() < walkers {
@@ -95,8 +99,12 @@ impl Walks {
             let index = match idle {
                 Some(index) => index,
                 None if self.filters_ignored => break,
+                None if !partition::cut_allowed(self.cuts, walkers, self.yielded.len() as u64) => {
+                    break;
+                }
                 None => match partition::plan_split(&self.partitions, self.newest) {
                     Some(split) => {
+                        self.cuts += 1;
                         partition::apply_split(&mut self.partitions, split);
                         self.ids.insert(split.index + 1, self.next_id);
                         self.next_id += 1;
