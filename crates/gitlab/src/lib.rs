@@ -17,6 +17,7 @@ mod client;
 mod error;
 pub mod graphql;
 pub mod headers;
+pub mod partition;
 mod token;
 pub mod types;
 

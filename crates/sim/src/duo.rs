@@ -457,6 +457,7 @@ mod tests {
             42,
             USERS,
             NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date"),
+            1.0,
         )
     }
 

@@ -325,7 +325,6 @@ impl<'p> Render<'p> {
             Kind::Human => format!("{username}@example.com"),
             _ => format!("{username}@noreply.example.com"),
         };
-        let created_draw = pop.draw(index, u64::MAX, Salt::Time);
         UserView {
             index,
             id,
@@ -336,11 +335,7 @@ impl<'p> Render<'p> {
             bot: pop.is_bot(index),
             last_activity_on: None,
             sign_ins: None,
-            created_at: timestamp(
-                u.created,
-                (created_draw % 86_400) as u32,
-                (created_draw >> 40) as u32 % 1000,
-            ),
+            created_at: timestamp(u.created, u.created_ms / 1_000, u.created_ms % 1_000),
             using_license_seat: self.licensed && u.holds_seat_on(self.as_of),
             pop,
         }

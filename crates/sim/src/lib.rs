@@ -7,7 +7,8 @@
 //!
 //! What it serves (both flavours unless noted): `/metadata`, `/version`, `/user`,
 //! `/personal_access_tokens/self`, `/users` (admin view with activity fields for self-managed
-//! admins and auditors, `UserBasic` otherwise; offset and keyset pagination), `/users/:id`,
+//! admins and auditors, `UserBasic` otherwise; `created_after` / `created_before`; every
+//! `order_by` GitLab allows; offset and keyset pagination, see `http/users.rs`), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
 //! pagination), `/namespaces/:id`, `/groups/:id`,
 //! `/groups/:id/billable_members`, `/groups/:id/billable_members/:user_id/memberships` and
@@ -21,6 +22,10 @@
 //! by GET. [`SimConfig::duo_activity_field`] off plays a GitLab 17.x without
 //! `lastDuoActivityOn`; [`SimHandle::duo_expected`] is the ground truth. Faults and the rate
 //! limit apply to it as to every `/api/v4/` endpoint.
+//!
+//! Accounts were created the way real instances fill up: bulk imports (thousands in an hour,
+//! several in one second) between months of varying hiring and quiet stretches, ids in creation
+//! order ([`SimConfig::activity`] sets how many of them act on a day).
 //!
 //! Keyset pages of `/users` carry GitLab's opaque `cursor`; with
 //! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
@@ -70,7 +75,7 @@ use chrono::{NaiveDate, NaiveTime, Timelike};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use population::{Population, day_of};
+use population::{MS_PER_DAY, Population, day_of};
 
 /// Which GitLab the simulator plays. The two answer differently: who the admin is, where seats
 /// are read (`/license` or the group's `billable_members`), what `/metadata` says.
@@ -235,6 +240,16 @@ pub struct SimConfig {
     /// and Duo Core is an add-on. Off: a GitLab 17.x, where querying the field is a validation
     /// error (`ee/app/graphql/types/gitlab_subscriptions/add_on_user_type.rb`).
     pub duo_activity_field: bool,
+    /// `/users` honours `created_after` / `created_before` (inclusive bounds, admins and auditors
+    /// only; `app/finders/users_finder.rb`). Off: a GitLab that ignores them and lists everyone.
+    /// GitLab has had them since its 10.x-era users API (the request spec predates Rails 5's
+    /// `params:` keyword), long before keyset pagination on `/users` (16.5), so no GitLab a
+    /// client meets today ignores them; the switch exists for a client's fallback to be tested.
+    pub users_created_filters: bool,
+    /// Scales everyone's daily chance of activity. 1.0 (the default) gives about 30% of the
+    /// members active since the day before a weekday `as_of`; about 0.03 gives about 1% (the
+    /// listing-dominated shape of issue 14). The fixed accounts are not scaled.
+    pub activity: f64,
 }
 
 impl SimConfig {
@@ -257,6 +272,8 @@ impl SimConfig {
             faults: Faults::default(),
             users_keyset_pagination: true,
             duo_activity_field: true,
+            users_created_filters: true,
+            activity: 1.0,
         }
     }
 }
@@ -401,6 +418,10 @@ pub(crate) struct SimState {
     /// population from start to end.
     pub pop: RwLock<Arc<Population>>,
     pub users_keyset_pagination: bool,
+    pub users_created_filters: bool,
+    /// The sorted orders of `/users` by name, username and updated_at, built on first use for
+    /// the population they were built from.
+    pub user_orders: Mutex<Vec<http::CachedOrder>>,
     pub as_of: AtomicI32,
     /// Seconds after local midnight of `as_of`.
     pub now: AtomicU32,
@@ -423,8 +444,9 @@ pub(crate) struct SimState {
 
 impl SimState {
     fn new(cfg: SimConfig) -> SimState {
-        let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
+        let pop = Population::build(cfg.seed, cfg.users, cfg.as_of, cfg.activity);
         let duo = duo::Duo::build(&pop, cfg.flavour, cfg.duo_activity_field);
+
         SimState {
             duo: Arc::new(duo),
             graphql: graphql::schema(cfg.duo_activity_field),
@@ -435,6 +457,8 @@ impl SimState {
             utc_offset_seconds: cfg.utc_offset_seconds,
             pop: RwLock::new(Arc::new(pop)),
             users_keyset_pagination: cfg.users_keyset_pagination,
+            users_created_filters: cfg.users_created_filters,
+            user_orders: Mutex::new(Vec::new()),
             latency: cfg.latency,
             rate_limit: cfg.rate_limit,
             rate_limit_headers_always: cfg.rate_limit_headers_always,
@@ -664,10 +688,12 @@ impl SimHandle {
     /// (`billable_members` `created_at` shows the account's date, the membership its own); `None`
     /// means the account was made today.
     pub fn create_user(&self, account_created: Option<NaiveDate>) -> u64 {
-        let today = self.state.as_of();
+        // created now, by the simulated clock (seconds after midnight, as milliseconds)
+        let now_ms = self.state.now().saturating_mul(1_000).min(MS_PER_DAY - 1);
+        let now = (self.state.as_of(), now_ms);
         let index = self
             .state
-            .change_population(|pop| pop.add_user(today, account_created.map(day_of)));
+            .change_population(|pop| pop.add_user(now, account_created.map(day_of)));
         index as u64 + 1
     }
 

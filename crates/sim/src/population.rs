@@ -5,12 +5,16 @@
 //! was built around (the configured `as_of` at start). Nothing is stored per day: the per-day state
 //! is recomputed from a stateless hash, so moving `as_of` back and forth replays one coherent
 //! history (a day that was active stays active; `last_activity_on` never goes backwards as the date
-//! moves forward) and 100,000 users cost about 20 bytes each.
+//! moves forward) and 100,000 users cost about 24 bytes each.
 //!
 //! Ids follow creation order (as GitLab's do), so the users visible on day D are exactly the
 //! prefix of the population created on or before D; new hires get the highest ids.
 
+mod creation;
+
 use chrono::{Datelike, NaiveDate};
+
+pub(crate) use creation::{MS_PER_DAY, Moment};
 
 /// Day number as chrono counts it (`NaiveDate::num_days_from_ce`); cheap to compare and hash.
 pub(crate) type Day = i32;
@@ -109,6 +113,9 @@ pub(crate) mod flags {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SimUser {
     pub created: Day,
+    /// Milliseconds after midnight (UTC) of `created`: `(created, created_ms)` never decreases
+    /// with the id, and several users may share a second (bulk imports).
+    pub created_ms: u32,
     /// Last day on which the user can be active (went dormant / was blocked); `NEVER` if none.
     pub stop: Day,
     /// Day from which `final_state` applies (before it the user is `active`); `NEVER` if none.
@@ -122,9 +129,10 @@ pub(crate) struct SimUser {
 
 impl SimUser {
     /// An active human created on `created` who never acts, until the draws say otherwise.
-    fn quiet_human(created: Day) -> SimUser {
+    fn quiet_human((created, created_ms): Moment) -> SimUser {
         SimUser {
             created,
+            created_ms,
             stop: NEVER,
             state_since: NEVER,
             weekday_chance: 0,
@@ -132,6 +140,12 @@ impl SimUser {
             final_state: State::Active,
             flags: 0,
         }
+    }
+
+    /// When the account was created, in milliseconds since 0001-01-01 (UTC): ascending with
+    /// the id.
+    pub(crate) fn created_at_ms(&self) -> i64 {
+        moment_ms((self.created, self.created_ms))
     }
 
     pub(crate) fn has(&self, flag: u8) -> bool {
@@ -333,8 +347,31 @@ fn between(h: u64, lo: i64, hi: i64) -> i64 {
     lo + (h % (hi - lo) as u64) as i64
 }
 
+/// Milliseconds since 0001-01-01 (UTC) of a creation moment; what `created_after` and
+/// `created_before` compare against.
+pub(crate) fn moment_ms((day, ms): Moment) -> i64 {
+    i64::from(day) * i64::from(MS_PER_DAY) + i64::from(ms)
+}
+
+/// Everyone's chance of activity is scaled by [`Population::build`]'s `activity`; at 1.0 about
+/// 30% of the members are active on a weekday or the day before it. Kept above zero for anyone
+/// who acts at all, so that "never signed in" stays its own state.
+fn scaled_chance(chance: u16, activity: f64) -> u16 {
+    if chance == 0 {
+        return 0;
+    }
+    (f64::from(chance) * activity).round().clamp(1.0, 65_535.0) as u16
+}
+
 impl Population {
-    pub(crate) fn build(seed: u64, count: u32, anchor_date: NaiveDate) -> Population {
+    /// `count` users around `anchor_date`; `activity` scales everyone's chance of being active
+    /// on a day (1.0: the default mix, about 30% active in a one-day window).
+    pub(crate) fn build(
+        seed: u64,
+        count: u32,
+        anchor_date: NaiveDate,
+        activity: f64,
+    ) -> Population {
         let count = count.min(MAX_USERS) as usize;
         let anchor = day_of(anchor_date);
         let mut users = Vec::with_capacity(count);
@@ -343,19 +380,24 @@ impl Population {
             users.push(fixed_user(index, founding));
         }
         let body = count.saturating_sub(FIXED_USERS);
-        // 2% of the population are new hires of the last 30 days; the rest joined steadily over
-        // four years, so the instance grows as the date moves forward.
+        // 2% of the population are new hires of the 30 days before the anchor; the rest joined
+        // over four years, in bulk imports and a varying trickle (see `creation`), so the
+        // instance grows as the date moves forward. Nobody is created on the anchor day itself,
+        // so no account's `created_at` lies after the clock of the day the simulator starts on.
         let new_hires = body / 50;
         let steady = body - new_hires;
-        let span_start = anchor - 4 * 365;
-        let steady_span = i64::from(4 * 365 - 30);
-        for k in 0..body {
-            let created = if k < steady {
-                span_start + (k as i64 * steady_span / steady.max(1) as i64) as Day
-            } else {
-                anchor - 30 + ((k - steady) as i64 * 31 / new_hires.max(1) as i64) as Day
-            };
-            users.push(random_user(seed, (FIXED_USERS + k) as u64, created, anchor));
+        let mut moments = creation::steady_timeline(seed, steady, anchor - 4 * 365, anchor - 31);
+        moments.extend((0..new_hires).map(|k| {
+            let day = anchor - 30 + (k as i64 * 30 / new_hires.max(1) as i64) as Day;
+            let h = hash(seed, (FIXED_USERS + steady + k) as u64, 0, Salt::Time);
+            (day, creation::office_time(h))
+        }));
+        // Within a day the new hires' times are drawn independently: sort them into id order.
+        moments[steady..].sort_unstable();
+        for (k, moment) in moments.into_iter().enumerate() {
+            let mut user = random_user(seed, (FIXED_USERS + k) as u64, moment, anchor);
+            user.weekday_chance = scaled_chance(user.weekday_chance, activity);
+            users.push(user);
         }
         let seat_created: Vec<Day> = users
             .iter()
@@ -606,6 +648,8 @@ fn week_start(day: Day) -> Day {
 fn fixed_user(index: usize, founding: Day) -> SimUser {
     let base = SimUser {
         created: founding,
+        // the installation: root first, then GitLab's internal users, a second apart
+        created_ms: 9 * 3_600_000 + index as u32 * 1_000,
         stop: NEVER,
         state_since: NEVER,
         weekday_chance: 0,
@@ -631,7 +675,7 @@ fn fixed_user(index: usize, founding: Day) -> SimUser {
     }
 }
 
-fn random_user(seed: u64, index: u64, created: Day, anchor: Day) -> SimUser {
+fn random_user(seed: u64, index: u64, created: Moment, anchor: Day) -> SimUser {
     let kind_draw = hash(seed, index, 0, Salt::Kind) % 10_000;
     let misc = |n: u64| hash(seed, index, n, Salt::Misc);
     let mut user = SimUser::quiet_human(created);
@@ -750,13 +794,17 @@ impl Population {
         index < self.users.len() && self.changes.deleted.insert(index)
     }
 
-    /// Adds a human who holds a seat and has never signed in, created on `day` (never before
+    /// Adds a human who holds a seat and has never signed in, created at `moment` (never before
     /// the newest user, since ids follow creation). On GitLab.com `account_created` is when
     /// the account was made, before it joined the group. Returns the new index.
-    pub(crate) fn add_user(&mut self, day: Day, account_created: Option<Day>) -> usize {
-        let created = self.users.last().map_or(day, |u| u.created.max(day));
+    pub(crate) fn add_user(&mut self, moment: Moment, account_created: Option<Day>) -> usize {
+        let moment = self
+            .users
+            .last()
+            .map_or(moment, |u| moment.max((u.created, u.created_ms)));
+        let created = moment.0;
         let index = self.users.len();
-        self.users.push(SimUser::quiet_human(created));
+        self.users.push(SimUser::quiet_human(moment));
         self.seat_created.push(created);
         if let Some(account) = account_created {
             self.changes
@@ -764,6 +812,15 @@ impl Population {
                 .insert(index, account.min(created));
         }
         index
+    }
+
+    /// The account's `updated_at` in milliseconds since 0001-01-01 (UTC): GitLab touches it on
+    /// sign-ins and profile changes; here it is one fixed moment between creation and the day
+    /// before the anchor, so that ordering by it is stable while a listing runs.
+    pub(crate) fn updated_at_ms(&self, index: usize) -> i64 {
+        let created = self.users[index].created_at_ms();
+        let latest = moment_ms((self.anchor - 1, MS_PER_DAY - 1));
+        between(self.draw(index, 5, Salt::Time), created, latest + 1)
     }
 
     /// When the user's GitLab.com account was created: most people had one before they joined
@@ -806,7 +863,7 @@ mod tests {
 
     #[test]
     fn ids_follow_creation_and_new_hires_are_last() {
-        let p = Population::build(7, 10_000, anchor());
+        let p = Population::build(7, 10_000, anchor(), 1.0);
         assert!(p.users.windows(2).all(|w| w[0].created <= w[1].created));
         let a = p.anchor;
         assert_eq!(p.visible(a), 10_000);
@@ -818,7 +875,7 @@ mod tests {
 
     #[test]
     fn seat_count_matches_a_direct_count() {
-        let p = Population::build(3, 5_000, anchor());
+        let p = Population::build(3, 5_000, anchor(), 1.0);
         for day in [p.anchor - 400, p.anchor - 100, p.anchor, p.anchor + 10] {
             let direct = p.users.iter().filter(|u| u.holds_seat_on(day)).count() as u64;
             assert_eq!(p.seat_holders(day), direct, "day {day}");
@@ -828,7 +885,7 @@ mod tests {
 
     #[test]
     fn last_activity_never_goes_backwards_and_matches_active_days() {
-        let p = Population::build(11, 400, anchor());
+        let p = Population::build(11, 400, anchor(), 1.0);
         for index in 0..p.users.len() {
             let mut previous = None;
             for day in p.anchor - 60..=p.anchor {
@@ -844,7 +901,7 @@ mod tests {
 
     #[test]
     fn a_mix_of_kinds_and_states_exists() {
-        let p = Population::build(42, 20_000, anchor());
+        let p = Population::build(42, 20_000, anchor(), 1.0);
         let count = |f: &dyn Fn(&SimUser) -> bool| p.users.iter().filter(|u| f(u)).count();
         assert!(count(&|u| u.kind == Kind::ProjectBot) > 100);
         assert!(count(&|u| u.final_state == State::Deactivated) > 100);
