@@ -21,6 +21,9 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+mod offset_window;
+mod parallel_users;
+
 use super::base_url::BaseUrl;
 use super::error::GitLabError;
 use super::headers::{Pacer, PageInfo, RateLimit, retry_after, retry_delay};
@@ -116,6 +119,13 @@ pub enum ListingPosition {
     /// Offset pages in id order (`billable_members`; `/users` on a GitLab that ignores
     /// `pagination=keyset`): the rows before `end` were read when the last page came.
     Offset { end: u64, last_id: Option<u64> },
+    /// `/users` in creation-time partitions walked at once ([`Client::users_in_parallel_from`]):
+    /// each partition's range and keyset link; `newest` is the newest creation second known.
+    Partitions {
+        partitions: Vec<crate::partition::Partition>,
+        newest: i64,
+        filters_ignored: bool,
+    },
 }
 
 /// Anything listed by id, so that listings can be checked for order and de-duplicated.
@@ -165,6 +175,56 @@ struct OffsetStep<T> {
     /// Rows not listed before, in id order.
     fresh: Vec<T>,
     next: Option<ListingPosition>,
+}
+
+/// What one request of a verified offset listing shows ([`offset_verdict`]).
+enum OffsetVerdict<T> {
+    /// Rows moved back over the request's start (a member was removed before it): read further
+    /// back, from the request's own offset.
+    Shifted,
+    Step(OffsetStep<T>),
+}
+
+/// Checks the rows of the request `(offset, per_page)` planned by [`overlapping_page`] from a
+/// position where the rows before `end` were read and every id up to `last_id` was listed.
+/// The request re-reads the last row(s) before `end`: if its first row is not one already
+/// listed, rows moved and some may have been skipped ([`OffsetVerdict::Shifted`]). Otherwise
+/// the rows not listed before, and where the listing continues (`None` after a short page).
+fn offset_verdict<T: Listed>(
+    endpoint: &str,
+    rows: Vec<T>,
+    offset: u64,
+    per_page: u64,
+    end: u64,
+    last_id: Option<u64>,
+) -> Result<OffsetVerdict<T>, GitLabError> {
+    check_ascending(endpoint, &rows)?;
+    let overlaps = offset < end;
+    let shifted = match (rows.first(), last_id) {
+        (Some(first), Some(last)) => first.listed_id() > last,
+        // Fewer rows than where we were: rows before the position went away.
+        (None, Some(_)) => true,
+        (_, None) => false,
+    };
+    if overlaps && offset > 0 && shifted {
+        tracing::info!(
+            endpoint = %endpoint,
+            offset,
+            "rows moved between two pages (a member was removed meanwhile): reading further back"
+        );
+        return Ok(OffsetVerdict::Shifted);
+    }
+    let read = rows.len() as u64;
+    let fresh: Vec<T> = rows
+        .into_iter()
+        .filter(|row| last_id.is_none_or(|last| row.listed_id() > last))
+        .collect();
+    let last_id = fresh.last().map(Listed::listed_id).or(last_id);
+    let next = (read >= per_page).then_some(ListingPosition::Offset {
+        end: offset + read,
+        last_id,
+    });
+    Ok(OffsetVerdict::Step(OffsetStep { fresh, next }))
 }
 
 /// A successful response, its body already parsed.
@@ -427,6 +487,10 @@ impl Client {
                 .follow(&next)
                 .map(|url| UsersCursor::Keyset { url, last_id }),
             ListingPosition::Offset { end, last_id } => Ok(UsersCursor::Offset { end, last_id }),
+            ListingPosition::Partitions { .. } => Err(
+                "it belongs to the partitioned listing (users_in_parallel_from), not to one walk"
+                    .into(),
+            ),
         }
     }
 
@@ -456,11 +520,7 @@ impl Client {
         let answer = self.get::<Vec<User>>(&url).await?;
         let users = answer.value;
         let info = PageInfo::from_headers(&answer.headers);
-        let keyset_ignored = answer.headers.contains_key("x-page")
-            || info.next_link.as_deref().is_some_and(|link| {
-                link_has_param(link, "page") && !link_has_param(link, "cursor")
-            });
-        if !keyset_ignored {
+        if !parallel_users::keyset_ignored(&answer.headers, &info) {
             return self.keyset_result(&url, users, info, None);
         }
         // lib/api/users.rb before 16.5 paginated with `paginate`, which ignores `pagination`:
@@ -547,36 +607,18 @@ impl Client {
         loop {
             let (page, per_page, offset) = overlapping_page(end);
             let url = with_page_size(base, page, per_page);
-            let endpoint = self.endpoint_of(&url);
             let (rows, _) = self.get_page::<T>(&url).await?;
-            check_ascending(&endpoint, &rows)?;
-            let overlaps = offset < end;
-            let shifted = match (rows.first(), last_id) {
-                (Some(first), Some(last)) => first.listed_id() > last,
-                // Fewer rows than where we were: rows before the position went away.
-                (None, Some(_)) => true,
-                (_, None) => false,
-            };
-            if overlaps && offset > 0 && shifted {
-                tracing::info!(
-                    endpoint = %endpoint,
-                    offset,
-                    "rows moved between two pages (a member was removed meanwhile): reading further back"
-                );
-                end = offset;
-                continue;
-            }
-            let read = rows.len() as u64;
-            let fresh: Vec<T> = rows
-                .into_iter()
-                .filter(|row| last_id.is_none_or(|last| row.listed_id() > last))
-                .collect();
-            let last_id = fresh.last().map(Listed::listed_id).or(last_id);
-            let next = (read >= per_page).then_some(ListingPosition::Offset {
-                end: offset + read,
+            match offset_verdict(
+                &self.endpoint_of(&url),
+                rows,
+                offset,
+                per_page,
+                end,
                 last_id,
-            });
-            return Ok(OffsetStep { fresh, next });
+            )? {
+                OffsetVerdict::Step(step) => return Ok(step),
+                OffsetVerdict::Shifted => end = offset,
+            }
         }
     }
 
@@ -595,10 +637,11 @@ impl Client {
     }
 
     /// `billable_members` in ascending id order (`sort=id_asc`, GitLab's default), from the
-    /// start (`None`) or a saved position, one request after the other, each with the position
-    /// after it (`None` at the end). The pages are verified offset pages ([`Client::offset_step`]):
-    /// a member removed while the listing runs cannot make another one be skipped, and ids up
-    /// to the position's `last_id` are never yielded again, across resumes too.
+    /// start (`None`) or a saved position, each page with the position after it (`None` at the
+    /// end). The pages are verified offset pages ([`Client::offset_step`]), asked for a window
+    /// ahead and checked in order (`offset_window`): a member removed while the listing runs
+    /// cannot make another one be skipped, and ids up to the position's `last_id` are never
+    /// yielded again, across resumes too.
     /// [`Client::billable_members`] is the faster, unverified listing for a quick look.
     pub fn billable_members_from(
         &self,
@@ -612,32 +655,22 @@ impl Client {
         let start = match from {
             None => Ok((0, None)),
             Some(ListingPosition::Offset { end, last_id }) => Ok((end, last_id)),
-            Some(ListingPosition::Keyset { .. }) => Err(GitLabError::Config {
-                reason: "the saved billable_members position is a keyset link, which GitLab does not offer there: delete the checkpoint".into(),
-            }),
+            Some(ListingPosition::Keyset { .. } | ListingPosition::Partitions { .. }) => {
+                Err(GitLabError::Config {
+                    reason: "the saved billable_members position is a keyset link, which GitLab does not offer there: delete the checkpoint".into(),
+                })
+            }
         };
-        stream::unfold(Some(start), move |state| {
-            let base = base.clone();
-            async move {
-                let (end, last_id) = match state? {
-                    Ok(position) => position,
-                    Err(e) => return Some((Err(e), None)),
-                };
-                match self
-                    .offset_step::<BillableMember>(&base, end, last_id)
-                    .await
-                {
-                    Ok(step) => {
-                        let next_state = match &step.next {
-                            Some(ListingPosition::Offset { end, last_id }) => {
-                                Some(Ok((*end, *last_id)))
-                            }
-                            _ => None,
-                        };
-                        Some((Ok((step.fresh, step.next)), next_state))
-                    }
-                    Err(e) => Some((Err(e), None)),
-                }
+        let start =
+            start.map(|(end, last_id)| offset_window::OffsetWindow::new(base, end, last_id));
+        stream::unfold(Some(start), move |state| async move {
+            let mut window = match state? {
+                Ok(window) => window,
+                Err(e) => return Some((Err(e), None)),
+            };
+            match window.next_step(self).await? {
+                Ok(step) => Some((Ok((step.fresh, step.next)), Some(Ok(window)))),
+                Err(e) => Some((Err(e), None)),
             }
         })
     }

@@ -13,6 +13,7 @@ mod base_url;
 mod client;
 mod error;
 pub mod headers;
+pub mod partition;
 mod token;
 pub mod types;
 

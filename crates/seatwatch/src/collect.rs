@@ -11,15 +11,18 @@
 //! find, and skipping them keeps a daily run near one request per hundred members plus one per
 //! active member.
 //!
-//! The keyset listing is sequential by nature, so it runs a couple of pages ahead of the events
-//! (see [`list_members`]): the events of one page overlap the fetch of the next, and the
-//! events window spans page boundaries, so the client's concurrency stays busy.
+//! The self-managed listing walks creation-time partitions at once
+//! ([`Client::users_in_parallel_from`]) and runs ahead of the events (see [`list_members`]): the
+//! events of one page overlap the fetch of the next pages, and the events window spans page
+//! boundaries, so the client's concurrency stays busy. Pages arrive in the order GitLab answers
+//! them; each carries the position of the whole listing after it, so a part boundary is still a
+//! point a checkpoint can name.
 //!
 //! A run that must stop early (a Lambda near its deadline) saves a [`Checkpoint`] after a part and
 //! returns [`CollectOutcome::Checkpointed`]; the next run of the same day resumes from the saved
-//! [`ListingPosition`] (the keyset `Link` on self-managed, an offset and the last id listed on
-//! GitLab.com and on a GitLab too old for keyset) with the same run id, so the committed day
-//! holds exactly the members an uninterrupted run would.
+//! [`ListingPosition`] (every partition's range and keyset `Link` on self-managed, an offset and
+//! the last id listed on GitLab.com and on a GitLab too old for keyset) with the same run id, so
+//! the committed day holds exactly the members an uninterrupted run would.
 //!
 //! Both listings run in ascending id order and read offset pages overlapping (see
 //! [`Client::billable_members_from`]): a member removed while the listing runs never makes
@@ -488,10 +491,11 @@ async fn collect_members(
         time_zone: opts.time_zone,
         group_projects: group_projects.as_ref(),
     };
-    // The listing runs ahead of the events (keyset pages can only be fetched one after the
-    // other, so waiting for a page's events before asking for the next page would add a full
-    // round trip per page to the critical path); a couple of pages of lookahead is enough.
-    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(PAGES_AHEAD);
+    // The listing runs ahead of the events (waiting for a page's events before asking for the
+    // next page would add a full round trip per page to the critical path). Partitions answer
+    // up to one page per request in flight at once, so that many pages may wait.
+    let pages_ahead = PAGES_AHEAD.max(client.concurrency());
+    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead);
     let listing = list_members(client, opts.group.as_deref(), from, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
@@ -774,7 +778,8 @@ async fn uncounted_days(
 /// One page of the member listing and where the listing continues, or why it stopped.
 type ListedPage = Result<(Vec<Member>, Option<ListingPosition>), GitLabError>;
 
-/// Listing pages held ready ahead of the events being fetched.
+/// Listing pages held ready ahead of the events being fetched, at least (one per request the
+/// client keeps in flight, when that is more).
 const PAGES_AHEAD: usize = 2;
 /// Members of the ordered events window per events request allowed in flight.
 const WINDOW_PER_REQUEST: usize = 4;
@@ -800,7 +805,7 @@ async fn list_members(
 ) {
     match group {
         None => {
-            let listing = client.users_from(from).map(|page| {
+            let listing = client.users_in_parallel_from(from).map(|page| {
                 page.map(|p| (p.users.into_iter().map(member_from_user).collect(), p.next))
             });
             forward_pages(listing, pages).await;
