@@ -1,9 +1,12 @@
 """The peer benchmark: collect seat usage the way most open-source seat reporters do, with
 python-gitlab.
 
-Usage: peer_python_gitlab.py URL TOKEN WINDOW_AFTER SNAPSHOT_DATE
+Usage: peer_python_gitlab.py URL TOKEN WINDOW_AFTER SNAPSHOT_DATE [GROUP]
 
-One admin user listing (offset pages of 100, python-gitlab's default), then, one after the other,
+Self-managed (no GROUP): one admin user listing (offset pages of 100, python-gitlab's default).
+GitLab.com (GROUP, the top-level group's path): the group, then its billable members
+(`group.billable_members.list(iterator=True)`, offset pages of 100), as a group Owner would.
+Then, in both cases, one after the other,
 the events (after=WINDOW_AFTER, before=SNAPSHOT_DATE: GitLab's exclusive whole days, so the
 complete days between them) of every user whose `last_activity_on` falls in
 (WINDOW_AFTER, SNAPSHOT_DATE] -- the same days and the same work as `seatwatch collect` on a first
@@ -21,6 +24,7 @@ import gitlab
 
 def main():
     url, token, after, through = sys.argv[1:5]
+    group = sys.argv[5] if len(sys.argv) > 5 else None
     window_after = datetime.date.fromisoformat(after)
     window_through = datetime.date.fromisoformat(through)
     before = window_through.isoformat()
@@ -33,7 +37,10 @@ def main():
 
     gl.session.hooks["response"].append(count)
 
-    listing = gl.users.list(iterator=True)
+    if group:
+        listing = gl.groups.get(group).billable_members.list(iterator=True)
+    else:
+        listing = gl.users.list(iterator=True)
     ids = []
     active = []
     for user in listing:

@@ -351,30 +351,42 @@ async fn creation_has_bulk_imports_and_shared_seconds() {
     assert!(quiet >= 2, "months: {months:?}");
 }
 
-/// Members (not bots) active since the day before `as_of`, as a share of everyone listed.
-async fn active_share(activity: f64) -> f64 {
+/// Of everyone listed: the share of members (not bots) active since the day before `as_of`, and
+/// the share of members GitLab never saw active (`last_activity_on` null).
+async fn activity_shares(activity: f64) -> (f64, f64) {
     let mut cfg = config(5_000);
     cfg.activity = activity;
     let sim = gitlab::start(cfg).await;
     let all = everyone(&sim).await;
     let since = (as_of() - TimeDelta::days(1)).to_string();
-    let active = all
+    let members: Vec<&Value> = all.iter().filter(|r| r["bot"] == false).collect();
+    let active = members
         .iter()
-        .filter(|r| r["bot"] == false)
         .filter(|r| {
             r["last_activity_on"]
                 .as_str()
                 .is_some_and(|d| d >= since.as_str())
         })
         .count();
+    let never = members
+        .iter()
+        .filter(|r| r["last_activity_on"].is_null())
+        .count();
     assert_eq!(active as u64, sim.expected().active_since_yesterday);
-    active as f64 / all.len() as f64
+    let share = |n: usize| n as f64 / all.len() as f64;
+    (share(active), share(never))
 }
 
 #[tokio::test]
 async fn the_activity_knob_gives_both_shapes_of_issue_14() {
-    let default = active_share(SimConfig::new(Flavour::SelfManaged, 1).activity).await;
+    let (default, default_never) =
+        activity_shares(SimConfig::new(Flavour::SelfManaged, 1).activity).await;
     assert!((0.2..=0.4).contains(&default), "default: {default}");
-    let quiet = active_share(0.03).await;
+    let (quiet, quiet_never) = activity_shares(0.03).await;
     assert!((0.005..=0.02).contains(&quiet), "0.03: {quiet}");
+    // A quiet instance is one of dormant members, not of members who never signed in.
+    assert!(
+        quiet_never <= default_never + 0.02,
+        "never active: {quiet_never} (default {default_never})"
+    );
 }

@@ -242,9 +242,11 @@ pub struct SimConfig {
     pub duo_activity_field: bool,
     /// `/users` honours `created_after` / `created_before` (inclusive bounds, admins and auditors
     /// only; `app/finders/users_finder.rb`). Off: a GitLab that ignores them and lists everyone.
-    /// GitLab has had them since its 10.x-era users API (the request spec predates Rails 5's
-    /// `params:` keyword), long before keyset pagination on `/users` (16.5), so no GitLab a
-    /// client meets today ignores them; the switch exists for a client's fallback to be tested.
+    /// GitLab has had them since the 10.x series at the latest: `spec/requests/api/users_spec.rb`
+    /// tests them with the Rails 4 request style, and third-party clients passed them by April
+    /// 2018 (gitlabhq/terraform-provider-gitlab#50). That is long before keyset pagination on
+    /// `/users` (16.5), so no GitLab a client meets today ignores them; the switch exists so
+    /// that a client's fallback (detect it, walk serially) can be tested.
     pub users_created_filters: bool,
     /// Scales everyone's daily chance of activity. 1.0 (the default) gives about 30% of the
     /// members active since the day before a weekday `as_of`; about 0.03 gives about 1% (the

@@ -461,6 +461,13 @@ impl Population {
         if u.weekday_chance == 0 || day < u.created || day > u.stop {
             return false;
         }
+        // Everyone who ever acts first signs in the day after their account appeared (or on
+        // their last possible day, if that comes first), however rarely they act later: a quiet
+        // instance (a small `activity`) is one of dormant members, not of members who never
+        // signed in (GitLab.com's collector asks for the membership of each of those).
+        if day == (u.created + 1).min(u.stop) {
+            return true;
+        }
         // Day 1 (0001-01-01) was a Monday, so (day - 1) mod 7 is 5 on Saturdays and 6 on Sundays.
         let weekend = (day - 1).rem_euclid(7) >= 5;
         let chance = if weekend {
