@@ -32,14 +32,14 @@ pub const DEFAULT_STORE: &str = "sqlite:seatwatch.db";
 pub const DEFAULT_SITE: &str = "site";
 /// How long member parts are kept; the store applies it.
 pub use crate::store::DEFAULT_RETENTION_DAYS;
-/// The reclaim policy's defaults are the analysis's own (it applies them to a report built
-/// without settings).
-pub use seatwatch_core::analyse::{DEFAULT_GRACE_DAYS, DEFAULT_INACTIVE_DAYS};
 /// The Duo, Guest-candidate and renewal defaults are the analysis's own too.
 pub use seatwatch_core::analyse::{
     DEFAULT_CONTRIBUTION_DAYS, DEFAULT_DUO_IDLE_DAYS, DEFAULT_RENEWAL_BUFFER_PERCENT,
     DEFAULT_RENEWAL_NOTICE_DAYS,
 };
+/// The reclaim policy's defaults are the analysis's own (it applies them to a report built
+/// without settings).
+pub use seatwatch_core::analyse::{DEFAULT_GRACE_DAYS, DEFAULT_INACTIVE_DAYS};
 pub const DEFAULT_EXPIRY_WARN_DAYS: u32 = 14;
 pub const DEFAULT_ALLOW_HTTP: bool = false;
 /// GitLab requests in flight at once. The one default: the GitLab client's own
