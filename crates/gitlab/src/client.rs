@@ -908,7 +908,8 @@ impl Client {
         Some(Ok(next))
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, GitLabError> {
+    /// One logical GET whose body parses as `T`; the GraphQL reads ([`crate::graphql`]) use it too.
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, GitLabError> {
         Ok(self.get(url).await?.value)
     }
 
@@ -1090,6 +1091,16 @@ impl Client {
             headers,
             body: body.to_vec(),
         })
+    }
+
+    /// The token's text, only to scrub it out of messages a server sends back.
+    pub(crate) fn token_text(&self) -> String {
+        self.inner
+            .token
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .expose()
+            .to_string()
     }
 
     fn token_header(&self, endpoint: &str) -> Result<HeaderValue, GitLabError> {

@@ -1,6 +1,7 @@
 //! The client against a small local HTTP stub (127.0.0.1:0), for behaviour the pure tests cannot
 //! show: what goes on the wire, retries, paging, classification. The scenario tests against the
-//! full simulator live in `tests/gitlab_client.rs`.
+//! full simulator live in `tests/gitlab_client.rs`. The GraphQL tests (`graphql_tests.rs`) use
+//! the same stub.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,19 +14,19 @@ use futures_util::StreamExt;
 
 use super::*;
 
-const FAKE_TOKEN: &str = "glpat-fake-test-token-0000";
+pub(crate) const FAKE_TOKEN: &str = "glpat-fake-test-token-0000";
 
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: String,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: String,
     host: String,
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 impl Seen {
-    fn param(&self, key: &str) -> Option<String> {
+    pub(crate) fn param(&self, key: &str) -> Option<String> {
         url::form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.into_owned())
@@ -42,15 +43,15 @@ struct StubState {
     in_flight: Mutex<(usize, usize)>,
 }
 
-struct Stub {
-    addr: std::net::SocketAddr,
+pub(crate) struct Stub {
+    pub(crate) addr: std::net::SocketAddr,
     state: Arc<StubState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Stub {
-    async fn start(
+    pub(crate) async fn start(
         respond: impl Fn(&Seen, usize) -> (Option<Duration>, Response) + Send + Sync + 'static,
     ) -> Stub {
         let state = Arc::new(StubState {
@@ -81,16 +82,16 @@ impl Stub {
         }
     }
 
-    fn client(&self, opts: ClientOptions) -> Client {
+    pub(crate) fn client(&self, opts: ClientOptions) -> Client {
         let base = BaseUrl::parse(&format!("http://{}", self.addr), false).expect("loopback url");
         Client::new(base, Token::new(FAKE_TOKEN), opts).expect("client")
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().expect("seen").clone()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -134,7 +135,7 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
     response
 }
 
-fn json(status: u16, body: impl Into<String>) -> Response {
+pub(crate) fn json(status: u16, body: impl Into<String>) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -142,7 +143,7 @@ fn json(status: u16, body: impl Into<String>) -> Response {
         .expect("response")
 }
 
-fn fast_opts() -> ClientOptions {
+pub(crate) fn fast_opts() -> ClientOptions {
     ClientOptions {
         concurrency: 4,
         request_timeout: Duration::from_secs(5),

@@ -106,6 +106,21 @@ pub enum GitLabError {
         endpoint: String,
         status: u16,
     },
+    /// 200 with GraphQL `errors` (or a `null` GitLab gave no reason for): GitLab refused the
+    /// query or part of it. `field` is the field read (`addOnPurchases`), `message` GitLab's.
+    GraphQl {
+        endpoint: String,
+        field: String,
+        message: String,
+    },
+    /// GraphQL answered `null` for a field this token's user may not read: GitLab's
+    /// `raise_resource_not_available_error!` (not the top-level group's Owner on GitLab.com, not
+    /// an admin on self-managed), or a group GitLab does not show to this user.
+    GraphQlForbidden {
+        endpoint: String,
+        field: String,
+        message: String,
+    },
     /// The client could not be set up or was asked for something it will not do.
     Config {
         reason: String,
@@ -187,7 +202,9 @@ impl GitLabError {
             | GitLabError::Connection { endpoint, .. }
             | GitLabError::Tls { endpoint, .. }
             | GitLabError::BadBody { endpoint, .. }
-            | GitLabError::Status { endpoint, .. } => Some(endpoint),
+            | GitLabError::Status { endpoint, .. }
+            | GitLabError::GraphQl { endpoint, .. }
+            | GitLabError::GraphQlForbidden { endpoint, .. } => Some(endpoint),
             GitLabError::Config { .. } => None,
         }
     }
@@ -202,6 +219,15 @@ impl GitLabError {
                 | GitLabError::TokenRevoked { .. }
                 | GitLabError::InvalidToken { .. }
                 | GitLabError::AccountBlocked { .. }
+        )
+    }
+
+    /// The token's user lacks the role or permission this read needs (REST 403, or a GraphQL
+    /// field refused): a different token or role fixes it, not a retry.
+    pub fn is_permission_refusal(&self) -> bool {
+        matches!(
+            self,
+            GitLabError::Forbidden { .. } | GitLabError::GraphQlForbidden { .. }
         )
     }
 
@@ -303,6 +329,10 @@ impl GitLabError {
                     "GitLab answered with an unexpected status: check GITLAB_URL and the instance's health".into()
                 }
             }
+            GitLabError::GraphQl { message, .. } => graphql_hint(message),
+            GitLabError::GraphQlForbidden { .. } => {
+                "reading GitLab Duo seats needs the top-level group's Owner on GitLab.com (and GITLAB_GROUP set to that group) or an instance administrator on self-managed: use such a user's token with the read_api scope".into()
+            }
             GitLabError::Config { .. } => "fix the configuration and run again".into(),
         }
     }
@@ -370,6 +400,15 @@ impl GitLabError {
                 )
             }
             GitLabError::Status { status, .. } => format!("unexpected HTTP status {status}"),
+            GitLabError::GraphQl { field, message, .. } => {
+                format!("GraphQL refused `{field}`: {}", clip(message))
+            }
+            GitLabError::GraphQlForbidden { field, message, .. } => {
+                format!(
+                    "GraphQL `{field}` is not readable with this token: {}",
+                    clip(message)
+                )
+            }
             GitLabError::Config { reason } => format!("GitLab client: {}", clip(reason)),
         }
     }
@@ -403,6 +442,23 @@ fn is_access_denied_reason(message: &str) -> bool {
     .any(|reason| lower.contains(reason))
 }
 
+/// What to do about a GraphQL error, from GitLab's message: graphql-ruby's static validation
+/// names fields and arguments an older schema lacks; the add-on resolvers refuse subgroups.
+fn graphql_hint(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("root namespace") {
+        "Duo seats are read on the top-level group only: set GITLAB_GROUP to the top-level group"
+            .into()
+    } else if lower.contains("doesn't exist on type")
+        || lower.contains("doesn't accept argument")
+        || lower.contains("has an invalid value")
+    {
+        "this GitLab is older than the Duo seat API seatwatch reads (add-on seat holders need GitLab 17.x or newer): upgrade GitLab, or leave Duo out of the report".into()
+    } else {
+        "GitLab refused the GraphQL query: check the GitLab version and the token's role, and report it if it persists".into()
+    }
+}
+
 /// `1h`, `15m 20s`, `42s`: a wait as people read it.
 fn human_wait(wait: Duration) -> String {
     let secs = wait.as_secs();
@@ -426,6 +482,10 @@ struct ErrorBody {
     error_description: Option<String>,
     #[serde(default)]
     scope: Option<String>,
+    /// `graphql_controller.rb` `render_error`: `{"errors":[{"message":"Invalid token"}]}`.
+    /// Kept loose so that an odd `errors` cannot hide the other fields.
+    #[serde(default)]
+    errors: Option<serde_json::Value>,
 }
 
 impl ErrorBody {
@@ -437,7 +497,14 @@ impl ErrorBody {
             None => self
                 .error_description
                 .clone()
-                .or_else(|| self.error.clone()),
+                .or_else(|| self.error.clone())
+                .or_else(|| {
+                    self.errors
+                        .as_ref()?
+                        .as_array()?
+                        .iter()
+                        .find_map(|e| Some(e.get("message")?.as_str()?.to_string()))
+                }),
         }
     }
 }

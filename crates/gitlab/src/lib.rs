@@ -1,4 +1,5 @@
-//! The only code that speaks to GitLab: a read-only REST client for `/api/v4`.
+//! The only code that speaks to GitLab: a read-only client for its REST API (`/api/v4`) and, for
+//! the Duo seats that only GraphQL exposes, its GraphQL API read over GET.
 //!
 //! - [`BaseUrl`] normalises what the user configured (relative roots, `/api/v4` suffixes) and
 //!   refuses plain http:// to remote hosts.
@@ -7,11 +8,14 @@
 //!   429/5xx/timeouts/resets within a time budget, paces itself against GitLab's rate-limit
 //!   headers and bounds the requests in flight.
 //! - [`GitLabError`] names every failure GitLab sends and says what to do about it.
+//! - [`graphql`] reads GitLab's GraphQL API over the same GET path (queries only): the Duo
+//!   add-on purchases and their seat holders.
 //! - [`types`] holds the serde types, tolerant of fields GitLab adds or omits.
 
 mod base_url;
 mod client;
 mod error;
+pub mod graphql;
 pub mod headers;
 mod token;
 pub mod types;
@@ -19,6 +23,7 @@ pub mod types;
 pub use base_url::{BaseUrl, UrlError};
 pub use client::{Client, ClientOptions, ListingPosition, Probe, UsersPage};
 pub use error::GitLabError;
+pub use graphql::{AddOnHolder, AddOnHolders, AddOnPurchase, AddOnScope, DuoActivity};
 pub use headers::RateLimit;
 pub use token::Token;
 pub use types::MemberAccess;
