@@ -237,6 +237,7 @@ async fn missed_days_are_caught_up_and_a_rerun_adds_nothing() {
         &latest,
         &members,
         &history,
+        &[],
         &Policy::default(),
         date.and_time(time(22, 0)).and_utc(),
     );

@@ -101,7 +101,7 @@ fn hostile_member_names_run_no_script_and_keep_the_layout() {
         ..Policy::default()
     };
     let now = "2026-06-30T04:12:00Z".parse().expect("timestamp");
-    let report = build_report(&latest, &members, &history, &policy, now);
+    let report = build_report(&latest, &members, &history, &[], &policy, now);
     let files = render(&report, &members).expect("renders");
     let site = tempfile::tempdir().expect("temp dir");
     browser::write_site(&files, site.path());

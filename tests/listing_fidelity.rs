@@ -384,6 +384,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
         &day_summary,
         &members,
         &[],
+        &[],
         &Policy::default(),
         today.and_hms_opt(7, 0, 0).unwrap().and_utc(),
     );

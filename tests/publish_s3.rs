@@ -213,7 +213,14 @@ fn real_site(date: chrono::NaiveDate) -> Vec<SiteFile> {
     let history = synthetic::history(members.len() as u64, 60, date);
     let latest = history.last().expect("history").clone();
     let generated = date.and_hms_opt(6, 0, 0).expect("valid time").and_utc();
-    let report = build_report(&latest, &members, &history, &Policy::default(), generated);
+    let report = build_report(
+        &latest,
+        &members,
+        &history,
+        &[],
+        &Policy::default(),
+        generated,
+    );
     seatwatch_core::site::render(&report, &members).expect("renders")
 }
 

@@ -23,6 +23,7 @@ fn policy() -> Policy {
     Policy {
         exempt: Exemptions::parse("svc-*, ada.lovelace*").expect("valid exemptions"),
         seat_price: Some(29.0),
+        duo_prices: [("CODE_SUGGESTIONS".to_string(), 19.0)].into(),
         ..Policy::default()
     }
 }
@@ -30,8 +31,17 @@ fn policy() -> Policy {
 fn realistic(members: usize, days: u64) -> (Report, Vec<Member>) {
     let members = synthetic::members(members, snapshot_date());
     let history = synthetic::history(members.len() as u64, days, snapshot_date());
-    let latest = history.last().expect("history is not empty").clone();
-    let report = build_report(&latest, &members, &history, &policy(), generated_at());
+    let mut latest = history.last().expect("history is not empty").clone();
+    let (duo, duo_holders) = synthetic::duo(&members, snapshot_date(), true);
+    latest.duo = Some(duo);
+    let report = build_report(
+        &latest,
+        &members,
+        &history,
+        &duo_holders,
+        &policy(),
+        generated_at(),
+    );
     (report, members)
 }
 
@@ -72,6 +82,9 @@ fn data_files_come_first_and_index_last_with_their_types() {
         "index.html",
         "unused.html",
         "activity.html",
+        "duo.html",
+        "duo.csv",
+        "guest-candidates.csv",
     ] {
         assert!(
             paths.contains(&expected),
@@ -110,7 +123,7 @@ fn hostile_names_are_escaped_on_every_page() {
         "the hostile member should be reclaimable so the page shows it"
     );
     let files = render(&report, &members).expect("renders");
-    for page in ["index.html", "unused.html", "activity.html"] {
+    for page in ["index.html", "unused.html", "activity.html", "duo.html"] {
         let html = text(file(&files, page));
         assert!(!html.contains("<script>alert"), "{page} has a raw script");
         assert!(!html.contains("<img src=x"), "{page} has a raw img");
@@ -123,13 +136,15 @@ fn hostile_names_are_escaped_on_every_page() {
     let unused = text(file(&files, "unused.html"));
     assert!(unused.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
     assert!(unused.contains("Zoë 李 O&#39;Brien &#38; Söhne"));
+    let duo = text(file(&files, "duo.html"));
+    assert!(duo.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
 }
 
 #[test]
 fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
     let (report, members) = realistic(300, 30);
     let files = render(&report, &members).expect("renders");
-    for name in ["unused.csv", "members.csv"] {
+    for name in ["unused.csv", "members.csv", "duo.csv"] {
         let mut reader = csv::Reader::from_reader(&file(&files, name).bytes[..]);
         let headers = reader.headers().expect("header row").clone();
         let username_col = headers
@@ -204,7 +219,7 @@ fn browser_check(files: &[SiteFile], shots: &Path) {
         output.status.success(),
         "browser checks failed:\n{stdout}\n{stderr}"
     );
-    for page in ["index", "unused", "activity"] {
+    for page in ["index", "unused", "activity", "duo"] {
         let shot = shots.join(format!("{page}.png"));
         let size = std::fs::metadata(&shot)
             .unwrap_or_else(|e| panic!("{} missing: {e}", shot.display()))
@@ -244,7 +259,7 @@ fn first_day() -> (Report, Vec<Member>) {
     };
     latest.token_expires_at = None;
     latest.source.gitlab_version = None;
-    let report = build_report(&latest, &[], &[], &Policy::default(), generated_at());
+    let report = build_report(&latest, &[], &[], &[], &Policy::default(), generated_at());
     (report, Vec::new())
 }
 
@@ -338,4 +353,280 @@ fn every_activity_kind_has_its_row_legend_and_report_json_key() {
             "{kind:?} in report.json"
         );
     }
+}
+
+/// The `duo` add-on of `report.json` named `add_on`.
+fn json_add_on<'a>(json: &'a serde_json::Value, add_on: &str) -> &'a serde_json::Value {
+    json["duo"]["add_ons"]
+        .as_array()
+        .expect("duo.add_ons")
+        .iter()
+        .find(|a| a["add_on"] == add_on)
+        .unwrap_or_else(|| panic!("{add_on} missing from report.json"))
+}
+
+fn report_json(files: &[SiteFile]) -> serde_json::Value {
+    serde_json::from_slice(&file(files, "data/report.json").bytes).expect("report.json")
+}
+
+#[test]
+fn every_duo_status_has_its_tag_style_label_and_report_json_name() {
+    use seatwatch_core::analyse::DuoStatus;
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    let css = text(file(&files, "site.css"));
+    let duo = text(file(&files, "duo.html"));
+    let json = report_json(&files);
+    let holders = json_add_on(&json, "CODE_SUGGESTIONS")["holders"]
+        .as_array()
+        .expect("holders");
+    let csv = text(file(&files, "duo.csv"));
+    for status in DuoStatus::ALL {
+        let name = status.as_str();
+        assert!(
+            css.contains(&format!(".tag.{name} {{")),
+            "{status:?} has no tag style"
+        );
+        if status == DuoStatus::Unknown {
+            continue; // the synthetic GitLab exposes Duo use; the unknown version is tested apart
+        }
+        let tag = format!("<span class=\"tag {name}\">{}</span>", status.label());
+        assert!(duo.contains(&tag), "{status:?} tag missing on duo.html");
+        assert!(
+            holders.iter().any(|h| h["status"] == name),
+            "{status:?} missing from report.json"
+        );
+        assert!(
+            csv.contains(&format!(",{name},")),
+            "{status:?} missing from duo.csv"
+        );
+    }
+}
+
+#[test]
+fn the_duo_page_reports_what_applies_to_each_add_on() {
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    let duo = text(file(&files, "duo.html"));
+    let json = report_json(&files);
+    let pro = json_add_on(&json, "CODE_SUGGESTIONS");
+    for key in ["purchased", "assigned", "unassigned"] {
+        assert!(pro[key].as_u64().is_some(), "{key}: {pro}");
+    }
+    let holder = &pro["holders"][0];
+    for key in [
+        "username",
+        "last_duo_activity_on",
+        "first_seen_assigned",
+        "status",
+    ] {
+        assert!(holder.get(key).is_some(), "holder {key}: {holder}");
+    }
+    let amazon_q = json_add_on(&json, "DUO_AMAZON_Q");
+    assert_eq!(amazon_q["purchased"], 25);
+    assert!(amazon_q["holders"].is_null() && amazon_q["unassigned"].is_null());
+    let core = json_add_on(&json, "DUO_CORE");
+    assert!(core["purchased"].is_null() && core["holders"].is_null());
+    assert!(duo.contains("Duo with Amazon Q has no per-user assignment"));
+    assert!(duo.contains("Duo Core is included with Premium and Ultimate and has no seats"));
+    // the priced add-on shows its money; the other says how to price it
+    let money = report.duo.as_ref().expect("duo").add_ons[0]
+        .money
+        .as_ref()
+        .expect("CODE_SUGGESTIONS is priced");
+    assert!(duo.contains(&format!(
+        "cost <strong>{}</strong> a month",
+        format_amount(money.total_monthly)
+    )));
+    assert!(duo.contains("<code>DUO_ENTERPRISE</code> in <code>SEATWATCH_DUO_PRICES</code>"));
+    assert!(duo.contains("Enablement: active in GitLab, not in Duo"));
+    assert!(duo.contains("GitLab itself would unassign these"));
+    assert!(!duo.contains("id=\"duo-activity-unknown\""));
+}
+
+/// An amount as the pages print it (two decimals, thousands grouped).
+fn format_amount(x: f64) -> String {
+    let cents = (x * 100.0).round() as u64;
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", cents % 100)
+}
+
+#[test]
+fn a_gitlab_without_duo_activity_says_so_and_counts_no_seat_unused() {
+    let members = synthetic::members(300, snapshot_date());
+    let history = synthetic::history(300, 30, snapshot_date());
+    let mut latest = history.last().expect("history").clone();
+    let (duo, holders) = synthetic::duo(&members, snapshot_date(), false);
+    latest.duo = Some(duo);
+    let report = build_report(
+        &latest,
+        &members,
+        &history,
+        &holders,
+        &policy(),
+        generated_at(),
+    );
+    let files = render(&report, &members).expect("renders");
+    let page = text(file(&files, "duo.html"));
+    assert!(page.contains("id=\"duo-activity-unknown\""));
+    assert!(page.contains("the order cannot be told"));
+    for status in ["idle", "never_used", "grace", "active"] {
+        assert!(
+            !page.contains(&format!("<td><span class=\"tag {status}\">")),
+            "{status} shown without Duo activity"
+        );
+    }
+    let json = report_json(&files);
+    let pro = json_add_on(&json, "CODE_SUGGESTIONS");
+    assert!(
+        pro["holders"]
+            .as_array()
+            .expect("holders")
+            .iter()
+            .all(|h| h["status"] == "unknown")
+    );
+    assert_eq!(pro["money"]["idle_monthly"], 0.0);
+    assert_eq!(pro["money"]["never_used_monthly"], 0.0);
+}
+
+#[test]
+fn a_snapshot_without_duo_says_it_was_not_read() {
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    assert!(text(file(&files, "duo.html")).contains("id=\"duo-not-read\""));
+    assert!(report_json(&files)["duo"].is_null());
+    assert_eq!(text(file(&files, "duo.csv")).lines().count(), 1);
+}
+
+#[test]
+fn guest_candidates_are_listed_on_ultimate_with_their_csv() {
+    let (report, members) = realistic(300, 120);
+    let g = &report.guest_candidates;
+    assert!(
+        !g.candidates.is_empty(),
+        "the synthetic members have candidates"
+    );
+    let files = render(&report, &members).expect("renders");
+    let unused = text(file(&files, "unused.html"));
+    assert!(unused.contains("id=\"h-guests\""));
+    assert!(unused.contains("Guest candidates table"));
+    assert!(!unused.contains("id=\"guests-short-history\""));
+    let csv = text(file(&files, "guest-candidates.csv"));
+    assert_eq!(csv.lines().count(), g.candidates.len() + 1);
+    let json = report_json(&files);
+    assert_eq!(
+        json["guest_candidates"]["candidates"]
+            .as_array()
+            .expect("candidates")
+            .len(),
+        g.candidates.len()
+    );
+    // never one already listed as reclaimable
+    for c in &g.candidates {
+        assert!(
+            report.reclaimable.iter().all(|s| s.id != c.id),
+            "{} is reclaimable and a Guest candidate",
+            c.username
+        );
+    }
+}
+
+#[test]
+fn guest_candidates_say_when_the_history_is_shorter_than_the_window() {
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    let unused = text(file(&files, "unused.html"));
+    assert!(
+        unused.contains("id=\"guests-short-history\""),
+        "30 days < 90"
+    );
+}
+
+#[test]
+fn on_premium_guest_candidates_do_not_apply_and_say_why() {
+    let (mut report, members) = realistic(300, 120);
+    let members_premium = members.clone();
+    let mut latest = synthetic::history(300, 1, snapshot_date())
+        .pop()
+        .expect("a day");
+    latest.seats.plan = Some("premium".into());
+    report.guest_candidates = build_report(
+        &latest,
+        &members_premium,
+        &[],
+        &[],
+        &policy(),
+        generated_at(),
+    )
+    .guest_candidates;
+    assert!(report.guest_candidates.candidates.is_empty());
+    let files = render(&report, &members).expect("renders");
+    let unused = text(file(&files, "unused.html"));
+    assert!(unused.contains("id=\"guests-not-ultimate\""));
+    assert!(unused.contains("Does not apply on the premium plan"));
+    assert_eq!(
+        text(file(&files, "guest-candidates.csv")).lines().count(),
+        1
+    );
+}
+
+#[test]
+fn guest_candidate_names_are_neutralised_in_their_csv() {
+    let date = snapshot_date();
+    let mut members = synthetic::members(50, date);
+    let hostile = seatwatch_core::snapshot::Member {
+        username: "=cmd|' /C calc'!A0".into(),
+        name: "@SUM(1+1)".into(),
+        last_activity_on: Some(date),
+        created_at: Some("2020-01-01T00:00:00Z".parse().expect("timestamp")),
+        last_contribution_on: None,
+        ..seatwatch_core::snapshot::Member::seat_holder(9_999, "x", "x")
+    };
+    members.push(hostile);
+    let history = synthetic::history(50, 120, date);
+    let latest = history.last().expect("history").clone();
+    let report = build_report(&latest, &members, &history, &[], &policy(), generated_at());
+    let files = render(&report, &members).expect("renders");
+    let csv = text(file(&files, "guest-candidates.csv"));
+    assert!(csv.contains("'=cmd"), "{csv}");
+    assert!(csv.contains("'@SUM"), "{csv}");
+}
+
+#[test]
+fn the_overview_shows_the_renewal_recommendation_and_its_act_by_date() {
+    let (report, members) = realistic(300, 120);
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    let renewal = &report.renewal;
+    let act_by = renewal.act_by.expect("the synthetic term has an end");
+    assert!(
+        index.contains(&format!("Act by <strong>{act_by}</strong>")),
+        "act-by date"
+    );
+    let base = renewal.base.as_ref().expect("licensed");
+    assert!(index.contains(&format!("id=\"renewal-base\">{}</dd>", base.recommended)));
+    assert!(
+        index.contains("GitLab Duo Pro seats to renew"),
+        "each Duo add-on is sized apart"
+    );
+    let json = report_json(&files);
+    assert_eq!(json["renewal"]["act_by"], act_by.to_string());
+    assert_eq!(json["renewal"]["base"]["recommended"], base.recommended);
+}
+
+#[test]
+fn without_a_renewal_date_the_overview_recommends_nothing_and_says_why() {
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    assert!(index.contains("id=\"renewal-unknown\""));
+    assert!(!index.contains("seats to renew"));
+    assert_eq!(report_json(&files)["renewal"]["basis"], "date_unknown");
 }

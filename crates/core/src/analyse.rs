@@ -12,6 +12,20 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
+mod duo_seats;
+mod guests;
+mod renewal;
+
+pub use duo_seats::{
+    DuoAddOnReport, DuoMoney, DuoReport, DuoSeatHolder, DuoStatus, DuoStatusCounts, duo_status,
+    gitlab_unassign_order, with_buffer,
+};
+pub use guests::{
+    GUEST_FREE_PLANS, GuestApplies, GuestCandidate, GuestCandidates, guests_are_free,
+};
+pub use renewal::{BaseSeatsRenewal, DuoRenewal, Renewal, RenewalBasis};
+
+use crate::duo::DuoHolder;
 use crate::snapshot::{
     ActivityCoverage, ActivityTotals, DaySummary, Flavour, InstanceId, LicenceState, Member,
     SeatCounts,
@@ -420,6 +434,12 @@ pub struct Report {
     /// One entry per counted calendar day, by `activity_date`, oldest first; a day counted by two
     /// snapshots shows the later one's figures.
     pub days: Vec<DayPoint>,
+    /// GitLab Duo add-on seats; `None` where the snapshot did not read them.
+    pub duo: Option<DuoReport>,
+    /// Seat holders who could be Guests (Ultimate only).
+    pub guest_candidates: GuestCandidates,
+    /// How many seats to renew, and by when to act.
+    pub renewal: Renewal,
 }
 
 /// The points of one snapshot: one per day it counted.
@@ -723,10 +743,13 @@ impl ActivityWindows {
 
 /// Builds the report for the snapshot `latest` from its members and the stored history
 /// (`history` may or may not contain `latest`; other instances and later days are ignored).
+/// `duo_holders` are the Duo seat holders stored beside `latest`'s members (empty when Duo seats
+/// were not read).
 pub fn build_report(
     latest: &DaySummary,
     members: &[Member],
     history: &[DaySummary],
+    duo_holders: &[DuoHolder],
     policy: &Policy,
     generated_at: DateTime<Utc>,
 ) -> Report {
@@ -738,6 +761,18 @@ pub fn build_report(
     let forecast = forecast(&timeline, &seats, seats.reclaimable, date);
     let days = activity_timeline(&timeline);
     let activity = ActivityWindows::ending(&days, date);
+    let duo = latest
+        .duo
+        .as_ref()
+        .map(|d| DuoReport::of(d, duo_holders, date, policy));
+    let guest_candidates = GuestCandidates::of(
+        members,
+        seats.plan.as_deref(),
+        latest.contributions_known_since,
+        date,
+        policy,
+    );
+    let renewal = Renewal::of(&seats, &forecast, duo.as_ref(), policy);
 
     Report {
         generated_at,
@@ -758,6 +793,9 @@ pub fn build_report(
         reclaimable: standings.reclaimable,
         exempt: standings.exempt,
         days,
+        duo,
+        guest_candidates,
+        renewal,
     }
 }
 
@@ -929,7 +967,7 @@ mod tests {
         let mut idle = member("idle");
         idle.last_activity_on = Some(days_ago(400));
         let latest = day(date(TODAY), 2, Some(10));
-        let r = build_report(&latest, &[svc, idle], &[], &policy, at(TODAY));
+        let r = build_report(&latest, &[svc, idle], &[], &[], &policy, at(TODAY));
         assert_eq!(r.reclaimable.len(), 1);
         assert_eq!(r.reclaimable[0].username, "idle");
         assert_eq!(r.exempt.len(), 1);
@@ -957,6 +995,7 @@ mod tests {
             &latest,
             &[old, active, never, older],
             &[],
+            &[],
             &policy,
             at(TODAY),
         );
@@ -979,7 +1018,7 @@ mod tests {
     #[test]
     fn no_seat_price_means_no_money() {
         let latest = day(date(TODAY), 1, Some(1));
-        let r = build_report(&latest, &[], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[], &[], &Policy::default(), at(TODAY));
         assert!(r.money.is_none());
     }
 
@@ -1002,7 +1041,7 @@ mod tests {
             .collect();
         history.extend((90..200u64).map(|i| day(today - Days::new(i), 500, Some(150))));
         let latest = history[0].clone();
-        let r = build_report(&latest, &[], &history, &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &history, &[], &Policy::default(), at(TODAY));
         let slope = r.forecast.in_use_per_day.expect("enough points");
         assert!((slope - 1.0).abs() < 1e-9, "{slope}");
         let today_on_line = r.forecast.trend_in_use_today.expect("a line");
@@ -1033,7 +1072,7 @@ mod tests {
                 m
             })
             .collect();
-        let r = build_report(&latest, &idle, &history, &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &idle, &history, &[], &Policy::default(), at(TODAY));
         assert_eq!(r.forecast.seats_run_out_on, Some(today));
         assert_eq!(r.forecast.in_use_if_reclaimed, 80);
         // the peak of 100 is already reached: nothing owed now either way
@@ -1049,7 +1088,7 @@ mod tests {
     #[test]
     fn a_single_snapshot_has_no_trend() {
         let latest = day(date(TODAY), 10, Some(20));
-        let r = build_report(&latest, &[], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[], &[], &Policy::default(), at(TODAY));
         assert_eq!(r.forecast.in_use_per_day, None);
         assert_eq!(r.forecast.seats_run_out_on, None);
         assert_eq!(r.days.len(), 1);
@@ -1078,7 +1117,14 @@ mod tests {
                 d
             })
             .collect();
-        let r = build_report(&history[0], &[], &history, &Policy::default(), at(TODAY));
+        let r = build_report(
+            &history[0],
+            &[],
+            &history,
+            &[],
+            &Policy::default(),
+            at(TODAY),
+        );
         assert_eq!(r.activity.last_day.pushes, 1);
         assert_eq!(r.activity.last_7_days.pushes, 7);
         assert_eq!(r.activity.last_30_days.pushes, 30);
@@ -1106,7 +1152,14 @@ mod tests {
             today - Days::new(1),
             3,
         );
-        let r = build_report(&latest, &[], &[before_gap], &Policy::default(), at(TODAY));
+        let r = build_report(
+            &latest,
+            &[],
+            &[before_gap],
+            &[],
+            &Policy::default(),
+            at(TODAY),
+        );
         let by_day: Vec<(NaiveDate, NaiveDate, u64)> = r
             .days
             .iter()
@@ -1132,7 +1185,7 @@ mod tests {
         let mut legacy = day(yesterday, 10, Some(10));
         legacy.aggregates.activity.pushes = 1; // its own date up to the hour it ran
         let latest = counting(day(today, 10, Some(10)), yesterday, yesterday, 7);
-        let r = build_report(&latest, &[], &[legacy], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[], &[legacy], &[], &Policy::default(), at(TODAY));
         assert_eq!(r.days.len(), 1, "{:?}", r.days);
         assert_eq!(r.days[0].activity_date, yesterday);
         assert_eq!(r.days[0].activity.pushes, 7);
@@ -1153,6 +1206,7 @@ mod tests {
             &latest,
             &[],
             &[other, later, rerun, early_run],
+            &[],
             &Policy::default(),
             at(TODAY),
         );
@@ -1165,7 +1219,7 @@ mod tests {
         let mut m = member("never");
         m.created_at = Some(at("2020-01-01"));
         let latest = day(date(TODAY), 1, Some(1));
-        let r = build_report(&latest, &[m], &[], &Policy::default(), at(TODAY));
+        let r = build_report(&latest, &[m], &[], &[], &Policy::default(), at(TODAY));
         let v = serde_json::to_value(&r).expect("serialises");
         for key in [
             "generated_at",

@@ -330,7 +330,7 @@ pub async fn render_and_publish(
         .days(instance, latest.date - Days::new(400), latest.date)
         .await?;
     let members = store.members(instance, latest.date).await?;
-    let report = analyse::build_report(&latest, &members, &history, policy, now);
+    let report = analyse::build_report(&latest, &members, &history, &[], policy, now);
     let files = site::render(&report, &members)?;
     publish::publish(&files, dest, s3).await?;
     Ok(ReportSummary {

@@ -31,7 +31,9 @@ fn main() {
     let date = NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date");
     let members = synthetic::members(MEMBERS, date);
     let history = synthetic::history(MEMBERS as u64, DAYS, date);
-    let latest = history.last().expect("history").clone();
+    let mut latest = history.last().expect("history").clone();
+    let (duo, duo_holders) = synthetic::duo(&members, date, true);
+    latest.duo = Some(duo);
     let policy = Policy {
         exempt: Exemptions::parse("svc-*").expect("valid"),
         seat_price: Some(29.0),
@@ -39,8 +41,16 @@ fn main() {
     };
     let generated_at = "2026-06-30T04:00:00Z".parse().expect("timestamp");
 
-    let (analyse, report) =
-        best_of(|| build_report(&latest, &members, &history, &policy, generated_at));
+    let (analyse, report) = best_of(|| {
+        build_report(
+            &latest,
+            &members,
+            &history,
+            &duo_holders,
+            &policy,
+            generated_at,
+        )
+    });
     let (render_time, files) = best_of(|| render(&report, &members).expect("renders"));
     let (json_report, report_json) = best_of(|| serde_json::to_vec(&report).expect("serialises"));
     let (json_all, all_json) =

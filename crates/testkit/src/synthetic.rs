@@ -1,10 +1,11 @@
 //! Synthetic, deterministic snapshot data for the rendering benchmark and the site tests: a member
 //! list with every standing the rule knows (active, inactive, never signed in, exempt, bots, no
-//! seat), hostile names, and a daily history with a trend. No clock, no randomness source: the same
-//! arguments always give the same data.
+//! seat), hostile names, a daily history with a trend, and Duo seat holders with every status. No
+//! clock, no randomness source: the same arguments always give the same data.
 
 use crate::members::member;
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use seatwatch_core::duo::{DUO_AMAZON_Q, DUO_CORE, DuoAddOn, DuoHolder, DuoSnapshot, DuoUse};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, DayActivity, DayAggregates, DaySummary, Flavour,
     InstanceId, Member, SeatCounts, Source, UserState,
@@ -72,10 +73,21 @@ pub fn members(count: usize, date: NaiveDate) -> Vec<Member> {
                 } else {
                     Activity::default()
                 },
+                last_contribution_on: last_contribution(busy, r, date),
                 ..member(i as u64 + 1)
             }
         })
         .collect()
+}
+
+/// A busy member contributed the day before `date`; of the others, a third never did (as far
+/// as the history knows) and the rest at some point in the last 300 days.
+fn last_contribution(busy: bool, r: u64, date: NaiveDate) -> Option<NaiveDate> {
+    match (busy, (r >> 34) % 3) {
+        (true, _) => Some(date - Days::new(1)),
+        (false, 0) => None,
+        (false, _) => Some(date - Days::new(1 + (r >> 36) % 300)),
+    }
 }
 
 /// Member `i`'s username: the hostile name, a service account, a project bot or first.last`i`.
@@ -202,7 +214,7 @@ pub fn history(members: u64, days: u64, date: NaiveDate) -> Vec<DaySummary> {
                 token_expires_at: Some(date + Days::new(21)),
                 requests: members / 100 + 5,
                 activity: ActivityCoverage::Days(counted),
-                contributions_known_since: None,
+                contributions_known_since: Some(date - Days::new(days - 1)),
                 duo: None,
             }
         })
@@ -270,4 +282,81 @@ pub fn two_day_aggregates(members: &[Member], day: NaiveDate) -> (ActivityDays, 
         aggregates.add_days(m, &by_day);
     }
     (counted, aggregates)
+}
+
+/// A Duo seat of `kind` (0..10) on `date`: when first seen, and the last Duo use. 0 and 5..=7:
+/// active; 1 and 8: idle; 2 and 9: never used since before tracking began; 3: new (grace);
+/// 4: never used, assigned after tracking began and past the grace period.
+fn duo_seat(kind: u64, r: u64, date: NaiveDate, tracked_since: NaiveDate) -> (NaiveDate, DuoUse) {
+    let days = |n: u64| date - Days::new(n);
+    match kind {
+        0 | 5..=7 => (tracked_since, DuoUse::On(days((r >> 24) % 20))),
+        1 | 8 => (tracked_since, DuoUse::On(days(40 + (r >> 24) % 200))),
+        3 => (days(2 + (r >> 24) % 5), DuoUse::Never),
+        4 => (days(30 + (r >> 24) % 60), DuoUse::Never),
+        _ => (tracked_since, DuoUse::Never),
+    }
+}
+
+/// The Duo add-ons of [`duo`]: two per-user ones (a quarter and a tenth of the seat holders),
+/// Duo with Amazon Q (a quantity, no holders) and Duo Core (no seats).
+pub const DUO_PER_USER: [(&str, u64); 2] = [("CODE_SUGGESTIONS", 4), ("DUO_ENTERPRISE", 10)];
+
+/// Duo seats on `date` for `members` (as [`members`] makes them): the snapshot's purchases and
+/// their holders, with every status: active, idle, never used since before tracking began, new
+/// (grace) and never used after it. The hostile members hold seats, so the Duo page shows them.
+/// Set `exposed` false for a GitLab without Duo activity.
+pub fn duo(members: &[Member], date: NaiveDate, exposed: bool) -> (DuoSnapshot, Vec<DuoHolder>) {
+    let tracked_since = date - Days::new(120);
+    let mut holders = Vec::new();
+    let mut add_ons = Vec::new();
+    for (add_on, every) in DUO_PER_USER {
+        let before = holders.len();
+        for (i, m) in members.iter().enumerate() {
+            let hostile = i < HOSTILE_NAMES.len();
+            if !m.holds_seat || m.bot || !(hostile || (i as u64).is_multiple_of(every)) {
+                continue;
+            }
+            let r = mix(m.id ^ (every << 32));
+            // the hostile members take one status each, so every status is always present
+            let kind = if hostile { i as u64 } else { (r >> 16) % 10 };
+            let (first_seen_assigned, last_duo_use) = duo_seat(kind, r, date, tracked_since);
+            let last_duo_use = if exposed {
+                last_duo_use
+            } else {
+                DuoUse::Unknown
+            };
+            holders.push(DuoHolder {
+                add_on: add_on.into(),
+                user_id: m.id,
+                username: m.username.clone(),
+                last_duo_use,
+                last_activity_on: m.last_activity_on,
+                last_login_at: m.last_sign_in_at,
+                first_seen_assigned,
+            });
+        }
+        let assigned = (holders.len() - before) as u64;
+        add_ons.push(DuoAddOn {
+            add_on: add_on.into(),
+            purchased: assigned + assigned / 5 + 1,
+            assigned,
+        });
+    }
+    add_ons.push(DuoAddOn {
+        add_on: DUO_AMAZON_Q.into(),
+        purchased: 25,
+        assigned: 0,
+    });
+    add_ons.push(DuoAddOn {
+        add_on: DUO_CORE.into(),
+        purchased: 0,
+        assigned: 0,
+    });
+    let snapshot = DuoSnapshot {
+        add_ons,
+        activity_exposed: exposed,
+        tracked_since,
+    };
+    (snapshot, holders)
 }

@@ -141,6 +141,83 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
     out.into_inner().map_err(|e| e.into_error().into())
 }
 
+fn flag(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// `duo.csv`: every holder of every per-user Duo add-on, with their status, whether they are on
+/// the enablement list and whether GitLab would unassign them at the recommended quantity.
+pub fn duo_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let add_ons = report.duo.as_ref().map_or(&[][..], |d| &d.add_ons[..]);
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(4096));
+    out.write_record([
+        "add_on",
+        "username",
+        "status",
+        "last_duo_activity_on",
+        "last_activity_on",
+        "first_seen_assigned",
+        "assignment_date_unknown",
+        "enablement",
+        "unassigned_by_gitlab_at_renewal",
+        "monthly_cost",
+    ])?;
+    let (mut a, mut b, mut c, mut d) = (String::new(), String::new(), String::new(), String::new());
+    for add_on in add_ons {
+        let Some(holders) = &add_on.holders else {
+            continue;
+        };
+        let listed = |list: &Option<Vec<_>>, id: u64| {
+            list.as_ref()
+                .is_some_and(|l: &Vec<crate::analyse::DuoSeatHolder>| {
+                    l.iter().any(|h| h.user_id == id)
+                })
+        };
+        let price = add_on.money.as_ref().map(|m| m.seat_price_monthly);
+        for h in holders {
+            out.write_record([
+                &*neutralise(&add_on.add_on),
+                &*neutralise(&h.username),
+                h.status.as_str(),
+                date_cell(h.last_duo_activity_on, &mut a),
+                date_cell(h.last_activity_on, &mut b),
+                date_cell(Some(h.first_seen_assigned), &mut c),
+                flag(h.assignment_date_unknown),
+                flag(listed(&add_on.enablement, h.user_id)),
+                flag(listed(&add_on.unassigned_by_gitlab_at_renewal, h.user_id)),
+                num_cell(price, &mut d),
+            ])?;
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// `guest-candidates.csv`: the seat holders who could be Guests (empty off Ultimate).
+pub fn guest_candidates_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let g = &report.guest_candidates;
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(128 + g.candidates.len() * 96));
+    out.write_record([
+        "username",
+        "name",
+        "last_contribution_on",
+        "last_activity_on",
+        "last_sign_in",
+        "monthly_saving",
+    ])?;
+    let (mut a, mut b, mut c, mut d) = (String::new(), String::new(), String::new(), String::new());
+    for x in &g.candidates {
+        out.write_record([
+            &*neutralise(&x.username),
+            &*neutralise(&x.name),
+            date_cell(x.last_contribution_on, &mut a),
+            date_cell(x.last_activity_on, &mut b),
+            date_cell(x.last_sign_in, &mut c),
+            num_cell(x.monthly_saving, &mut d),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,8 @@ mod format;
 use askama::Template;
 use chrono::NaiveDate;
 
-use crate::analyse::{DayPoint, Report};
+use crate::analyse::{DayPoint, DuoStatus, DuoStatusCounts, GuestApplies, Report};
+use crate::duo::AddOnSeats;
 use crate::snapshot::{ActivityKind, ActivityTotals, Member};
 use charts::{Layer, Line};
 use format::{Amount, Count, OptAmount, OptCount, OptDate, OptDays, Relative};
@@ -69,6 +70,7 @@ pub enum Nav {
     Overview,
     Unused,
     Activity,
+    Duo,
 }
 
 #[derive(Template)]
@@ -84,6 +86,24 @@ struct IndexPage<'a> {
 struct UnusedPage<'a> {
     r: &'a Report,
     nav: Nav,
+}
+
+#[derive(Template)]
+#[template(path = "duo.html")]
+struct DuoPage<'a> {
+    r: &'a Report,
+    nav: Nav,
+}
+
+/// What people call an add-on GitLab names `add_on` (its enum name, shown beside it).
+pub fn add_on_label(add_on: &str) -> &str {
+    match add_on {
+        "CODE_SUGGESTIONS" => "GitLab Duo Pro",
+        "DUO_ENTERPRISE" => "GitLab Duo Enterprise",
+        crate::duo::DUO_AMAZON_Q => "GitLab Duo with Amazon Q",
+        crate::duo::DUO_CORE => "GitLab Duo Core",
+        other => other,
+    }
 }
 
 /// One row of the activity-by-kind table.
@@ -148,6 +168,21 @@ macro_rules! page_helpers {
                 reason.get().map_or("Active", |r| r.label())
             }
             fn is(&self, nav: Nav) -> bool { self.nav == nav }
+            fn statuses(&self) -> [DuoStatus; 5] { DuoStatus::ALL }
+            fn status_count(&self, c: &DuoStatusCounts, s: impl Arg<DuoStatus>) -> Count {
+                Count(c.get(s.get()))
+            }
+            fn add_on_label<'s>(&self, add_on: &'s str) -> &'s str { add_on_label(add_on) }
+            /// A signed seat count: "12 fewer" / "3 more".
+            fn fewer(&self, seats: impl Arg<i64>) -> String {
+                let n = seats.get();
+                if n >= 0 { format!("{} fewer", Count(n.unsigned_abs())) } else { format!("{} more", Count(n.unsigned_abs())) }
+            }
+            fn amount_abs(&self, v: impl Arg<f64>) -> Amount { Amount(v.get().abs()) }
+            /// The verb for a yearly saving that may be negative (renewing more seats than today).
+            fn saves_or_costs(&self, v: impl Arg<f64>) -> &'static str {
+                if v.get() >= 0.0 { "saves" } else { "costs" }
+            }
             fn collected(&self) -> String { self.r.collected_at.format("%Y-%m-%d %H:%M UTC").to_string() }
             fn generated(&self) -> String { self.r.generated_at.format("%Y-%m-%d %H:%M UTC").to_string() }
             fn version(&self) -> &str { self.r.gitlab_version.as_deref().unwrap_or("version unknown") }
@@ -163,7 +198,7 @@ macro_rules! page_helpers {
         }
     )*};
 }
-page_helpers!(IndexPage, UnusedPage, ActivityPage);
+page_helpers!(IndexPage, UnusedPage, ActivityPage, DuoPage);
 
 /// One point per snapshot: `days` has one per counted day, and a snapshot that caught up after
 /// missed runs counted several.
@@ -406,6 +441,20 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
         16_384 + rows * 400,
     )?);
     files.push(activity_page(report)?);
+    let duo_rows = report.duo.as_ref().map_or(0, |d| {
+        d.add_ons
+            .iter()
+            .map(|a| a.holders.as_ref().map_or(0, Vec::len))
+            .sum()
+    });
+    files.push(page(
+        "duo.html",
+        &DuoPage {
+            r: report,
+            nav: Nav::Duo,
+        },
+        16_384 + duo_rows * 900,
+    )?);
     files.push(page(
         "index.html",
         &IndexPage {
@@ -420,7 +469,7 @@ pub fn render(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
 
 /// The files the pages link to, in the order they are written.
 fn data_files(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, SiteError> {
-    let mut files = Vec::with_capacity(7);
+    let mut files = Vec::with_capacity(9);
     files.push(SiteFile {
         path: "data/report.json".into(),
         content_type: JSON,
@@ -442,6 +491,24 @@ fn data_files(report: &Report, members: &[Member]) -> Result<Vec<SiteFile>, Site
         cache_control: REVALIDATE,
         bytes: export::members_csv(report, members).map_err(|cause| SiteError::Csv {
             file: "members.csv",
+            cause,
+        })?,
+    });
+    files.push(SiteFile {
+        path: "duo.csv".into(),
+        content_type: CSV,
+        cache_control: REVALIDATE,
+        bytes: export::duo_csv(report).map_err(|cause| SiteError::Csv {
+            file: "duo.csv",
+            cause,
+        })?,
+    });
+    files.push(SiteFile {
+        path: "guest-candidates.csv".into(),
+        content_type: CSV,
+        cache_control: REVALIDATE,
+        bytes: export::guest_candidates_csv(report).map_err(|cause| SiteError::Csv {
+            file: "guest-candidates.csv",
             cause,
         })?,
     });
