@@ -9,7 +9,7 @@ use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, t
 use seatwatch_testkit::{cli, gitlab};
 use serde_json::Value;
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "url",
     "reachable",
     "tls",
@@ -19,6 +19,7 @@ const NAMES: [&str; 10] = [
     "identity",
     "seats",
     "members",
+    "duo",
     "rate_limit",
 ];
 
