@@ -73,14 +73,14 @@ log "actionlint .github/workflows (the CI a fork runs)"
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# Only what runs ships (issue 12): the simulator's HTTP server, the CLI's argument parser and the
-# embedded SQLite store stay out of every Lambda binary. Each Lambda names the store backends it
+# Only what runs ships (issue 12): the simulator's HTTP and GraphQL servers, the CLI's argument
+# parser and the embedded SQLite store stay out of every Lambda binary. Each Lambda names the store backends it
 # runs (crates/seatwatch features); a build without one refuses it by name, tested below.
-log "dependency guard: no Lambda binary links axum, clap or rusqlite; the crates keep the data flow's boundaries"
+log "dependency guard: no Lambda binary links axum, async-graphql, clap or rusqlite; the crates keep the data flow's boundaries"
 guard_failed=0
 for function in seatwatch-check seatwatch-collect seatwatch-report; do
   linked=$(cargo tree --quiet -e normal -p "$function" --prefix none --format '{p}')
-  for crate in axum clap rusqlite; do
+  for crate in axum async-graphql clap rusqlite; do
     if grep -q "^$crate v" <<<"$linked"; then
       echo "error: $function depends on $crate, through:" >&2
       cargo tree --quiet -e normal -p "$function" -i "$crate" >&2

@@ -354,7 +354,7 @@ impl<'p> Render<'p> {
         )
     }
 
-    fn web_url(&self, v: &UserView) -> String {
+    pub(crate) fn web_url(&self, v: &UserView) -> String {
         format!("{}/{}", self.origin, v.username)
     }
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::entities::{self, GROUP_ID, Render};
+use super::graphql;
 use super::population::{
     ADMIN_USER_INDEX, Day, EVENT_RETENTION_DAYS, GHOST_USER_INDEX, Kind, Population,
     REGULAR_USER_INDEX, State as UserState, day_of, flags,
@@ -305,7 +306,8 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
     let path = request.uri().path().to_string();
     let query = query_pairs(&request);
     let origin = origin(request.headers());
-    let Some(segments) = api_segments(&path) else {
+    let graphql = path == graphql::PATH;
+    let Some(segments) = api_segments(&path).or_else(|| graphql.then(Vec::new)) else {
         return Reply::text(StatusCode::NOT_FOUND, "text/plain", "Not Found").into_response();
     };
     let health = matches!(segments.as_slice(), [s] if s == "metadata" || s == "version");
@@ -331,7 +333,9 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
         tokio::time::sleep(delay).await;
     }
 
-    let mut reply = if request.method() == Method::GET || request.method() == Method::HEAD {
+    let mut reply = if graphql {
+        graphql_reply(&sim, request, &query, &origin).await
+    } else if request.method() == Method::GET || request.method() == Method::HEAD {
         let pop = sim.population();
         let ctx = Ctx {
             sim: &sim,
@@ -351,6 +355,92 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
     // The path only: the query may carry `private_token`.
     tracing::debug!(%path, status = reply.status.as_u16(), "simulated GitLab answered");
     reply.into_response()
+}
+
+/// `/api/graphql` behind GitLab's GraphQL controller (`app/controllers/graphql_controller.rb`):
+/// the same tokens as REST, read by `authenticate_sessionless_user!(:graphql_api)` with the
+/// scopes `api` and `read_api`. That lookup rescues every authentication error, so an unknown,
+/// expired, revoked or under-scoped token is "Invalid token"; no token at all is an anonymous
+/// query. GET (and HEAD) carry the query in parameters, POST in a JSON body.
+async fn graphql_reply(
+    sim: &Arc<SimState>,
+    request: Request,
+    query: &[(String, String)],
+    origin: &str,
+) -> Reply {
+    let controller_error = |status: StatusCode, message: &str| {
+        Reply::json(status, &json!({ "errors": [{ "message": message }] }))
+    };
+    let caller = if presented_token(request.headers(), query).is_none() {
+        graphql::Caller::Anonymous
+    } else {
+        match authenticate(sim, request.headers(), query) {
+            Ok(token) if !token.scopes.iter().any(|s| *s == "api" || *s == "read_api") => {
+                return controller_error(StatusCode::UNAUTHORIZED, "Invalid token");
+            }
+            Err(_) => return controller_error(StatusCode::UNAUTHORIZED, "Invalid token"),
+            // authorize_access_api!: can?(current_user, :access_api)
+            Ok(token) if token.status == TokenStatus::OwnerDeactivated => {
+                return controller_error(StatusCode::FORBIDDEN, "API not accessible for user");
+            }
+            Ok(token) => {
+                let caller = Caller::new(sim, &token);
+                graphql::Caller::User {
+                    instance_admin: caller.instance_admin,
+                    group_owner: caller.group_owner,
+                }
+            }
+        }
+    };
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (call, read_only_method) = match *request.method() {
+        Method::GET | Method::HEAD => {
+            let call = graphql::Call {
+                query: param("query").unwrap_or_default(),
+                variables: param("variables").map(Value::String),
+                operation_name: param("operationName"),
+            };
+            (call, Some(request.method().as_str().to_string()))
+        }
+        Method::POST => {
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_string);
+            let call = graphql::Call {
+                query: text("query").unwrap_or_default(),
+                variables: json.get("variables").cloned(),
+                operation_name: text("operationName"),
+            };
+            (call, None)
+        }
+        // config/routes.rb routes only GET and POST to the controller
+        _ => return controller_error(StatusCode::NOT_FOUND, "Not found!"),
+    };
+    let scope = graphql::Scope {
+        pop: sim.population(),
+        duo: sim.duo.clone(),
+        flavour: sim.flavour,
+        group_path: sim.group_path.clone(),
+        origin: origin.to_string(),
+        as_of: sim.as_of(),
+        now: sim.now(),
+        utc_offset_seconds: sim.utc_offset_seconds,
+        licensed: sim.licence.has_licence(),
+        caller,
+    };
+    let (status, body) =
+        graphql::serve(&sim.graphql, call, read_only_method.as_deref(), scope).await;
+    Reply::json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        &body,
+    )
 }
 
 /// The decoded query parameters, in the order sent.
@@ -1191,7 +1281,7 @@ fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
 }
 
 /// URL-safe Base64 with padding, as Ruby's `Base64.urlsafe_encode64`.
-fn base64_urlsafe(bytes: &[u8]) -> String {
+pub(crate) fn base64_urlsafe(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -1211,7 +1301,7 @@ fn base64_urlsafe(bytes: &[u8]) -> String {
 }
 
 /// Ruby's `Base64.urlsafe_decode64` (padding optional); `None` for anything else.
-fn base64_urlsafe_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_urlsafe_decode(text: &str) -> Option<Vec<u8>> {
     let value = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

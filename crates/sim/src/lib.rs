@@ -45,9 +45,13 @@
 //! slow response, then the real answer (malformed or truncated if those faults are pending).
 //! `requests_served` counts every request that reached the server, faulted or not.
 
+mod duo;
 mod entities;
+mod graphql;
 mod http;
 mod population;
+
+pub use duo::{DuoExpected, DuoProfile, ExpectedAddOn, ExpectedHolder};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -220,6 +224,10 @@ pub struct SimConfig {
     /// `/users` honours `pagination=keyset` (GitLab 16.5+, the default). Off: an older GitLab,
     /// whose `lib/api/users.rb` paginated with `paginate` and silently ignored the parameter.
     pub users_keyset_pagination: bool,
+    /// GitLab 18.0 or later (the default): `AddOnUser.lastDuoActivityOn` is in the GraphQL schema
+    /// and Duo Core is an add-on. Off: a GitLab 17.x, where querying the field is a validation
+    /// error (`ee/app/graphql/types/gitlab_subscriptions/add_on_user_type.rb`).
+    pub duo_activity_field: bool,
 }
 
 impl SimConfig {
@@ -241,6 +249,7 @@ impl SimConfig {
             namespace_billing_unrestricted: false,
             faults: Faults::default(),
             users_keyset_pagination: true,
+            duo_activity_field: true,
         }
     }
 }
@@ -399,12 +408,19 @@ pub(crate) struct SimState {
     pub rate: Mutex<RateWindow>,
     pub requests_served: AtomicU64,
     pub responses_429: AtomicU64,
+    /// The Duo purchases, built once around the anchor.
+    pub duo: Arc<duo::Duo>,
+    /// The GraphQL schema of the simulated version.
+    pub graphql: async_graphql::dynamic::Schema,
 }
 
 impl SimState {
     fn new(cfg: SimConfig) -> SimState {
         let pop = Population::build(cfg.seed, cfg.users, cfg.as_of);
+        let duo = duo::Duo::build(&pop, cfg.flavour, cfg.duo_activity_field);
         SimState {
+            duo: Arc::new(duo),
+            graphql: graphql::schema(cfg.duo_activity_field),
             flavour: cfg.flavour,
             group_path: cfg.group_path,
             as_of: AtomicI32::new(day_of(cfg.as_of)),
@@ -660,6 +676,23 @@ impl SimHandle {
     /// Ground truth for tests: what a correct collector must find as of the current as_of date.
     pub fn expected(&self) -> Expected {
         self.state.expected()
+    }
+
+    /// Ground truth for tests: the Duo add-ons, their seats and holders at the current clock.
+    pub fn duo_expected(&self) -> DuoExpected {
+        let s = &self.state;
+        let pop = s.population();
+        let r = entities::Render {
+            pop: &pop,
+            flavour: s.flavour,
+            group_path: &s.group_path,
+            origin: "http://127.0.0.1",
+            as_of: s.as_of(),
+            now: s.now(),
+            utc_offset_seconds: s.utc_offset_seconds,
+            licensed: s.licence.has_licence(),
+        };
+        s.duo.expected(&r)
     }
 
     /// Stops accepting, lets in-flight responses finish (at most a few seconds), then returns.
