@@ -280,9 +280,10 @@ pub async fn collect(
                 contributions_known_since: Some(contributions.known_since()),
                 duo,
             };
-            let seats =
-                commit_snapshot(store, &instance, opts, &start, &mut parts, requests, tracked)
-                    .await?;
+            let seats = commit_snapshot(
+                store, &instance, opts, &start, &mut parts, requests, tracked,
+            )
+            .await?;
             let mut s = summary(CollectStatus::Committed, &parts.aggregates, None);
             s.seats = seats;
             // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
