@@ -233,6 +233,14 @@ async fn duo(out: &mut Checks, client: &Client, group: Option<&str>) {
         Err(e) if e.is_permission_refusal() => {
             return out.fail("duo", format!("add-on purchases refused: {DUO_FIX}"));
         }
+        // graphql-ruby nulls a purchase the user may not read, which breaks the non-null list
+        // ("Cannot return null for non-nullable element"): a missing role, most often.
+        Err(e @ GitLabError::GraphQl { .. }) => {
+            return out.fail(
+                "duo",
+                format!("add-on purchases: {e}; if the role is missing, {DUO_FIX}"),
+            );
+        }
         Err(e) => return out.fail("duo", format!("add-on purchases: {e}")),
     };
     let bought: Vec<String> = purchases
@@ -251,13 +259,17 @@ async fn duo(out: &mut Checks, client: &Client, group: Option<&str>) {
         .filter(|p| AddOnSeats::of(&p.name) == AddOnSeats::PerUser)
         .min_by_key(|p| p.assigned_quantity);
     let Some(purchase) = per_user else {
-        return out.pass(
-            "duo",
-            match bought.as_slice() {
-                [] => "no active Duo add-on purchases (none bought, or hidden from a user who is not the Owner / an administrator)".to_string(),
-                _ => format!("{}; none with per-user seats", bought.join(", ")),
-            },
-        );
+        return match bought.as_slice() {
+            // GitLab hides purchases from a user without the role rather than refusing them.
+            [] => out.warn(
+                "duo",
+                format!("no Duo add-on purchases visible: none are bought, or they are hidden from this user; to see them, {DUO_FIX}"),
+            ),
+            _ => out.pass(
+                "duo",
+                format!("{}; none with per-user seats", bought.join(", ")),
+            ),
+        };
     };
     match client.add_on_holders(scope, purchase).await {
         Ok(holders) if holders.duo_activity_exposed => out.pass(
