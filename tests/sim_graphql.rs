@@ -86,7 +86,7 @@ fn holders_query(flavour: Flavour, fields: &str) -> String {
     }
 }
 
-fn connection<'b>(flavour: Flavour, data: &'b Value) -> &'b Value {
+fn connection(flavour: Flavour, data: &Value) -> &Value {
     match flavour {
         Flavour::GitLabCom => &data["namespace"]["addOnEligibleUsers"],
         Flavour::SelfManaged => &data["selfManagedAddOnEligibleUsers"],

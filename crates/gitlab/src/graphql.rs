@@ -40,9 +40,6 @@ use super::error::GitLabError;
 /// Holders asked for per request: GitLab's GraphQL `max_page_size` (100).
 pub const HOLDERS_PER_PAGE: u32 = 100;
 
-/// GitLab refuses longer documents (`graphql_controller.rb` `MAX_QUERY_SIZE`, "Query too large").
-pub(crate) const GITLAB_MAX_QUERY_SIZE: usize = 10_000;
-
 /// What GitLab's `Gitlab::Graphql::Authorize::AuthorizeResource::RESOURCE_ACCESS_ERROR` says when
 /// `raise_resource_not_available_error!` refuses a field to this user.
 const RESOURCE_ACCESS_ERROR: &str = "The resource that you are attempting to access does not exist or you don't have permission to perform this action";
@@ -94,6 +91,13 @@ pub struct AddOnHolders {
     pub holders: Vec<AddOnHolder>,
     /// False when this GitLab has no `lastDuoActivityOn` (every holder is then
     /// [`DuoActivity::NotExposed`]).
+    pub duo_activity_exposed: bool,
+}
+
+/// What [`Client::add_on_access`] found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddOnAccess {
+    /// False on a GitLab without `lastDuoActivityOn` (older than 18.0).
     pub duo_activity_exposed: bool,
 }
 
@@ -263,8 +267,15 @@ impl GraphQlError {
         ))
     }
 
+    /// GitLab's refusal message, or graphql-ruby's null-in-a-non-null-list error for an
+    /// `AddOnPurchase` its type authorisation replaced by `null`. GitLab itself filters such
+    /// purchases out (its `add_on_purchases_spec.rb` expects an empty list for a non-admin), but
+    /// a schema that lets graphql-ruby's default through says it this way.
     fn is_access_refusal(&self) -> bool {
         self.message.starts_with(RESOURCE_ACCESS_ERROR)
+            || self
+                .message
+                .starts_with("Cannot return null for non-nullable element of type 'AddOnPurchase!'")
     }
 }
 
@@ -420,6 +431,34 @@ impl Client {
         }
     }
 
+    /// Whether this token may read add-on seat holders, and whether this GitLab exposes
+    /// `lastDuoActivityOn`, before any purchase is known (`check`): an empty purchase list does
+    /// not tell, because GitLab drops the purchases a user may not read instead of refusing.
+    ///
+    /// Asks for the first page of the Duo Pro (`CODE_SUGGESTIONS`) eligible users of no purchase
+    /// in particular: the resolvers authorise before anything else (a refusal is
+    /// [`GitLabError::GraphQlForbidden`]), and without a purchase id GitLab's
+    /// `AddOnEligibleUsersFinder` lists eligible users unfiltered. One request, two on a GitLab
+    /// without the field (static validation rejects it before authorisation is looked at).
+    pub async fn add_on_access(&self, scope: AddOnScope<'_>) -> Result<AddOnAccess, GitLabError> {
+        const PROBED_ADD_ON: &str = "CODE_SUGGESTIONS";
+        let mut duo_activity_exposed = true;
+        loop {
+            match self
+                .holders_page(scope, PROBED_ADD_ON, &[], duo_activity_exposed, None)
+                .await?
+            {
+                HoldersAnswer::Page(_) => {
+                    return Ok(AddOnAccess {
+                        duo_activity_exposed,
+                    });
+                }
+                // asked again without the field, which cannot be missing then: two rounds at most
+                HoldersAnswer::NoDuoActivityField => duo_activity_exposed = false,
+            }
+        }
+    }
+
     /// Every page of holders; `None` when GitLab lacks `lastDuoActivityOn` and it was asked for.
     async fn holders_pages(
         &self,
@@ -433,7 +472,13 @@ impl Client {
         let mut after: Option<String> = None;
         loop {
             let page = match self
-                .holders_page(scope, purchase, duo_activity, after.as_deref())
+                .holders_page(
+                    scope,
+                    &purchase.name,
+                    &[purchase.id.as_str()],
+                    duo_activity,
+                    after.as_deref(),
+                )
                 .await?
             {
                 HoldersAnswer::Page(page) => page,
@@ -463,11 +508,12 @@ impl Client {
         Ok(Some(holders))
     }
 
-    /// One page of holders after `after`.
+    /// One page of the holders of `purchase_ids` (of add-on `add_on_type`) after `after`.
     async fn holders_page(
         &self,
         scope: AddOnScope<'_>,
-        purchase: &AddOnPurchase,
+        add_on_type: &str,
+        purchase_ids: &[&str],
         duo_activity: bool,
         after: Option<&str>,
     ) -> Result<HoldersAnswer, GitLabError> {
@@ -476,8 +522,8 @@ impl Client {
             duo_activity,
         };
         let mut variables = serde_json::json!({
-            "addOnType": purchase.name,
-            "addOnPurchaseIds": [purchase.id],
+            "addOnType": add_on_type,
+            "addOnPurchaseIds": purchase_ids,
             "after": after,
         });
         let connection = match scope {

@@ -7,6 +7,9 @@ use crate::client_tests::{FAKE_TOKEN, Seen, Stub, fast_opts, json};
 use crate::{BaseUrl, Token};
 
 const GROUP_PATH: &str = "acme";
+
+/// GitLab refuses longer documents (`graphql_controller.rb` `MAX_QUERY_SIZE`, "Query too large").
+const GITLAB_MAX_QUERY_SIZE: usize = 10_000;
 const GROUP_ID: u64 = 42;
 
 fn gitlab_com() -> AddOnScope<'static> {
@@ -62,6 +65,15 @@ fn sm_page(nodes: Vec<serde_json::Value>, next: Option<&str>) -> String {
         "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next},
         "nodes": nodes
     }}})
+    .to_string()
+}
+
+/// A GitLab.com holders page, under `namespace`.
+fn com_page(nodes: Vec<serde_json::Value>, next: Option<&str>) -> String {
+    serde_json::json!({"data": {"namespace": {"addOnEligibleUsers": {
+        "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next},
+        "nodes": nodes
+    }}}})
     .to_string()
 }
 
@@ -669,5 +681,114 @@ async fn a_gitlab_whose_holders_field_lacks_an_argument_is_named_too_old() {
     assert!(err.hint().contains("older"), "{err}");
     // not mistaken for the missing Duo activity field: asked once
     assert_eq!(stub.seen().len(), 1);
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn add_on_access_reads_one_page_of_no_purchase_in_particular() {
+    let stub =
+        Stub::start(|_, _| (None, json(200, sm_page(vec![node(1, None)], Some("MQ"))))).await;
+    let client = stub.client(fast_opts());
+    let access = client.add_on_access(AddOnScope::SelfManaged).await;
+    assert_eq!(
+        access,
+        Ok(AddOnAccess {
+            duo_activity_exposed: true
+        })
+    );
+    let seen = stub.seen();
+    assert_graphql_gets(&seen);
+    // one page only, whatever follows it
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        variables(&seen[0])["addOnPurchaseIds"],
+        serde_json::json!([])
+    );
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn add_on_access_on_a_gitlab_without_duo_activity_asks_again_without_it() {
+    let stub = Stub::start(|seen, _| {
+        let query = seen.param("query").unwrap_or_default();
+        let body = if query.contains("lastDuoActivityOn") {
+            undefined_field("AddOnUser", "lastDuoActivityOn")
+        } else {
+            com_page(vec![], None)
+        };
+        (None, json(200, body))
+    })
+    .await;
+    let client = stub.client(fast_opts());
+    let access = client.add_on_access(gitlab_com()).await;
+    assert_eq!(
+        access,
+        Ok(AddOnAccess {
+            duo_activity_exposed: false
+        })
+    );
+    assert_eq!(stub.seen().len(), 2);
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn add_on_access_without_the_role_is_a_permission_refusal() {
+    let body = refused(
+        serde_json::json!({"selfManagedAddOnEligibleUsers": null}),
+        RESOURCE_ACCESS_ERROR,
+    );
+    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
+    let client = stub.client(fast_opts());
+    let err = client
+        .add_on_access(AddOnScope::SelfManaged)
+        .await
+        .expect_err("refused");
+    assert!(err.is_permission_refusal(), "{err:?}");
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn gitlab_com_holders_are_read_under_the_namespace_across_pages() {
+    let stub = Stub::start(|seen, _| {
+        let body = match variables(seen)["after"].as_str() {
+            None => com_page(vec![node(2, None)], Some("MQ")),
+            _ => com_page(vec![node(9, Some("2026-11-02"))], None),
+        };
+        (None, json(200, body))
+    })
+    .await;
+    let client = stub.client(fast_opts());
+    let read = client
+        .add_on_holders(gitlab_com(), &purchase())
+        .await
+        .expect("holders");
+    let ids: Vec<u64> = read.holders.iter().map(|h| h.user_id).collect();
+    assert_eq!(ids, [2, 9]);
+    let seen = stub.seen();
+    assert_graphql_gets(&seen);
+    assert_eq!(seen.len(), 2);
+    assert_eq!(variables(&seen[1])["fullPath"], GROUP_PATH);
+    assert_eq!(variables(&seen[1])["after"], "MQ");
+    stub.stop().await;
+}
+
+#[tokio::test]
+async fn purchases_nulled_by_type_authorisation_are_a_permission_refusal() {
+    let body = serde_json::json!({"data": {"addOnPurchases": null}, "errors": [{
+        "message": "Cannot return null for non-nullable element of type 'AddOnPurchase!' for Query.addOnPurchases",
+        "locations": [{"line": 1, "column": 32}],
+        "path": ["addOnPurchases", 0]
+    }]})
+    .to_string();
+    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
+    let client = stub.client(fast_opts());
+    let err = client
+        .add_on_purchases(AddOnScope::SelfManaged)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, GitLabError::GraphQlForbidden { field, .. } if field == "addOnPurchases"),
+        "{err:?}"
+    );
     stub.stop().await;
 }

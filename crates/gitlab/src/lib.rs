@@ -23,7 +23,7 @@ pub mod types;
 pub use base_url::{BaseUrl, UrlError};
 pub use client::{Client, ClientOptions, ListingPosition, Probe, UsersPage};
 pub use error::GitLabError;
-pub use graphql::{AddOnHolder, AddOnHolders, AddOnPurchase, AddOnScope, DuoActivity};
+pub use graphql::{AddOnAccess, AddOnHolder, AddOnHolders, AddOnPurchase, AddOnScope, DuoActivity};
 pub use headers::RateLimit;
 pub use token::Token;
 pub use types::MemberAccess;

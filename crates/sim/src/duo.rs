@@ -442,3 +442,156 @@ impl Duo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::entities::Render;
+
+    const USERS: u32 = 1_000;
+
+    fn population() -> Population {
+        Population::build(
+            42,
+            USERS,
+            NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date"),
+        )
+    }
+
+    fn render(pop: &Population, flavour: Flavour, as_of: Day) -> Render<'_> {
+        Render {
+            pop,
+            flavour,
+            group_path: "acme",
+            origin: "http://127.0.0.1",
+            as_of,
+            now: 5 * 3600,
+            utc_offset_seconds: 0,
+            licensed: true,
+        }
+    }
+
+    fn expected(flavour: Flavour) -> DuoExpected {
+        let pop = population();
+        Duo::build(&pop, flavour, true).expected(&render(&pop, flavour, pop.anchor))
+    }
+
+    /// Every holder state the report classifies exists on both flavours, with seats to spare.
+    #[test]
+    fn both_flavours_have_every_kind_of_holder_and_unassigned_seats() {
+        for flavour in [Flavour::GitLabCom, Flavour::SelfManaged] {
+            let e = expected(flavour);
+            let anchor = NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date");
+            let holders: Vec<&ExpectedHolder> = e.add_ons.iter().flat_map(|a| &a.holders).collect();
+            let profiles: HashSet<DuoProfile> = holders.iter().map(|h| h.profile).collect();
+            assert_eq!(profiles.len(), 3, "{flavour:?}: {profiles:?}");
+            let idle_days =
+                |h: &ExpectedHolder| h.last_duo_activity_on.map(|d| (anchor - d).num_days());
+            assert!(
+                holders
+                    .iter()
+                    .any(|h| idle_days(h).is_some_and(|d| d <= 30))
+            );
+            assert!(holders.iter().any(|h| idle_days(h).is_some_and(|d| d > 30)));
+            assert!(holders.iter().any(|h| h.last_duo_activity_on.is_none()));
+            // grace: never used, assigned in the last days
+            assert!(holders.iter().any(|h| {
+                h.last_duo_activity_on.is_none() && (anchor - h.assigned_on).num_days() < 12
+            }));
+            // the enablement list: active in GitLab this week, no Duo for over 30 days
+            assert!(holders.iter().any(|h| {
+                h.profile == DuoProfile::Idle
+                    && h.last_activity_on
+                        .is_some_and(|d| (anchor - d).num_days() <= 7)
+            }));
+            for add_on in &e.add_ons {
+                assert!(add_on.purchased >= add_on.assigned, "{add_on:?}");
+                let per_user = !add_on.holders.is_empty();
+                if per_user {
+                    assert!(add_on.purchased > add_on.assigned, "some seats unassigned");
+                }
+            }
+            assert!(
+                e.add_ons
+                    .iter()
+                    .any(|a| a.name == "DUO_CORE" && a.assigned == 0)
+            );
+        }
+    }
+
+    #[test]
+    fn amazon_q_is_self_managed_only_and_has_no_assignments() {
+        let sm = expected(Flavour::SelfManaged);
+        let q = sm
+            .add_ons
+            .iter()
+            .find(|a| a.name == "DUO_AMAZON_Q")
+            .expect("self-managed has Amazon Q");
+        assert!(q.purchased > 0 && q.assigned == 0 && q.holders.is_empty());
+        let com = expected(Flavour::GitLabCom);
+        assert!(com.add_ons.iter().all(|a| a.name != "DUO_AMAZON_Q"));
+    }
+
+    #[test]
+    fn an_ultimate_guest_holds_a_duo_seat_on_gitlab_com() {
+        let e = expected(Flavour::GitLabCom);
+        assert!(
+            e.add_ons
+                .iter()
+                .flat_map(|a| &a.holders)
+                .any(|h| !h.holds_base_seat)
+        );
+    }
+
+    /// A multi-day backfill sees people assigned and unassigned on different days.
+    #[test]
+    fn assignments_change_over_the_days_of_history() {
+        let pop = population();
+        let duo = Duo::build(&pop, Flavour::GitLabCom, true);
+        let purchase = &duo.purchases[0];
+        let on =
+            |day: Day| -> HashSet<usize> { duo.holders(&pop, purchase, day).into_iter().collect() };
+        let (earlier, now) = (on(pop.anchor - 30), on(pop.anchor));
+        assert!(now.difference(&earlier).count() > 0, "someone was assigned");
+        assert!(
+            earlier.difference(&now).count() > 0,
+            "someone was unassigned"
+        );
+        // and a later date sees newcomers
+        assert!(on(pop.anchor + 30).difference(&now).count() > 0);
+    }
+
+    /// The quantity covers every day of the window, as GitLab never lets assignments exceed it.
+    #[test]
+    fn assignments_never_exceed_the_purchased_quantity() {
+        let pop = population();
+        for flavour in [Flavour::GitLabCom, Flavour::SelfManaged] {
+            let duo = Duo::build(&pop, flavour, true);
+            for purchase in &duo.purchases {
+                for day in pop.anchor + QUANTITY_WINDOW.0..=pop.anchor + QUANTITY_WINDOW.1 {
+                    let held = duo.holders(&pop, purchase, day).len() as u64;
+                    assert!(held <= purchase.quantity, "{flavour:?} {purchase:?} {day}");
+                }
+            }
+        }
+    }
+
+    /// Duo is used only on days the user is active in GitLab, and never before the seat.
+    #[test]
+    fn last_duo_use_is_a_gitlab_active_day_after_the_first_assignment() {
+        let pop = population();
+        let duo = Duo::build(&pop, Flavour::SelfManaged, true);
+        let mut seen = 0;
+        for index in FIXED_USERS..pop.users.len() {
+            if let Some(day) = duo.last_duo_activity_on(&pop, index, pop.anchor, 5 * 3600) {
+                seen += 1;
+                assert!(pop.activity_start(index, day).is_some());
+                assert!(day >= duo.first_assigned(&pop, index).expect("assigned"));
+                assert!(day <= pop.anchor);
+            }
+        }
+        assert!(seen > 10);
+    }
+}
