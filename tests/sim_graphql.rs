@@ -159,6 +159,14 @@ async fn get_query_answers_the_add_on_purchases_of_the_ground_truth() {
             })
             .collect();
         assert_eq!(got, want, "{flavour:?}");
+        // The other scope has no purchases: instance ones on GitLab.com, a group's on
+        // self-managed (add_on_purchases_resolver.rb `by_namespace`).
+        let other = match flavour {
+            Flavour::GitLabCom => json!({}),
+            Flavour::SelfManaged => json!({ "ns": "gid://gitlab/Group/1" }),
+        };
+        let body = query_ok(&sim, PURCHASES, other).await;
+        assert_eq!(body["data"]["addOnPurchases"], json!([]), "{flavour:?}");
         sim.shutdown().await;
     }
 }
@@ -223,7 +231,7 @@ async fn add_on_assignments_name_the_purchase_each_holder_holds() {
     let expected = sim.duo_expected();
     let add_on = &expected.add_ons[0];
     let fields = format!(
-        "username addOnAssignments(addOnPurchaseIds: [\"{}\"]) {{ nodes {{ addOnPurchase {{ id name }} }} }}",
+        "username state addOnAssignments(addOnPurchaseIds: [\"{}\"]) {{ nodes {{ addOnPurchase {{ id name }} }} }}",
         add_on.purchase_id
     );
     let (nodes, _) = all_holders(
@@ -236,6 +244,8 @@ async fn add_on_assignments_name_the_purchase_each_holder_holds() {
     .await;
     assert_eq!(nodes.len(), add_on.holders.len());
     for node in nodes {
+        // GitLab's daily cleanup unassigns blocked, banned and deactivated users
+        assert_eq!(node["state"], json!("active"), "{node}");
         assert_eq!(
             node["addOnAssignments"]["nodes"],
             json!([{ "addOnPurchase": { "id": add_on.purchase_id, "name": add_on.name } }]),
@@ -335,6 +345,14 @@ async fn queries_gitlab_would_reject_are_rejected_with_200_and_errors() {
             "Argument 'filterByAssignedSeat' has an invalid value. Expected type 'String'.",
         ),
         (
+            "{ selfManagedAddOnEligibleUsers(addOnType: DUO_PRO, addOnPurchaseIds: []) { nodes { id } } }",
+            "Argument 'addOnType' has an invalid value. Expected type 'GitlabSubscriptionsAddOnType'.",
+        ),
+        (
+            "{ addOnPurchases(namespaceId: \"acme\") { id } }",
+            "Argument 'namespaceId' has an invalid value. Expected type 'NamespaceID'.",
+        ),
+        (
             "{ addOnPurchases(groupId: \"gid://gitlab/Group/1\") { id } }",
             "Field 'addOnPurchases' doesn't accept argument 'groupId'",
         ),
@@ -370,6 +388,12 @@ async fn older_version_lacks_last_duo_activity_on_in_the_schema() {
             ..SimConfig::new(flavour, USERS)
         })
         .await;
+        let metadata = seatwatch_testkit::gitlab::get(&sim, "/metadata", tokens::ADMIN).await;
+        let version = metadata.json()["version"]
+            .as_str()
+            .expect("version")
+            .to_string();
+        assert!(version.starts_with("17."), "{version}");
         let expected = sim.duo_expected();
         assert!(!expected.activity_exposed);
         assert!(
@@ -529,5 +553,71 @@ async fn assignments_follow_the_simulated_clock() {
         .map(|n| n["username"].as_str().expect("username").to_string())
         .collect();
     assert_eq!(got, usernames(&earlier)[0]);
+    sim.shutdown().await;
+}
+
+/// `lastLoginAt` is `current_sign_in_at` (`add_on_user_type.rb`), rendered by `Types::TimeType`
+/// in whole seconds: the same instant the REST admin view gives.
+#[tokio::test]
+async fn last_login_at_is_the_rest_current_sign_in_at() {
+    let sim = start(Flavour::SelfManaged).await;
+    let expected = sim.duo_expected();
+    let add_on = &expected.add_ons[0];
+    let (nodes, _) = all_holders(
+        &sim,
+        Flavour::SelfManaged,
+        add_on.name,
+        &add_on.purchase_id,
+        "id lastLoginAt",
+    )
+    .await;
+    let mut compared = 0;
+    for node in &nodes {
+        let id = node["id"]
+            .as_str()
+            .expect("id")
+            .rsplit('/')
+            .next()
+            .expect("model id")
+            .to_string();
+        let rest = seatwatch_testkit::gitlab::get(&sim, &format!("/users/{id}"), tokens::ADMIN)
+            .await
+            .json();
+        let instant = |v: &Value| {
+            v.as_str().map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .expect("ISO 8601")
+                    .timestamp()
+            })
+        };
+        assert_eq!(
+            instant(&node["lastLoginAt"]),
+            instant(&rest["current_sign_in_at"]),
+            "{node}"
+        );
+        if let Some(text) = node["lastLoginAt"].as_str() {
+            assert!(!text.contains('.'), "whole seconds: {text}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
+    sim.shutdown().await;
+}
+
+/// The switchable faults reach GraphQL as every API endpoint, so the client's retries can be
+/// tested on it.
+#[tokio::test]
+async fn faults_apply_to_the_graphql_endpoint() {
+    let sim = start(Flavour::SelfManaged).await;
+    sim.set_faults(seatwatch_sim::Faults {
+        status_burst: Some((503, 1)),
+        ..seatwatch_sim::Faults::default()
+    });
+    let served = sim.requests_served();
+    let first = graphql_get(&sim, Some(tokens::ADMIN), PURCHASES, json!({})).await;
+    assert_eq!(first.status, 503);
+    let second = graphql_get(&sim, Some(tokens::ADMIN), PURCHASES, json!({})).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(sim.requests_served(), served + 2);
     sim.shutdown().await;
 }

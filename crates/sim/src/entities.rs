@@ -648,12 +648,16 @@ fn push_data(kind: EventKind, d: u64, target_iid: u64, title: &str) -> Value {
     })
 }
 
-/// `lib/api/metadata.rb`; `enterprise` is `Gitlab.ee?`, false on Community Edition.
-pub(crate) fn metadata(flavour: Flavour, licence: LicenceMode) -> Value {
+/// `lib/api/metadata.rb`; `enterprise` is `Gitlab.ee?`, false on Community Edition. `gitlab_17`:
+/// the simulated GitLab predates 18.0 (`SimConfig::duo_activity_field` off).
+pub(crate) fn metadata(flavour: Flavour, licence: LicenceMode, gitlab_17: bool) -> Value {
     let community = licence == LicenceMode::CommunityEdition && flavour == Flavour::SelfManaged;
     let (version, kas_version) = match flavour {
+        Flavour::SelfManaged if gitlab_17 && community => ("17.11.4", "17.11.4"),
+        Flavour::SelfManaged if gitlab_17 => ("17.11.4-ee", "17.11.4"),
         Flavour::SelfManaged if community => ("18.1.1", "18.1.1"),
         Flavour::SelfManaged => ("18.1.1-ee", "18.1.1"),
+        Flavour::GitLabCom if gitlab_17 => ("17.11.0-pre", "17.11.0+abc123"),
         Flavour::GitLabCom => ("18.6.0-pre", "18.6.0+abc123"),
     };
     json!({

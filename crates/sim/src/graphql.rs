@@ -63,26 +63,19 @@ pub(crate) enum Caller {
 }
 
 impl Caller {
+    /// `owner_access` on the group: its Owner, or an administrator.
     fn owns_group(self) -> bool {
-        matches!(
-            self,
+        match self {
             Caller::User {
-                group_owner: true,
-                ..
-            } | Caller::User {
-                instance_admin: true,
-                ..
-            }
-        )
+                instance_admin,
+                group_owner,
+            } => instance_admin || group_owner,
+            Caller::Anonymous => false,
+        }
     }
+
     fn instance_admin(self) -> bool {
-        matches!(
-            self,
-            Caller::User {
-                instance_admin: true,
-                ..
-            }
-        )
+        matches!(self, Caller::User { instance_admin, .. } if instance_admin)
     }
 }
 
@@ -215,12 +208,19 @@ fn graphql_ruby_message(message: &str) -> String {
             "Field '{}' is missing required arguments: {}",
             quoted[0], quoted[1]
         )
-    } else if message.starts_with("Invalid value for argument ") && quoted.len() >= 2 {
-        format!(
-            "Argument '{}' has an invalid value. Expected type '{}'.",
-            quoted[0],
-            quoted[quoted.len() - 1]
-        )
+    } else if message.starts_with("Invalid value for argument ") {
+        // async-graphql names the expected type after "expected type" or "enumeration type"
+        let expected = ["expected type \"", "enumeration type \""]
+            .iter()
+            .find_map(|marker| message.split_once(marker))
+            .and_then(|(_, rest)| rest.split('"').next());
+        match (quoted.first(), expected) {
+            (Some(argument), Some(expected)) => format!(
+                "Argument '{}' has an invalid value. Expected type '{expected}'.",
+                argument.rsplit('.').next().unwrap_or(argument)
+            ),
+            _ => message.to_string(),
+        }
     } else {
         message.to_string()
     }
@@ -243,6 +243,7 @@ pub(crate) fn schema(activity_field: bool) -> Schema {
     builder
         .register(add_on_type_enum(activity_field))
         .register(user_sort_enum())
+        .register(user_state_enum())
         .register(page_info())
         .register(add_on_purchase_type())
         .register(user_add_on_assignment_type())
@@ -299,6 +300,18 @@ const USER_SORTS: [&str; 6] = [
     "LAST_ACTIVITY_ON_ASC",
     "LAST_ACTIVITY_ON_DESC",
 ];
+
+/// `app/graphql/types/user_state_enum.rb`: the values are GitLab's state names.
+fn user_state_enum() -> Enum {
+    Enum::new("UserState").items([
+        "active",
+        "blocked",
+        "deactivated",
+        "banned",
+        "ldap_blocked",
+        "blocked_pending_approval",
+    ])
+}
 
 fn user_sort_enum() -> Enum {
     Enum::new("GitlabSubscriptionsUserSort").items(USER_SORTS)
@@ -386,61 +399,12 @@ fn user_add_on_assignment_type() -> Object {
 
 /// `AddOnUser`: a `UserType` with add-on data. `lastDuoActivityOn` only from 18.0.
 fn add_on_user_type(activity_field: bool) -> Object {
-    let user = |name: &str, ty: TypeRef, get: fn(&Render, usize) -> Option<GqlValue>| {
-        field_of::<UserNode>(name, ty, move |u, s| get(&s.render(), u.0))
-    };
     let mut object = Object::new("AddOnUser")
         .description("A user with add-on data")
-        .field(user("id", TypeRef::named_nn("UserID"), |_, i| {
-            Some(GqlValue::from(format!("{USER_GID_PREFIX}{}", i + 1)))
-        }))
-        .field(user(
-            "username",
-            TypeRef::named_nn(TypeRef::STRING),
-            |r, i| Some(GqlValue::from(r.identity(i).username)),
-        ))
-        .field(user("name", TypeRef::named_nn(TypeRef::STRING), |r, i| {
-            Some(GqlValue::from(r.identity(i).name))
-        }))
-        .field(user(
-            "publicEmail",
-            TypeRef::named(TypeRef::STRING),
-            |r, i| {
-                r.pop.users[i]
-                    .has(flags::PUBLIC_EMAIL)
-                    .then(|| GqlValue::from(r.identity(i).email))
-            },
-        ))
-        .field(user(
-            "webUrl",
-            TypeRef::named_nn(TypeRef::STRING),
-            |r, i| Some(GqlValue::from(r.web_url(&r.identity(i)))),
-        ))
-        .field(user("state", TypeRef::named_nn(TypeRef::STRING), |r, i| {
-            Some(GqlValue::from(r.identity(i).state))
-        }))
-        .field(user("lastActivityOn", TypeRef::named("Date"), |r, i| {
-            r.pop
-                .last_activity_on(i, r.as_of, r.now)
-                .map(|d| GqlValue::from(date_of(d).to_string()))
-        }))
-        // add_on_user_type.rb: `method: :current_sign_in_at`
-        .field(user("lastLoginAt", TypeRef::named("Time"), |r, i| {
-            r.user(i)
-                .sign_ins
-                .map(|(current, _)| GqlValue::from(current))
-        }))
-        .field(paginated(
-            Field::new(
-                "addOnAssignments",
-                TypeRef::named("UserAddOnAssignmentConnection"),
-                |ctx| ready(add_on_assignments(&ctx)),
-            )
-            .argument(InputValue::new(
-                "addOnPurchaseIds",
-                TypeRef::named_nn_list_nn("GitlabSubscriptionsAddOnPurchaseID"),
-            )),
-        ));
+        .field(add_on_assignments_field());
+    for field in user_fields() {
+        object = object.field(field);
+    }
     if activity_field {
         object = object.field(field_of::<UserNode>(
             "lastDuoActivityOn",
@@ -453,6 +417,71 @@ fn add_on_user_type(activity_field: bool) -> Object {
         ));
     }
     object
+}
+
+/// The `UserType` fields seatwatch may read, and `lastLoginAt`.
+fn user_fields() -> Vec<Field> {
+    let user = |name: &str, ty: TypeRef, get: fn(&Render, usize) -> Option<GqlValue>| {
+        field_of::<UserNode>(name, ty, move |u, s| get(&s.render(), u.0))
+    };
+    vec![
+        user("id", TypeRef::named_nn("UserID"), |_, i| {
+            Some(GqlValue::from(format!("{USER_GID_PREFIX}{}", i + 1)))
+        }),
+        user("username", TypeRef::named_nn(TypeRef::STRING), |r, i| {
+            Some(GqlValue::from(r.identity(i).username))
+        }),
+        user("name", TypeRef::named_nn(TypeRef::STRING), |r, i| {
+            Some(GqlValue::from(r.identity(i).name))
+        }),
+        user("publicEmail", TypeRef::named(TypeRef::STRING), |r, i| {
+            r.pop.users[i]
+                .has(flags::PUBLIC_EMAIL)
+                .then(|| GqlValue::from(r.identity(i).email))
+        }),
+        user("webUrl", TypeRef::named_nn(TypeRef::STRING), |r, i| {
+            Some(GqlValue::from(r.web_url(&r.identity(i))))
+        }),
+        user("state", TypeRef::named_nn("UserState"), |r, i| {
+            Some(GqlValue::Enum(async_graphql::Name::new(
+                r.identity(i).state,
+            )))
+        }),
+        user("lastActivityOn", TypeRef::named("Date"), |r, i| {
+            r.pop
+                .last_activity_on(i, r.as_of, r.now)
+                .map(|d| GqlValue::from(date_of(d).to_string()))
+        }),
+        // add_on_user_type.rb: `method: :current_sign_in_at`
+        user("lastLoginAt", TypeRef::named("Time"), |r, i| {
+            r.user(i)
+                .sign_ins
+                .map(|(current, _)| GqlValue::from(iso8601_seconds(&current)))
+        }),
+    ]
+}
+
+fn add_on_assignments_field() -> Field {
+    paginated(
+        Field::new(
+            "addOnAssignments",
+            TypeRef::named("UserAddOnAssignmentConnection"),
+            |ctx| ready(add_on_assignments(&ctx)),
+        )
+        .argument(InputValue::new(
+            "addOnPurchaseIds",
+            TypeRef::named_nn_list_nn("GitlabSubscriptionsAddOnPurchaseID"),
+        )),
+    )
+}
+
+/// `Types::TimeType` renders `Time#iso8601`: whole seconds, so the REST timestamp's
+/// milliseconds go.
+fn iso8601_seconds(timestamp: &str) -> String {
+    match timestamp.split_once('.') {
+        Some((seconds, rest)) if rest.ends_with('Z') => format!("{seconds}Z"),
+        _ => timestamp.to_string(),
+    }
 }
 
 /// `user_add_on_assignments_resolver.rb`: the user's assignments to the given active purchases.

@@ -368,60 +368,13 @@ async fn graphql_reply(
     query: &[(String, String)],
     origin: &str,
 ) -> Reply {
-    let controller_error = |status: StatusCode, message: &str| {
-        Reply::json(status, &json!({ "errors": [{ "message": message }] }))
+    let caller = match graphql_caller(sim, request.headers(), query) {
+        Ok(caller) => caller,
+        Err(reply) => return reply,
     };
-    let caller = if presented_token(request.headers(), query).is_none() {
-        graphql::Caller::Anonymous
-    } else {
-        match authenticate(sim, request.headers(), query) {
-            Ok(token) if !token.scopes.iter().any(|s| *s == "api" || *s == "read_api") => {
-                return controller_error(StatusCode::UNAUTHORIZED, "Invalid token");
-            }
-            Err(_) => return controller_error(StatusCode::UNAUTHORIZED, "Invalid token"),
-            // authorize_access_api!: can?(current_user, :access_api)
-            Ok(token) if token.status == TokenStatus::OwnerDeactivated => {
-                return controller_error(StatusCode::FORBIDDEN, "API not accessible for user");
-            }
-            Ok(token) => {
-                let caller = Caller::new(sim, &token);
-                graphql::Caller::User {
-                    instance_admin: caller.instance_admin,
-                    group_owner: caller.group_owner,
-                }
-            }
-        }
-    };
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let (call, read_only_method) = match *request.method() {
-        Method::GET | Method::HEAD => {
-            let call = graphql::Call {
-                query: param("query").unwrap_or_default(),
-                variables: param("variables").map(Value::String),
-                operation_name: param("operationName"),
-            };
-            (call, Some(request.method().as_str().to_string()))
-        }
-        Method::POST => {
-            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
-                .await
-                .unwrap_or_default();
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_string);
-            let call = graphql::Call {
-                query: text("query").unwrap_or_default(),
-                variables: json.get("variables").cloned(),
-                operation_name: text("operationName"),
-            };
-            (call, None)
-        }
+    let Some((call, read_only_method)) = graphql_call(request, query).await else {
         // config/routes.rb routes only GET and POST to the controller
-        _ => return controller_error(StatusCode::NOT_FOUND, "Not found!"),
+        return graphql_controller_error(StatusCode::NOT_FOUND, "Not found!");
     };
     let scope = graphql::Scope {
         pop: sim.population(),
@@ -441,6 +394,78 @@ async fn graphql_reply(
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
         &body,
     )
+}
+
+/// `GraphqlController#render_error`: the message in a GraphQL-shaped body.
+fn graphql_controller_error(status: StatusCode, message: &str) -> Reply {
+    Reply::json(status, &json!({ "errors": [{ "message": message }] }))
+}
+
+/// Who the token speaks for, or the controller's refusal.
+fn graphql_caller(
+    sim: &SimState,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<graphql::Caller, Reply> {
+    if presented_token(headers, query).is_none() {
+        return Ok(graphql::Caller::Anonymous);
+    }
+    let invalid = || graphql_controller_error(StatusCode::UNAUTHORIZED, "Invalid token");
+    let token = authenticate(sim, headers, query).map_err(|_| invalid())?;
+    if !token.scopes.iter().any(|s| *s == "api" || *s == "read_api") {
+        return Err(invalid());
+    }
+    // authorize_access_api!: can?(current_user, :access_api)
+    if token.status == TokenStatus::OwnerDeactivated {
+        return Err(graphql_controller_error(
+            StatusCode::FORBIDDEN,
+            "API not accessible for user",
+        ));
+    }
+    let caller = Caller::new(sim, &token);
+    Ok(graphql::Caller::User {
+        instance_admin: caller.instance_admin,
+        group_owner: caller.group_owner,
+    })
+}
+
+/// The call's `query`, `variables` and `operationName`: from the parameters of a GET (or HEAD,
+/// returned as the read-only method's name), from the JSON body of a POST; `None` for any other
+/// method.
+async fn graphql_call(
+    request: Request,
+    query: &[(String, String)],
+) -> Option<(graphql::Call, Option<String>)> {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    match *request.method() {
+        Method::GET | Method::HEAD => {
+            let call = graphql::Call {
+                query: param("query").unwrap_or_default(),
+                variables: param("variables").map(Value::String),
+                operation_name: param("operationName"),
+            };
+            Some((call, Some(request.method().as_str().to_string())))
+        }
+        Method::POST => {
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_string);
+            let call = graphql::Call {
+                query: text("query").unwrap_or_default(),
+                variables: json.get("variables").cloned(),
+                operation_name: text("operationName"),
+            };
+            Some((call, None))
+        }
+        _ => None,
+    }
 }
 
 /// The decoded query parameters, in the order sent.
@@ -728,7 +753,11 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
     match endpoint {
         Endpoint::Metadata => Reply::json(
             StatusCode::OK,
-            &entities::metadata(ctx.sim.flavour, ctx.sim.licence),
+            &entities::metadata(
+                ctx.sim.flavour,
+                ctx.sim.licence,
+                !ctx.sim.duo.activity_field,
+            ),
         ),
         Endpoint::CurrentUser => {
             let view = r.user(caller.owner_index);

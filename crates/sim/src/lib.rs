@@ -15,6 +15,13 @@
 //! `/license` (self-managed admins) answers as [`LicenceMode`] says: a seat limit, none, no
 //! licence or Community Edition.
 //!
+//! GraphQL (`/api/graphql`, GET and POST; see the `graphql` module) serves GitLab's Duo add-on
+//! queries (`addOnPurchases`, `namespace.addOnEligibleUsers`, `selfManagedAddOnEligibleUsers`)
+//! over a seeded Duo population whose assignments follow the clock; it refuses mutations sent
+//! by GET. [`SimConfig::duo_activity_field`] off plays a GitLab 17.x without
+//! `lastDuoActivityOn`; [`SimHandle::duo_expected`] is the ground truth. Faults and the rate
+//! limit apply to it as to every `/api/v4/` endpoint.
+//!
 //! Keyset pages of `/users` carry GitLab's opaque `cursor`; with
 //! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
 //! ignores `pagination=keyset` on `/users` and answers with offset pages. [`SimHandle::delete_user`]
