@@ -13,6 +13,7 @@ use std::process::Output;
 
 use chrono::{Days, NaiveDate, Utc};
 use seatwatch_core::analyse::{Policy, build_report};
+use seatwatch_core::duo::{DuoHolder, DuoSnapshot, DuoUse};
 use seatwatch_core::site::render;
 use seatwatch_core::snapshot::{Activity, Member, UserState};
 
@@ -70,6 +71,8 @@ fn hostile_members() -> Vec<Member> {
                     mrs_opened: 1,
                     ..Activity::default()
                 };
+                // no contribution known: listed as a Guest candidate on unused.html too
+                m.last_contribution_on = None;
             } else {
                 m.last_activity_on = Some(date - Days::new(200 + i as u64));
                 m.last_sign_in_at = None;
@@ -81,6 +84,38 @@ fn hostile_members() -> Vec<Member> {
         }
     }
     members
+}
+
+/// The synthetic Duo seats, with every payload member holding a Duo Pro seat too.
+fn hostile_duo(members: &[Member]) -> (DuoSnapshot, Vec<DuoHolder>) {
+    let (mut duo, mut holders) = synthetic::duo(members, snapshot_date(), true);
+    let payload_holders: Vec<DuoHolder> = members
+        .iter()
+        .filter(|m| payloads().contains(&m.name))
+        .map(|m| DuoHolder {
+            add_on: "CODE_SUGGESTIONS".into(),
+            user_id: m.id,
+            username: m.username.clone(),
+            last_duo_use: DuoUse::Never,
+            last_activity_on: m.last_activity_on,
+            last_login_at: None,
+            first_seen_assigned: duo.tracked_since,
+        })
+        .filter(|h| {
+            holders
+                .iter()
+                .all(|x| x.user_id != h.user_id || x.add_on != h.add_on)
+        })
+        .collect();
+    let pro = duo
+        .add_ons
+        .iter_mut()
+        .find(|a| a.add_on == "CODE_SUGGESTIONS")
+        .expect("synthetic Duo Pro");
+    pro.assigned += payload_holders.len() as u64;
+    pro.purchased += payload_holders.len() as u64;
+    holders.extend(payload_holders);
+    (duo, holders)
 }
 
 fn run_checker(site: &Path, must_show: &[String]) -> Output {
@@ -95,13 +130,15 @@ fn run_checker(site: &Path, must_show: &[String]) -> Output {
 fn hostile_member_names_run_no_script_and_keep_the_layout() {
     let members = hostile_members();
     let history = synthetic::history(members.len() as u64, 30, snapshot_date());
-    let latest = history.last().expect("history").clone();
+    let mut latest = history.last().expect("history").clone();
+    let (duo, duo_holders) = hostile_duo(&members);
+    latest.duo = Some(duo);
     let policy = Policy {
         seat_price: Some(29.0),
         ..Policy::default()
     };
     let now = "2026-06-30T04:12:00Z".parse().expect("timestamp");
-    let report = build_report(&latest, &members, &history, &[], &policy, now);
+    let report = build_report(&latest, &members, &history, &duo_holders, &policy, now);
     let files = render(&report, &members).expect("renders");
     let site = tempfile::tempdir().expect("temp dir");
     browser::write_site(&files, site.path());
@@ -117,6 +154,11 @@ fn hostile_member_names_run_no_script_and_keep_the_layout() {
     assert!(
         unused.contains(&"N".repeat(10_000)),
         "the long name is listed"
+    );
+    let duo = std::fs::read_to_string(site.path().join("duo.html")).expect("duo.html");
+    assert!(
+        duo.contains("window.__seatwatchPwned=&#39;script&#39;"),
+        "the script payload is not on duo.html: the test would prove nothing"
     );
 
     let out = run_checker(site.path(), &payloads());

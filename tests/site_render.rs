@@ -630,3 +630,120 @@ fn without_a_renewal_date_the_overview_recommends_nothing_and_says_why() {
     assert!(!index.contains("seats to renew"));
     assert_eq!(report_json(&files)["renewal"]["basis"], "date_unknown");
 }
+
+#[test]
+fn members_csv_marks_the_guest_candidates_and_their_last_contribution() {
+    let (report, members) = realistic(300, 120);
+    let files = render(&report, &members).expect("renders");
+    let mut reader = csv::Reader::from_reader(&file(&files, "members.csv").bytes[..]);
+    let headers = reader.headers().expect("header row").clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} column"))
+    };
+    let (id, candidate, contribution) = (
+        col("id"),
+        col("guest_candidate"),
+        col("last_contribution_on"),
+    );
+    let mut marked = Vec::new();
+    for record in reader.records() {
+        let record = record.expect("valid CSV");
+        let member = members
+            .iter()
+            .find(|m| m.id.to_string() == record[id])
+            .expect("a listed member");
+        let expected = member.last_contribution_on.map(|d| d.to_string());
+        assert_eq!(
+            record[contribution].to_string(),
+            expected.unwrap_or_default()
+        );
+        if &record[candidate] == "true" {
+            marked.push(member.id);
+        }
+    }
+    let listed: Vec<u64> = report
+        .guest_candidates
+        .candidates
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    marked.sort_unstable();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort_unstable();
+    assert!(!marked.is_empty());
+    assert_eq!(marked, listed_sorted);
+}
+
+#[test]
+fn the_overview_summarises_duo_seats_apart_from_base_seats() {
+    let (report, members) = realistic(300, 30);
+    let files = render(&report, &members).expect("renders");
+    let index = text(file(&files, "index.html"));
+    assert!(index.contains("id=\"duo-summary\""));
+    let duo = report.duo.as_ref().expect("synthetic Duo");
+    for a in duo.add_ons.iter().filter(|a| a.counts.is_some()) {
+        let label = seatwatch_core::site::add_on_label(&a.add_on);
+        assert!(
+            index.contains(&format!("<strong>{label}:</strong>")),
+            "{label}"
+        );
+    }
+    assert!(
+        !index.contains("GitLab Duo Core:"),
+        "Duo Core has no seats to summarise"
+    );
+    let (report, members) = first_day();
+    let files = render(&report, &members).expect("renders");
+    assert!(!text(file(&files, "index.html")).contains("id=\"h-duo\""));
+}
+
+#[test]
+fn every_guest_situation_has_its_own_wording_on_unused_html() {
+    use seatwatch_core::analyse::GuestApplies;
+    let members = synthetic::members(100, snapshot_date());
+    let history = synthetic::history(100, 120, snapshot_date());
+    let base = history.last().expect("history").clone();
+    let cases = [
+        (GuestApplies::Yes, Some("ultimate"), true, "id=\"h-guests\""),
+        (
+            GuestApplies::NotUltimate,
+            Some("premium"),
+            true,
+            "id=\"guests-not-ultimate\"",
+        ),
+        (
+            GuestApplies::PlanUnknown,
+            None,
+            true,
+            "id=\"guests-plan-unknown\"",
+        ),
+        (
+            GuestApplies::ContributionsUnknown,
+            Some("ultimate"),
+            false,
+            "id=\"guests-contributions-unknown\"",
+        ),
+    ];
+    let ids: Vec<&str> = cases[1..].iter().map(|c| c.3).collect();
+    for (applies, plan, tracked, id) in cases {
+        let mut latest = base.clone();
+        latest.seats.plan = plan.map(str::to_string);
+        if !tracked {
+            latest.contributions_known_since = None;
+        }
+        let report = build_report(&latest, &members, &history, &[], &policy(), generated_at());
+        assert_eq!(report.guest_candidates.applies, applies);
+        let files = render(&report, &members).expect("renders");
+        let unused = text(file(&files, "unused.html"));
+        assert!(unused.contains(id), "{applies:?}: {id}");
+        for other in ids.iter().filter(|o| **o != id) {
+            assert!(!unused.contains(other), "{applies:?} also says {other}");
+        }
+        let json = report_json(&files);
+        let name = serde_json::to_value(applies).expect("serialises");
+        assert_eq!(json["guest_candidates"]["applies"], name);
+    }
+}

@@ -1,5 +1,6 @@
 //! Snapshot history → findings: reclaimable seats, money, seat figures, the true-up forecast and
-//! activity trends.
+//! activity trends; Duo seats (`duo_seats.rs`), Guest candidates (`guests.rs`) and renewal sizing
+//! (`renewal.rs`) in modules of their own.
 //!
 //! Everything here is a pure function of its inputs. There is no clock: the snapshot date and the
 //! report's `generated_at` are passed in, so the same inputs always give the same [`Report`]. The

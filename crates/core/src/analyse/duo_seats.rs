@@ -512,6 +512,14 @@ mod tests {
     }
 
     #[test]
+    fn every_status_serialises_under_its_report_json_name() {
+        for s in DuoStatus::ALL {
+            let json = serde_json::to_value(s).expect("serialises");
+            assert_eq!(json, s.as_str(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn every_status_is_unused_or_not_as_the_issue_says() {
         for s in DuoStatus::ALL {
             let expected = matches!(s, DuoStatus::Idle | DuoStatus::NeverUsed);

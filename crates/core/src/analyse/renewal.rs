@@ -2,7 +2,13 @@
 //! what that saves against renewing at today's purchased quantities.
 //!
 //! The renewal date is the term end (`seats.term_end`: the GitLab.com namespace's `end_date`, the
-//! licence's `expires_at` on self-managed). Without it nothing is recommended.
+//! licence's `expires_at` on self-managed). Without it nothing is recommended. A licence without
+//! a seat limit (or no licence) buys no base seats by number, so none are recommended then; Duo
+//! add-ons are bought by quantity whatever the licence, so they are still sized.
+//!
+//! Duo quantity: the assigned seats less the idle and never-used ones (new and unknown seats are
+//! kept: a seat is never taken for a use seatwatch cannot see), plus the same buffer as base
+//! seats, rounded up ([`with_buffer`]).
 
 use chrono::{Days, NaiveDate};
 use serde::Serialize;

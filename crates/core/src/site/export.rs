@@ -110,9 +110,17 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
         "days_inactive",
         // the complete days the snapshot counted; "unknown" where GitLab hides a member's events
         "events_on_counted_days",
+        "last_contribution_on",
+        "guest_candidate",
     ])?;
-    let mut bufs: [String; 6] = Default::default();
-    let [id, created, activity, sign_in, days, events] = &mut bufs;
+    let candidates: std::collections::HashSet<u64> = report
+        .guest_candidates
+        .candidates
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let mut bufs: [String; 7] = Default::default();
+    let [id, created, activity, sign_in, days, events, contribution] = &mut bufs;
     for m in members {
         let standing = classify(m, date, &report.policy);
         out.write_record([
@@ -122,10 +130,10 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
             &*neutralise(m.email.as_deref().unwrap_or("")),
             &*neutralise(m.state.as_str()),
             standing.as_str(),
-            if m.holds_seat { "true" } else { "false" },
-            if m.bot { "true" } else { "false" },
-            if m.admin { "true" } else { "false" },
-            if m.external { "true" } else { "false" },
+            flag(m.holds_seat),
+            flag(m.bot),
+            flag(m.admin),
+            flag(m.external),
             &*neutralise(m.membership_type.as_deref().unwrap_or("")),
             date_cell(m.created_at.map(|t| t.date_naive()), created),
             date_cell(m.last_activity_on, activity),
@@ -136,6 +144,8 @@ pub fn members_csv(report: &Report, members: &[Member]) -> Result<Vec<u8>, csv::
             } else {
                 num_cell(Some(m.activity.total_events()), events)
             },
+            date_cell(m.last_contribution_on, contribution),
+            flag(candidates.contains(&m.id)),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
