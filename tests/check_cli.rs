@@ -9,7 +9,7 @@ use seatwatch_sim::{Faults, LicenceMode, RetryAfterMode, SimConfig, SimHandle, t
 use seatwatch_testkit::{cli, gitlab};
 use serde_json::Value;
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "url",
     "reachable",
     "tls",
@@ -19,6 +19,7 @@ const NAMES: [&str; 10] = [
     "identity",
     "seats",
     "members",
+    "duo",
     "rate_limit",
 ];
 
@@ -170,6 +171,63 @@ async fn non_admin_token_fails_identity_seats_and_members() {
             "{name} suggests an auditor: {doc}"
         );
     }
+}
+
+/// The `duo` check's fix names the role and scope on both flavours.
+fn assert_duo_fix(detail: &str) {
+    for part in ["Owner", "administrator", "read_api"] {
+        assert!(detail.contains(part), "{part} missing from: {detail}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duo_check_reads_purchases_and_holders_on_both_flavours() {
+    for (flavour, extra) in [
+        (Flavour::SelfManaged, vec![]),
+        (Flavour::GitLabCom, vec![("GITLAB_GROUP", "acme")]),
+    ] {
+        let s = sim(flavour).await;
+        let (_, doc, _) = check_token(&s, tokens::ADMIN, &extra).await;
+        let (status, detail) = check(&doc, "duo");
+        assert_eq!(status, "pass", "{flavour:?}: {doc}");
+        for add_on in s.duo_expected().add_ons {
+            let bought = format!(
+                "{} {}/{} assigned",
+                add_on.name, add_on.assigned, add_on.purchased
+            );
+            assert!(detail.contains(&bought), "{bought} missing from: {detail}");
+        }
+        assert!(detail.contains("last Duo use"), "{detail}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duo_check_without_the_role_does_not_pass_and_names_the_fix() {
+    for (flavour, extra) in [
+        (Flavour::SelfManaged, vec![]),
+        (Flavour::GitLabCom, vec![("GITLAB_GROUP", "acme")]),
+    ] {
+        let s = sim(flavour).await;
+        let (_, doc, _) = check_token(&s, tokens::NON_ADMIN, &extra).await;
+        let (status, detail) = check(&doc, "duo");
+        assert_ne!(status, "pass", "{flavour:?}: {doc}");
+        assert_duo_fix(detail);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duo_check_warns_on_a_gitlab_without_last_duo_activity_quirk() {
+    let mut cfg = today(Flavour::SelfManaged, 300);
+    cfg.duo_activity_field = false;
+    let s = gitlab::start(cfg).await;
+    let (code, doc, _) = check_token(&s, tokens::ADMIN, &[]).await;
+    assert_eq!(code, 0, "a warning does not fail check: {doc}");
+    let (status, detail) = check(&doc, "duo");
+    assert_eq!(status, "warn", "{doc}");
+    assert!(
+        detail.contains("18.0") && detail.contains("unknown"),
+        "{detail}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome};
-use seatwatch::store::SnapshotStore;
+use seatwatch::contributions::BACKFILL_PAGES;
 use seatwatch::store::{SnapshotReader, SnapshotWriter, StoreProvisioner};
+use seatwatch::store::{SnapshotStore, SqliteStore};
 use seatwatch_core::snapshot::Member;
 use seatwatch_gitlab::Client;
-use seatwatch_sim::Flavour;
 use seatwatch_sim::tokens;
+use seatwatch_sim::{Flavour, SimHandle};
 use seatwatch_testkit::gitlab::{client, start_on};
 use seatwatch_testkit::moto;
 use seatwatch_testkit::store::{RETENTION_DAYS, ready_dynamo, temp_sqlite};
@@ -103,30 +104,62 @@ async fn self_managed_snapshot_has_every_user_once_with_gitlabs_seat_signal() {
     assert!(counted[0].with_events <= counted[0].active);
 }
 
+/// The requests of a snapshot of `date` collected into `store`, and its bound: a listing page
+/// per 100 members, one events request per member active since the counted day began (not a
+/// bot), ten for the day header, Duo seats and slack, and on a `backfilled` first snapshot at most
+/// [`BACKFILL_PAGES`] per seat holder active in the contribution window.
+async fn requests_and_bound(
+    sim: &SimHandle,
+    c: &Client,
+    store: &SqliteStore,
+    date: NaiveDate,
+    backfilled: bool,
+) -> (u64, u64, String) {
+    sim.set_as_of(date);
+    let opts = CollectOptions::new(date);
+    let s = collect_day(c, store, &opts).await;
+    let members = store
+        .members(&collect::instance_id(c, None), date)
+        .await
+        .unwrap();
+    let since = |days: u64| Some(date - chrono::Days::new(days));
+    let active = members
+        .iter()
+        .filter(|m| !m.bot && m.last_activity_on >= since(1))
+        .count() as u64;
+    let in_window = members
+        .iter()
+        .filter(|m| {
+            m.holds_seat && !m.bot && m.last_activity_on >= since(opts.contribution_days.into())
+        })
+        .count() as u64;
+    let backfill = if backfilled {
+        in_window * u64::from(BACKFILL_PAGES)
+    } else {
+        0
+    };
+    let bound = s.members.div_ceil(100) + active + backfill + 10;
+    let why = format!(
+        "{} requests for {} members ({active} active, {in_window} seat holders in the contribution window, backfilled: {backfilled}): bound {bound}",
+        s.requests, s.members
+    );
+    (s.requests, bound, why)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_stay_within_pages_plus_active_members_plus_ten() {
-    let date = day("2026-06-30");
-    let sim = start_on(Flavour::SelfManaged, 2500, date).await;
+    let first = day("2026-06-29");
+    let sim = start_on(Flavour::SelfManaged, 2500, first).await;
     let c = client(&sim, tokens::ADMIN);
     let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
-    let s = collect_day(&c, &store, &CollectOptions::new(date)).await;
-    // One events request per member active since the counted day began (not a bot).
-    let members = store
-        .members(&collect::instance_id(&c, None), date)
-        .await
-        .unwrap();
-    let active = members
-        .iter()
-        .filter(|m| !m.bot && m.last_activity_on >= Some(day("2026-06-29")))
-        .count() as u64;
-    let bound = s.members.div_ceil(100) + active + 10;
-    assert!(
-        s.requests <= bound,
-        "{} requests for {} members ({active} active): bound {bound}",
-        s.requests,
-        s.members,
-    );
+    // The first snapshot (an Ultimate licence) backfills contributions, within its stated bound.
+    let (requests, bound, why) = requests_and_bound(&sim, &c, &store, first, true).await;
+    assert!(requests <= bound, "{why}");
+    // A daily snapshot after it carries them instead: no backfill.
+    let next = first + chrono::Days::new(1);
+    let (requests, bound, why) = requests_and_bound(&sim, &c, &store, next, false).await;
+    assert!(requests <= bound, "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -23,6 +23,7 @@ use seatwatch::config::RawConfig;
 use seatwatch::publish::s3_client;
 use seatwatch::store::{DynamoStore, RunId, SqliteStore, StoreError};
 use seatwatch::store::{SnapshotReader, SnapshotWriter};
+use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 use seatwatch_gitlab::BaseUrl;
 use seatwatch_sim::Flavour;
@@ -570,6 +571,16 @@ impl SnapshotWriter for KilledAfterFirstPart {
     async fn clear_checkpoint(&self, i: &InstanceId, d: NaiveDate) -> Result<(), StoreError> {
         self.inner.clear_checkpoint(i, d).await
     }
+    async fn put_duo_holders(&self, run: &RunId, h: &[DuoHolder]) -> Result<(), StoreError> {
+        self.inner.put_duo_holders(run, h).await
+    }
+    async fn last_contributions(
+        &self,
+        i: &InstanceId,
+        d: NaiveDate,
+    ) -> Result<std::collections::HashMap<u64, NaiveDate>, StoreError> {
+        self.inner.last_contributions(i, d).await
+    }
 }
 
 #[async_trait]
@@ -590,6 +601,13 @@ impl SnapshotReader for KilledAfterFirstPart {
     }
     async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {
         self.inner.instances().await
+    }
+    async fn duo_holders(
+        &self,
+        i: &InstanceId,
+        d: NaiveDate,
+    ) -> Result<Vec<DuoHolder>, StoreError> {
+        self.inner.duo_holders(i, d).await
     }
 }
 

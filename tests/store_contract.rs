@@ -7,6 +7,7 @@ use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
+use seatwatch_core::duo::{DuoAddOn, DuoHolder, DuoSnapshot, DuoUse};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
     UserState,
@@ -71,7 +72,7 @@ fn member(id: u64) -> Member {
             Activity::default()
         },
         activity_unknown: id.is_multiple_of(10),
-        last_contribution_on: None,
+        last_contribution_on: (id % 3 != 2).then(|| date(2025, 12, 1) + chrono::Days::new(id % 40)),
     }
 }
 
@@ -155,7 +156,183 @@ fn sorted(mut members: Vec<Member>) -> Vec<Member> {
     members
 }
 
+/// Holders of two add-ons with every kind of Duo use, `ids` of each.
+fn duo_holders(ids: std::ops::Range<u64>) -> Vec<DuoHolder> {
+    let uses = [
+        DuoUse::Unknown,
+        DuoUse::Never,
+        DuoUse::On(date(2025, 12, 30)),
+    ];
+    ["CODE_SUGGESTIONS", "DUO_ENTERPRISE"]
+        .into_iter()
+        .flat_map(|add_on| {
+            ids.clone().map(move |id| DuoHolder {
+                add_on: add_on.to_string(),
+                user_id: id,
+                username: format!("user.{id}"),
+                last_duo_use: uses[(id % 3) as usize],
+                last_activity_on: (id % 2 == 0).then(|| date(2025, 12, 31)),
+                last_login_at: (id % 4 == 0).then(|| time("2025-12-31T08:00:00.250Z")),
+                first_seen_assigned: date(2025, 11, 1) + chrono::Days::new(id % 20),
+            })
+        })
+        .collect()
+}
+
+/// A day summary that read Duo seats and tracks contributions.
+fn duo_summary(instance: &InstanceId, day: NaiveDate, members: &[Member]) -> DaySummary {
+    DaySummary {
+        contributions_known_since: Some(date(2025, 10, 3)),
+        duo: Some(DuoSnapshot {
+            add_ons: vec![
+                DuoAddOn {
+                    add_on: "CODE_SUGGESTIONS".into(),
+                    purchased: 50,
+                    assigned: 40,
+                },
+                DuoAddOn {
+                    add_on: "DUO_AMAZON_Q".into(),
+                    purchased: 5,
+                    assigned: 0,
+                },
+            ],
+            activity_exposed: true,
+            tracked_since: date(2025, 11, 1),
+        }),
+        ..summary(instance, day, members)
+    }
+}
+
+/// One run of `day`: members, then Duo holders, then the commit.
+async fn collect_duo_day(
+    store: &dyn SnapshotStore,
+    instance: &InstanceId,
+    day: NaiveDate,
+    members: &[Member],
+    holders: &[DuoHolder],
+) -> DaySummary {
+    let run = RunId::new(instance.clone(), day);
+    put_part(store, &run, 0, members).await;
+    store
+        .put_duo_holders(&run, holders)
+        .await
+        .expect("put_duo_holders");
+    let summary = duo_summary(instance, day, members);
+    store
+        .commit_day(&run, 1, &summary)
+        .await
+        .expect("commit_day");
+    summary
+}
+
+fn sorted_holders(mut holders: Vec<DuoHolder>) -> Vec<DuoHolder> {
+    holders.sort_by(|a, b| (&a.add_on, a.user_id).cmp(&(&b.add_on, b.user_id)));
+    holders
+}
+
 // ---- the cases ------------------------------------------------------------------------------
+
+async fn duo_holders_and_the_duo_day_round_trip(store: &dyn SnapshotStore) {
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    let mut holders = duo_holders(1..40);
+    holders.reverse();
+    let summary = collect_duo_day(store, &gl, day, &members(1..20), &holders).await;
+
+    assert_eq!(
+        store.duo_holders(&gl, day).await.expect("holders"),
+        sorted_holders(holders)
+    );
+    let latest = store.latest_day(&gl).await.expect("latest").expect("a day");
+    assert_eq!(latest.duo, summary.duo);
+    assert_eq!(
+        latest.contributions_known_since,
+        summary.contributions_known_since
+    );
+    assert!(
+        store
+            .duo_holders(&gl, date(2026, 1, 2))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}
+
+async fn duo_holders_are_invisible_until_the_commit(store: &dyn SnapshotStore) {
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    let committed = duo_holders(1..10);
+    collect_duo_day(store, &gl, day, &members(1..5), &committed).await;
+    // A re-run that wrote its holders but never committed.
+    let run = RunId::new(gl.clone(), day);
+    put_part(store, &run, 0, &members(1..5)).await;
+    store
+        .put_duo_holders(&run, &duo_holders(100..150))
+        .await
+        .expect("put_duo_holders");
+    assert_eq!(
+        store.duo_holders(&gl, day).await.expect("holders"),
+        sorted_holders(committed)
+    );
+}
+
+async fn a_rerun_replaces_the_duo_holders_never_duplicates(store: &dyn SnapshotStore) {
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    collect_duo_day(store, &gl, day, &members(1..5), &duo_holders(1..60)).await;
+    let run = RunId::new(gl.clone(), day);
+    put_part(store, &run, 0, &members(1..5)).await;
+    // Written twice in the same run (a retried step): the second replaces the first.
+    store
+        .put_duo_holders(&run, &duo_holders(1..30))
+        .await
+        .expect("first write");
+    let fewer = duo_holders(5..12);
+    store
+        .put_duo_holders(&run, &fewer)
+        .await
+        .expect("second write");
+    store
+        .commit_day(&run, 1, &duo_summary(&gl, day, &members(1..5)))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.duo_holders(&gl, day).await.expect("holders"),
+        sorted_holders(fewer)
+    );
+    // A day without Duo (no holders written) reads none, whatever an earlier run held.
+    collect_day(store, &gl, day, &members(1..5), 10).await;
+    assert!(
+        store
+            .duo_holders(&gl, day)
+            .await
+            .expect("holders")
+            .is_empty()
+    );
+}
+
+async fn last_contributions_carry_only_members_with_one(store: &dyn SnapshotStore) {
+    let gl = instance("gitlab.example.com");
+    let day = date(2026, 1, 1);
+    let written = members(1..120);
+    collect_day(store, &gl, day, &written, 25).await;
+    let expected: std::collections::HashMap<u64, NaiveDate> = written
+        .iter()
+        .filter_map(|m| m.last_contribution_on.map(|on| (m.id, on)))
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < written.len());
+    assert_eq!(
+        store.last_contributions(&gl, day).await.expect("carry"),
+        expected
+    );
+    assert!(
+        store
+            .last_contributions(&gl, date(2026, 1, 2))
+            .await
+            .expect("no day")
+            .is_empty()
+    );
+}
 
 async fn members_round_trip_with_every_field(store: &dyn SnapshotStore) {
     let gl = instance("gitlab.example.com");
@@ -445,6 +622,10 @@ async fn run_contract(name: &str, make: impl AsyncFn() -> Box<dyn SnapshotStore>
     case!(instances_are_kept_apart);
     case!(checkpoint_slot);
     case!(ensure_ready_is_idempotent);
+    case!(duo_holders_and_the_duo_day_round_trip);
+    case!(duo_holders_are_invisible_until_the_commit);
+    case!(a_rerun_replaces_the_duo_holders_never_duplicates);
+    case!(last_contributions_carry_only_members_with_one);
 }
 
 async fn open_ready(url: &StoreUrl, aws: Option<&aws_config::SdkConfig>) -> Box<dyn SnapshotStore> {

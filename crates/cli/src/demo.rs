@@ -19,6 +19,9 @@ use seatwatch_gitlab::{BaseUrl, Client, Token};
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{SimConfig, SimHandle, tokens};
 
+/// Duo seat prices per month the demo uses when `SEATWATCH_DUO_PRICES` is not set.
+const DEMO_DUO_PRICES: [(&str, f64); 2] = [("CODE_SUGGESTIONS", 19.0), ("DUO_ENTERPRISE", 39.0)];
+
 /// What the demo builds and where.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -59,8 +62,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<String> {
         "demo: simulating {} users over {days} days ({first} to {})",
         opts.users, opts.today
     );
-    let concurrency = opts.config.concurrency;
-    collect_days(&sim, &client, &store, first, opts.today, concurrency).await?;
+    collect_days(&sim, &client, &store, first, opts.today, &opts.config).await?;
 
     let site_dir = opts.out.join("site");
     let summary = render_site(&client, &store, &opts, &site_dir).await?;
@@ -101,7 +103,7 @@ async fn collect_days(
     store: &SqliteStore,
     first: NaiveDate,
     last: NaiveDate,
-    concurrency: usize,
+    config: &Config,
 ) -> anyhow::Result<()> {
     let mut date = first;
     // Each day is collected at 05:30, the hour the shipped schedule runs: the day's own events
@@ -110,7 +112,8 @@ async fn collect_days(
     while date <= last {
         sim.set_clock(date, run_at);
         let mut copts = CollectOptions::new(date);
-        copts.events_concurrency = concurrency;
+        copts.events_concurrency = config.concurrency;
+        copts.contribution_days = config.policy.contribution_days;
         let at = date.and_time(run_at).and_utc();
         collect::collect(client, store, &copts, at)
             .await
@@ -131,6 +134,13 @@ async fn render_site(
     let mut policy = opts.config.policy.clone();
     // so that the cost section has figures
     policy.seat_price = policy.seat_price.or(Some(29.0));
+    // and the Duo page too: GitLab's list prices of Duo Pro and Duo Enterprise
+    if policy.duo_prices.is_empty() {
+        policy.duo_prices = DEMO_DUO_PRICES
+            .iter()
+            .map(|(add_on, price)| (add_on.to_string(), *price))
+            .collect();
+    }
     let now = opts
         .today
         .and_time(NaiveTime::from_hms_opt(6, 5, 0).expect("valid time"))

@@ -114,6 +114,46 @@ struct SettingArgs {
     #[arg(long = setting::SEAT_PRICE.flag, env = setting::SEAT_PRICE.env, global = true)]
     seat_price: Option<String>,
 
+    /// Days without Duo use after which a Duo seat is idle.
+    #[arg(
+        long = setting::DUO_IDLE_DAYS.flag,
+        env = setting::DUO_IDLE_DAYS.env,
+        default_value_t = config::DEFAULT_DUO_IDLE_DAYS.to_string(),
+        global = true
+    )]
+    duo_idle_days: String,
+
+    /// Duo seat prices per month by add-on, e.g. CODE_SUGGESTIONS=19,DUO_ENTERPRISE=39.
+    #[arg(long = setting::DUO_PRICES.flag, env = setting::DUO_PRICES.env, global = true)]
+    duo_prices: Option<String>,
+
+    /// Days without a contribution after which an active Ultimate seat holder could be a Guest.
+    #[arg(
+        long = setting::CONTRIBUTION_DAYS.flag,
+        env = setting::CONTRIBUTION_DAYS.env,
+        default_value_t = config::DEFAULT_CONTRIBUTION_DAYS.to_string(),
+        global = true
+    )]
+    contribution_days: String,
+
+    /// Percent of headroom on top of the projected seats at renewal.
+    #[arg(
+        long = setting::RENEWAL_BUFFER.flag,
+        env = setting::RENEWAL_BUFFER.env,
+        default_value_t = config::DEFAULT_RENEWAL_BUFFER_PERCENT.to_string(),
+        global = true
+    )]
+    renewal_buffer: String,
+
+    /// Days before the renewal date by which to act.
+    #[arg(
+        long = setting::RENEWAL_NOTICE_DAYS.flag,
+        env = setting::RENEWAL_NOTICE_DAYS.env,
+        default_value_t = config::DEFAULT_RENEWAL_NOTICE_DAYS.to_string(),
+        global = true
+    )]
+    renewal_notice_days: String,
+
     /// Seats bought (GitLab.com only: its API does not report them).
     #[arg(
         long = setting::SEATS_PURCHASED.flag,
@@ -205,6 +245,11 @@ impl SettingArgs {
             exempt: Some(self.exempt),
             seat_price: self.seat_price,
             seats_purchased: self.seats_purchased,
+            duo_idle_days: Some(self.duo_idle_days),
+            duo_prices: self.duo_prices,
+            contribution_days: Some(self.contribution_days),
+            renewal_buffer: Some(self.renewal_buffer),
+            renewal_notice_days: Some(self.renewal_notice_days),
             retention_days: Some(self.retention_days),
             expiry_warn_days: Some(self.expiry_warn_days),
             allow_http: self.allow_http,
@@ -603,6 +648,11 @@ mod tests {
             "--request-timeout-secs=6",
             "--time-zone=Europe/Berlin",
             "--max-retry-secs=9",
+            "--duo-idle-days=21",
+            "--duo-prices=CODE_SUGGESTIONS=19",
+            "--contribution-days=60",
+            "--renewal-buffer=15",
+            "--renewal-notice-days=45",
         ])
         .expect("valid settings");
         let url = c.gitlab_url.expect("a URL");
@@ -630,6 +680,11 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(6));
         assert_eq!(c.time_zone, chrono_tz::Tz::Europe__Berlin);
         assert_eq!(c.max_retry_time, Duration::from_secs(9));
+        assert_eq!(c.policy.duo_idle_days, 21);
+        assert_eq!(c.policy.duo_prices.get("CODE_SUGGESTIONS"), Some(&19.0));
+        assert_eq!(c.policy.contribution_days, 60);
+        assert_eq!(c.policy.renewal_buffer_percent, 15);
+        assert_eq!(c.policy.renewal_notice_days, 45);
     }
 
     #[test]
@@ -650,6 +705,22 @@ mod tests {
             from_config.policy.inactive_days
         );
         assert_eq!(from_clap.policy.grace_days, from_config.policy.grace_days);
+        assert_eq!(
+            from_clap.policy.duo_idle_days,
+            from_config.policy.duo_idle_days
+        );
+        assert_eq!(
+            from_clap.policy.contribution_days,
+            from_config.policy.contribution_days
+        );
+        assert_eq!(
+            from_clap.policy.renewal_buffer_percent,
+            from_config.policy.renewal_buffer_percent
+        );
+        assert_eq!(
+            from_clap.policy.renewal_notice_days,
+            from_config.policy.renewal_notice_days
+        );
         assert!(from_clap.policy.exempt.patterns().is_empty());
     }
 

@@ -734,6 +734,42 @@ impl Client {
             .collect())
     }
 
+    /// The newest events of one user in (after, before), newest first, at most `max_pages`
+    /// pages of 100, one after the other; the flag says whether every event in the range was
+    /// read. For a bounded look back (a first snapshot's contribution backfill), where a
+    /// member's whole history would cost unbounded requests.
+    pub async fn user_events_newest(
+        &self,
+        user_id: u64,
+        after: NaiveDate,
+        before: NaiveDate,
+        max_pages: u32,
+    ) -> Result<(Vec<Event>, bool), GitLabError> {
+        let mut url = self.api_url(&["users", &user_id.to_string(), "events"]);
+        url.query_pairs_mut()
+            .append_pair("after", &after.format("%Y-%m-%d").to_string())
+            .append_pair("before", &before.format("%Y-%m-%d").to_string())
+            .append_pair("sort", "desc")
+            .append_pair("per_page", PER_PAGE);
+        let per_page: usize = PER_PAGE.parse().expect("PER_PAGE is a number");
+        let (mut events, mut seen) = (Vec::new(), HashSet::new());
+        for page in 1..=max_pages {
+            let (raw, info) = self.get_page::<RawEvent>(&with_page(&url, page)).await?;
+            // GitLab names the next page (`X-Next-Page`, `Link`) on every page but the last.
+            let last = raw.len() < per_page
+                || (info.next_page.is_none_or(|next| next <= page) && info.next_link.is_none());
+            events.extend(
+                raw.into_iter()
+                    .filter_map(RawEvent::into_event)
+                    .filter(|event| seen.insert(event.id)),
+            );
+            if last {
+                return Ok((events, true));
+            }
+        }
+        Ok((events, false))
+    }
+
     /// Cheap probe for permission checks: `GET path` with `per_page=1`, for its status and headers.
     /// `path` is relative to `/api/v4` (`/users`, `groups/acme/billable_members?x=y`).
     pub async fn probe(&self, path: &str) -> Result<Probe, GitLabError> {

@@ -246,6 +246,7 @@ impl App {
         opts.events_concurrency = self.config.concurrency;
         opts.deadline = deadline;
         opts.time_zone = self.config.time_zone;
+        opts.contribution_days = self.config.policy.contribution_days;
         let mut refreshed = false;
         loop {
             // Boxed: the collect future is deep enough to overflow type-layout limits when
@@ -330,7 +331,8 @@ pub async fn render_and_publish(
         .days(instance, latest.date - Days::new(400), latest.date)
         .await?;
     let members = store.members(instance, latest.date).await?;
-    let report = analyse::build_report(&latest, &members, &history, &[], policy, now);
+    let duo_holders = store.duo_holders(instance, latest.date).await?;
+    let report = analyse::build_report(&latest, &members, &history, &duo_holders, policy, now);
     let files = site::render(&report, &members)?;
     publish::publish(&files, dest, s3).await?;
     Ok(ReportSummary {

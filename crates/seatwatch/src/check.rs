@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::secrets::TokenProvider;
+use seatwatch_core::duo::AddOnSeats;
 use seatwatch_gitlab::{BaseUrl, Client, CurrentUser, GitLabError, Namespace, PersonalAccessToken};
 
 /// Outcome of one check.
@@ -53,7 +54,7 @@ pub struct CheckReport {
 }
 
 /// The checks in the order they run and are reported.
-pub(crate) const CHECK_NAMES: [&str; 10] = [
+pub(crate) const CHECK_NAMES: [&str; 11] = [
     "url",
     "reachable",
     "tls",
@@ -63,6 +64,7 @@ pub(crate) const CHECK_NAMES: [&str; 10] = [
     "identity",
     "seats",
     "members",
+    "duo",
     "rate_limit",
 ];
 
@@ -205,7 +207,87 @@ async fn gitlab_checks(
         None => self_managed(out, client).await,
         Some(group) => gitlab_com(out, client, group.as_str()).await,
     }
+    duo(out, client, settings.group.as_ref().map(|g| g.as_str())).await;
     rate_limit(out, client);
+}
+
+/// What to do when Duo seats cannot be read: the role and scope GitLab wants.
+const DUO_FIX: &str = "use a token of the top-level group's Owner on GitLab.com (GITLAB_GROUP set to that group) or of an instance administrator on self-managed, with the read_api scope";
+
+/// `duo`: can the token read GitLab Duo add-on purchases and their holders, and does this
+/// GitLab say when each holder last used Duo (`lastDuoActivityOn`, GitLab 18.0+)?
+async fn duo(out: &mut Checks, client: &Client, group: Option<&str>) {
+    let mut full_path = String::new();
+    let scope = match crate::duo::scope_of(client, group, &mut full_path).await {
+        Ok(scope) => scope,
+        Err(e) => return out.fail("duo", format!("Duo seats: {e}")),
+    };
+    let purchases = match client.add_on_purchases(scope).await {
+        Ok(Some(purchases)) => purchases,
+        Ok(None) | Err(GitLabError::NotFound { .. }) => {
+            return out.warn(
+                "duo",
+                "this GitLab has no add-on purchases (older than GitLab Duo): Duo seats are not reported",
+            );
+        }
+        Err(e) if e.is_permission_refusal() => {
+            return out.fail("duo", format!("add-on purchases refused: {DUO_FIX}"));
+        }
+        // graphql-ruby nulls a purchase the user may not read, which breaks the non-null list
+        // ("Cannot return null for non-nullable element"): a missing role, most often.
+        Err(e @ GitLabError::GraphQl { .. }) => {
+            return out.fail(
+                "duo",
+                format!("add-on purchases: {e}; if the role is missing, {DUO_FIX}"),
+            );
+        }
+        Err(e) => return out.fail("duo", format!("add-on purchases: {e}")),
+    };
+    let bought: Vec<String> = purchases
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}/{} assigned",
+                p.name, p.assigned_quantity, p.purchased_quantity
+            )
+        })
+        .collect();
+    // The holders prove the role (purchases are hidden, not refused, without it) and tell
+    // whether Duo use is exposed; the smallest add-on costs the fewest pages.
+    let per_user = purchases
+        .iter()
+        .filter(|p| AddOnSeats::of(&p.name) == AddOnSeats::PerUser)
+        .min_by_key(|p| p.assigned_quantity);
+    let Some(purchase) = per_user else {
+        return match bought.as_slice() {
+            // GitLab hides purchases from a user without the role rather than refusing them.
+            [] => out.warn(
+                "duo",
+                format!("no Duo add-on purchases visible: none are bought, or they are hidden from this user; to see them, {DUO_FIX}"),
+            ),
+            _ => out.pass(
+                "duo",
+                format!("{}; none with per-user seats", bought.join(", ")),
+            ),
+        };
+    };
+    match client.add_on_holders(scope, purchase).await {
+        Ok(holders) if holders.duo_activity_exposed => out.pass(
+            "duo",
+            format!("{}; last Duo use per holder is available", bought.join(", ")),
+        ),
+        Ok(_) => out.warn(
+            "duo",
+            format!(
+                "{}; this GitLab does not say when a holder last used Duo (lastDuoActivityOn needs GitLab 18.0 or later): until it does, every holder's status is \"unknown\"",
+                bought.join(", ")
+            ),
+        ),
+        Err(e) if e.is_permission_refusal() => {
+            out.fail("duo", format!("Duo seat holders refused: {DUO_FIX}"))
+        }
+        Err(e) => out.fail("duo", format!("Duo seat holders: {e}")),
+    }
 }
 
 /// Without a token only the URL can be judged; the rest says why it was not tried.

@@ -46,6 +46,7 @@ use futures_util::future::{self, Either};
 use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
+use crate::contributions::{ContributionScope, Contributions};
 use crate::store::{RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
@@ -80,6 +81,8 @@ pub struct CollectOptions {
     /// The instance's time zone (`gitlab_rails['time_zone']`): GitLab evaluates the events API's
     /// day bounds there, so days are counted there too.
     pub time_zone: Tz,
+    /// `SEATWATCH_CONTRIBUTION_DAYS`: how far a first snapshot backfills contributions.
+    pub contribution_days: u32,
 }
 
 impl CollectOptions {
@@ -93,6 +96,7 @@ impl CollectOptions {
             deadline: None,
             reserve: Duration::from_secs(20),
             time_zone: crate::config::DEFAULT_TIME_ZONE,
+            contribution_days: crate::config::DEFAULT_CONTRIBUTION_DAYS,
         }
     }
 }
@@ -233,9 +237,19 @@ pub async fn collect(
     let requests_before = client.requests_made();
     let instance = instance_id(client, opts.group.as_deref());
     let start = RunStart::resume_or_begin(client, store, &instance, opts, now).await?;
+    let previous = crate::duo::previous_day(store, &instance, opts.date).await?;
+    let contributions = contributions_of(store, &instance, opts, &start, previous.as_ref()).await?;
     let mut parts = Parts::new(store, &start, opts.part_size);
     let days = start.header.activity_days;
-    let stop = collect_members(client, opts, days, start.position.clone(), &mut parts).await?;
+    let from = start.position.clone();
+    let stop = collect_members(client, opts, days, from, &contributions, &mut parts).await?;
+    let duo = match stop {
+        Stop::Complete => {
+            let group = opts.group.as_deref();
+            crate::duo::collect(client, store, &start.run, group, previous.as_ref()).await?
+        }
+        Stop::Early { .. } => None,
+    };
 
     let requests = start.requests_earlier + client.requests_made() - requests_before;
     let summary = |status: CollectStatus, aggregates: &DayAggregates, wait: Option<Duration>| {
@@ -265,8 +279,14 @@ pub async fn collect(
             )))
         }
         Stop::Complete => {
-            let seats =
-                commit_snapshot(store, &instance, opts, &start, &mut parts, requests).await?;
+            let tracked = Tracked {
+                contributions_known_since: Some(contributions.known_since()),
+                duo,
+            };
+            let seats = commit_snapshot(
+                store, &instance, opts, &start, &mut parts, requests, tracked,
+            )
+            .await?;
             let mut s = summary(CollectStatus::Committed, &parts.aggregates, None);
             s.seats = seats;
             // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
@@ -278,6 +298,31 @@ pub async fn collect(
             Ok(CollectOutcome::Committed(s))
         }
     }
+}
+
+/// What the day record says beyond the members' figures: from when contributions are known,
+/// and the Duo seats.
+struct Tracked {
+    contributions_known_since: Option<NaiveDate>,
+    duo: Option<seatwatch_core::duo::DuoSnapshot>,
+}
+
+/// The run's contribution tracking ([`crate::contributions`]), from the previous snapshot.
+async fn contributions_of(
+    store: &dyn SnapshotWriter,
+    instance: &InstanceId,
+    opts: &CollectOptions,
+    start: &RunStart,
+    previous: Option<&DaySummary>,
+) -> Result<Contributions, StoreError> {
+    let scope = ContributionScope {
+        date: opts.date,
+        days: start.header.activity_days,
+        plan: start.header.seats.plan.as_deref(),
+        window_days: opts.contribution_days,
+        time_zone: opts.time_zone,
+    };
+    Contributions::load(store, instance, previous, &scope).await
 }
 
 /// Where this invocation starts: a saved checkpoint's run, or a new run of the day.
@@ -478,6 +523,7 @@ async fn collect_members(
     opts: &CollectOptions,
     days: ActivityDays,
     from: Option<ListingPosition>,
+    contributions: &Contributions,
     parts: &mut Parts<'_>,
 ) -> Result<Stop, CollectError> {
     // GitLab.com's `/users/:id/events` shows a member's events in any public project, so they are
@@ -503,7 +549,14 @@ async fn collect_members(
             .min(client.concurrency().saturating_sub(1))
             .max(1),
     );
-    let steps = collected_steps(client, opts, scope, &events_in_flight, pages_rx);
+    let steps = collected_steps(
+        client,
+        opts,
+        scope,
+        contributions,
+        &events_in_flight,
+        pages_rx,
+    );
     let listing = std::pin::pin!(listing);
     let consume = std::pin::pin!(store_steps(steps, parts, opts));
     match future::select(listing, consume).await {
@@ -519,6 +572,7 @@ fn collected_steps<'a>(
     client: &'a Client,
     opts: &'a CollectOptions,
     scope: ActivityScope<'a>,
+    contributions: &'a Contributions,
     events_in_flight: &'a tokio::sync::Semaphore,
     pages: tokio::sync::mpsc::Receiver<ListedPage>,
 ) -> impl Stream<Item = Result<Step, GitLabError>> + 'a {
@@ -532,9 +586,12 @@ fn collected_steps<'a>(
                 let m =
                     with_membership_age(client, opts.group.as_deref(), m.member, events_in_flight)
                         .await?;
-                with_activity(client, m, scope, events_in_flight)
-                    .await
-                    .map(|c| Step::Member(Box::new(c)))
+                let mut c = with_activity(client, m, scope, events_in_flight).await?;
+                let projects = scope.group_projects;
+                contributions
+                    .track(client, &mut c.member, &c.by_day, projects, events_in_flight)
+                    .await?;
+                Ok(Step::Member(Box::new(c)))
             }
             other => other,
         }
@@ -609,6 +666,7 @@ async fn commit_snapshot(
     start: &RunStart,
     parts: &mut Parts<'_>,
     requests: u64,
+    tracked: Tracked,
 ) -> Result<SeatCounts, CollectError> {
     if !parts.buffer.is_empty() {
         parts.store_part().await?;
@@ -631,8 +689,8 @@ async fn commit_snapshot(
         token_expires_at: header.token_expires_at,
         requests,
         activity: ActivityCoverage::Days(header.activity_days),
-        contributions_known_since: None,
-        duo: None,
+        contributions_known_since: tracked.contributions_known_since,
+        duo: tracked.duo,
     };
     store.commit_day(parts.run, parts.next_part, &day).await?;
     store.clear_checkpoint(instance, opts.date).await?;

@@ -13,6 +13,7 @@
 //! The GitLab URL is parsed here but not refused: the secret may supply it instead, and `check`
 //! reports a bad one as its `url` check rather than not starting ([`Config::base_url`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -31,6 +32,11 @@ pub const DEFAULT_STORE: &str = "sqlite:seatwatch.db";
 pub const DEFAULT_SITE: &str = "site";
 /// How long member parts are kept; the store applies it.
 pub use crate::store::DEFAULT_RETENTION_DAYS;
+/// The Duo, Guest-candidate and renewal defaults are the analysis's own too.
+pub use seatwatch_core::analyse::{
+    DEFAULT_CONTRIBUTION_DAYS, DEFAULT_DUO_IDLE_DAYS, DEFAULT_RENEWAL_BUFFER_PERCENT,
+    DEFAULT_RENEWAL_NOTICE_DAYS,
+};
 /// The reclaim policy's defaults are the analysis's own (it applies them to a report built
 /// without settings).
 pub use seatwatch_core::analyse::{DEFAULT_GRACE_DAYS, DEFAULT_INACTIVE_DAYS};
@@ -84,6 +90,12 @@ pub mod setting {
     pub const EXEMPT: Setting = both("SEATWATCH_EXEMPT", "exempt");
     pub const SEAT_PRICE: Setting = both("SEATWATCH_SEAT_PRICE", "seat-price");
     pub const SEATS_PURCHASED: Setting = both("SEATWATCH_SEATS_PURCHASED", "seats-purchased");
+    pub const DUO_IDLE_DAYS: Setting = both("SEATWATCH_DUO_IDLE_DAYS", "duo-idle-days");
+    pub const DUO_PRICES: Setting = both("SEATWATCH_DUO_PRICES", "duo-prices");
+    pub const CONTRIBUTION_DAYS: Setting = both("SEATWATCH_CONTRIBUTION_DAYS", "contribution-days");
+    pub const RENEWAL_BUFFER: Setting = both("SEATWATCH_RENEWAL_BUFFER", "renewal-buffer");
+    pub const RENEWAL_NOTICE_DAYS: Setting =
+        both("SEATWATCH_RENEWAL_NOTICE_DAYS", "renewal-notice-days");
     pub const RETENTION_DAYS: Setting = both("SEATWATCH_RETENTION_DAYS", "retention-days");
     pub const EXPIRY_WARN_DAYS: Setting = both("SEATWATCH_EXPIRY_WARN_DAYS", "expiry-warn-days");
     pub const ALLOW_HTTP: Setting = both("SEATWATCH_ALLOW_HTTP", "allow-http");
@@ -131,6 +143,11 @@ pub struct RawConfig {
     pub exempt: Option<String>,
     pub seat_price: Option<String>,
     pub seats_purchased: Option<String>,
+    pub duo_idle_days: Option<String>,
+    pub duo_prices: Option<String>,
+    pub contribution_days: Option<String>,
+    pub renewal_buffer: Option<String>,
+    pub renewal_notice_days: Option<String>,
     pub retention_days: Option<String>,
     pub expiry_warn_days: Option<String>,
     pub allow_http: Option<String>,
@@ -224,6 +241,11 @@ impl RawConfig {
             exempt: get(setting::EXEMPT),
             seat_price: get(setting::SEAT_PRICE),
             seats_purchased: get(setting::SEATS_PURCHASED),
+            duo_idle_days: get(setting::DUO_IDLE_DAYS),
+            duo_prices: get(setting::DUO_PRICES),
+            contribution_days: get(setting::CONTRIBUTION_DAYS),
+            renewal_buffer: get(setting::RENEWAL_BUFFER),
+            renewal_notice_days: get(setting::RENEWAL_NOTICE_DAYS),
             retention_days: get(setting::RETENTION_DAYS),
             expiry_warn_days: get(setting::EXPIRY_WARN_DAYS),
             allow_http: get(setting::ALLOW_HTTP),
@@ -256,7 +278,28 @@ impl RawConfig {
                 grace_days: days(setting::GRACE_DAYS, self.grace_days, DEFAULT_GRACE_DAYS)?,
                 exempt: exemptions(self.exempt)?,
                 seat_price: seat_price(self.seat_price)?,
-                ..Policy::default()
+                duo_idle_days: days(
+                    setting::DUO_IDLE_DAYS,
+                    self.duo_idle_days,
+                    DEFAULT_DUO_IDLE_DAYS,
+                )?,
+                duo_prices: duo_prices(self.duo_prices)?,
+                contribution_days: days(
+                    setting::CONTRIBUTION_DAYS,
+                    self.contribution_days,
+                    DEFAULT_CONTRIBUTION_DAYS,
+                )?,
+                renewal_buffer_percent: number(
+                    setting::RENEWAL_BUFFER,
+                    self.renewal_buffer,
+                    DEFAULT_RENEWAL_BUFFER_PERCENT,
+                    "a whole number of percent, e.g. 10",
+                )?,
+                renewal_notice_days: days(
+                    setting::RENEWAL_NOTICE_DAYS,
+                    self.renewal_notice_days,
+                    DEFAULT_RENEWAL_NOTICE_DAYS,
+                )?,
             },
             seats_purchased: optional_number(
                 setting::SEATS_PURCHASED,
@@ -403,6 +446,39 @@ fn seat_price(given: Option<String>) -> Result<Option<f64>, ConfigError> {
     }
 }
 
+/// The Duo seat prices: `ADD_ON=price` pairs, comma-separated, each add-on named as GitLab's
+/// enum names it (`CODE_SUGGESTIONS=19,DUO_ENTERPRISE=39`). A name seatwatch does not know is
+/// kept: GitLab adds add-ons, and a price for one that is never read costs nothing.
+fn duo_prices(given: Option<String>) -> Result<BTreeMap<String, f64>, ConfigError> {
+    let Some(list) = given else {
+        return Ok(BTreeMap::new());
+    };
+    let expected = "comma-separated ADD_ON=price pairs with GitLab's add-on names and a price per \
+                    seat and month, e.g. CODE_SUGGESTIONS=19,DUO_ENTERPRISE=39";
+    let mut prices = BTreeMap::new();
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (add_on, price) = pair
+            .split_once('=')
+            .map(|(a, p)| (a.trim(), p.trim()))
+            .ok_or_else(|| invalid(setting::DUO_PRICES, &list, expected))?;
+        let price: f64 = price
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+            .ok_or_else(|| invalid(setting::DUO_PRICES, &list, expected))?;
+        let well_named = !add_on.is_empty()
+            && add_on
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_named {
+            return Err(invalid(setting::DUO_PRICES, &list, expected));
+        }
+        // GitLab's enum names are upper case; `duo_enterprise` means the same add-on.
+        prices.insert(add_on.to_ascii_uppercase(), price);
+    }
+    Ok(prices)
+}
+
 /// Accepts the ways people write a boolean in an environment variable.
 fn parse_flag(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -521,6 +597,11 @@ mod tests {
             (setting::EXEMPT, "svc-[*"),
             (setting::SEAT_PRICE, "free"),
             (setting::SEATS_PURCHASED, "1.5"),
+            (setting::DUO_IDLE_DAYS, "a month"),
+            (setting::DUO_PRICES, "CODE_SUGGESTIONS=nineteen"),
+            (setting::CONTRIBUTION_DAYS, "-90"),
+            (setting::RENEWAL_BUFFER, "10%"),
+            (setting::RENEWAL_NOTICE_DAYS, "30d"),
             (setting::RETENTION_DAYS, "a year"),
             (setting::EXPIRY_WARN_DAYS, "soon"),
             (setting::ALLOW_HTTP, "maybe"),
@@ -549,6 +630,80 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn duo_prices_take_any_add_on_name_and_refuse_bad_numbers() {
+        let config = env(&[(
+            setting::DUO_PRICES,
+            " CODE_SUGGESTIONS=19, duo_enterprise = 39.5,DUO_SOMETHING_NEW=0 ",
+        )])
+        .parse()
+        .expect("valid");
+        let prices: Vec<(&str, f64)> = config
+            .policy
+            .duo_prices
+            .iter()
+            .map(|(a, p)| (a.as_str(), *p))
+            .collect();
+        assert_eq!(
+            prices,
+            [
+                ("CODE_SUGGESTIONS", 19.0),
+                ("DUO_ENTERPRISE", 39.5),
+                ("DUO_SOMETHING_NEW", 0.0)
+            ]
+        );
+        for bad in [
+            "CODE_SUGGESTIONS",
+            "CODE_SUGGESTIONS=-1",
+            "CODE_SUGGESTIONS=inf",
+            "=19",
+            "DUO PRO=19",
+            "CODE_SUGGESTIONS=19;DUO_ENTERPRISE=39",
+        ] {
+            let (named, shown, expected) = refused(env(&[(setting::DUO_PRICES, bad)]));
+            assert_eq!((named, shown.as_str()), (setting::DUO_PRICES, bad));
+            assert!(expected.contains("CODE_SUGGESTIONS=19"), "{expected}");
+        }
+    }
+
+    #[test]
+    fn the_duo_contribution_and_renewal_settings_reach_the_policy() {
+        let config = env(&[
+            (setting::DUO_IDLE_DAYS, "45"),
+            (setting::CONTRIBUTION_DAYS, "60"),
+            (setting::RENEWAL_BUFFER, "25"),
+            (setting::RENEWAL_NOTICE_DAYS, "75"),
+        ])
+        .parse()
+        .expect("valid");
+        let p = &config.policy;
+        assert_eq!(
+            (
+                p.duo_idle_days,
+                p.contribution_days,
+                p.renewal_buffer_percent,
+                p.renewal_notice_days
+            ),
+            (45, 60, 25, 75)
+        );
+        let defaults = RawConfig::default().parse().expect("valid").policy;
+        assert_eq!(
+            (
+                defaults.duo_idle_days,
+                defaults.contribution_days,
+                defaults.renewal_buffer_percent,
+                defaults.renewal_notice_days
+            ),
+            (
+                DEFAULT_DUO_IDLE_DAYS,
+                DEFAULT_CONTRIBUTION_DAYS,
+                DEFAULT_RENEWAL_BUFFER_PERCENT,
+                DEFAULT_RENEWAL_NOTICE_DAYS
+            )
+        );
+        assert!(defaults.duo_prices.is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! seatwatch, the application: which paid GitLab seats nobody uses, what they cost, and how use
 //! is trending.
 //!
-//! Data flows one way: `seatwatch_gitlab` → [`collect`] → [`store`] → `seatwatch_core::analyse`
+//! Data flows one way: `seatwatch_gitlab` → [`collect`] → [`store`] (with [`contributions`] and [`duo`]) → `seatwatch_core::analyse`
 //! → `seatwatch_core::site` → [`publish`]. This crate wires them together ([`app`]), reads the
 //! settings ([`config`]) and the token ([`secrets`]), checks the connection ([`check`]) and holds
 //! the Lambda contracts ([`lambda`], [`emf`]); the Lambda binaries in `functions/` and the CLI in
@@ -11,6 +11,8 @@ pub mod app;
 pub mod check;
 pub mod collect;
 pub mod config;
+pub mod contributions;
+pub mod duo;
 pub mod emf;
 pub mod lambda;
 pub mod publish;

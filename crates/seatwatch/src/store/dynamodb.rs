@@ -8,6 +8,7 @@
 //! | --- | --- | --- | --- |
 //! | day record (commit point) | instance id | `DAY#<date>` | `date` S, `run` S, `parts` N, `format` N, `summary` S (the `DaySummary` as JSON) |
 //! | member chunk | instance id | `PART#<date>#<run>#<part:06>#<chunk:04>` | `chunks` N (chunks in this part), `members` N, `format` N, `data` B (gzip, see below), `expires_at` N |
+//! | Duo holders chunk | instance id | `DUO#<date>#<run>#<chunk:04>` | `chunks` N, `holders` N, `format` N, `data` B (gzip of one JSON object per holder per line), `expires_at` N |
 //! | instance registry | `#instances` | instance id | `since` S (first committed date) |
 //! | checkpoint | instance id | `CHECKPOINT#<date>` | `state` S (opaque JSON), `expires_at` N |
 //!
@@ -58,6 +59,7 @@ use rand::Rng;
 
 use super::dynamodb_codec::{self, FORMAT, PackedChunk};
 use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner, expires_at};
+use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -272,19 +274,26 @@ impl DynamoStore {
             .collect())
     }
 
-    /// Deletes chunks of `date` that belong to any run but the one committed now.
+    /// Deletes chunks (members and Duo holders) of `date` that belong to any run but the one
+    /// committed now.
     async fn delete_other_runs(&self, run: &RunId) -> Result<(), StoreError> {
         // Re-read the commit: if a later run committed meanwhile, its chunks must survive.
         let committed = match self.get_day(&run.instance, run.date).await? {
             Some(day) => day.run,
             None => return Ok(()),
         };
-        let keep = format!("{}{}#", date_parts_prefix(run.date), committed);
-        let stale: Vec<WriteRequest> = self
-            .query_prefix(&run.instance.0, &date_parts_prefix(run.date), Some("pk, sk"))
-            .await?
+        let mut stale_keys = Vec::new();
+        for prefix in [date_parts_prefix(run.date), date_duo_prefix(run.date)] {
+            let keep = format!("{prefix}{committed}#");
+            stale_keys.extend(
+                self.query_prefix(&run.instance.0, &prefix, Some("pk, sk"))
+                    .await?
+                    .into_iter()
+                    .filter(|item| matches!(item.get("sk"), Some(AttributeValue::S(sk)) if !sk.starts_with(&keep))),
+            );
+        }
+        let stale: Vec<WriteRequest> = stale_keys
             .into_iter()
-            .filter(|item| matches!(item.get("sk"), Some(AttributeValue::S(sk)) if !sk.starts_with(&keep)))
             .map(|key| {
                 WriteRequest::builder()
                     .delete_request(
@@ -300,6 +309,111 @@ impl DynamoStore {
             tracing::debug!(table = %self.table, stale = stale.len(), "deleting chunks of replaced runs");
         }
         self.batch_write(stale).await
+    }
+
+    /// The current member chunks of a committed day, in sort-key order (empty when the day is
+    /// not committed or its chunks are expiring by TTL); a missing chunk is [`StoreError::Corrupt`].
+    async fn committed_member_chunks(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<Item>, StoreError> {
+        let Some(day) = self.get_day(instance, date).await? else {
+            return Ok(Vec::new());
+        };
+        let run = RunId {
+            instance: instance.clone(),
+            date,
+            run: day.run,
+        };
+        let items = self
+            .query_prefix(&instance.0, &run_prefix(&run), None)
+            .await?;
+        // The chunk count of a part is the one its chunk 0 declares: a rewritten part always
+        // rewrites chunk 0, while higher chunks of an earlier, longer write may linger.
+        let keys = items
+            .iter()
+            .map(ChunkKey::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let keyed: Vec<(ChunkKey, &Item)> = keys.into_iter().zip(items.iter()).collect();
+        let declared = declared_chunks(&keyed)?;
+        let current = |key: &ChunkKey| {
+            key.part < day.parts && declared.get(&key.part).is_some_and(|&n| key.chunk < n)
+        };
+        let present: Vec<bool> = keyed.iter().map(|(key, _)| current(key)).collect();
+        let found = present.iter().filter(|&&p| p).count();
+        let expected: u32 = (0..day.parts)
+            .map(|p| declared.get(&p).copied().unwrap_or(1))
+            .sum();
+        if found != expected as usize {
+            // TTL deletes chunks one by one once a day passes retention; any other gap is damage.
+            if ttl_expiring(&items) {
+                return Ok(Vec::new());
+            }
+            return Err(corrupt(
+                &format!("the members of {instance} on {date}"),
+                format!(
+                    "{found} of {expected} chunks of run {} are present",
+                    run.run
+                ),
+            ));
+        }
+        drop(keyed);
+        Ok(items
+            .into_iter()
+            .zip(present)
+            .filter_map(|(item, current)| current.then_some(item))
+            .collect())
+    }
+
+    /// The Duo holder chunks of a committed day: those of its run, up to the count chunk 0
+    /// declares.
+    async fn committed_duo_chunks(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<Item>, StoreError> {
+        let Some(day) = self.get_day(instance, date).await? else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("{}{}#", date_duo_prefix(date), day.run);
+        let items = self.query_prefix(&instance.0, &prefix, None).await?;
+        let chunk_of = |item: &Item| -> Result<u32, StoreError> {
+            let sk = string(item, "sk", "a Duo holders chunk")?;
+            sk.rsplit('#')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| corrupt(sk, "the sort key does not end in #chunk"))
+        };
+        let mut declared = None;
+        let mut numbered = Vec::with_capacity(items.len());
+        for item in items {
+            let chunk = chunk_of(&item)?;
+            if chunk == 0 {
+                declared = Some(number(&item, "chunks", "a Duo holders chunk")?);
+            }
+            numbered.push((chunk, item));
+        }
+        let Some(declared) = declared else {
+            // No holders written by this run: a day that read no Duo seats, or one past retention.
+            return Ok(Vec::new());
+        };
+        let current: Vec<Item> = numbered
+            .into_iter()
+            .filter(|(chunk, _)| *chunk < declared)
+            .map(|(_, item)| item)
+            .collect();
+        if current.len() != declared as usize && !ttl_expiring(&current) {
+            return Err(corrupt(
+                &format!("the Duo holders of {instance} on {date}"),
+                format!(
+                    "{} of {declared} chunks of run {} are present",
+                    current.len(),
+                    day.run
+                ),
+            ));
+        }
+        Ok(current)
     }
 
     async fn ensure_ttl(&self) -> Result<(), StoreError> {
@@ -513,6 +627,46 @@ fn day_sk(date: NaiveDate) -> String {
 
 fn date_parts_prefix(date: NaiveDate) -> String {
     format!("PART#{date}#")
+}
+
+fn date_duo_prefix(date: NaiveDate) -> String {
+    format!("DUO#{date}#")
+}
+
+/// The items `put_duo_holders` writes: compressed chunks of the run's holders.
+fn duo_holder_items(
+    run: &RunId,
+    holders: &[DuoHolder],
+    retention_days: u32,
+) -> Result<Vec<Item>, StoreError> {
+    let chunks = dynamodb_codec::pack_holders(holders)?;
+    let count = chunks.len();
+    let expires = expires_at(run.date, retention_days);
+    Ok(chunks
+        .into_iter()
+        .enumerate()
+        .map(|(index, packed)| {
+            Item::from([
+                ("pk".to_string(), s(run.instance.0.clone())),
+                (
+                    "sk".to_string(),
+                    s(format!(
+                        "{}{}#{index:04}",
+                        date_duo_prefix(run.date),
+                        run.run
+                    )),
+                ),
+                ("chunks".to_string(), n(count)),
+                ("holders".to_string(), n(packed.members)),
+                ("format".to_string(), n(FORMAT)),
+                (
+                    "data".to_string(),
+                    AttributeValue::B(Blob::new(packed.gzip)),
+                ),
+                ("expires_at".to_string(), n(expires)),
+            ])
+        })
+        .collect())
 }
 
 fn run_prefix(run: &RunId) -> String {
@@ -847,6 +1001,33 @@ impl SnapshotWriter for DynamoStore {
         self.delete_other_runs(run).await
     }
 
+    async fn put_duo_holders(&self, run: &RunId, holders: &[DuoHolder]) -> Result<(), StoreError> {
+        let items = duo_holder_items(run, holders, self.retention_days)?;
+        let units: u64 = items.iter().map(write_units).sum();
+        self.batch_write(items.into_iter().map(put_request).collect())
+            .await?;
+        self.meter(units);
+        Ok(())
+    }
+
+    async fn last_contributions(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<HashMap<u64, NaiveDate>, StoreError> {
+        // One chunk unpacked at a time: only ids and dates outlive it.
+        let mut last = HashMap::new();
+        for item in self.committed_member_chunks(instance, date).await? {
+            let key = ChunkKey::try_from(&item)?;
+            for member in unpack_chunks(std::iter::once(&(key, &item)))? {
+                if let Some(on) = member.last_contribution_on {
+                    last.insert(member.id, on);
+                }
+            }
+        }
+        Ok(last)
+    }
+
     async fn save_checkpoint(
         &self,
         instance: &InstanceId,
@@ -970,45 +1151,12 @@ impl SnapshotReader for DynamoStore {
         instance: &InstanceId,
         date: NaiveDate,
     ) -> Result<Vec<Member>, StoreError> {
-        let Some(day) = self.get_day(instance, date).await? else {
-            return Ok(Vec::new());
-        };
-        let run = RunId {
-            instance: instance.clone(),
-            date,
-            run: day.run,
-        };
-        let items = self
-            .query_prefix(&instance.0, &run_prefix(&run), None)
-            .await?;
-        // The chunk count of a part is the one its chunk 0 declares: a rewritten part always
-        // rewrites chunk 0, while higher chunks of an earlier, longer write may linger.
+        let items = self.committed_member_chunks(instance, date).await?;
         let keyed = items
             .iter()
             .map(|item| ChunkKey::try_from(item).map(|key| (key, item)))
             .collect::<Result<Vec<_>, _>>()?;
-        let declared = declared_chunks(&keyed)?;
-        let current = |key: &ChunkKey| {
-            key.part < day.parts && declared.get(&key.part).is_some_and(|&n| key.chunk < n)
-        };
-        let present = keyed.iter().filter(|(key, _)| current(key)).count();
-        let expected: u32 = (0..day.parts)
-            .map(|p| declared.get(&p).copied().unwrap_or(1))
-            .sum();
-        if present != expected as usize {
-            // TTL deletes chunks one by one once a day passes retention; any other gap is damage.
-            if ttl_expiring(&items) {
-                return Ok(Vec::new());
-            }
-            return Err(corrupt(
-                &format!("the members of {instance} on {date}"),
-                format!(
-                    "{present} of {expected} chunks of run {} are present",
-                    run.run
-                ),
-            ));
-        }
-        unpack_chunks(keyed.iter().filter(|(key, _)| current(key)))
+        unpack_chunks(keyed.iter())
     }
 
     async fn instances(&self) -> Result<Vec<InstanceId>, StoreError> {
@@ -1019,6 +1167,28 @@ impl SnapshotReader for DynamoStore {
                 string(item, "sk", "the instance registry").map(|sk| InstanceId(sk.to_string()))
             })
             .collect()
+    }
+
+    async fn duo_holders(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<DuoHolder>, StoreError> {
+        let mut holders = Vec::new();
+        for item in self.committed_duo_chunks(instance, date).await? {
+            let sk = string(&item, "sk", "a Duo holders chunk")?;
+            let format = number(&item, "format", sk)?;
+            if format != FORMAT {
+                return Err(corrupt(sk, format!("unknown format {format}")));
+            }
+            let Some(AttributeValue::B(data)) = item.get("data") else {
+                return Err(corrupt(sk, "attribute `data` is missing or not binary"));
+            };
+            holders.extend(dynamodb_codec::unpack_holders(data.as_ref(), sk)?);
+        }
+        holders.sort_by(|a, b| (&a.add_on, a.user_id).cmp(&(&b.add_on, b.user_id)));
+        holders.dedup_by(|a, b| a.add_on == b.add_on && a.user_id == b.user_id);
+        Ok(holders)
     }
 }
 

@@ -15,6 +15,7 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{Activity, ActivityKind, Member, UserState};
 
 /// Version tag stored beside each chunk, so a later encoding can be read alongside this one.
@@ -45,6 +46,8 @@ struct PackedMember(
     #[serde(default)] Vec<u32>, // activity: empty, or a counter per kind, ActivityKind::ALL order
     // member_since, epoch ms; absent in chunks written before it existed (and when unknown)
     #[serde(default)] Option<i64>,
+    // last_contribution_on, days since epoch; absent in chunks written before it existed
+    #[serde(default)] Option<i32>,
 );
 
 const FLAG_BOT: u8 = 1;
@@ -101,6 +104,7 @@ impl From<&Member> for PackedMember {
             m.last_login_at.map(|t| t.timestamp_millis()),
             activity,
             m.member_since.map(|t| t.timestamp_millis()),
+            m.last_contribution_on.map(epoch_days),
         )
     }
 }
@@ -131,7 +135,10 @@ impl TryFrom<PackedMember> for Member {
             external: p.5 & FLAG_EXTERNAL != 0,
             holds_seat: p.5 & FLAG_HOLDS_SEAT != 0,
             activity_unknown: p.5 & FLAG_ACTIVITY_UNKNOWN != 0,
-            last_contribution_on: None,
+            last_contribution_on: p
+                .14
+                .map(|d| from_epoch_days(d).ok_or(format!("day {d} out of range")))
+                .transpose()?,
             membership_type: p.6,
             created_at: from_millis(p.7)?,
             last_activity_on: p
@@ -180,6 +187,51 @@ pub(crate) fn pack(members: &[Member]) -> Result<Vec<PackedChunk>, StoreError> {
         .iter()
         .map(member_line)
         .collect::<Result<Vec<_>, _>>()?;
+    pack_lines(&lines)
+}
+
+/// Packs Duo holders as [`pack`] packs members: one JSON object per holder per line (they are
+/// few, one per assigned seat, so names are kept for readability over bytes).
+pub(crate) fn pack_holders(holders: &[DuoHolder]) -> Result<Vec<PackedChunk>, StoreError> {
+    let lines = holders
+        .iter()
+        .map(|h| {
+            let mut line = serde_json::to_vec(h).map_err(|e| {
+                StoreError::Encode(format!("Duo holder {} of {}: {e}", h.user_id, h.add_on))
+            })?;
+            line.push(b'\n');
+            Ok(line)
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    pack_lines(&lines)
+}
+
+/// Reads one chunk of Duo holders back; `what` names it in errors.
+pub(crate) fn unpack_holders(gzip: &[u8], what: &str) -> Result<Vec<DuoHolder>, StoreError> {
+    let text = gunzip(gzip, what)?;
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| StoreError::Corrupt {
+                what: what.to_string(),
+                why: format!("Duo holder line: {e}"),
+            })
+        })
+        .collect()
+}
+
+fn gunzip(gzip: &[u8], what: &str) -> Result<String, StoreError> {
+    let mut text = String::new();
+    GzDecoder::new(gzip)
+        .read_to_string(&mut text)
+        .map_err(|e| StoreError::Corrupt {
+            what: what.to_string(),
+            why: format!("gzip: {e}"),
+        })?;
+    Ok(text)
+}
+
+/// Lines into chunks of at most [`MAX_CHUNK_BYTES`] compressed bytes; at least one chunk.
+fn pack_lines(lines: &[Vec<u8>]) -> Result<Vec<PackedChunk>, StoreError> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut size = 0;
@@ -223,10 +275,7 @@ pub(crate) fn unpack(gzip: &[u8], what: &str) -> Result<Vec<Member>, StoreError>
         what: what.to_string(),
         why,
     };
-    let mut text = String::new();
-    GzDecoder::new(gzip)
-        .read_to_string(&mut text)
-        .map_err(|e| corrupt(format!("gzip: {e}")))?;
+    let text = gunzip(gzip, what)?;
     text.lines()
         .map(|line| {
             let packed: PackedMember =
@@ -274,7 +323,10 @@ mod tests {
                 other: 9,
             },
             activity_unknown: id.is_multiple_of(5),
-            last_contribution_on: None,
+            last_contribution_on: id
+                .is_multiple_of(3)
+                .then(|| NaiveDate::from_ymd_opt(2026, 2, 1))
+                .flatten(),
         }
     }
 
@@ -315,6 +367,40 @@ mod tests {
             unpack(&gz, "test").is_err(),
             "a counter per kind is required"
         );
+    }
+
+    #[test]
+    fn chunks_written_before_last_contribution_on_still_read() {
+        let line = br#"[7,"u7","U 7",null,"active",16,null,null,null,null,null,null,[],null]"#;
+        let gz = gzip(&[[line.as_slice(), b"\n"].concat()]).expect("gzip");
+        assert_eq!(
+            unpack(&gz, "test").expect("reads")[0].last_contribution_on,
+            None
+        );
+    }
+
+    #[test]
+    fn duo_holders_round_trip_through_a_chunk() {
+        use seatwatch_core::duo::DuoUse;
+        let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+        let holders: Vec<DuoHolder> = [DuoUse::Unknown, DuoUse::Never, DuoUse::On(day(2))]
+            .into_iter()
+            .enumerate()
+            .map(|(i, last_duo_use)| DuoHolder {
+                add_on: "DUO_ENTERPRISE".into(),
+                user_id: i as u64 + 1,
+                username: format!("user{i}"),
+                last_duo_use,
+                last_activity_on: Some(day(3)),
+                last_login_at: "2026-03-03T04:05:06Z".parse().ok(),
+                first_seen_assigned: day(1),
+            })
+            .collect();
+        let chunks = pack_holders(&holders).unwrap();
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(unpack_holders(&chunks[0].gzip, "test").unwrap(), holders);
+        let damaged = unpack_holders(b"not gzip", "duo 0").unwrap_err();
+        assert!(matches!(damaged, StoreError::Corrupt { .. }), "{damaged}");
     }
 
     #[test]

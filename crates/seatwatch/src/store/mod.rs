@@ -13,6 +13,10 @@
 //!    the commit point: readers only ever read the members of the run the day record names.
 //!    After the commit the adapter deletes the parts of any other run of that day.
 //!
+//! A run that read GitLab Duo seats also writes its holders ([`SnapshotWriter::put_duo_holders`])
+//! before step 2; they follow the members' rules (keyed by run, read only for the committed run,
+//! other runs' deleted after the commit, kept as long as the members).
+//!
 //! A crash between 1 and 2 leaves the previous commit (and its report) intact; re-running a day
 //! replaces it without duplicates or stale members from an earlier, larger run.
 
@@ -25,6 +29,7 @@ pub mod dynamodb;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use std::collections::HashMap;
 #[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::path::PathBuf;
@@ -40,6 +45,7 @@ pub use error::StoreError;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 
 /// How long member parts are kept when `SEATWATCH_RETENTION_DAYS` is not set; day records stay.
@@ -92,6 +98,13 @@ pub trait SnapshotReader: Send + Sync {
     ) -> Result<Vec<Member>, StoreError>;
     /// Every instance with at least one committed day.
     async fn instances(&self) -> Result<Vec<InstanceId>, StoreError>;
+    /// The GitLab Duo seat holders of one committed day, ordered by add-on and user id (empty
+    /// when the day is not committed, read no Duo seats, or is past retention).
+    async fn duo_holders(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<DuoHolder>, StoreError>;
 }
 
 /// What `collect` needs: the write protocol of the module doc and the checkpoint a long run
@@ -114,6 +127,17 @@ pub trait SnapshotWriter: SnapshotReader {
         parts: u32,
         summary: &DaySummary,
     ) -> Result<(), StoreError>;
+    /// Writes the run's Duo seat holders, all at once, before [`SnapshotWriter::commit_day`].
+    /// Writing them again for the same run replaces them.
+    async fn put_duo_holders(&self, run: &RunId, holders: &[DuoHolder]) -> Result<(), StoreError>;
+    /// What the next snapshot carries forward from the committed day `date`: each member's
+    /// [`Member::last_contribution_on`], by user id, for the members that have one. Only ids and
+    /// dates are held, so a 200,000-member day stays a few megabytes.
+    async fn last_contributions(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<HashMap<u64, NaiveDate>, StoreError>;
     async fn save_checkpoint(
         &self,
         instance: &InstanceId,

@@ -8,8 +8,14 @@
 //! members(instance, date, run, part, id, username, name, email, state, bot, admin, auditor,
 //!         external, holds_seat, membership_type, created_at, last_activity_on, last_sign_in_at,
 //!         current_sign_in_at, last_login_at, pushes, commits, mrs_opened, ..., other_events,
-//!         activity_unknown, member_since) -- one column per activity kind, see `activity_column`
+//!         activity_unknown, member_since, last_contribution_on)
+//!                                               -- one column per activity kind, see `activity_column`
 //! committed_members                             -- view: members of committed runs only
+//! duo_holders(instance, date, run, add_on, user_id, username, last_duo_use, last_duo_activity_on,
+//!             last_activity_on, last_login_at, first_seen_assigned)
+//!                                               -- GitLab Duo seat holders; `last_duo_use` is
+//!                                               -- `unknown`, `never` or `on` (then the date)
+//! committed_duo_holders                         -- view: holders of committed runs only
 //! checkpoints(instance, date, state)
 //! ```
 //! Dates are `YYYY-MM-DD`, timestamps RFC 3339 in UTC, flags 0/1, so `sqlite3 seatwatch.db
@@ -19,6 +25,7 @@
 //! transaction. rusqlite is synchronous, so every call runs on tokio's blocking pool with the
 //! connection behind a mutex.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +33,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner};
+use seatwatch_core::duo::{DuoHolder, DuoUse};
 use seatwatch_core::snapshot::{Activity, ActivityKind, DaySummary, InstanceId, Member, UserState};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -80,11 +88,30 @@ CREATE TABLE IF NOT EXISTS members (
     {activity_columns}
     activity_unknown   INTEGER NOT NULL DEFAULT 0,
     member_since       TEXT,
+    last_contribution_on TEXT,
     PRIMARY KEY (instance, date, run, id)
 ) WITHOUT ROWID;
 
 CREATE VIEW IF NOT EXISTS committed_members AS
     SELECT m.* FROM members m JOIN days d USING (instance, date, run);
+
+CREATE TABLE IF NOT EXISTS duo_holders (
+    instance             TEXT    NOT NULL,
+    date                 TEXT    NOT NULL,
+    run                  TEXT    NOT NULL,
+    add_on               TEXT    NOT NULL,
+    user_id              INTEGER NOT NULL,
+    username             TEXT    NOT NULL,
+    last_duo_use         TEXT    NOT NULL,
+    last_duo_activity_on TEXT,
+    last_activity_on     TEXT,
+    last_login_at        TEXT,
+    first_seen_assigned  TEXT    NOT NULL,
+    PRIMARY KEY (instance, date, run, add_on, user_id)
+) WITHOUT ROWID;
+
+CREATE VIEW IF NOT EXISTS committed_duo_holders AS
+    SELECT h.* FROM duo_holders h JOIN days d USING (instance, date, run);
 
 CREATE TABLE IF NOT EXISTS checkpoints (
     instance TEXT NOT NULL,
@@ -139,7 +166,8 @@ const MEMBER_COLUMNS_BEFORE_ACTIVITY: [&str; 16] = [
     "current_sign_in_at",
     "last_login_at",
 ];
-const MEMBER_COLUMNS_AFTER_ACTIVITY: [&str; 2] = ["activity_unknown", "member_since"];
+const MEMBER_COLUMNS_AFTER_ACTIVITY: [&str; 3] =
+    ["activity_unknown", "member_since", "last_contribution_on"];
 
 /// Where the activity columns start in [`member_columns`].
 const FIRST_ACTIVITY_COLUMN: usize = MEMBER_COLUMNS_BEFORE_ACTIVITY.len();
@@ -152,6 +180,7 @@ const AFTER_ACTIVITY_COLUMN: usize = FIRST_ACTIVITY_COLUMN + ActivityKind::ALL.l
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("members", "activity_unknown", "INTEGER NOT NULL DEFAULT 0"),
     ("members", "member_since", "TEXT"),
+    ("members", "last_contribution_on", "TEXT"),
 ];
 
 /// The embedded store; cheap to clone (the connection is shared).
@@ -292,7 +321,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
         member_since: get_time(row, AFTER_ACTIVITY_COLUMN + 1)?,
         activity: Activity::from_counts(activity),
         activity_unknown: row.get(AFTER_ACTIVITY_COLUMN)?,
-        last_contribution_on: None,
+        last_contribution_on: get_date(row, AFTER_ACTIVITY_COLUMN + 2)?,
     })
 }
 
@@ -313,6 +342,7 @@ struct MemberRow {
     activity: [u32; ActivityKind::ALL.len()],
     activity_unknown: bool,
     member_since: Option<String>,
+    last_contribution_on: Option<String>,
 }
 
 impl TryFrom<&Member> for MemberRow {
@@ -337,6 +367,7 @@ impl TryFrom<&Member> for MemberRow {
             member_since: m.member_since.map(time_text),
             activity: m.activity.counts(),
             activity_unknown: m.activity_unknown,
+            last_contribution_on: m.last_contribution_on.map(date_text),
         })
     }
 }
@@ -361,7 +392,11 @@ impl MemberRow {
             &self.last_login_at,
         ]);
         values.extend(self.activity.iter().map(|count| count as &dyn ToSql));
-        values.extend::<[&dyn ToSql; 2]>([&self.activity_unknown, &self.member_since]);
+        values.extend::<[&dyn ToSql; 3]>([
+            &self.activity_unknown,
+            &self.member_since,
+            &self.last_contribution_on,
+        ]);
         values
     }
 }
@@ -489,15 +524,84 @@ fn delete_superseded(
             params![instance, date, run.run, parts],
         )?;
     }
+    tx.execute(
+        "DELETE FROM duo_holders WHERE instance = ?1 AND date = ?2 AND run <> ?3",
+        params![instance, date, run.run],
+    )?;
     // Retention counts from the committed snapshot's date, like DynamoDB's TTL.
     let cutoff = date_text(run.date - chrono::Days::new(u64::from(retention_days)));
-    for table in ["members", "member_parts"] {
+    for table in ["members", "member_parts", "duo_holders"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE instance = ?1 AND date <= ?2"),
             params![instance, cutoff],
         )?;
     }
     Ok(())
+}
+
+/// The `duo_holders` columns after (instance, date, run), in [`duo_holder_values`] and
+/// [`duo_holder_from_row`] order.
+const DUO_HOLDER_COLUMNS: &str = "add_on, user_id, username, last_duo_use, \
+     last_duo_activity_on, last_activity_on, last_login_at, first_seen_assigned";
+
+/// `last_duo_use`'s words, as the report names the same facts.
+const DUO_USE_UNKNOWN: &str = "unknown";
+const DUO_USE_NEVER: &str = "never";
+const DUO_USE_ON: &str = "on";
+
+/// A holder as the values of [`DUO_HOLDER_COLUMNS`].
+fn duo_holder_values(h: &DuoHolder) -> Result<[Box<dyn ToSql + Send>; 8], StoreError> {
+    let user_id = i64::try_from(h.user_id).map_err(|_| {
+        StoreError::Encode(format!(
+            "user id {} does not fit SQLite's INTEGER",
+            h.user_id
+        ))
+    })?;
+    let (kind, on) = match h.last_duo_use {
+        DuoUse::Unknown => (DUO_USE_UNKNOWN, None),
+        DuoUse::Never => (DUO_USE_NEVER, None),
+        DuoUse::On(date) => (DUO_USE_ON, Some(date_text(date))),
+    };
+    Ok([
+        Box::new(h.add_on.clone()),
+        Box::new(user_id),
+        Box::new(h.username.clone()),
+        Box::new(kind),
+        Box::new(on),
+        Box::new(h.last_activity_on.map(date_text)),
+        Box::new(h.last_login_at.map(time_text)),
+        Box::new(date_text(h.first_seen_assigned)),
+    ])
+}
+
+/// Reads a row selected with [`DUO_HOLDER_COLUMNS`].
+fn duo_holder_from_row(row: &Row<'_>) -> rusqlite::Result<DuoHolder> {
+    let user_id: i64 = row.get(1)?;
+    let kind: String = row.get(3)?;
+    let last_duo_use = match (kind.as_str(), get_date(row, 4)?) {
+        (DUO_USE_UNKNOWN, _) => DuoUse::Unknown,
+        (DUO_USE_NEVER, _) => DuoUse::Never,
+        (DUO_USE_ON, Some(date)) => DuoUse::On(date),
+        (other, _) => {
+            return Err(conversion_error(
+                3,
+                StoreError::Corrupt {
+                    what: "a Duo holder".into(),
+                    why: format!("last_duo_use {other:?} without its date, or unknown"),
+                },
+            ));
+        }
+    };
+    Ok(DuoHolder {
+        add_on: row.get(0)?,
+        user_id: u64::try_from(user_id).map_err(|e| conversion_error(1, e))?,
+        username: row.get(2)?,
+        last_duo_use,
+        last_activity_on: get_date(row, 5)?,
+        last_login_at: get_time(row, 6)?,
+        first_seen_assigned: get_date(row, 7)?
+            .ok_or_else(|| conversion_error(7, StoreError::Internal("no date".into())))?,
+    })
 }
 
 fn parse_summary(json: &str) -> rusqlite::Result<DaySummary> {
@@ -576,6 +680,59 @@ impl SnapshotWriter for SqliteStore {
                 missing_part,
             }),
         }
+    }
+
+    async fn put_duo_holders(&self, run: &RunId, holders: &[DuoHolder]) -> Result<(), StoreError> {
+        let rows = holders
+            .iter()
+            .map(duo_holder_values)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (instance, date, run_id) =
+            (run.instance.0.clone(), date_text(run.date), run.run.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            // Writing them again replaces them, so a retried run cannot hold a holder twice.
+            tx.execute(
+                "DELETE FROM duo_holders WHERE instance = ?1 AND date = ?2 AND run = ?3",
+                params![instance, date, run_id],
+            )?;
+            {
+                let mut insert = tx.prepare(&format!(
+                    "INSERT INTO duo_holders (instance, date, run, {DUO_HOLDER_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))?;
+                for values in &rows {
+                    let key: [&dyn ToSql; 3] = [&instance, &date, &run_id];
+                    let rest = values.iter().map(|v| v.as_ref() as &dyn ToSql);
+                    insert.execute(params_from_iter(key.into_iter().chain(rest)))?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn last_contributions(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<HashMap<u64, NaiveDate>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, last_contribution_on FROM committed_members \
+                 WHERE instance = ?1 AND date = ?2 AND last_contribution_on IS NOT NULL",
+            )?;
+            stmt.query_map(params![instance, date_text(date)], |row| {
+                let id: i64 = row.get(0)?;
+                let id = u64::try_from(id).map_err(|e| conversion_error(0, e))?;
+                let on = get_date(row, 1)?
+                    .ok_or_else(|| conversion_error(1, StoreError::Internal("no date".into())))?;
+                Ok((id, on))
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn save_checkpoint(
@@ -690,6 +847,23 @@ impl SnapshotReader for SqliteStore {
         self.with_conn(|conn| {
             let mut stmt = conn.prepare("SELECT DISTINCT instance FROM days ORDER BY instance")?;
             stmt.query_map([], |row| row.get::<_, String>(0).map(InstanceId))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn duo_holders(
+        &self,
+        instance: &InstanceId,
+        date: NaiveDate,
+    ) -> Result<Vec<DuoHolder>, StoreError> {
+        let instance = instance.0.clone();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {DUO_HOLDER_COLUMNS} FROM committed_duo_holders \
+                 WHERE instance = ?1 AND date = ?2 ORDER BY add_on, user_id"
+            ))?;
+            stmt.query_map(params![instance, date_text(date)], duo_holder_from_row)?
                 .collect()
         })
         .await
