@@ -479,7 +479,11 @@ async fn gitlab_com_seats_are_for_the_group_owner_only() {
     .await
     .json();
     // add_on_purchases_spec.rb: purchases the caller may not read are left out, not refused
-    assert_eq!(purchases["data"]["addOnPurchases"], json!([]), "{purchases}");
+    assert_eq!(
+        purchases["data"]["addOnPurchases"],
+        json!([]),
+        "{purchases}"
+    );
     assert!(messages(&purchases).is_empty(), "{purchases}");
     // anonymous: the private group is not found
     let body = graphql_get(&sim, None, &query, vars.clone()).await.json();
@@ -509,7 +513,11 @@ async fn self_managed_seats_are_for_administrators_only() {
     let purchases = graphql_get(&sim, Some(tokens::NON_ADMIN), PURCHASES, json!({}))
         .await
         .json();
-    assert_eq!(purchases["data"]["addOnPurchases"], json!([]), "{purchases}");
+    assert_eq!(
+        purchases["data"]["addOnPurchases"],
+        json!([]),
+        "{purchases}"
+    );
     sim.shutdown().await;
 }
 

@@ -136,6 +136,16 @@ struct SettingArgs {
     )]
     contribution_days: String,
 
+    /// Pages of events per active seat holder a first snapshot reads to backfill contributions
+    /// (Ultimate only); 0, none: Guest candidates wait until the history covers the window.
+    #[arg(
+        long = setting::CONTRIBUTION_BACKFILL_PAGES.flag,
+        env = setting::CONTRIBUTION_BACKFILL_PAGES.env,
+        default_value_t = config::DEFAULT_CONTRIBUTION_BACKFILL_PAGES.to_string(),
+        global = true
+    )]
+    contribution_backfill_pages: String,
+
     /// Percent of headroom on top of the projected seats at renewal.
     #[arg(
         long = setting::RENEWAL_BUFFER.flag,
@@ -248,6 +258,7 @@ impl SettingArgs {
             duo_idle_days: Some(self.duo_idle_days),
             duo_prices: self.duo_prices,
             contribution_days: Some(self.contribution_days),
+            contribution_backfill_pages: Some(self.contribution_backfill_pages),
             renewal_buffer: Some(self.renewal_buffer),
             renewal_notice_days: Some(self.renewal_notice_days),
             retention_days: Some(self.retention_days),

@@ -83,6 +83,9 @@ pub struct CollectOptions {
     pub time_zone: Tz,
     /// `SEATWATCH_CONTRIBUTION_DAYS`: how far a first snapshot backfills contributions.
     pub contribution_days: u32,
+    /// `SEATWATCH_CONTRIBUTION_BACKFILL_PAGES`: event pages per member a first snapshot may read
+    /// to backfill contributions; 0, none.
+    pub contribution_backfill_pages: u32,
 }
 
 impl CollectOptions {
@@ -97,6 +100,7 @@ impl CollectOptions {
             reserve: Duration::from_secs(20),
             time_zone: crate::config::DEFAULT_TIME_ZONE,
             contribution_days: crate::config::DEFAULT_CONTRIBUTION_DAYS,
+            contribution_backfill_pages: crate::config::DEFAULT_CONTRIBUTION_BACKFILL_PAGES,
         }
     }
 }
@@ -320,6 +324,7 @@ async fn contributions_of(
         days: start.header.activity_days,
         plan: start.header.seats.plan.as_deref(),
         window_days: opts.contribution_days,
+        backfill_pages: opts.contribution_backfill_pages,
         time_zone: opts.time_zone,
     };
     Contributions::load(store, instance, previous, &scope).await

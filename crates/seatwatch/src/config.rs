@@ -42,6 +42,9 @@ pub use seatwatch_core::analyse::{
 pub use seatwatch_core::analyse::{DEFAULT_GRACE_DAYS, DEFAULT_INACTIVE_DAYS};
 pub const DEFAULT_EXPIRY_WARN_DAYS: u32 = 14;
 pub const DEFAULT_ALLOW_HTTP: bool = false;
+/// No contribution backfill unless asked for: at up to a few pages per active seat holder it can
+/// triple a first snapshot's requests (docs/DECISIONS.md).
+pub const DEFAULT_CONTRIBUTION_BACKFILL_PAGES: u32 = 0;
 /// GitLab requests in flight at once. The one default: the GitLab client's own
 /// `ClientOptions::default()` is never what the application runs with, as
 /// [`Config::client_options`] always sets it.
@@ -93,6 +96,10 @@ pub mod setting {
     pub const DUO_IDLE_DAYS: Setting = both("SEATWATCH_DUO_IDLE_DAYS", "duo-idle-days");
     pub const DUO_PRICES: Setting = both("SEATWATCH_DUO_PRICES", "duo-prices");
     pub const CONTRIBUTION_DAYS: Setting = both("SEATWATCH_CONTRIBUTION_DAYS", "contribution-days");
+    pub const CONTRIBUTION_BACKFILL_PAGES: Setting = both(
+        "SEATWATCH_CONTRIBUTION_BACKFILL_PAGES",
+        "contribution-backfill-pages",
+    );
     pub const RENEWAL_BUFFER: Setting = both("SEATWATCH_RENEWAL_BUFFER", "renewal-buffer");
     pub const RENEWAL_NOTICE_DAYS: Setting =
         both("SEATWATCH_RENEWAL_NOTICE_DAYS", "renewal-notice-days");
@@ -146,6 +153,7 @@ pub struct RawConfig {
     pub duo_idle_days: Option<String>,
     pub duo_prices: Option<String>,
     pub contribution_days: Option<String>,
+    pub contribution_backfill_pages: Option<String>,
     pub renewal_buffer: Option<String>,
     pub renewal_notice_days: Option<String>,
     pub retention_days: Option<String>,
@@ -177,6 +185,9 @@ pub struct Config {
     pub policy: Policy,
     /// Seats bought (GitLab.com only: its API does not report them).
     pub seats_purchased: Option<u64>,
+    /// Pages of `/users/:id/events` a first snapshot may read per active seat holder to backfill
+    /// contributions (Ultimate only); 0: none, Guest candidates wait for the history to build up.
+    pub contribution_backfill_pages: u32,
     /// Days member details are kept; day summaries are kept for ever.
     pub retention_days: u32,
     /// Warn when the token expires within this many days.
@@ -244,6 +255,7 @@ impl RawConfig {
             duo_idle_days: get(setting::DUO_IDLE_DAYS),
             duo_prices: get(setting::DUO_PRICES),
             contribution_days: get(setting::CONTRIBUTION_DAYS),
+            contribution_backfill_pages: get(setting::CONTRIBUTION_BACKFILL_PAGES),
             renewal_buffer: get(setting::RENEWAL_BUFFER),
             renewal_notice_days: get(setting::RENEWAL_NOTICE_DAYS),
             retention_days: get(setting::RETENTION_DAYS),
@@ -305,6 +317,12 @@ impl RawConfig {
                 setting::SEATS_PURCHASED,
                 self.seats_purchased,
                 "a whole number of seats",
+            )?,
+            contribution_backfill_pages: number(
+                setting::CONTRIBUTION_BACKFILL_PAGES,
+                self.contribution_backfill_pages,
+                DEFAULT_CONTRIBUTION_BACKFILL_PAGES,
+                "a whole number of pages (0: no backfill)",
             )?,
             retention_days: days(
                 setting::RETENTION_DAYS,

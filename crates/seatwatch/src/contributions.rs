@@ -8,9 +8,10 @@
 //!
 //! A first snapshot (or one after a gap) knows nothing of the days before those it counts. On a
 //! plan where Guests are free ([`guests_are_free`]), and only there (elsewhere nobody is ever a
-//! Guest candidate), it backfills the contribution window for the seat holders active in it, with
-//! a bound: at most [`BACKFILL_PAGES`] pages of `/users/:id/events`, newest first, per such
-//! member. A member whose window is not read to its start within that bound gets the oldest day
+//! Guest candidate), and only when `SEATWATCH_CONTRIBUTION_BACKFILL_PAGES` allows it (off by
+//! default: it can triple a first snapshot's requests), it backfills the contribution window for
+//! the seat holders active in it without a contribution on the counted days, with a bound: at
+//! most that many pages of `/users/:id/events`, newest first, per such member. A member whose window is not read to its start within that bound gets the oldest day
 //! read as their last contribution: an over-estimate, so they are never listed as a candidate on
 //! a guess (docs/DECISIONS.md).
 
@@ -25,11 +26,6 @@ use seatwatch_core::snapshot::{
 use seatwatch_gitlab::{Client, Event, GitLabError};
 
 use crate::store::{SnapshotWriter, StoreError};
-
-/// Pages of 100 events read per member by a first snapshot's backfill: one covers most members
-/// (a hundred events in the window), three cover all but the busiest, who are the least likely
-/// Guest candidates.
-pub const BACKFILL_PAGES: u32 = 3;
 
 /// The latest day in `by_day` with a contribution.
 pub fn latest_contribution(by_day: &BTreeMap<NaiveDate, Activity>) -> Option<NaiveDate> {
@@ -50,6 +46,8 @@ fn is_contribution(activity: &Activity) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Backfill {
     days: ActivityDays,
+    /// Pages of 100 events read at most per member.
+    pages: u32,
 }
 
 /// What this snapshot knows of contributions before its members are listed.
@@ -70,6 +68,8 @@ pub(crate) struct ContributionScope<'a> {
     /// The plan as GitLab names it.
     pub plan: Option<&'a str>,
     pub window_days: u32,
+    /// `SEATWATCH_CONTRIBUTION_BACKFILL_PAGES`: 0, no backfill.
+    pub backfill_pages: u32,
     pub time_zone: Tz,
 }
 
@@ -96,6 +96,7 @@ impl Contributions {
         });
         let window_first = scope.date - Days::new(u64::from(scope.window_days));
         let backfill = (continued.is_none()
+            && scope.backfill_pages > 0
             && scope.plan.is_some_and(guests_are_free)
             && window_first < scope.days.first)
             .then(|| Backfill {
@@ -103,6 +104,7 @@ impl Contributions {
                     first: window_first,
                     last: scope.days.first - Days::new(1),
                 },
+                pages: scope.backfill_pages,
             });
         let known_since = match (continued, backfill) {
             (Some(known_since), _) => known_since,
@@ -168,7 +170,7 @@ impl Contributions {
                 user_id,
                 backfill.days.first - Days::new(1),
                 backfill.days.last + Days::new(1),
-                BACKFILL_PAGES,
+                backfill.pages,
             )
             .await?;
         let in_group = |e: &&Event| {
