@@ -80,3 +80,31 @@ fn function_alarms_point_to_the_clis_message_and_the_check() {
         assert!(d.contains(class.error_type()), "{d}");
     }
 }
+
+/// In a YAML flow mapping a comma ends the value: `{ default: Duo seats, Guest candidates }` is
+/// two keys, which cfn-lint and `sam validate` refuse (E4001) while YAML readers accept it. Each
+/// group's label is one string, and every parameter is in exactly one group.
+#[test]
+fn each_parameter_group_label_is_one_string_and_every_parameter_has_a_group_quirk() {
+    let t = template::load();
+    let groups = t.root()["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_sequence()
+        .expect("the template groups its parameters");
+    let mut grouped = Vec::new();
+    for group in groups {
+        let label = group["Label"].as_mapping().expect("a group has a label");
+        assert_eq!(label.len(), 1, "one key, `default`: {label:?}");
+        assert!(group["Label"]["default"].as_str().is_some(), "{label:?}");
+        let parameters = group["Parameters"].as_sequence().expect("a group lists parameters");
+        grouped.extend(parameters.iter().map(|p| p.as_str().expect("a name").to_string()));
+    }
+    let mut declared: Vec<String> = t.root()["Parameters"]
+        .as_mapping()
+        .expect("the template has parameters")
+        .keys()
+        .map(|k| k.as_str().expect("a name").to_string())
+        .collect();
+    grouped.sort();
+    declared.sort();
+    assert_eq!(grouped, declared);
+}

@@ -57,6 +57,11 @@ fn tag_name(t: &serde_yaml::value::TaggedValue) -> String {
 }
 
 impl Template {
+    /// The whole document, for the parts without an accessor of their own.
+    pub fn root(&self) -> &Value {
+        &self.doc
+    }
+
     pub fn resources(&self) -> &serde_yaml::Mapping {
         self.doc["Resources"]
             .as_mapping()
