@@ -95,8 +95,14 @@ fn each_parameter_group_label_is_one_string_and_every_parameter_has_a_group_quir
         let label = group["Label"].as_mapping().expect("a group has a label");
         assert_eq!(label.len(), 1, "one key, `default`: {label:?}");
         assert!(group["Label"]["default"].as_str().is_some(), "{label:?}");
-        let parameters = group["Parameters"].as_sequence().expect("a group lists parameters");
-        grouped.extend(parameters.iter().map(|p| p.as_str().expect("a name").to_string()));
+        let parameters = group["Parameters"]
+            .as_sequence()
+            .expect("a group lists parameters");
+        grouped.extend(
+            parameters
+                .iter()
+                .map(|p| p.as_str().expect("a name").to_string()),
+        );
     }
     let mut declared: Vec<String> = t.root()["Parameters"]
         .as_mapping()
