@@ -548,16 +548,7 @@ impl Ctx<'_> {
         self.param(name) == Some("true")
     }
     fn render(&self) -> Render<'_> {
-        Render {
-            pop: self.pop,
-            flavour: self.sim.flavour,
-            group_path: &self.sim.group_path,
-            origin: self.origin,
-            as_of: self.sim.as_of(),
-            now: self.sim.now(),
-            utc_offset_seconds: self.sim.utc_offset_seconds,
-            licensed: self.sim.licence.has_licence(),
-        }
+        self.sim.render(self.pop, self.origin)
     }
     /// Builds absolute links to this path with some parameters replaced, never carrying a token.
     fn link(&self, replace: &[(&str, String)]) -> String {

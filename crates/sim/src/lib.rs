@@ -444,7 +444,29 @@ pub(crate) struct SimState {
     pub graphql: async_graphql::dynamic::Schema,
 }
 
+/// The origin ground-truth renderings link to (they are compared by content, not by link).
+const GROUND_TRUTH_ORIGIN: &str = "http://127.0.0.1";
+
 impl SimState {
+    /// The population `pop` as the simulator shows it now, with links under `origin`: the one
+    /// place a rendering takes the clock, the flavour and the licence from the state.
+    pub(crate) fn render<'a>(
+        &'a self,
+        pop: &'a Population,
+        origin: &'a str,
+    ) -> entities::Render<'a> {
+        entities::Render {
+            pop,
+            flavour: self.flavour,
+            group_path: &self.group_path,
+            origin,
+            as_of: self.as_of(),
+            now: self.now(),
+            utc_offset_seconds: self.utc_offset_seconds,
+            licensed: self.licence.has_licence(),
+        }
+    }
+
     fn new(cfg: SimConfig) -> SimState {
         let pop = Population::build(cfg.seed, cfg.users, cfg.as_of, cfg.activity);
         let duo = duo::Duo::build(&pop, cfg.flavour, cfg.duo_activity_field);
@@ -610,16 +632,7 @@ impl SimHandle {
     pub fn events_of_day(&self, date: NaiveDate) -> Vec<serde_json::Value> {
         let s = &self.state;
         let pop = s.population();
-        let r = entities::Render {
-            pop: &pop,
-            flavour: s.flavour,
-            group_path: &s.group_path,
-            origin: "http://127.0.0.1",
-            as_of: s.as_of(),
-            now: s.now(),
-            utc_offset_seconds: s.utc_offset_seconds,
-            licensed: s.licence.has_licence(),
-        };
+        let r = s.render(&pop, GROUND_TRUTH_ORIGIN);
         let day = day_of(date);
         (0..pop.visible(r.as_of))
             .filter(|&i| pop.exists(i) && http::serves_events(&pop, i))
@@ -717,16 +730,7 @@ impl SimHandle {
     pub fn duo_expected(&self) -> DuoExpected {
         let s = &self.state;
         let pop = s.population();
-        let r = entities::Render {
-            pop: &pop,
-            flavour: s.flavour,
-            group_path: &s.group_path,
-            origin: "http://127.0.0.1",
-            as_of: s.as_of(),
-            now: s.now(),
-            utc_offset_seconds: s.utc_offset_seconds,
-            licensed: s.licence.has_licence(),
-        };
+        let r = s.render(&pop, GROUND_TRUTH_ORIGIN);
         s.duo.expected(&r)
     }
 
