@@ -21,7 +21,7 @@ use seatwatch::app::App;
 use seatwatch::collect::{self, CollectOptions};
 use seatwatch::config::RawConfig;
 use seatwatch::publish::s3_client;
-use seatwatch::store::{DynamoStore, RunId, SqliteStore, StoreError};
+use seatwatch::store::{CarriedForward, DynamoStore, RunId, SqliteStore, StoreError};
 use seatwatch::store::{SnapshotReader, SnapshotWriter};
 use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
@@ -574,12 +574,12 @@ impl SnapshotWriter for KilledAfterFirstPart {
     async fn put_duo_holders(&self, run: &RunId, h: &[DuoHolder]) -> Result<(), StoreError> {
         self.inner.put_duo_holders(run, h).await
     }
-    async fn last_contributions(
+    async fn carried_forward(
         &self,
         i: &InstanceId,
         d: NaiveDate,
-    ) -> Result<std::collections::HashMap<u64, NaiveDate>, StoreError> {
-        self.inner.last_contributions(i, d).await
+    ) -> Result<std::collections::HashMap<u64, CarriedForward>, StoreError> {
+        self.inner.carried_forward(i, d).await
     }
 }
 

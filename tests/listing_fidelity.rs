@@ -434,6 +434,76 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     sim.shutdown().await;
 }
 
+/// GitLab.com: a never-seen member's membership age is asked once; the next snapshot carries
+/// it. Measured as the requests the same day's collection saves over a store without the
+/// previous snapshot (everything else it asks is the same: a first run counts the day before,
+/// as does a run the day after one).
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_com_membership_age_is_asked_once_then_carried_quirk() {
+    let sim = start(Flavour::GitLabCom, 400, true).await;
+    let today = day(AS_OF);
+    let tomorrow = today + Days::new(1);
+    let c = client(&sim);
+    let mut opts = CollectOptions::new(today);
+    opts.group = Some("acme".into());
+    opts.seats_purchased = Some(500);
+    let collect_on = |store, date: NaiveDate| {
+        let mut opts = opts.clone();
+        opts.date = date;
+        let c = &c;
+        async move {
+            let before = c.requests_made();
+            let now = date.and_hms_opt(6, 0, 0).unwrap().and_utc();
+            let outcome = collect::collect(c, store, &opts, now)
+                .await
+                .expect("collect");
+            assert!(outcome.is_committed());
+            c.requests_made() - before
+        }
+    };
+    let (_dir, carried) = temp_sqlite();
+    carried.ensure_ready().await.unwrap();
+    collect_on(&carried, today).await;
+    let instance = collect::instance_id(&c, Some("acme"));
+    let asked: std::collections::HashMap<u64, _> = store_members(&carried, &instance, today)
+        .await
+        .into_iter()
+        .filter_map(|m| m.member_since.map(|since| (m.id, since)))
+        .collect();
+    assert!(!asked.is_empty(), "the sim has never-seen direct members");
+
+    sim.set_as_of(tomorrow);
+    let with_previous = collect_on(&carried, tomorrow).await;
+    let (_dir2, fresh) = temp_sqlite();
+    fresh.ensure_ready().await.unwrap();
+    let without_previous = collect_on(&fresh, tomorrow).await;
+
+    let next = store_members(&carried, &instance, tomorrow).await;
+    let reused: Vec<_> = next
+        .iter()
+        .filter(|m| m.holds_seat && m.last_seen_on().is_none())
+        .filter_map(|m| asked.get(&m.id).map(|since| (m, since)))
+        .collect();
+    assert!(!reused.is_empty());
+    for (m, since) in &reused {
+        assert_eq!(m.member_since.as_ref(), Some(*since), "member {}", m.id);
+    }
+    assert_eq!(
+        without_previous - with_previous,
+        reused.len() as u64,
+        "one memberships request saved per carried membership age"
+    );
+    sim.shutdown().await;
+}
+
+async fn store_members(
+    store: &dyn SnapshotStore,
+    instance: &seatwatch_core::snapshot::InstanceId,
+    date: NaiveDate,
+) -> Vec<seatwatch_core::snapshot::Member> {
+    store.members(instance, date).await.expect("members")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_subscription_start_is_not_guessed_quirk() {
     let sim = start(Flavour::GitLabCom, 120, true).await;

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use seatwatch::store::{self, RunId, SnapshotStore, StoreError, StoreUrl};
+use seatwatch::store::{self, CarriedForward, RunId, SnapshotStore, StoreError, StoreUrl};
 use seatwatch_core::duo::{DuoAddOn, DuoHolder, DuoSnapshot, DuoUse};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, DaySummary, Flavour, InstanceId, Member, SeatCounts, Source,
@@ -311,23 +311,41 @@ async fn a_rerun_replaces_the_duo_holders_never_duplicates(store: &dyn SnapshotS
     );
 }
 
-async fn last_contributions_carry_only_members_with_one(store: &dyn SnapshotStore) {
+async fn carried_forward_holds_only_members_with_something_to_carry(store: &dyn SnapshotStore) {
     let gl = instance("gitlab.example.com");
     let day = date(2026, 1, 1);
-    let written = members(1..120);
+    let mut written = members(1..120);
+    // GitLab.com membership ages on a few members, some of them without a contribution.
+    for m in written.iter_mut().filter(|m| m.id % 7 == 0) {
+        m.member_since =
+            Some(day.and_hms_opt(9, 30, 0).unwrap().and_utc() - chrono::Days::new(m.id));
+    }
     collect_day(store, &gl, day, &written, 25).await;
-    let expected: std::collections::HashMap<u64, NaiveDate> = written
+    let expected: std::collections::HashMap<u64, CarriedForward> = written
         .iter()
-        .filter_map(|m| m.last_contribution_on.map(|on| (m.id, on)))
+        .map(|m| {
+            let carried = CarriedForward {
+                last_contribution_on: m.last_contribution_on,
+                member_since: m.member_since,
+            };
+            (m.id, carried)
+        })
+        .filter(|(_, carried)| *carried != CarriedForward::default())
         .collect();
     assert!(!expected.is_empty() && expected.len() < written.len());
+    assert!(
+        expected
+            .values()
+            .any(|c| c.member_since.is_some() && c.last_contribution_on.is_none()),
+        "a membership age alone is carried"
+    );
     assert_eq!(
-        store.last_contributions(&gl, day).await.expect("carry"),
+        store.carried_forward(&gl, day).await.expect("carry"),
         expected
     );
     assert!(
         store
-            .last_contributions(&gl, date(2026, 1, 2))
+            .carried_forward(&gl, date(2026, 1, 2))
             .await
             .expect("no day")
             .is_empty()
@@ -625,7 +643,7 @@ async fn run_contract(name: &str, make: impl AsyncFn() -> Box<dyn SnapshotStore>
     case!(duo_holders_and_the_duo_day_round_trip);
     case!(duo_holders_are_invisible_until_the_commit);
     case!(a_rerun_replaces_the_duo_holders_never_duplicates);
-    case!(last_contributions_carry_only_members_with_one);
+    case!(carried_forward_holds_only_members_with_something_to_carry);
 }
 
 async fn open_ready(url: &StoreUrl, aws: Option<&aws_config::SdkConfig>) -> Box<dyn SnapshotStore> {

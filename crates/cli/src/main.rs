@@ -354,6 +354,11 @@ struct SimArgs {
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Scales everyone's daily chance of activity: 1 gives about 30% of the members active in
+    /// the window, 0.03 about 1% (the listing-dominated shape of issue 14). Default: the
+    /// simulator's (1).
+    #[arg(long)]
+    activity: Option<f64>,
     /// Requests per --rate-limit-period before answering 429 (GitLab's authenticated API
     /// throttle; off by default, as on self-managed).
     #[arg(long)]
@@ -567,6 +572,9 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     };
     cfg.as_of = args.as_of.unwrap_or_else(today);
     cfg.latency = Duration::from_millis(args.latency_ms);
+    if let Some(activity) = args.activity {
+        cfg.activity = activity;
+    }
     cfg.rate_limit = args.rate_limit.map(|requests| Throttle {
         requests,
         period: Duration::from_secs(args.rate_limit_period.max(1)),

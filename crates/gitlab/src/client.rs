@@ -1046,6 +1046,13 @@ impl Client {
         let sent = Instant::now();
         let outcome = self.send_once(url, token).await;
         let latency = sent.elapsed();
+        // The path and query only: the token travels in a header and never in the URL.
+        tracing::trace!(
+            url = %url.path(),
+            query = url.query().unwrap_or(""),
+            ms = latency.as_millis() as u64,
+            "GET"
+        );
         match outcome {
             Ok(reply) => {
                 let rate_limit = self.observe_pacing(&reply, sent);

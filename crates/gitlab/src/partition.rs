@@ -215,6 +215,48 @@ pub fn plan_split(partitions: &[Partition], newest: i64) -> Option<Split> {
         .map(|(_, _, split)| split)
 }
 
+/// Rows each partition of the first fan-out is expected to hold at least: half a split's worth,
+/// so that the fan-out never costs more than one request in five.
+pub const FAN_OUT_ROWS: u64 = MIN_ROWS_TO_SPLIT / 2;
+
+/// How many partitions the first fan-out makes: one per [`FAN_OUT_ROWS`] of the rows expected
+/// after the first page, up to `walkers`. `expected_rows` comes from the user ids (they are
+/// given in creation order, so the newest user's id less the first page's last id bounds the
+/// rows left, deleted users aside): unlike the first page's pace, it does not depend on how
+/// the instance's early accounts were spread in time.
+pub fn fan_out_pieces(expected_rows: u64, walkers: usize) -> usize {
+    (expected_rows.div_ceil(FAN_OUT_ROWS) as usize).clamp(1, walkers.max(1))
+}
+
+/// Cuts the remaining range of the only partition, walked this far after its first page, into
+/// `pieces` of equal width (each at least [`MIN_SPLIT_WIDTH_SECS`]), so that every walker has a
+/// chain from the second round trip on instead of waiting for splits that need each new
+/// partition's first page. Equal widths are only a start: a bulk import lands in one piece, and
+/// [`plan_split`] cuts it once its pace is known. Returns the number of cuts made.
+pub fn fan_out(partitions: &mut Vec<Partition>, newest: i64, pieces: usize) -> usize {
+    let [only] = partitions.as_slice() else {
+        return 0;
+    };
+    let (Some(walked_to), true) = (only.walked_to(), only.next.is_some()) else {
+        return 0;
+    };
+    let end = only.until.unwrap_or(newest + 1);
+    let width = end - walked_to;
+    let pieces = (pieces as i64).min(width / MIN_SPLIT_WIDTH_SECS).max(1);
+    let step = width / pieces;
+    // From the last piece back, so each cut takes the upper part of the only partition's range.
+    for k in (1..pieces).rev() {
+        apply_split(
+            partitions,
+            Split {
+                index: 0,
+                at: walked_to + k * step,
+            },
+        );
+    }
+    (pieces - 1) as usize
+}
+
 /// Makes `split`: the partition keeps the lower half, a new partition (not walked yet) right
 /// after it takes the upper half. The partitions still tile the line.
 pub fn apply_split(partitions: &mut Vec<Partition>, split: Split) {
@@ -333,6 +375,50 @@ mod tests {
             "the new partition starts from its first page"
         );
         assert_tiles(&parts, -10..6000);
+    }
+
+    #[test]
+    fn the_first_fan_out_cuts_the_rest_into_equal_pieces_and_keeps_the_tiling() {
+        let rows: Vec<i64> = (0..100).collect();
+        let mut parts = vec![walking(None, None, &rows)];
+        // Walked to second 99; the newest user was created at 999: [99, 1000) in four.
+        assert_eq!(fan_out(&mut parts, 999, 4), 3);
+        let bounds: Vec<_> = parts.iter().map(|p| (p.from, p.until)).collect();
+        assert_eq!(
+            bounds,
+            [
+                (None, Some(99 + 225)),
+                (Some(99 + 225), Some(99 + 450)),
+                (Some(99 + 450), Some(99 + 675)),
+                (Some(99 + 675), None),
+            ]
+        );
+        assert!(
+            parts[0].next.is_some(),
+            "the walked partition keeps its link"
+        );
+        assert!(parts[1..].iter().all(|p| p.next.is_none()));
+        assert_tiles(&parts, -10..2000);
+    }
+
+    #[test]
+    fn the_first_fan_out_is_sized_by_the_rows_left_and_the_width() {
+        assert_eq!(fan_out_pieces(0, 16), 1);
+        assert_eq!(fan_out_pieces(FAN_OUT_ROWS, 16), 1);
+        assert_eq!(fan_out_pieces(FAN_OUT_ROWS + 1, 16), 2);
+        assert_eq!(fan_out_pieces(200_000, 16), 16);
+        // Walked to second 2 with the newest user at 6: five seconds hold two pieces of at
+        // least two seconds each, three only one.
+        let mut parts = vec![walking(None, None, &[0, 1, 2])];
+        assert_eq!(fan_out(&mut parts, 6, 16), 1);
+        assert_tiles(&parts, -10..20);
+        let mut parts = vec![walking(None, None, &[0, 1, 2])];
+        assert_eq!(fan_out(&mut parts, 4, 16), 0);
+        assert_tiles(&parts, -10..20);
+        // A finished partition (no link) is not cut.
+        let mut done = vec![Partition::new(None, None)];
+        done[0].record(&[at(0)]);
+        assert_eq!(fan_out(&mut done, 1000, 16), 0);
     }
 
     #[test]

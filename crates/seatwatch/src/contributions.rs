@@ -21,11 +21,9 @@ use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
 use seatwatch_core::analyse::guests_are_free;
 use seatwatch_core::snapshot::{
-    Activity, ActivityCoverage, ActivityDays, ActivityKind, DaySummary, InstanceId, Member,
+    Activity, ActivityCoverage, ActivityDays, ActivityKind, DaySummary, Member,
 };
 use seatwatch_gitlab::{Client, Event, GitLabError};
-
-use crate::store::{SnapshotWriter, StoreError};
 
 /// The latest day in `by_day` with a contribution.
 pub fn latest_contribution(by_day: &BTreeMap<NaiveDate, Activity>) -> Option<NaiveDate> {
@@ -76,16 +74,12 @@ pub(crate) struct ContributionScope<'a> {
 impl Contributions {
     /// The carry-forward from `previous` (the latest committed day before this one), or a fresh
     /// start with a backfill where Guests are free.
-    pub(crate) async fn load(
-        store: &dyn SnapshotWriter,
-        instance: &InstanceId,
+    /// `carried` is the previous snapshot's last contributions, by user id.
+    pub(crate) fn load(
+        carried: HashMap<u64, NaiveDate>,
         previous: Option<&DaySummary>,
         scope: &ContributionScope<'_>,
-    ) -> Result<Contributions, StoreError> {
-        let carried = match previous {
-            Some(p) => store.last_contributions(instance, p.date).await?,
-            None => HashMap::new(),
-        };
+    ) -> Contributions {
         let continued = previous.and_then(|p| {
             let known_since = p.contributions_known_since?;
             let counted_through = match p.activity {
@@ -111,12 +105,12 @@ impl Contributions {
             (None, Some(b)) => b.days.first,
             (None, None) => scope.days.first,
         };
-        Ok(Contributions {
+        Contributions {
             carried,
             known_since,
             backfill,
             time_zone: scope.time_zone,
-        })
+        }
     }
 
     /// The first day from which every member's contributions are known.

@@ -5,8 +5,9 @@
 //! previous snapshot's holders (a holder not there is first seen today), and
 //! [`DuoSnapshot::tracked_since`] from the previous day record (today when it read no Duo seats).
 //!
-//! The read happens once per run, after the members, in the invocation that commits: a
-//! checkpointed run reads it when it resumes to its end. A GitLab that cannot answer (older than
+//! The read happens once per run, beside the member listing, in the invocation that commits: an
+//! invocation that stops early drops it, and a checkpointed run reads it when it resumes to its
+//! end. The holders are stored only once the members are complete. A GitLab that cannot answer (older than
 //! Duo, or a token whose user may not read add-ons) leaves `duo: None` with one warning and the
 //! rest of the snapshot intact; any other failure fails the run like any other GitLab failure.
 //!
@@ -97,11 +98,19 @@ pub async fn read(
         .collect();
     let mut holders = Vec::new();
     let mut exposed = Vec::new();
-    for purchase in &purchases {
-        if AddOnSeats::of(&purchase.name) != AddOnSeats::PerUser {
-            continue;
-        }
-        let read = match client.add_on_holders(scope, purchase).await {
+    // Each add-on's holders are a chain of cursor pages; the chains run at once.
+    let per_user: Vec<_> = purchases
+        .iter()
+        .filter(|p| AddOnSeats::of(&p.name) == AddOnSeats::PerUser)
+        .collect();
+    let reads = futures_util::future::join_all(
+        per_user
+            .iter()
+            .map(|purchase| client.add_on_holders(scope, purchase)),
+    )
+    .await;
+    for (purchase, read) in per_user.into_iter().zip(reads) {
+        let read = match read {
             Ok(read) => read,
             Err(e) if e.is_permission_refusal() => {
                 return Ok(Err(DuoUnavailable::Refused(e.to_string())));
@@ -155,15 +164,16 @@ fn holder(add_on: &str, h: AddOnHolder, first_seen_assigned: NaiveDate) -> DuoHo
     }
 }
 
-/// Reads the day's Duo seats and stores the holders under `run` (before its commit); the day
-/// record's `duo`, or `None` with one warning where GitLab cannot say.
-pub(crate) async fn collect(
+/// Reads the day's Duo seats for `run`, with what the previous snapshot carries forward. It
+/// only reads, so it runs beside the member listing; [`keep`] stores what it read once the
+/// members are complete.
+pub(crate) async fn read_for_run(
     client: &Client,
     store: &dyn SnapshotWriter,
     run: &RunId,
     group: Option<&str>,
     previous: Option<&DaySummary>,
-) -> Result<Option<DuoSnapshot>, crate::collect::CollectError> {
+) -> Result<Result<DuoRead, DuoUnavailable>, crate::collect::CollectError> {
     let previous_duo = previous.and_then(|p| p.duo.as_ref());
     let previous_holders = match (previous, previous_duo) {
         (Some(p), Some(_)) => store.duo_holders(&run.instance, p.date).await?,
@@ -171,7 +181,17 @@ pub(crate) async fn collect(
     };
     let mut full_path = String::new();
     let scope = scope_of(client, group, &mut full_path).await?;
-    match read(client, scope, run.date, previous_duo, &previous_holders).await? {
+    Ok(read(client, scope, run.date, previous_duo, &previous_holders).await?)
+}
+
+/// Stores the holders [`read_for_run`] read under `run` (before its commit); the day record's
+/// `duo`, or `None` with one warning where GitLab could not say.
+pub(crate) async fn keep(
+    store: &dyn SnapshotWriter,
+    run: &RunId,
+    read: Result<DuoRead, DuoUnavailable>,
+) -> Result<Option<DuoSnapshot>, crate::collect::CollectError> {
+    match read {
         Ok(read) => {
             store.put_duo_holders(run, &read.holders).await?;
             Ok(Some(read.snapshot))

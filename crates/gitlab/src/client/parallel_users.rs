@@ -88,6 +88,14 @@ impl Walks {
         })
     }
 
+    /// Cuts the only partition's remaining range into `pieces` at once ([`partition::fan_out`]).
+    fn fan_out(&mut self, pieces: usize) {
+        let cuts = partition::fan_out(&mut self.partitions, self.newest, pieces);
+        self.ids.extend(self.next_id..self.next_id + cuts as u64);
+        self.next_id += cuts as u64;
+        self.cuts += cuts as u64;
+    }
+
     /// The partitions to ask for now, up to `walkers` requests in flight: partitions waiting
     /// for their next page first, then new ones cut from the partition expected to hold the
     /// most rows, as many as the pages listed pay for (never once GitLab was found to ignore
@@ -340,10 +348,12 @@ impl Client {
             tracing::info!("/users did not come back in created_at order: listing in one walk");
             return Begun::Serial(None);
         }
+        let newest_id = newest.first().map_or(0, |u| u.id);
         let newest = newest
             .first()
             .and_then(|u| u.created_at)
             .map_or(0, |t| t.timestamp());
+        let first_page_last_id = first.value.iter().map(|u| u.id).max().unwrap_or(0);
         let mut walks = Walks::new(vec![Partition::new(None, None)], newest, false);
         walks.in_flight.insert(0);
         let unbounded = RequestBounds {
@@ -352,6 +362,8 @@ impl Client {
         };
         match walks.apply(self, 0, unbounded, first.value, info) {
             Ok(users) => {
+                let rows_left = newest_id.saturating_sub(first_page_last_id);
+                walks.fan_out(partition::fan_out_pieces(rows_left, self.concurrency()));
                 let next = walks.position();
                 Begun::Parallel(Box::new(walks), Some(UsersPage { users, next }))
             }

@@ -58,7 +58,9 @@ use chrono::NaiveDate;
 use rand::Rng;
 
 use super::dynamodb_codec::{self, FORMAT, PackedChunk};
-use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner, expires_at};
+use super::{
+    CarriedForward, RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner, expires_at,
+};
 use seatwatch_core::duo::DuoHolder;
 use seatwatch_core::snapshot::{DaySummary, InstanceId, Member};
 
@@ -1010,22 +1012,26 @@ impl SnapshotWriter for DynamoStore {
         Ok(())
     }
 
-    async fn last_contributions(
+    async fn carried_forward(
         &self,
         instance: &InstanceId,
         date: NaiveDate,
-    ) -> Result<HashMap<u64, NaiveDate>, StoreError> {
+    ) -> Result<HashMap<u64, CarriedForward>, StoreError> {
         // One chunk unpacked at a time: only ids and dates outlive it.
-        let mut last = HashMap::new();
+        let mut carried = HashMap::new();
         for item in self.committed_member_chunks(instance, date).await? {
             let key = ChunkKey::try_from(&item)?;
             for member in unpack_chunks(std::iter::once(&(key, &item)))? {
-                if let Some(on) = member.last_contribution_on {
-                    last.insert(member.id, on);
+                let kept = CarriedForward {
+                    last_contribution_on: member.last_contribution_on,
+                    member_since: member.member_since,
+                };
+                if kept != CarriedForward::default() {
+                    carried.insert(member.id, kept);
                 }
             }
         }
-        Ok(last)
+        Ok(carried)
     }
 
     async fn save_checkpoint(

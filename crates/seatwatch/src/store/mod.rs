@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "dynamodb")]
@@ -130,14 +130,14 @@ pub trait SnapshotWriter: SnapshotReader {
     /// Writes the run's Duo seat holders, all at once, before [`SnapshotWriter::commit_day`].
     /// Writing them again for the same run replaces them.
     async fn put_duo_holders(&self, run: &RunId, holders: &[DuoHolder]) -> Result<(), StoreError>;
-    /// What the next snapshot carries forward from the committed day `date`: each member's
-    /// [`Member::last_contribution_on`], by user id, for the members that have one. Only ids and
-    /// dates are held, so a 200,000-member day stays a few megabytes.
-    async fn last_contributions(
+    /// What the next snapshot carries forward from the committed day `date`, by user id, for the
+    /// members that have something to carry ([`CarriedForward`]). Only ids and dates are held,
+    /// so a 200,000-member day stays a few megabytes.
+    async fn carried_forward(
         &self,
         instance: &InstanceId,
         date: NaiveDate,
-    ) -> Result<HashMap<u64, NaiveDate>, StoreError>;
+    ) -> Result<HashMap<u64, CarriedForward>, StoreError>;
     async fn save_checkpoint(
         &self,
         instance: &InstanceId,
@@ -154,6 +154,16 @@ pub trait SnapshotWriter: SnapshotReader {
         instance: &InstanceId,
         date: NaiveDate,
     ) -> Result<(), StoreError>;
+}
+
+/// What one member's row of a committed day carries into the next snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CarriedForward {
+    /// [`Member::last_contribution_on`]: moved forward by the days the next snapshot counts.
+    pub last_contribution_on: Option<NaiveDate>,
+    /// [`Member::member_since`] (GitLab.com): the earliest direct membership does not change
+    /// while the member stays, so it is asked of GitLab once, not every day.
+    pub member_since: Option<DateTime<Utc>>,
 }
 
 /// Creating the store. The app calls it for SQLite on open (the schema is part of the file), but

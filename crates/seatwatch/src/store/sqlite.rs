@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
-use super::{RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner};
+use super::{CarriedForward, RunId, SnapshotReader, SnapshotWriter, StoreError, StoreProvisioner};
 use seatwatch_core::duo::{DuoHolder, DuoUse};
 use seatwatch_core::snapshot::{Activity, ActivityKind, DaySummary, InstanceId, Member, UserState};
 
@@ -712,23 +712,26 @@ impl SnapshotWriter for SqliteStore {
         .await
     }
 
-    async fn last_contributions(
+    async fn carried_forward(
         &self,
         instance: &InstanceId,
         date: NaiveDate,
-    ) -> Result<HashMap<u64, NaiveDate>, StoreError> {
+    ) -> Result<HashMap<u64, CarriedForward>, StoreError> {
         let instance = instance.0.clone();
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, last_contribution_on FROM committed_members \
-                 WHERE instance = ?1 AND date = ?2 AND last_contribution_on IS NOT NULL",
+                "SELECT id, last_contribution_on, member_since FROM committed_members \
+                 WHERE instance = ?1 AND date = ?2 \
+                 AND (last_contribution_on IS NOT NULL OR member_since IS NOT NULL)",
             )?;
             stmt.query_map(params![instance, date_text(date)], |row| {
                 let id: i64 = row.get(0)?;
                 let id = u64::try_from(id).map_err(|e| conversion_error(0, e))?;
-                let on = get_date(row, 1)?
-                    .ok_or_else(|| conversion_error(1, StoreError::Internal("no date".into())))?;
-                Ok((id, on))
+                let carried = CarriedForward {
+                    last_contribution_on: get_date(row, 1)?,
+                    member_since: get_time(row, 2)?,
+                };
+                Ok((id, carried))
             })?
             .collect()
         })
