@@ -7,7 +7,7 @@
 use seatwatch_core::duo::AddOnSeats;
 use seatwatch_gitlab::{
     AddOnHolder, AddOnPurchase, AddOnScope, Client, DuoActivity, GitLabError,
-    graphql::HOLDERS_PER_PAGE,
+    graphql::{HOLDERS_PER_PAGE, holder_requests},
 };
 use seatwatch_sim::{DuoExpected, Flavour, SimConfig, SimHandle, tokens};
 use seatwatch_testkit::gitlab::{self, client_with, quick_options};
@@ -147,15 +147,15 @@ async fn read_and_compare_with(flavour: Flavour, duo_activity_field: bool, users
     requests
 }
 
-/// GraphQL requests a snapshot takes: one for the purchases, then per per-user add-on one per
-/// page of holders (plus one refused request per add-on where `lastDuoActivityOn` is missing).
+/// GraphQL requests a snapshot takes: one for the purchases, then per per-user add-on the walk
+/// from both ends (`holder_requests`), plus one refused request per add-on where
+/// `lastDuoActivityOn` is missing.
 fn requests_for(truth: &DuoExpected, exposed: bool) -> u64 {
-    let per_page = u64::from(HOLDERS_PER_PAGE);
     1 + truth
         .add_ons
         .iter()
         .filter(|a| per_user_name(a.name))
-        .map(|a| (a.holders.len() as u64).div_ceil(per_page).max(1) + u64::from(!exposed))
+        .map(|a| holder_requests(a.holders.len() as u64) + u64::from(!exposed))
         .sum::<u64>()
 }
 

@@ -364,11 +364,10 @@ async fn peer_run(
 const FIXED_CALLS: u64 = 3;
 
 /// The GraphQL requests a snapshot makes for Duo seats on `sim`: `addOnPurchases`, then each
-/// per-user add-on's holders, 100 a page (`seatwatch_gitlab::graphql::HOLDERS_PER_PAGE`). They are
-/// per snapshot like the fixed calls, but grow with the holders, so they are counted from the
-/// simulator's ground truth rather than written down.
+/// per-user add-on's holders, read from both ends (`seatwatch_gitlab::graphql::holder_requests`).
+/// They are per snapshot like the fixed calls, but grow with the holders, so they are counted
+/// from the simulator's ground truth rather than written down.
 fn duo_calls(sim: &SimHandle) -> u64 {
-    let per_page = seatwatch_gitlab::graphql::HOLDERS_PER_PAGE as u64;
     1 + sim
         .duo_expected()
         .add_ons
@@ -376,7 +375,7 @@ fn duo_calls(sim: &SimHandle) -> u64 {
         .filter(|a| {
             seatwatch_core::duo::AddOnSeats::of(a.name) == seatwatch_core::duo::AddOnSeats::PerUser
         })
-        .map(|a| (a.holders.len() as u64).div_ceil(per_page).max(1))
+        .map(|a| seatwatch_gitlab::graphql::holder_requests(a.holders.len() as u64))
         .sum::<u64>()
 }
 

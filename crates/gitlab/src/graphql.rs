@@ -27,7 +27,7 @@
 //! (`GraphQL::StaticValidation::FieldsAreDefinedOnType`: "Field 'x' doesn't exist on type 'Y'",
 //! extensions `code: undefinedField`), with status 200 and no `data`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -201,20 +201,20 @@ const PURCHASE_FIELDS: &str = "id name purchasedQuantity assignedQuantity";
 /// `filterByAssignedSeat` is a String argument that GitLab reads with
 /// `Gitlab::Utils.to_boolean`; `ID_ASC` keeps GitLab's offset-backed cursor pages in a stable
 /// order (a holder removed mid-listing can then only cause a repeat, which is dropped, or a
-/// shift that the assigned count shows).
+/// shift that the assigned count shows). `first`/`after` walk from the first holder and
+/// `last`/`before` from the last (graphql-ruby's connection arguments, which every GitLab
+/// connection takes), so that both ends of a long list are read at once.
 fn holders_text(flavour: Flavour, duo_activity: bool) -> String {
     let duo = if duo_activity {
         " lastDuoActivityOn"
     } else {
         ""
     };
-    let arguments = format!(
-        "addOnType: $addOnType, addOnPurchaseIds: $addOnPurchaseIds, filterByAssignedSeat: \"true\", sort: ID_ASC, first: {HOLDERS_PER_PAGE}, after: $after"
-    );
+    let arguments = "addOnType: $addOnType, addOnPurchaseIds: $addOnPurchaseIds, filterByAssignedSeat: \"true\", sort: ID_ASC, first: $first, after: $after, last: $last, before: $before";
     let selection = format!(
-        "pageInfo {{ hasNextPage endCursor }} nodes {{ id username lastActivityOn lastLoginAt{duo} }}"
+        "pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} nodes {{ id username lastActivityOn lastLoginAt{duo} }}"
     );
-    let variables = "$addOnType: GitlabSubscriptionsAddOnType!, $addOnPurchaseIds: [GitlabSubscriptionsAddOnPurchaseID!]!, $after: String";
+    let variables = "$addOnType: GitlabSubscriptionsAddOnType!, $addOnPurchaseIds: [GitlabSubscriptionsAddOnPurchaseID!]!, $first: Int, $after: String, $last: Int, $before: String";
     match flavour {
         Flavour::GitLabCom => format!(
             "query seatwatchAddOnHolders($fullPath: ID!, {variables}) {{ namespace(fullPath: $fullPath) {{ addOnEligibleUsers({arguments}) {{ {selection} }} }} }}"
@@ -325,6 +325,10 @@ struct Connection {
 struct ConnectionPageInfo {
     has_next_page: bool,
     end_cursor: Option<String>,
+    #[serde(default)]
+    has_previous_page: bool,
+    #[serde(default)]
+    start_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,6 +346,34 @@ struct HoldersPage {
     holders: Vec<AddOnHolder>,
     /// The cursor of the next page; `None` after the last.
     next: Option<String>,
+    /// `hasPreviousPage` and `startCursor`: read only for a page read from the end (a page read
+    /// forwards may say anything there).
+    previous: Option<Option<String>>,
+}
+
+/// Requests the walk of [`Client::add_on_holders`] takes for `holders` holders (GitLab answering
+/// as documented, nothing changing meanwhile): the first page, then rounds of one page from each
+/// end until they cover the list. At most one more than the pages, in about half the round trips.
+pub fn holder_requests(holders: u64) -> u64 {
+    let page = u64::from(HOLDERS_PER_PAGE);
+    1 + 2 * holders.saturating_sub(page).div_ceil(2 * page)
+}
+
+/// Where a holders page is read from.
+#[derive(Debug, Clone, Copy)]
+enum PageAt<'a> {
+    /// The first [`HOLDERS_PER_PAGE`] holders.
+    First,
+    /// The page after this cursor.
+    After(&'a str),
+    /// The last page (`None`), or the page before this cursor.
+    Before(Option<&'a str>),
+}
+
+/// Whether a page's holders came in ascending id order (what `sort: ID_ASC` asks for); the two
+/// ends of a walk meet by id only then.
+fn ascending(holders: &[AddOnHolder]) -> bool {
+    holders.windows(2).all(|w| w[0].user_id < w[1].user_id)
 }
 
 /// What a holders request came back with.
@@ -445,7 +477,13 @@ impl Client {
         let mut duo_activity_exposed = true;
         loop {
             match self
-                .holders_page(scope, PROBED_ADD_ON, &[], duo_activity_exposed, None)
+                .holders_page(
+                    scope,
+                    PROBED_ADD_ON,
+                    &[],
+                    duo_activity_exposed,
+                    PageAt::First,
+                )
                 .await?
             {
                 HoldersAnswer::Page(_) => {
@@ -460,52 +498,124 @@ impl Client {
     }
 
     /// Every page of holders; `None` when GitLab lacks `lastDuoActivityOn` and it was asked for.
+    ///
+    /// The first page alone, then, while pages remain, a page from each end at once: forward
+    /// from the first page and backward from the last, until the two meet (the front's largest
+    /// id reaches the back's smallest, `ID_ASC` order) or either walk ends. A list of P pages
+    /// takes about P/2 + 1 round trips and at most one request more than P. A page not in id
+    /// order ends the walk from the back: the front then walks alone, as one chain would.
     async fn holders_pages(
         &self,
         scope: AddOnScope<'_>,
         purchase: &AddOnPurchase,
         duo_activity: bool,
     ) -> Result<Option<Vec<AddOnHolder>>, GitLabError> {
-        let mut holders: Vec<AddOnHolder> = Vec::new();
-        let mut seen_ids = BTreeSet::new();
+        let Some(first) = self
+            .purchase_holders_page(scope, purchase, duo_activity, PageAt::First)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut holders: BTreeMap<u64, AddOnHolder> = BTreeMap::new();
+        let mut front_max = first.holders.iter().map(|h| h.user_id).max();
+        let mut in_order = ascending(&first.holders);
         let mut seen_cursors = HashSet::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = match self
-                .holders_page(
-                    scope,
-                    &purchase.name,
-                    &[purchase.id.as_str()],
-                    duo_activity,
-                    after.as_deref(),
-                )
-                .await?
-            {
-                HoldersAnswer::Page(page) => page,
-                HoldersAnswer::NoDuoActivityField => return Ok(None),
-            };
-            holders.extend(
-                page.holders
-                    .into_iter()
-                    .filter(|h| seen_ids.insert(h.user_id)),
-            );
-            match page.next {
-                None => break,
-                Some(cursor) => {
-                    if !seen_cursors.insert(cursor.clone()) {
-                        return Err(GitLabError::BadBody {
-                            endpoint: self.graphql_endpoint(),
-                            reason: "the next-page cursor points back at a page already read"
-                                .into(),
-                            attempts: 1,
-                        });
-                    }
-                    after = Some(cursor);
+        let mut next = first.next;
+        keep_first(&mut holders, first.holders);
+        // `Some(None)`: the back walk starts at the last page; `None`: no back walk (any more).
+        let mut back: Option<Option<String>> = Some(None);
+        let mut back_min: Option<u64> = None;
+        while let Some(after) = next.take() {
+            if !seen_cursors.insert(after.clone()) {
+                return Err(self.looping_cursor());
+            }
+            let front =
+                self.purchase_holders_page(scope, purchase, duo_activity, PageAt::After(&after));
+            let (front, back_page) = match back.as_ref().filter(|_| in_order) {
+                Some(before) => {
+                    let back_page = self.purchase_holders_page(
+                        scope,
+                        purchase,
+                        duo_activity,
+                        PageAt::Before(before.as_deref()),
+                    );
+                    let (front, back_page) = futures_util::future::join(front, back_page).await;
+                    (front?, back_page?.map(Some))
                 }
+                None => (front.await?, Some(None)),
+            };
+            let (Some(front), Some(back_page)) = (front, back_page) else {
+                return Ok(None);
+            };
+            in_order &= ascending(&front.holders);
+            front_max = front.holders.iter().map(|h| h.user_id).max().max(front_max);
+            next = front.next;
+            keep_first(&mut holders, front.holders);
+            if let Some(page) = back_page {
+                in_order &= ascending(&page.holders);
+                let page_min = page.holders.iter().map(|h| h.user_id).min();
+                back_min = match (back_min, page_min) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let endpoint = self.graphql_endpoint();
+                let previous = page_cursor(
+                    page.previous.is_some(),
+                    page.previous.flatten(),
+                    &endpoint,
+                    "come before",
+                )?;
+                back = match previous {
+                    // Walked back to the first holder: everything is read.
+                    None if in_order => {
+                        keep_first(&mut holders, page.holders);
+                        break;
+                    }
+                    None => None,
+                    Some(cursor) => {
+                        if !seen_cursors.insert(format!("before:{cursor}")) {
+                            return Err(self.looping_cursor());
+                        }
+                        Some(Some(cursor))
+                    }
+                };
+                keep_first(&mut holders, page.holders);
+            }
+            let met = match (front_max, back_min) {
+                (Some(front), Some(back)) => front.saturating_add(1) >= back,
+                _ => false,
+            };
+            if met && in_order {
+                break;
             }
         }
-        holders.sort_by_key(|h| h.user_id);
-        Ok(Some(holders))
+        Ok(Some(holders.into_values().collect()))
+    }
+
+    /// One page of `purchase`'s holders; `None` when GitLab lacks `lastDuoActivityOn`.
+    async fn purchase_holders_page(
+        &self,
+        scope: AddOnScope<'_>,
+        purchase: &AddOnPurchase,
+        duo_activity: bool,
+        at: PageAt<'_>,
+    ) -> Result<Option<HoldersPage>, GitLabError> {
+        let ids = [purchase.id.as_str()];
+        match self
+            .holders_page(scope, &purchase.name, &ids, duo_activity, at)
+            .await?
+        {
+            HoldersAnswer::Page(page) => Ok(Some(page)),
+            HoldersAnswer::NoDuoActivityField => Ok(None),
+        }
+    }
+
+    fn looping_cursor(&self) -> GitLabError {
+        GitLabError::BadBody {
+            endpoint: self.graphql_endpoint(),
+            reason: "the next-page cursor points back at a page already read".into(),
+            attempts: 1,
+        }
     }
 
     /// One page of the holders of `purchase_ids` (of add-on `add_on_type`) after `after`.
@@ -515,16 +625,24 @@ impl Client {
         add_on_type: &str,
         purchase_ids: &[&str],
         duo_activity: bool,
-        after: Option<&str>,
+        at: PageAt<'_>,
     ) -> Result<HoldersAnswer, GitLabError> {
         let document = Document::Holders {
             flavour: scope.flavour(),
             duo_activity,
         };
+        let (first, after, last, before) = match at {
+            PageAt::First => (Some(HOLDERS_PER_PAGE), None, None, None),
+            PageAt::After(cursor) => (Some(HOLDERS_PER_PAGE), Some(cursor), None, None),
+            PageAt::Before(cursor) => (None, None, Some(HOLDERS_PER_PAGE), cursor),
+        };
         let mut variables = serde_json::json!({
             "addOnType": add_on_type,
             "addOnPurchaseIds": purchase_ids,
+            "first": first,
             "after": after,
+            "last": last,
+            "before": before,
         });
         let connection = match scope {
             AddOnScope::GitLabCom { full_path, .. } => {
@@ -681,21 +799,40 @@ fn holders_of(
         .flatten()
         .map(|raw| holder(raw, duo_activity, endpoint))
         .collect::<Result<Vec<_>, _>>()?;
-    let next = match (
-        connection.page_info.has_next_page,
-        connection.page_info.end_cursor,
-    ) {
-        (false, _) => None,
-        (true, Some(cursor)) if !cursor.is_empty() => Some(cursor),
-        (true, _) => {
-            return Err(GitLabError::BadBody {
-                endpoint: endpoint.to_string(),
-                reason: "GitLab says more holders follow but gives no cursor to them".into(),
-                attempts: 1,
-            });
-        }
-    };
-    Ok(HoldersPage { holders, next })
+    let info = connection.page_info;
+    let next = page_cursor(info.has_next_page, info.end_cursor, endpoint, "follow")?;
+    Ok(HoldersPage {
+        holders,
+        next,
+        previous: info.has_previous_page.then_some(info.start_cursor),
+    })
+}
+
+/// The cursor to the page after (or before) one, `None` where GitLab says there is none; an
+/// error where it says there is one but gives no cursor.
+fn page_cursor(
+    more: bool,
+    cursor: Option<String>,
+    endpoint: &str,
+    direction: &str,
+) -> Result<Option<String>, GitLabError> {
+    match (more, cursor) {
+        (false, _) => Ok(None),
+        (true, Some(cursor)) if !cursor.is_empty() => Ok(Some(cursor)),
+        (true, _) => Err(GitLabError::BadBody {
+            endpoint: endpoint.to_string(),
+            reason: format!("GitLab says more holders {direction} but gives no cursor to them"),
+            attempts: 1,
+        }),
+    }
+}
+
+/// Adds `page` to `holders`, keeping the first answer for an id read twice (a page that shifted,
+/// or the two ends of a walk meeting).
+fn keep_first(holders: &mut BTreeMap<u64, AddOnHolder>, page: Vec<AddOnHolder>) {
+    for holder in page {
+        holders.entry(holder.user_id).or_insert(holder);
+    }
 }
 
 fn holder(raw: RawHolder, duo_activity: bool, endpoint: &str) -> Result<AddOnHolder, GitLabError> {

@@ -68,6 +68,22 @@ fn sm_page(nodes: Vec<serde_json::Value>, next: Option<&str>) -> String {
     .to_string()
 }
 
+/// A self-managed holders page read from the end; `previous` is the cursor of the page before.
+fn sm_back_page(nodes: Vec<serde_json::Value>, previous: Option<&str>) -> String {
+    serde_json::json!({"data": {"selfManagedAddOnEligibleUsers": {
+        "pageInfo": {"hasNextPage": false, "endCursor": null,
+                     "hasPreviousPage": previous.is_some(), "startCursor": previous},
+        "nodes": nodes
+    }}})
+    .to_string()
+}
+
+/// Whether the request reads from the end (`last`), and before which cursor.
+fn from_the_end(seen: &Seen) -> Option<serde_json::Value> {
+    let vars = variables(seen);
+    (!vars["last"].is_null()).then(|| vars["before"].clone())
+}
+
 /// A GitLab.com holders page, under `namespace`.
 fn com_page(nodes: Vec<serde_json::Value>, next: Option<&str>) -> String {
     serde_json::json!({"data": {"namespace": {"addOnEligibleUsers": {
@@ -202,11 +218,13 @@ fn documents_use_gitlabs_argument_names() {
                     "addOnType: $addOnType",
                     "addOnPurchaseIds: $addOnPurchaseIds",
                     "filterByAssignedSeat: \"true\"",
-                    "pageInfo { hasNextPage endCursor }",
+                    "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }",
+                    // graphql-ruby's connection arguments: both ends of the list
+                    "first: $first, after: $after, last: $last, before: $before",
+                    "$first: Int, $after: String, $last: Int, $before: String",
                 ] {
                     assert!(text.contains(argument), "{argument} missing from {text}");
                 }
-                assert!(text.contains(&format!("first: {HOLDERS_PER_PAGE}")));
                 assert_eq!(text.contains("lastDuoActivityOn"), duo_activity);
                 assert_eq!(
                     text.contains("namespace(fullPath: $fullPath)"),
@@ -333,11 +351,18 @@ async fn graphql_errors_with_status_200_are_typed_keep_the_message_and_never_the
 #[tokio::test]
 async fn holders_are_read_across_cursor_pages() {
     let stub = Stub::start(|seen, _| {
+        if let Some(before) = from_the_end(seen) {
+            assert!(
+                before.is_null(),
+                "the walks met: no second page from the end"
+            );
+            let nodes = vec![node(8, Some("2026-10-01")), node(13, None)];
+            return (None, json(200, sm_back_page(nodes, Some("Mg"))));
+        }
         let after = variables(seen)["after"].clone();
         let body = match after.as_str() {
             None => sm_page(vec![node(3, Some("2026-11-30")), node(5, None)], Some("MQ")),
             Some("MQ") => sm_page(vec![node(5, None), node(8, Some("2026-10-01"))], Some("Mg")),
-            Some("Mg") => sm_page(vec![node(13, None)], None),
             Some(other) => panic!("unexpected cursor {other}"),
         };
         (None, json(200, body))
@@ -350,13 +375,25 @@ async fn holders_are_read_across_cursor_pages() {
         .expect("holders");
     assert!(read.duo_activity_exposed);
     let ids: Vec<u64> = read.holders.iter().map(|h| h.user_id).collect();
-    // 5 came twice (a page shifted): listed once
+    // 5 came twice (a page shifted), 8 from both ends: each listed once
     assert_eq!(ids, [3, 5, 8, 13]);
     let seen = stub.seen();
     assert_graphql_gets(&seen);
-    let afters: Vec<serde_json::Value> =
-        seen.iter().map(|s| variables(s)["after"].clone()).collect();
-    assert_eq!(afters, [serde_json::Value::Null, "MQ".into(), "Mg".into()]);
+    // The first page, then the next one and the last one at once; there the ends met.
+    let mut asked: Vec<(serde_json::Value, serde_json::Value)> = seen
+        .iter()
+        .map(|s| (variables(s)["after"].clone(), variables(s)["last"].clone()))
+        .collect();
+    asked.sort_by_key(|a| a.0.to_string());
+    let null = serde_json::Value::Null;
+    assert_eq!(
+        asked,
+        [
+            ("MQ".into(), null.clone()),
+            (null.clone(), null.clone()),
+            (null.clone(), HOLDERS_PER_PAGE.into()),
+        ]
+    );
     let first = variables(&seen[0]);
     assert_eq!(first["addOnType"], "DUO_ENTERPRISE");
     assert_eq!(
@@ -566,16 +603,22 @@ async fn nodes_hidden_as_null_are_skipped() {
 
 #[tokio::test]
 async fn a_cursor_that_loops_back_ends_the_listing_with_an_error() {
-    let stub =
-        Stub::start(|_, _| (None, json(200, sm_page(vec![node(3, None)], Some("MQ"))))).await;
+    let stub = Stub::start(|seen, _| match from_the_end(seen) {
+        Some(_) => (
+            None,
+            json(200, sm_back_page(vec![node(99, None)], Some("Mz"))),
+        ),
+        None => (None, json(200, sm_page(vec![node(3, None)], Some("MQ")))),
+    })
+    .await;
     let client = stub.client(fast_opts());
     let err = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
         .expect_err("loop");
     assert!(matches!(err, GitLabError::BadBody { .. }), "{err:?}");
-    // first page, then the page at MQ, which points at MQ again
-    assert_eq!(stub.seen().len(), 2);
+    // first page, then the page at MQ (which points at MQ again) beside the last page
+    assert_eq!(stub.seen().len(), 3);
     stub.stop().await;
 }
 
@@ -750,9 +793,9 @@ async fn add_on_access_without_the_role_is_a_permission_refusal() {
 #[tokio::test]
 async fn gitlab_com_holders_are_read_under_the_namespace_across_pages() {
     let stub = Stub::start(|seen, _| {
-        let body = match variables(seen)["after"].as_str() {
-            None => com_page(vec![node(2, None)], Some("MQ")),
-            _ => com_page(vec![node(9, Some("2026-11-02"))], None),
+        let body = match (from_the_end(seen), variables(seen)["after"].as_str()) {
+            (Some(_), _) | (None, Some(_)) => com_page(vec![node(9, Some("2026-11-02"))], None),
+            (None, None) => com_page(vec![node(2, None)], Some("MQ")),
         };
         (None, json(200, body))
     })
@@ -766,9 +809,10 @@ async fn gitlab_com_holders_are_read_under_the_namespace_across_pages() {
     assert_eq!(ids, [2, 9]);
     let seen = stub.seen();
     assert_graphql_gets(&seen);
-    assert_eq!(seen.len(), 2);
-    assert_eq!(variables(&seen[1])["fullPath"], GROUP_PATH);
-    assert_eq!(variables(&seen[1])["after"], "MQ");
+    // The first page, then the next one and the last one at once.
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| variables(s)["fullPath"] == GROUP_PATH));
+    assert!(seen.iter().any(|s| variables(s)["after"] == "MQ"));
     stub.stop().await;
 }
 
