@@ -3,7 +3,7 @@
 //!
 //! The requests of a verified listing are known in advance: each is [`overlapping_page`] of
 //! where the one before it ends, were it full. So they are asked for at once (up to the
-//! client's concurrency) and their answers are checked in order, exactly as one after the other
+//! listing concurrency, [`Client::listing_concurrency`]) and their answers are checked in order, exactly as one after the other
 //! would be ([`offset_verdict`]): a request whose first row is not one already listed shows that
 //! a member was removed before it while the listing ran, and the listing then reads further
 //! back from there, one request at a time, and plans its window again. Where GitLab gives
@@ -121,10 +121,10 @@ where
         Some(step)
     }
 
-    /// Asks for the planned requests up to the client's concurrency: one until the first
+    /// Asks for the planned requests up to the listing concurrency: one until the first
     /// answer tells whether GitLab counts the rows, then none past the count but one at a time.
     fn fill(&mut self, client: &'a Client) {
-        while self.ahead.len() < client.concurrency() {
+        while self.ahead.len() < client.listing_concurrency() {
             let (page, per_page, offset) = overlapping_page(self.planned_end);
             let past_the_count = self.total.is_some_and(|total| offset >= total);
             if !self.ahead.is_empty() && (!self.answered || past_the_count) {

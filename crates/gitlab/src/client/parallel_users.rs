@@ -89,11 +89,12 @@ impl Walks {
     }
 
     /// Cuts the only partition's remaining range into `pieces` at once ([`partition::fan_out`]).
+    /// These cuts are not charged to the adaptive ones' allowance: equal widths land a bulk
+    /// import in one piece, and the adaptive cuts are what spreads it over the walkers.
     fn fan_out(&mut self, pieces: usize) {
         let cuts = partition::fan_out(&mut self.partitions, self.newest, pieces);
         self.ids.extend(self.next_id..self.next_id + cuts as u64);
         self.next_id += cuts as u64;
-        self.cuts += cuts as u64;
     }
 
     /// The partitions to ask for now, up to `walkers` requests in flight: partitions waiting
@@ -267,7 +268,7 @@ pub(super) fn keyset_ignored(headers: &reqwest::header::HeaderMap, info: &PageIn
 
 impl Client {
     /// `GET /users`, every user once, walked in creation-time partitions at once (up to the
-    /// client's concurrency), from the start (`None`) or a saved position. Each page comes with
+    /// listing concurrency, [`Client::listing_concurrency`]), from the start (`None`) or a saved position. Each page comes with
     /// the position of the whole listing after it (`None` after the last).
     ///
     /// Falls back, by itself, to the one walk of [`Client::users_from`] where partitions cannot
@@ -363,7 +364,10 @@ impl Client {
         match walks.apply(self, 0, unbounded, first.value, info) {
             Ok(users) => {
                 let rows_left = newest_id.saturating_sub(first_page_last_id);
-                walks.fan_out(partition::fan_out_pieces(rows_left, self.concurrency()));
+                walks.fan_out(partition::fan_out_pieces(
+                    rows_left,
+                    self.listing_concurrency(),
+                ));
                 let next = walks.position();
                 Begun::Parallel(Box::new(walks), Some(UsersPage { users, next }))
             }
@@ -376,7 +380,7 @@ impl Client {
         &self,
         walks: Walks,
     ) -> impl Stream<Item = Result<UsersPage, GitLabError>> + Send + '_ {
-        let walkers = self.concurrency();
+        let walkers = self.listing_concurrency();
         let pending: FuturesUnordered<BoxFuture<'_, Answered>> = FuturesUnordered::new();
         stream::unfold(Some((walks, pending)), move |state| async move {
             let (mut walks, mut pending) = state?;
