@@ -82,6 +82,13 @@ impl Stub {
         }
     }
 
+    /// A stub that answers every request 200 with `body`, and a client of it.
+    pub(crate) async fn answering(body: String) -> (Stub, Client) {
+        let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
+        let client = stub.client(fast_opts());
+        (stub, client)
+    }
+
     pub(crate) fn client(&self, opts: ClientOptions) -> Client {
         let base = BaseUrl::parse(&format!("http://{}", self.addr), false).expect("loopback url");
         Client::new(base, Token::new(FAKE_TOKEN), opts).expect("client")

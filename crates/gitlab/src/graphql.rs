@@ -30,6 +30,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::future::OptionFuture;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -348,7 +349,8 @@ struct HoldersPage {
     next: Option<String>,
     /// `hasPreviousPage` and `startCursor`: read only for a page read from the end (a page read
     /// forwards may say anything there).
-    previous: Option<Option<String>>,
+    has_previous: bool,
+    start_cursor: Option<String>,
 }
 
 /// Requests the walk of [`Client::add_on_holders`] takes for `holders` holders (GitLab answering
@@ -519,33 +521,31 @@ impl Client {
         let mut holders: BTreeMap<u64, AddOnHolder> = BTreeMap::new();
         let mut front_max = first.holders.iter().map(|h| h.user_id).max();
         let mut in_order = ascending(&first.holders);
-        let mut seen_cursors = HashSet::new();
+        let (mut seen_after, mut seen_before) = (HashSet::new(), HashSet::new());
         let mut next = first.next;
         keep_first(&mut holders, first.holders);
-        // `Some(None)`: the back walk starts at the last page; `None`: no back walk (any more).
+        // Where the back walk reads next: `Some(None)` is the last page; `None`, no back walk
+        // (any more).
         let mut back: Option<Option<String>> = Some(None);
         let mut back_min: Option<u64> = None;
         while let Some(after) = next.take() {
-            if !seen_cursors.insert(after.clone()) {
+            if !seen_after.insert(after.clone()) {
                 return Err(self.looping_cursor());
             }
             let front =
                 self.purchase_holders_page(scope, purchase, duo_activity, PageAt::After(&after));
-            let (front, back_page) = match back.as_ref().filter(|_| in_order) {
-                Some(before) => {
-                    let back_page = self.purchase_holders_page(
-                        scope,
-                        purchase,
-                        duo_activity,
-                        PageAt::Before(before.as_deref()),
-                    );
-                    let (front, back_page) = futures_util::future::join(front, back_page).await;
-                    (front?, back_page?.map(Some))
-                }
-                None => (front.await?, Some(None)),
-            };
-            let (Some(front), Some(back_page)) = (front, back_page) else {
+            let back_page = back.as_ref().filter(|_| in_order).map(|before| {
+                let at = PageAt::Before(before.as_deref());
+                self.purchase_holders_page(scope, purchase, duo_activity, at)
+            });
+            let (front, back_page) =
+                futures_util::future::join(front, OptionFuture::from(back_page)).await;
+            let Some(front) = front? else {
                 return Ok(None);
+            };
+            let back_page = match back_page.transpose()? {
+                Some(None) => return Ok(None),
+                read => read.flatten(),
             };
             in_order &= ascending(&front.holders);
             front_max = front.holders.iter().map(|h| h.user_id).max().max(front_max);
@@ -553,33 +553,25 @@ impl Client {
             keep_first(&mut holders, front.holders);
             if let Some(page) = back_page {
                 in_order &= ascending(&page.holders);
-                let page_min = page.holders.iter().map(|h| h.user_id).min();
-                back_min = match (back_min, page_min) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let page_min = page.holders.iter().map(|h| h.user_id);
+                back_min = back_min.into_iter().chain(page_min).min();
                 let endpoint = self.graphql_endpoint();
                 let previous = page_cursor(
-                    page.previous.is_some(),
-                    page.previous.flatten(),
+                    page.has_previous,
+                    page.start_cursor,
                     &endpoint,
                     "come before",
                 )?;
+                keep_first(&mut holders, page.holders);
                 back = match previous {
                     // Walked back to the first holder: everything is read.
-                    None if in_order => {
-                        keep_first(&mut holders, page.holders);
-                        break;
-                    }
+                    None if in_order => break,
                     None => None,
-                    Some(cursor) => {
-                        if !seen_cursors.insert(format!("before:{cursor}")) {
-                            return Err(self.looping_cursor());
-                        }
-                        Some(Some(cursor))
+                    Some(cursor) if !seen_before.insert(cursor.clone()) => {
+                        return Err(self.looping_cursor());
                     }
+                    Some(cursor) => Some(Some(cursor)),
                 };
-                keep_first(&mut holders, page.holders);
             }
             let met = match (front_max, back_min) {
                 (Some(front), Some(back)) => front.saturating_add(1) >= back,
@@ -804,7 +796,8 @@ fn holders_of(
     Ok(HoldersPage {
         holders,
         next,
-        previous: info.has_previous_page.then_some(info.start_cursor),
+        has_previous: info.has_previous_page,
+        start_cursor: info.start_cursor,
     })
 }
 

@@ -266,8 +266,7 @@ async fn purchases_on_gitlab_com_are_a_get_with_the_group_global_id() {
          "purchasedQuantity": 25, "assignedQuantity": 0}
     ]}})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let purchases = client
         .add_on_purchases(gitlab_com())
         .await
@@ -307,8 +306,7 @@ async fn purchases_on_self_managed_name_no_namespace() {
 #[tokio::test]
 async fn add_on_purchases_missing_means_no_duo_in_this_gitlab() {
     let body = undefined_field("Query", "addOnPurchases");
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     assert_eq!(
         client.add_on_purchases(AddOnScope::SelfManaged).await,
         Ok(None)
@@ -323,8 +321,7 @@ async fn graphql_errors_with_status_200_are_typed_keep_the_message_and_never_the
         "message": format!("Internal server error near {FAKE_TOKEN}")
     }]})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_purchases(AddOnScope::SelfManaged)
         .await
@@ -406,8 +403,7 @@ async fn holders_are_read_across_cursor_pages() {
 #[tokio::test]
 async fn null_last_duo_activity_on_is_never_and_a_date_is_that_day() {
     let body = sm_page(vec![node(3, Some("2026-11-30")), node(5, None)], None);
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let read = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
@@ -484,8 +480,7 @@ async fn a_non_admin_on_self_managed_is_a_permission_refusal() {
         serde_json::json!({"selfManagedAddOnEligibleUsers": null}),
         RESOURCE_ACCESS_ERROR,
     );
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
@@ -505,8 +500,7 @@ async fn a_non_owner_on_gitlab_com_is_a_permission_refusal() {
         serde_json::json!({"namespace": {"addOnEligibleUsers": null}}),
         RESOURCE_ACCESS_ERROR,
     );
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_holders(gitlab_com(), &purchase())
         .await
@@ -539,8 +533,7 @@ async fn a_subgroup_is_refused_with_the_top_level_group_hint() {
         serde_json::json!({"namespace": {"addOnEligibleUsers": null}}),
         "Add on eligible users can only be queried on a root namespace",
     );
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_holders(gitlab_com(), &purchase())
         .await
@@ -591,8 +584,7 @@ async fn nodes_hidden_as_null_are_skipped() {
         "nodes": [node(3, None), null]
     }}})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let read = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
@@ -629,8 +621,7 @@ async fn more_pages_without_a_cursor_is_an_error() {
         "nodes": [node(3, None)]
     }}})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
@@ -711,8 +702,7 @@ async fn a_gitlab_whose_holders_field_lacks_an_argument_is_named_too_old() {
                        "typeName": "Field", "argumentName": "filterByAssignedSeat"}
     }]})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_holders(AddOnScope::SelfManaged, &purchase())
         .await
@@ -780,8 +770,7 @@ async fn add_on_access_without_the_role_is_a_permission_refusal() {
         serde_json::json!({"selfManagedAddOnEligibleUsers": null}),
         RESOURCE_ACCESS_ERROR,
     );
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_access(AddOnScope::SelfManaged)
         .await
@@ -824,8 +813,7 @@ async fn purchases_nulled_by_type_authorisation_are_a_permission_refusal() {
         "path": ["addOnPurchases", 0]
     }]})
     .to_string();
-    let stub = Stub::start(move |_, _| (None, json(200, body.clone()))).await;
-    let client = stub.client(fast_opts());
+    let (stub, client) = Stub::answering(body).await;
     let err = client
         .add_on_purchases(AddOnScope::SelfManaged)
         .await

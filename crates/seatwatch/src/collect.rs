@@ -643,19 +643,13 @@ fn collected_steps<'a>(
     // of a few requests' worth of members held one or two events requests in flight and the
     // listing waited on it (issue 14, target 1). Twice the pages the listing may hold ahead
     // keeps the events requests of every page already listed in flight.
-    .buffered(events_window(opts.events_concurrency, pages_ahead(client)))
+    .buffered(2 * pages_ahead(client) * PAGE_SIZE)
 }
 
 /// Listing pages that may wait ahead of the events: partitions answer up to one page per
 /// request in flight at once.
 fn pages_ahead(client: &Client) -> usize {
     PAGES_AHEAD.max(client.concurrency())
-}
-
-/// Members in the ordered events window: every member of `2 × pages_ahead` pages, and at least
-/// [`WINDOW_PER_REQUEST`] per events request, for a listing of very active members.
-fn events_window(events_concurrency: usize, pages_ahead: usize) -> usize {
-    (2 * pages_ahead * PAGE_SIZE).max(events_concurrency.max(1) * WINDOW_PER_REQUEST + PAGE_SIZE)
 }
 
 /// Folds the steps into `parts` until they end, the deadline is near, or GitLab asks to wait
@@ -901,9 +895,7 @@ type ListedPage = Result<(Vec<Member>, Option<ListingPosition>), GitLabError>;
 /// Listing pages held ready ahead of the events being fetched, at least (one per request the
 /// client keeps in flight, when that is more).
 const PAGES_AHEAD: usize = 2;
-/// Members of the ordered events window per events request allowed in flight.
-const WINDOW_PER_REQUEST: usize = 4;
-/// GitLab's page size: the window always reaches into the next page.
+/// GitLab's page size: the events window is counted in pages of it.
 const PAGE_SIZE: usize = 100;
 
 /// One item of the collection pipeline, in listing order.

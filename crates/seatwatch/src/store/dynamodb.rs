@@ -159,6 +159,15 @@ impl DynamoStore {
         sdk_error(&self.table, operation, e)
     }
 
+    /// Puts every item ([`Self::batch_write`]) and meters the write units they cost.
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let units: u64 = items.iter().map(write_units).sum();
+        self.batch_write(items.into_iter().map(put_request).collect())
+            .await?;
+        self.meter(units);
+        Ok(())
+    }
+
     /// Writes (or deletes) every request, 25 per call, retrying unprocessed items.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         let mut requests = requests.into_iter().peekable();
@@ -955,12 +964,8 @@ impl SnapshotWriter for DynamoStore {
         part: u32,
         members: &[Member],
     ) -> Result<(), StoreError> {
-        let items = member_part_items(run, part, members, self.retention_days)?;
-        let units: u64 = items.iter().map(write_units).sum();
-        self.batch_write(items.into_iter().map(put_request).collect())
-            .await?;
-        self.meter(units);
-        Ok(())
+        self.put_all(member_part_items(run, part, members, self.retention_days)?)
+            .await
     }
 
     async fn commit_day(
@@ -1004,12 +1009,8 @@ impl SnapshotWriter for DynamoStore {
     }
 
     async fn put_duo_holders(&self, run: &RunId, holders: &[DuoHolder]) -> Result<(), StoreError> {
-        let items = duo_holder_items(run, holders, self.retention_days)?;
-        let units: u64 = items.iter().map(write_units).sum();
-        self.batch_write(items.into_iter().map(put_request).collect())
-            .await?;
-        self.meter(units);
-        Ok(())
+        self.put_all(duo_holder_items(run, holders, self.retention_days)?)
+            .await
     }
 
     async fn carried_forward(
@@ -1022,11 +1023,7 @@ impl SnapshotWriter for DynamoStore {
         for item in self.committed_member_chunks(instance, date).await? {
             let key = ChunkKey::try_from(&item)?;
             for member in unpack_chunks(std::iter::once(&(key, &item)))? {
-                let kept = CarriedForward {
-                    last_contribution_on: member.last_contribution_on,
-                    member_since: member.member_since,
-                };
-                if kept != CarriedForward::default() {
+                if let Some(kept) = CarriedForward::of(&member) {
                     carried.insert(member.id, kept);
                 }
             }

@@ -166,6 +166,17 @@ pub struct CarriedForward {
     pub member_since: Option<DateTime<Utc>>,
 }
 
+impl CarriedForward {
+    /// What `member` carries forward; `None` when it carries nothing.
+    pub fn of(member: &Member) -> Option<CarriedForward> {
+        let carried = CarriedForward {
+            last_contribution_on: member.last_contribution_on,
+            member_since: member.member_since,
+        };
+        (carried != CarriedForward::default()).then_some(carried)
+    }
+}
+
 /// Creating the store. The app calls it for SQLite on open (the schema is part of the file), but
 /// for DynamoDB only from `seatwatch setup` (in AWS the template creates the table), so no
 /// function needs control-plane permissions.
