@@ -124,6 +124,89 @@ async fn billable_members_are_complete_without_duplicates() {
 }
 
 #[tokio::test]
+async fn group_members_by_ids_are_the_direct_members_asked_for_with_their_membership_dates() {
+    let cfg = SimConfig::new(Flavour::GitLabCom, 300);
+    let today = cfg.as_of;
+    let sim = gitlab::start(cfg).await;
+    let group_since = today - Days::new(300);
+    let both =
+        sim.create_user_with_memberships(None, Some(group_since), Some(today - Days::new(30)));
+    let project_only = sim.create_user_with_memberships(None, None, Some(today - Days::new(10)));
+    let client = client(&sim, tokens::ADMIN);
+    let billable = all_billable(&client, "acme").await.expect("members");
+    let mut direct: Vec<u64> = billable
+        .iter()
+        .filter(|m| m.membership_type.as_deref() == Some("group_member"))
+        .map(|m| m.id)
+        .collect();
+    direct.sort_unstable();
+    assert!(direct.contains(&both) && !direct.contains(&project_only));
+    assert!(
+        billable.len() > direct.len(),
+        "invited and project members too"
+    );
+    // Everyone billed, a user without a seat, and one id twice: more than two requests' worth.
+    let mut asked: Vec<u64> = billable.iter().map(|m| m.id).collect();
+    let not_billed = (1..)
+        .find(|id| !asked.contains(id))
+        .expect("a user without a seat");
+    asked.extend([not_billed, asked[0]]);
+    let distinct = asked.iter().collect::<HashSet<_>>().len();
+    assert!(distinct > 200);
+
+    let before = client.requests_made();
+    let members = client
+        .group_members_by_ids("acme", &asked)
+        .await
+        .expect("members");
+    assert_eq!(
+        client.requests_made() - before,
+        distinct.div_ceil(100) as u64,
+        "a hundred ids a request, one page each"
+    );
+    let mut ids: Vec<u64> = members.iter().map(|m| m.id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids, direct,
+        "exactly the direct members asked for, each once"
+    );
+    let owner = client.current_user().await.expect("me").id;
+    let level = |id: u64| members.iter().find(|m| m.id == id).map(|m| m.access_level);
+    assert_eq!((level(owner), level(both)), (Some(50), Some(30)));
+
+    // Each date is the member's group membership, as billable_members/:id/memberships has it.
+    for member in members.iter().filter(|m| m.id % 7 == 0 || m.id == both) {
+        let memberships = client
+            .billable_member_memberships("acme", member.id)
+            .await
+            .expect("memberships");
+        let group_row = if member.id == both {
+            assert_eq!(memberships.len(), 2, "group and project");
+            let earliest = memberships.iter().filter_map(|m| m.created_at).min();
+            assert_eq!(earliest.map(|t| t.date_naive()), Some(group_since));
+            earliest
+        } else {
+            assert_eq!(memberships.len(), 1, "member {}", member.id);
+            memberships[0].created_at
+        };
+        assert!(member.created_at.is_some());
+        assert_eq!(member.created_at, group_row, "member {}", member.id);
+    }
+
+    // Nothing to ask: no request (GitLab would list every member).
+    let before = client.requests_made();
+    assert!(
+        client
+            .group_members_by_ids("acme", &[])
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert_eq!(client.requests_made(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn self_managed_identity_and_license() {
     let sim = start(Flavour::SelfManaged, 120).await;
     let client = client(&sim, tokens::ADMIN);

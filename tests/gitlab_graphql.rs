@@ -147,9 +147,10 @@ async fn read_and_compare_with(flavour: Flavour, duo_activity_field: bool, users
     requests
 }
 
-/// GraphQL requests a snapshot takes: one for the purchases, then per per-user add-on the walk
-/// from both ends (`holder_requests`), plus one refused request per add-on where
-/// `lastDuoActivityOn` is missing.
+/// GraphQL requests a snapshot takes: one for the purchases, then per per-user add-on one per
+/// page (`holder_requests`: the simulator's cursors are GitLab's offsets, so the pages after the
+/// first are asked at once), plus one refused request per add-on where `lastDuoActivityOn` is
+/// missing.
 fn requests_for(truth: &DuoExpected, exposed: bool) -> u64 {
     1 + truth
         .add_ons

@@ -379,15 +379,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
         Some(today - Days::new(730))
     );
     assert_eq!(old.member_since.map(|t| t.date_naive()), Some(today));
-    let day_summary = store.latest_day(&instance).await.unwrap().unwrap();
-    let report = analyse::build_report(
-        &day_summary,
-        &members,
-        &[],
-        &[],
-        &Policy::default(),
-        today.and_hms_opt(7, 0, 0).unwrap().and_utc(),
-    );
+    let report = report_on(&store, &instance, &members, today).await;
     let listed: HashSet<u64> = report.reclaimable.iter().map(|s| s.id).collect();
     assert!(!listed.contains(&old_account), "inside its grace period");
     assert!(!listed.contains(&new_account), "inside its grace period");
@@ -434,10 +426,33 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     sim.shutdown().await;
 }
 
+/// The routes a GitLab.com membership age is asked at: the batch of the top-level group's own
+/// memberships, and one member's direct memberships in the hierarchy.
+const GROUP_MEMBERS: &str = "/api/v4/groups/acme/members";
+const MEMBERSHIPS: &str = "/api/v4/groups/acme/billable_members/:id/memberships";
+
+fn age_requests(sim: &SimHandle) -> u64 {
+    sim.requests_served_to(GROUP_MEMBERS) + sim.requests_served_to(MEMBERSHIPS)
+}
+
+/// Members whose membership age a GitLab.com collection asks for: seat holders GitLab never saw,
+/// not there only through an invite.
+fn never_seen_direct(members: &[seatwatch_core::snapshot::Member]) -> Vec<u64> {
+    members
+        .iter()
+        .filter(|m| m.holds_seat && m.last_seen_on().is_none())
+        .filter(|m| {
+            !matches!(
+                m.membership_type.as_deref(),
+                Some("group_invite" | "project_invite")
+            )
+        })
+        .map(|m| m.id)
+        .collect()
+}
+
 /// GitLab.com: a never-seen member's membership age is asked once; the next snapshot carries
-/// it. Measured as the requests the same day's collection saves over a store without the
-/// previous snapshot (everything else it asks is the same: a first run counts the day before,
-/// as does a run the day after one).
+/// it and asks nothing for it, where a collection without the previous snapshot asks again.
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_membership_age_is_asked_once_then_carried_quirk() {
     let sim = start(Flavour::GitLabCom, 400, true).await;
@@ -450,20 +465,21 @@ async fn gitlab_com_membership_age_is_asked_once_then_carried_quirk() {
     let collect_on = |store, date: NaiveDate| {
         let mut opts = opts.clone();
         opts.date = date;
-        let c = &c;
+        let (c, sim) = (&c, &sim);
         async move {
-            let before = c.requests_made();
+            let before = age_requests(sim);
             let now = date.and_hms_opt(6, 0, 0).unwrap().and_utc();
             let outcome = collect::collect(c, store, &opts, now)
                 .await
                 .expect("collect");
             assert!(outcome.is_committed());
-            c.requests_made() - before
+            age_requests(sim) - before
         }
     };
     let (_dir, carried) = temp_sqlite();
     carried.ensure_ready().await.unwrap();
-    collect_on(&carried, today).await;
+    let first = collect_on(&carried, today).await;
+    assert!(first > 0, "a first snapshot asks");
     let instance = collect::instance_id(&c, Some("acme"));
     let asked: std::collections::HashMap<u64, _> = store_members(&carried, &instance, today)
         .await
@@ -488,12 +504,112 @@ async fn gitlab_com_membership_age_is_asked_once_then_carried_quirk() {
     for (m, since) in &reused {
         assert_eq!(m.member_since.as_ref(), Some(*since), "member {}", m.id);
     }
+    let new_ones = never_seen_direct(&next)
+        .into_iter()
+        .filter(|id| !asked.contains_key(id))
+        .count();
     assert_eq!(
-        without_previous - with_previous,
-        reused.len() as u64,
-        "one memberships request saved per carried membership age"
+        new_ones, 0,
+        "the sim's next day has no new never-seen member"
+    );
+    assert_eq!(with_previous, 0, "every age carried: nothing asked");
+    assert!(
+        without_previous > 0,
+        "without the previous snapshot: asked again"
     );
     sim.shutdown().await;
+}
+
+/// GitLab.com: the top-level group's own membership, asked a hundred members at a time, decides
+/// the grace period where it is older than the grace period (the earliest membership is older
+/// still); a younger one, or none (a member through a project only), is asked member by member
+/// for the earliest direct membership, so a member added to the group yesterday but to one of
+/// its projects a year ago is past the grace period.
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_com_group_membership_decides_grace_only_when_older_than_it_quirk() {
+    let sim = start(Flavour::GitLabCom, 400, true).await;
+    let today = day(AS_OF);
+    let ago = |days: u64| Some(today - Days::new(days));
+    let old_group = sim.create_user_with_memberships(ago(900), ago(400), ago(800));
+    let new_group_old_project = sim.create_user_with_memberships(ago(900), ago(2), ago(300));
+    let project_only = sim.create_user_with_memberships(ago(900), None, ago(5));
+    let joined_today = sim.create_user_with_memberships(ago(900), ago(0), None);
+    let c = client(&sim);
+    let (_dir, store) = temp_sqlite();
+    store.ensure_ready().await.unwrap();
+    let mut opts = CollectOptions::new(today);
+    opts.group = Some("acme".into());
+    opts.seats_purchased = Some(500);
+    let now = today.and_hms_opt(6, 0, 0).unwrap().and_utc();
+    let outcome = collect::collect(&c, &store, &opts, now)
+        .await
+        .expect("collect");
+    assert!(outcome.is_committed());
+    let instance = collect::instance_id(&c, Some("acme"));
+    let members = store_members(&store, &instance, today).await;
+    let since = |id: u64| {
+        members
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.member_since)
+            .map(|t| t.date_naive())
+    };
+    // The group's membership where it is past the grace period, else the earliest one.
+    assert_eq!(since(old_group), ago(400));
+    assert_eq!(since(new_group_old_project), ago(300));
+    assert_eq!(since(project_only), ago(5));
+    assert_eq!(since(joined_today), ago(0));
+
+    // Member by member only where the group membership did not decide.
+    let grace = i64::from(opts.grace_days);
+    let candidates = never_seen_direct(&members);
+    let decided_by_group = |m: &&seatwatch_core::snapshot::Member| {
+        m.id != new_group_old_project
+            && m.id != project_only
+            && m.member_since
+                .is_some_and(|t| (today - t.date_naive()).num_days() >= grace)
+    };
+    let one_by_one = members
+        .iter()
+        .filter(|m| candidates.contains(&m.id))
+        .filter(|m| !decided_by_group(m))
+        .count() as u64;
+    assert_eq!(sim.requests_served_to(MEMBERSHIPS), one_by_one);
+    let batches = sim.requests_served_to(GROUP_MEMBERS);
+    assert!(
+        batches >= 1 && batches < candidates.len() as u64,
+        "{batches} batches for {} members",
+        candidates.len()
+    );
+
+    let report = report_on(&store, &instance, &members, today).await;
+    let listed: HashSet<u64> = report.reclaimable.iter().map(|s| s.id).collect();
+    assert!(listed.contains(&old_group));
+    assert!(
+        listed.contains(&new_group_old_project),
+        "in a project for 300 days"
+    );
+    assert!(!listed.contains(&project_only), "inside its grace period");
+    assert!(!listed.contains(&joined_today), "inside its grace period");
+    sim.shutdown().await;
+}
+
+/// The report of the day `store` committed for `instance`, with the default policy.
+async fn report_on(
+    store: &dyn SnapshotStore,
+    instance: &seatwatch_core::snapshot::InstanceId,
+    members: &[seatwatch_core::snapshot::Member],
+    today: NaiveDate,
+) -> analyse::Report {
+    let day_summary = store.latest_day(instance).await.unwrap().unwrap();
+    analyse::build_report(
+        &day_summary,
+        members,
+        &[],
+        &[],
+        &Policy::default(),
+        today.and_hms_opt(7, 0, 0).unwrap().and_utc(),
+    )
 }
 
 async fn store_members(

@@ -1304,3 +1304,312 @@ async fn group_member_all_gives_the_highest_role_or_404() {
     );
     sim.shutdown().await;
 }
+
+/// Every row of `/groups/acme/billable_members` (the sim's own account of who is billed how).
+async fn billable_rows(sim: &SimHandle) -> Vec<Value> {
+    every_row(sim, "/groups/acme/billable_members?per_page=100").await
+}
+
+/// Every row of an offset listing, following `Link: rel="next"`.
+async fn every_row(sim: &SimHandle, path: &str) -> Vec<Value> {
+    let first = format!("{}/api/v4{path}", sim.base_url());
+    let mut rows = Vec::new();
+    let mut next = Some(first);
+    while let Some(url) = next {
+        let got = get_url(&url, Some(tokens::ADMIN)).await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        rows.extend(array(&got));
+        next = got.link("next");
+    }
+    rows
+}
+
+/// Ids of the billable rows whose `membership_type` is `kind`, ascending.
+fn ids_of_type(rows: &[Value], kind: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = rows
+        .iter()
+        .filter(|m| m["membership_type"] == kind)
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn ids_of(rows: &[Value]) -> Vec<u64> {
+    rows.iter().map(|m| m["id"].as_u64().unwrap()).collect()
+}
+
+/// The rows of `/groups/acme/billable_members/:id/memberships`.
+async fn memberships_of(sim: &SimHandle, id: u64) -> Vec<Value> {
+    let got = get(
+        sim,
+        &format!("/groups/acme/billable_members/{id}/memberships"),
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    array(&got)
+}
+
+#[tokio::test]
+async fn group_members_filter_by_user_ids_in_either_form_like_grape() {
+    let sim = start(Flavour::GitLabCom, 300).await;
+    let billable = billable_rows(&sim).await;
+    let direct = ids_of_type(&billable, "group_member");
+    let invited = ids_of_type(&billable, "group_invite");
+    assert!(
+        direct.len() > 10 && !invited.is_empty(),
+        "the sim has both kinds"
+    );
+    let all_billable: HashSet<u64> = ids_of(&billable).into_iter().collect();
+    let not_billable = (1..=sim.expected().users)
+        .find(|id| !all_billable.contains(id))
+        .expect("the sim has users without a seat");
+    // Asked for out of order, with an invited member and a user without a seat among them.
+    let asked = [direct[7], invited[0], direct[2], not_billable, direct[5]];
+    let mut expected = vec![direct[2], direct[5], direct[7]];
+    expected.sort_unstable();
+    let repeated: String = asked.iter().map(|id| format!("&user_ids[]={id}")).collect();
+    let comma = asked.map(|id| id.to_string()).join(",");
+    for query in [
+        format!("per_page=100{repeated}"),
+        format!("per_page=100&user_ids={comma}"),
+        // CommaSeparatedToArray splits array items on commas too
+        format!("per_page=100&user_ids[]={comma}"),
+    ] {
+        let got = get(
+            &sim,
+            &format!("/groups/acme/members?{query}"),
+            tokens::ADMIN,
+        )
+        .await;
+        assert_eq!(got.status, 200, "{query}: {}", got.body);
+        assert_eq!(ids_of(&array(&got)), expected, "{query}");
+        assert_eq!(
+            got.header("x-total"),
+            Some(expected.len().to_string().as_str())
+        );
+    }
+    // CommaSeparatedToIntegerArray maps `to_i`: a word is id 0, which no user has (200, not
+    // 400); an id with trailing junk is its leading number.
+    let word = get(&sim, "/groups/acme/members?user_ids=abc", tokens::ADMIN).await;
+    assert_eq!((word.status, word.body.as_str()), (200, "[]"));
+    let junk = get(
+        &sim,
+        &format!("/groups/acme/members?user_ids={}abc", direct[0]),
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(ids_of(&array(&junk)), vec![direct[0]]);
+    // An empty list is not `present?`: no filter at all. skip_users (EE) leaves users out.
+    let unfiltered = get(&sim, "/groups/acme/members?user_ids=", tokens::ADMIN).await;
+    assert_eq!(
+        unfiltered.header("x-total"),
+        Some(direct.len().to_string().as_str())
+    );
+    let skipped = get(
+        &sim,
+        &format!(
+            "/groups/acme/members?user_ids={},{}&skip_users[]={}",
+            direct[0], direct[1], direct[0]
+        ),
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(ids_of(&array(&skipped)), vec![direct[1]]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn group_members_are_the_direct_members_paginated_by_membership_id() {
+    for flavour in [Flavour::GitLabCom, Flavour::SelfManaged] {
+        let sim = start(flavour, 300).await;
+        let direct = ids_of_type(&billable_rows(&sim).await, "group_member");
+        let first = format!("{}/api/v4/groups/acme/members?per_page=40", sim.base_url());
+        let (ids, pages) = follow_links(first, tokens::ADMIN).await;
+        // The Owner holds a seat through the group itself: one of the direct members.
+        assert_eq!(
+            ids, direct,
+            "{flavour:?}: ascending, each direct member once"
+        );
+        let p1 = &pages[0];
+        assert_eq!(
+            p1.header("x-total"),
+            Some(direct.len().to_string().as_str())
+        );
+        assert_eq!(
+            p1.header("x-total-pages"),
+            Some(direct.len().div_ceil(40).to_string().as_str())
+        );
+        assert_eq!(p1.header("x-per-page"), Some("40"));
+        assert_eq!(p1.header("x-next-page"), Some("2"));
+        let row = &array(p1)[0];
+        assert_keys(
+            row,
+            &[
+                "id",
+                "username",
+                "name",
+                "state",
+                "avatar_url",
+                "web_url",
+                "access_level",
+                "created_at",
+                "expires_at",
+            ],
+            "a member",
+        );
+        assert!(
+            row.get("is_using_seat").is_none(),
+            "only with show_seat_info"
+        );
+        let me = get(&sim, "/user", tokens::ADMIN).await.json();
+        let owner = array(
+            &get(
+                &sim,
+                &format!(
+                    "/groups/acme/members?user_ids={}&show_seat_info=true",
+                    me["id"]
+                ),
+                tokens::ADMIN,
+            )
+            .await,
+        );
+        assert_eq!(owner.len(), 1);
+        assert_eq!(owner[0]["access_level"], 50);
+        assert_eq!(owner[0]["is_using_seat"], true);
+        // Like every group endpoint: another group is GitLab's 404.
+        let other = get(&sim, "/groups/other/members", tokens::ADMIN).await;
+        assert_eq!(
+            (other.status, other.body.as_str()),
+            (404, r#"{"message":"404 Group Not Found"}"#)
+        );
+        // read_group_member: the non-admin token's owner is a member of the group, so it reads.
+        let member = get(&sim, "/groups/acme/members?per_page=1", tokens::NON_ADMIN).await;
+        assert_eq!(member.status, 200, "{}", member.body);
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn group_members_created_at_is_the_group_membership_of_billable_memberships() {
+    let sim = start(Flavour::GitLabCom, 300).await;
+    let group_id = get(&sim, "/groups/acme", tokens::ADMIN).await.json()["id"].clone();
+    let direct = ids_of_type(&billable_rows(&sim).await, "group_member");
+    let sample: Vec<u64> = direct.iter().step_by(9).copied().collect();
+    let query: String = sample
+        .iter()
+        .map(|id| format!("&user_ids[]={id}"))
+        .collect();
+    let rows = array(
+        &get(
+            &sim,
+            &format!("/groups/acme/members?per_page=100{query}"),
+            tokens::ADMIN,
+        )
+        .await,
+    );
+    assert_eq!(ids_of(&rows), sample);
+    for row in &rows {
+        let id = row["id"].as_u64().unwrap();
+        let memberships = memberships_of(&sim, id).await;
+        let group_row = memberships
+            .iter()
+            .find(|m| m["source_id"] == group_id)
+            .unwrap_or_else(|| panic!("member {id} has a group membership row"));
+        assert_eq!(row["created_at"], group_row["created_at"], "member {id}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn created_members_have_the_chosen_group_and_project_memberships() {
+    let sim = start(Flavour::GitLabCom, 200).await;
+    let group_id = get(&sim, "/groups/acme", tokens::ADMIN).await.json()["id"].clone();
+    let (g, p) = (as_of() - Days::new(400), as_of() - Days::new(90));
+    let both = sim.create_user_with_memberships(Some(as_of() - Days::new(900)), Some(g), Some(p));
+    let project_only = sim.create_user_with_memberships(None, None, Some(p));
+    let group_only = sim.create_user_with_memberships(None, Some(g), None);
+    assert_eq!(
+        (project_only, group_only),
+        (both + 1, both + 2),
+        "ids follow creation"
+    );
+    let starts = |row: &Value, date: NaiveDate| {
+        row["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&date.to_string()))
+    };
+
+    // billable_members: all three are billed, the project-only one as a project member.
+    let billable = billable_rows(&sim).await;
+    let type_of = |id: u64| {
+        billable
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| (m["membership_type"].clone(), m["removable"].clone()))
+            .unwrap_or_else(|| panic!("{id} is billable"))
+    };
+    assert_eq!(type_of(both), ("group_member".into(), true.into()));
+    assert_eq!(
+        type_of(project_only),
+        ("project_member".into(), true.into())
+    );
+    assert_eq!(type_of(group_only), ("group_member".into(), true.into()));
+    assert_eq!(sim.expected().billable_members, billable.len() as u64);
+
+    // Their memberships: the group's row and the project's, each from its own day.
+    let projects = every_row(&sim, "/groups/acme/projects?include_subgroups=true").await;
+    let rows = memberships_of(&sim, both).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let group_row = rows.iter().find(|m| m["source_id"] == group_id).unwrap();
+    assert!(starts(group_row, g), "{group_row}");
+    assert!(
+        group_row["source_members_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/groups/acme/-/group_members")
+    );
+    let project_row = rows.iter().find(|m| m["source_id"] != group_id).unwrap();
+    assert!(starts(project_row, p), "{project_row}");
+    let project = projects
+        .iter()
+        .find(|project| project["id"] == project_row["source_id"])
+        .expect("the membership is in one of the group's projects");
+    assert_eq!(
+        project_row["source_full_name"],
+        project["name_with_namespace"]
+    );
+    assert_eq!(
+        project_row["source_members_url"],
+        format!("{}/-/project_members", project["web_url"].as_str().unwrap())
+    );
+    let project_rows = memberships_of(&sim, project_only).await;
+    assert_eq!(project_rows.len(), 1);
+    assert!(project_rows[0]["source_id"] != group_id && starts(&project_rows[0], p));
+    let group_rows = memberships_of(&sim, group_only).await;
+    assert_eq!(group_rows.len(), 1);
+    assert!(group_rows[0]["source_id"] == group_id && starts(&group_rows[0], g));
+
+    // /groups/:id/members: the group's own memberships only.
+    let members = array(
+        &get(
+            &sim,
+            &format!("/groups/acme/members?user_ids={both},{project_only},{group_only}"),
+            tokens::ADMIN,
+        )
+        .await,
+    );
+    assert_eq!(ids_of(&members), vec![both, group_only]);
+    assert_eq!(members[0]["created_at"], group_row["created_at"]);
+    assert_eq!(members[1]["created_at"], group_rows[0]["created_at"]);
+    // A project's member is no member of the group, inherited or otherwise.
+    let all = get(
+        &sim,
+        &format!("/groups/acme/members/all/{project_only}"),
+        tokens::ADMIN,
+    )
+    .await;
+    assert_eq!(all.status, 404, "{}", all.body);
+    sim.shutdown().await;
+}

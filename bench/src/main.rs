@@ -199,8 +199,8 @@ async fn peer_comparison(
     let mut rows = vec![comparison_row(
         args, target, flavour, shape, members, &ours, &theirs, "",
     )];
-    // GitLab.com's first snapshot asks every never-seen member's membership age; later ones carry
-    // it. The daily run is what a deployment makes every day after the first, so it is measured
+    // GitLab.com's first snapshot asks the never-seen members' membership ages (a hundred at a
+    // time, a few one by one); later ones carry them. The daily run is what a deployment makes every day after the first, so it is measured
     // too, on the listing-dominated shape, against the peer on the same day.
     if flavour == Flavour::GitLabCom && shape.activity == args.quiet_activity {
         let next = Args {
@@ -364,7 +364,7 @@ async fn peer_run(
 const FIXED_CALLS: u64 = 3;
 
 /// The GraphQL requests a snapshot makes for Duo seats on `sim`: `addOnPurchases`, then each
-/// per-user add-on's holders, read from both ends (`seatwatch_gitlab::graphql::holder_requests`).
+/// per-user add-on's holders, one request per page (`seatwatch_gitlab::graphql::holder_requests`).
 /// They are per snapshot like the fixed calls, but grow with the holders, so they are counted
 /// from the simulator's ground truth rather than written down.
 fn duo_calls(sim: &SimHandle) -> u64 {

@@ -114,6 +114,7 @@ async fn collect_days(
         let mut copts = CollectOptions::new(date);
         copts.events_concurrency = config.concurrency;
         copts.contribution_days = config.policy.contribution_days;
+        copts.grace_days = config.policy.grace_days;
         copts.contribution_backfill_pages = config.contribution_backfill_pages;
         let at = date.and_time(run_at).and_utc();
         collect::collect(client, store, &copts, at)

@@ -30,7 +30,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures_util::future::OptionFuture;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -202,20 +201,19 @@ const PURCHASE_FIELDS: &str = "id name purchasedQuantity assignedQuantity";
 /// `filterByAssignedSeat` is a String argument that GitLab reads with
 /// `Gitlab::Utils.to_boolean`; `ID_ASC` keeps GitLab's offset-backed cursor pages in a stable
 /// order (a holder removed mid-listing can then only cause a repeat, which is dropped, or a
-/// shift that the assigned count shows). `first`/`after` walk from the first holder and
-/// `last`/`before` from the last (graphql-ruby's connection arguments, which every GitLab
-/// connection takes), so that both ends of a long list are read at once.
+/// shift that the assigned count shows). `first`/`after` are graphql-ruby's connection
+/// arguments, which every GitLab connection takes.
 fn holders_text(flavour: Flavour, duo_activity: bool) -> String {
     let duo = if duo_activity {
         " lastDuoActivityOn"
     } else {
         ""
     };
-    let arguments = "addOnType: $addOnType, addOnPurchaseIds: $addOnPurchaseIds, filterByAssignedSeat: \"true\", sort: ID_ASC, first: $first, after: $after, last: $last, before: $before";
+    let arguments = "addOnType: $addOnType, addOnPurchaseIds: $addOnPurchaseIds, filterByAssignedSeat: \"true\", sort: ID_ASC, first: $first, after: $after";
     let selection = format!(
-        "pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} nodes {{ id username lastActivityOn lastLoginAt{duo} }}"
+        "pageInfo {{ hasNextPage endCursor }} nodes {{ id username lastActivityOn lastLoginAt{duo} }}"
     );
-    let variables = "$addOnType: GitlabSubscriptionsAddOnType!, $addOnPurchaseIds: [GitlabSubscriptionsAddOnPurchaseID!]!, $first: Int, $after: String, $last: Int, $before: String";
+    let variables = "$addOnType: GitlabSubscriptionsAddOnType!, $addOnPurchaseIds: [GitlabSubscriptionsAddOnPurchaseID!]!, $first: Int, $after: String";
     match flavour {
         Flavour::GitLabCom => format!(
             "query seatwatchAddOnHolders($fullPath: ID!, {variables}) {{ namespace(fullPath: $fullPath) {{ addOnEligibleUsers({arguments}) {{ {selection} }} }} }}"
@@ -326,10 +324,6 @@ struct Connection {
 struct ConnectionPageInfo {
     has_next_page: bool,
     end_cursor: Option<String>,
-    #[serde(default)]
-    has_previous_page: bool,
-    #[serde(default)]
-    start_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -347,18 +341,22 @@ struct HoldersPage {
     holders: Vec<AddOnHolder>,
     /// The cursor of the next page; `None` after the last.
     next: Option<String>,
-    /// `hasPreviousPage` and `startCursor`: read only for a page read from the end (a page read
-    /// forwards may say anything there).
-    has_previous: bool,
-    start_cursor: Option<String>,
 }
 
-/// Requests the walk of [`Client::add_on_holders`] takes for `holders` holders (GitLab answering
-/// as documented, nothing changing meanwhile): the first page, then rounds of one page from each
-/// end until they cover the list. At most one more than the pages, in about half the round trips.
+/// Requests [`Client::add_on_holders`] takes for `holders` holders when the purchase's
+/// `assignedQuantity` counts them (GitLab answering as documented, nothing changing meanwhile):
+/// one per page, the first alone and then the others at once.
 pub fn holder_requests(holders: u64) -> u64 {
-    let page = u64::from(HOLDERS_PER_PAGE);
-    1 + 2 * holders.saturating_sub(page).div_ceil(2 * page)
+    holders.div_ceil(u64::from(HOLDERS_PER_PAGE)).max(1)
+}
+
+/// graphql-ruby's cursor of an offset connection, which GitLab's `offset_pagination` connections
+/// are (`GraphQL::Pagination::RelationConnection`: `encode(offset.to_s)` with the schema's
+/// `Base64Encoder`, URL-safe without padding; `after` is read back as `decode(cursor).to_i`):
+/// the position of the last node before the page.
+fn offset_cursor(offset: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(offset.to_string())
 }
 
 /// Where a holders page is read from.
@@ -368,14 +366,6 @@ enum PageAt<'a> {
     First,
     /// The page after this cursor.
     After(&'a str),
-    /// The last page (`None`), or the page before this cursor.
-    Before(Option<&'a str>),
-}
-
-/// Whether a page's holders came in ascending id order (what `sort: ID_ASC` asks for); the two
-/// ends of a walk meet by id only then.
-fn ascending(holders: &[AddOnHolder]) -> bool {
-    holders.windows(2).all(|w| w[0].user_id < w[1].user_id)
 }
 
 /// What a holders request came back with.
@@ -501,11 +491,15 @@ impl Client {
 
     /// Every page of holders; `None` when GitLab lacks `lastDuoActivityOn` and it was asked for.
     ///
-    /// The first page alone, then, while pages remain, a page from each end at once: forward
-    /// from the first page and backward from the last, until the two meet (the front's largest
-    /// id reaches the back's smallest, `ID_ASC` order) or either walk ends. A list of P pages
-    /// takes about P/2 + 1 round trips and at most one request more than P. A page not in id
-    /// order ends the walk from the back: the front then walks alone, as one chain would.
+    /// The first page alone; then, where its end cursor is graphql-ruby's offset cursor
+    /// ([`offset_cursor`]), the other pages the purchase's `assignedQuantity` counts, all at
+    /// once, each after the cursor of its offset; then page by page from the last one's cursor
+    /// while GitLab says more follow (more holders than counted, or a GitLab whose cursors are
+    /// not offsets). A chain of cursor pages was the longest wait of a quiet group's run (issue
+    /// 14: 3,100 holders, 16 round trips even from both ends). The pages are offset pages either
+    /// way: a holder removed while they are read may shift another across a page boundary, as
+    /// one after the other would, only over one round trip instead of many; one read twice is
+    /// kept once.
     async fn holders_pages(
         &self,
         scope: AddOnScope<'_>,
@@ -519,67 +513,38 @@ impl Client {
             return Ok(None);
         };
         let mut holders: BTreeMap<u64, AddOnHolder> = BTreeMap::new();
-        let mut front_max = first.holders.iter().map(|h| h.user_id).max();
-        let mut in_order = ascending(&first.holders);
-        let (mut seen_after, mut seen_before) = (HashSet::new(), HashSet::new());
-        let mut next = first.next;
         keep_first(&mut holders, first.holders);
-        // Where the back walk reads next: `Some(None)` is the last page; `None`, no back walk
-        // (any more).
-        let mut back: Option<Option<String>> = Some(None);
-        let mut back_min: Option<u64> = None;
+        let mut next = first.next;
+        let page = u64::from(HOLDERS_PER_PAGE);
+        if next.as_deref() == Some(offset_cursor(page).as_str()) {
+            let cursors: Vec<String> = (1..holder_requests(purchase.assigned_quantity))
+                .map(|k| offset_cursor(k * page))
+                .collect();
+            let pages = futures_util::future::join_all(cursors.iter().map(|cursor| {
+                self.purchase_holders_page(scope, purchase, duo_activity, PageAt::After(cursor))
+            }))
+            .await;
+            for answer in pages {
+                let Some(read) = answer? else {
+                    return Ok(None);
+                };
+                keep_first(&mut holders, read.holders);
+                next = read.next;
+            }
+        }
+        let mut seen = HashSet::new();
         while let Some(after) = next.take() {
-            if !seen_after.insert(after.clone()) {
+            if !seen.insert(after.clone()) {
                 return Err(self.looping_cursor());
             }
-            let front =
-                self.purchase_holders_page(scope, purchase, duo_activity, PageAt::After(&after));
-            let back_page = back.as_ref().filter(|_| in_order).map(|before| {
-                let at = PageAt::Before(before.as_deref());
-                self.purchase_holders_page(scope, purchase, duo_activity, at)
-            });
-            let (front, back_page) =
-                futures_util::future::join(front, OptionFuture::from(back_page)).await;
-            let Some(front) = front? else {
+            let Some(read) = self
+                .purchase_holders_page(scope, purchase, duo_activity, PageAt::After(&after))
+                .await?
+            else {
                 return Ok(None);
             };
-            let back_page = match back_page.transpose()? {
-                Some(None) => return Ok(None),
-                read => read.flatten(),
-            };
-            in_order &= ascending(&front.holders);
-            front_max = front.holders.iter().map(|h| h.user_id).max().max(front_max);
-            next = front.next;
-            keep_first(&mut holders, front.holders);
-            if let Some(page) = back_page {
-                in_order &= ascending(&page.holders);
-                let page_min = page.holders.iter().map(|h| h.user_id);
-                back_min = back_min.into_iter().chain(page_min).min();
-                let endpoint = self.graphql_endpoint();
-                let previous = page_cursor(
-                    page.has_previous,
-                    page.start_cursor,
-                    &endpoint,
-                    "come before",
-                )?;
-                keep_first(&mut holders, page.holders);
-                back = match previous {
-                    // Walked back to the first holder: everything is read.
-                    None if in_order => break,
-                    None => None,
-                    Some(cursor) if !seen_before.insert(cursor.clone()) => {
-                        return Err(self.looping_cursor());
-                    }
-                    Some(cursor) => Some(Some(cursor)),
-                };
-            }
-            let met = match (front_max, back_min) {
-                (Some(front), Some(back)) => front.saturating_add(1) >= back,
-                _ => false,
-            };
-            if met && in_order {
-                break;
-            }
+            keep_first(&mut holders, read.holders);
+            next = read.next;
         }
         Ok(Some(holders.into_values().collect()))
     }
@@ -623,18 +588,15 @@ impl Client {
             flavour: scope.flavour(),
             duo_activity,
         };
-        let (first, after, last, before) = match at {
-            PageAt::First => (Some(HOLDERS_PER_PAGE), None, None, None),
-            PageAt::After(cursor) => (Some(HOLDERS_PER_PAGE), Some(cursor), None, None),
-            PageAt::Before(cursor) => (None, None, Some(HOLDERS_PER_PAGE), cursor),
+        let after = match at {
+            PageAt::First => None,
+            PageAt::After(cursor) => Some(cursor),
         };
         let mut variables = serde_json::json!({
             "addOnType": add_on_type,
             "addOnPurchaseIds": purchase_ids,
-            "first": first,
+            "first": HOLDERS_PER_PAGE,
             "after": after,
-            "last": last,
-            "before": before,
         });
         let connection = match scope {
             AddOnScope::GitLabCom { full_path, .. } => {
@@ -792,36 +754,30 @@ fn holders_of(
         .map(|raw| holder(raw, duo_activity, endpoint))
         .collect::<Result<Vec<_>, _>>()?;
     let info = connection.page_info;
-    let next = page_cursor(info.has_next_page, info.end_cursor, endpoint, "follow")?;
-    Ok(HoldersPage {
-        holders,
-        next,
-        has_previous: info.has_previous_page,
-        start_cursor: info.start_cursor,
-    })
+    let next = page_cursor(info.has_next_page, info.end_cursor, endpoint)?;
+    Ok(HoldersPage { holders, next })
 }
 
-/// The cursor to the page after (or before) one, `None` where GitLab says there is none; an
-/// error where it says there is one but gives no cursor.
+/// The cursor to the page after one, `None` where GitLab says there is none; an error where it
+/// says there is one but gives no cursor.
 fn page_cursor(
     more: bool,
     cursor: Option<String>,
     endpoint: &str,
-    direction: &str,
 ) -> Result<Option<String>, GitLabError> {
     match (more, cursor) {
         (false, _) => Ok(None),
         (true, Some(cursor)) if !cursor.is_empty() => Ok(Some(cursor)),
         (true, _) => Err(GitLabError::BadBody {
             endpoint: endpoint.to_string(),
-            reason: format!("GitLab says more holders {direction} but gives no cursor to them"),
+            reason: "GitLab says more holders follow but gives no cursor to them".into(),
             attempts: 1,
         }),
     }
 }
 
-/// Adds `page` to `holders`, keeping the first answer for an id read twice (a page that shifted,
-/// or the two ends of a walk meeting).
+/// Adds `page` to `holders`, keeping the first answer for an id read twice (a page that
+/// shifted).
 fn keep_first(holders: &mut BTreeMap<u64, AddOnHolder>, page: Vec<AddOnHolder>) {
     for holder in page {
         holders.entry(holder.user_id).or_insert(holder);

@@ -29,8 +29,8 @@ pub use headers::RateLimit;
 pub use token::Token;
 pub use types::MemberAccess;
 pub use types::{
-    BillableMember, CurrentUser, Event, Group, License, Metadata, Namespace, PersonalAccessToken,
-    User,
+    BillableMember, CurrentUser, Event, Group, GroupMember, License, Metadata, Namespace,
+    PersonalAccessToken, User,
 };
 
 #[cfg(test)]

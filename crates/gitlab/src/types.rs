@@ -235,6 +235,21 @@ pub struct BillableMembership {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// One row of `GET /groups/:id/members` (`lib/api/members.rb`), rendered by
+/// `lib/api/entities/member.rb`: the user's `UserBasic` fields merged with the membership's own.
+/// The endpoint lists the group's direct memberships only (`source_members(source)`), not
+/// inherited ones, nor memberships of its subgroups or projects.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GroupMember {
+    /// The user's id (`expose :user, merge: true`).
+    pub id: u64,
+    /// When the membership was created (the `members` row's `created_at`), not the account.
+    pub created_at: Option<DateTime<Utc>>,
+    /// 5 Minimal Access, 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer,
+    /// 50 Owner.
+    pub access_level: u32,
+}
+
 /// `GET /groups/:id/members/all/:user_id` (`lib/api/members.rb`): one user's membership of a
 /// group, inherited and invited memberships included, with the highest role. Used to prove that
 /// the token's user is the group's Owner (`access_level` 50).

@@ -247,6 +247,7 @@ impl App {
         opts.deadline = deadline;
         opts.time_zone = self.config.time_zone;
         opts.contribution_days = self.config.policy.contribution_days;
+        opts.grace_days = self.config.policy.grace_days;
         opts.contribution_backfill_pages = self.config.contribution_backfill_pages;
         let mut refreshed = false;
         loop {

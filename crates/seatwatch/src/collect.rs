@@ -30,23 +30,28 @@
 //!
 //! On GitLab.com, `billable_members` `created_at` is the account's age on all of GitLab.com, not
 //! the membership's. For members GitLab never saw active or signed in (the only ones whose grace
-//! period matters) the collector asks `billable_members/:user_id/memberships` for the
-//! membership's age: at most one request per such member, usually a few per thousand.
+//! period matters) the collector asks when the membership began, a hundred members a request
+//! where the group's own membership decides ([`crate::membership_age`]), and once per member:
+//! the next snapshot carries it.
+//!
+//! The listing, the Duo seats and the day header are asked for at once (see [`collect`]).
 //!
 //! A GitLab throttle that asks to wait longer than the retry budget allows (an hour on a
 //! self-managed instance) checkpoints the run at the last whole page, and the summary says how
 //! long to wait before the next round.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
-use futures_util::future::{self, Either};
+use futures_util::future::{self, Either, FutureExt};
 use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::contributions::{ContributionScope, Contributions};
+use crate::membership_age::{self, AgeBatch, AgeBatches};
 use crate::store::{CarriedForward, RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
@@ -86,6 +91,9 @@ pub struct CollectOptions {
     /// `SEATWATCH_CONTRIBUTION_BACKFILL_PAGES`: event pages per member a first snapshot may read
     /// to backfill contributions; 0, none.
     pub contribution_backfill_pages: u32,
+    /// `SEATWATCH_GRACE_DAYS`: GitLab.com membership ages older than this decide a grace period
+    /// by their top-level group membership alone ([`crate::membership_age`]).
+    pub grace_days: u32,
 }
 
 impl CollectOptions {
@@ -101,6 +109,7 @@ impl CollectOptions {
             time_zone: crate::config::DEFAULT_TIME_ZONE,
             contribution_days: crate::config::DEFAULT_CONTRIBUTION_DAYS,
             contribution_backfill_pages: crate::config::DEFAULT_CONTRIBUTION_BACKFILL_PAGES,
+            grace_days: crate::config::DEFAULT_GRACE_DAYS,
         }
     }
 }
@@ -231,6 +240,10 @@ pub fn instance_id(client: &Client, group: Option<&str>) -> InstanceId {
 }
 
 /// Collects one day into `store`. `now` stamps the snapshot.
+///
+/// Everything GitLab is asked starts at once: the member listing and the Duo seats need nothing
+/// from the day header, so neither waits a round trip for it (issue 14: on a quiet group the
+/// Duo holders' chain of pages is the longest thing a run waits on).
 pub async fn collect(
     client: &Client,
     store: &dyn SnapshotWriter,
@@ -240,85 +253,143 @@ pub async fn collect(
     let started = Instant::now();
     let requests_before = client.requests_made();
     let instance = instance_id(client, opts.group.as_deref());
-    let start = RunStart::resume_or_begin(client, store, &instance, opts, now).await?;
+    let group = opts.group.as_deref();
+    let checkpoint = load_checkpoint(store, &instance, opts).await?;
+    let from = match &checkpoint {
+        Some(cp) => resume_position(cp, opts)?,
+        None => None,
+    };
     let previous = crate::duo::previous_day(store, &instance, opts.date).await?;
     let carried = match &previous {
         Some(p) => store.carried_forward(&instance, p.date).await?,
         None => HashMap::new(),
     };
-    let (contributions, known) = split_carried(carried);
-    let contributions = contributions_of(contributions, opts, &start, previous.as_ref());
-    let mut parts = Parts::new(store, &start, opts.part_size);
-    let days = start.header.activity_days;
-    let from = start.position.clone();
-    let members = collect_members(client, opts, days, from, &contributions, &known, &mut parts);
-    let group = opts.group.as_deref();
-    let duo_read = crate::duo::read_for_run(client, store, &start.run, group, previous.as_ref());
+    let (carried_contributions, known) = split_carried(carried);
+
+    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead(client));
+    // The listing runs ahead of the run into `pages`; its errors travel as pages.
+    let listing = list_members(client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
-    let (stop, duo_read) =
-        match future::select(std::pin::pin!(members), std::pin::pin!(duo_read)).await {
-            Either::Left((stop, duo_read)) => match stop? {
-                Stop::Complete => (Stop::Complete, Some(duo_read.await?)),
-                // Not committing: the read is dropped (cancelled) and made by the invocation that is.
+    // The run takes the read, or its error, once the day header is read (so that a header
+    // failure, the clearer one, is the one told).
+    let (duo_tx, duo_rx) = tokio::sync::oneshot::channel();
+    let duo_read = async {
+        let read = crate::duo::read_for_run(
+            client,
+            store,
+            &instance,
+            opts.date,
+            group,
+            previous.as_ref(),
+        )
+        .await;
+        // The receiver is gone only once the run has ended.
+        let _ = duo_tx.send(read);
+    };
+    let run = async {
+        let header = async {
+            match checkpoint {
+                Some(cp) => Ok(RunStart::resumed(cp, from)),
+                None => RunStart::begin(client, store, &instance, opts, now).await,
+            }
+        };
+        // GitLab.com's `/users/:id/events` shows a member's events in any public project, so
+        // they are kept only where they happened in the monitored group (gitlab-api.md §0.9).
+        let group_projects = async {
+            match group {
+                Some(group) => Ok(Some(client.group_project_ids(group).await?)),
+                None => Ok(None),
+            }
+        };
+        let (start, group_projects) = tokio::try_join!(header, group_projects)?;
+        let contributions =
+            contributions_of(carried_contributions, opts, &start, previous.as_ref());
+        let mut parts = Parts::new(store, &start, opts.part_size);
+        let members = collect_members(
+            client,
+            opts,
+            start.header.activity_days,
+            group_projects.as_ref(),
+            &contributions,
+            &known,
+            &mut parts,
+            pages_rx,
+        );
+        let (stop, duo_read) = match future::select(std::pin::pin!(members), duo_rx).await {
+            Either::Left((stop, duo_rx)) => match stop? {
+                Stop::Complete => (Stop::Complete, Some(duo_rx.await)),
+                // Not committing: the read is dropped (cancelled) and made by the
+                // invocation that is.
                 early @ Stop::Early { .. } => (early, None),
             },
             // A failed read fails the run now, not after the listing it would have wasted.
-            Either::Right((duo_read, members)) => {
-                let duo_read = duo_read?;
-                (members.await?, Some(duo_read))
-            }
+            Either::Right((duo_read, members)) => match duo_read {
+                Ok(Err(e)) => return Err(e),
+                read => (members.await?, Some(read)),
+            },
         };
-    let duo = match (&stop, duo_read) {
-        (Stop::Complete, Some(read)) => crate::duo::keep(store, &start.run, read).await?,
-        _ => None,
-    };
-
-    let requests = start.requests_earlier + client.requests_made() - requests_before;
-    let summary = |status: CollectStatus, aggregates: &DayAggregates, wait: Option<Duration>| {
-        CollectSummary {
-            instance: instance.to_string(),
-            date: opts.date,
-            status,
-            members: aggregates.members,
-            seat_holders: aggregates.seat_holders,
-            seats: start.header.seats.clone(),
-            members_with_events: aggregates.with_events,
-            requests: client.requests_made() - requests_before,
-            duration_ms: started.elapsed().as_millis() as u64,
-            token_expires_at: start.header.token_expires_at,
-            wait_seconds: wait.map(|w| w.as_secs().max(1)),
-        }
-    };
-
-    match stop {
-        Stop::Early { at, wait } => {
-            let cp = parts.checkpoint(&start.header, at, requests);
-            save_checkpoint(store, &instance, opts.date, &cp, wait.is_some()).await?;
-            Ok(CollectOutcome::Checkpointed(summary(
-                CollectStatus::Checkpointed,
-                &parts.aggregates,
-                wait,
-            )))
-        }
-        Stop::Complete => {
-            let tracked = Tracked {
-                contributions_known_since: Some(contributions.known_since()),
-                duo,
+        let duo = match (&stop, duo_read) {
+            (Stop::Complete, Some(Ok(Ok(read)))) => {
+                crate::duo::keep(store, &start.run, read).await?
+            }
+            (Stop::Complete, Some(Ok(Err(e)))) => return Err(e),
+            // Unreachable: the read sends before it ends, and the run ends first otherwise.
+            _ => None,
+        };
+        let requests = start.requests_earlier + client.requests_made() - requests_before;
+        let summary =
+            |status: CollectStatus, aggregates: &DayAggregates, wait: Option<Duration>| {
+                CollectSummary {
+                    instance: instance.to_string(),
+                    date: opts.date,
+                    status,
+                    members: aggregates.members,
+                    seat_holders: aggregates.seat_holders,
+                    seats: start.header.seats.clone(),
+                    members_with_events: aggregates.with_events,
+                    requests: client.requests_made() - requests_before,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    token_expires_at: start.header.token_expires_at,
+                    wait_seconds: wait.map(|w| w.as_secs().max(1)),
+                }
             };
-            let seats = commit_snapshot(
-                store, &instance, opts, &start, &mut parts, requests, tracked,
-            )
-            .await?;
-            let mut s = summary(CollectStatus::Committed, &parts.aggregates, None);
-            s.seats = seats;
-            // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
-            tracing::debug!(
-                members = s.members,
-                requests = s.requests,
-                "snapshot committed"
-            );
-            Ok(CollectOutcome::Committed(s))
+
+        match stop {
+            Stop::Early { at, wait } => {
+                let cp = parts.checkpoint(&start.header, at, requests);
+                save_checkpoint(store, &instance, opts.date, &cp, wait.is_some()).await?;
+                Ok(CollectOutcome::Checkpointed(summary(
+                    CollectStatus::Checkpointed,
+                    &parts.aggregates,
+                    wait,
+                )))
+            }
+            Stop::Complete => {
+                let tracked = Tracked {
+                    contributions_known_since: Some(contributions.known_since()),
+                    duo,
+                };
+                let seats = commit_snapshot(
+                    store, &instance, opts, &start, &mut parts, requests, tracked,
+                )
+                .await?;
+                let mut s = summary(CollectStatus::Committed, &parts.aggregates, None);
+                s.seats = seats;
+                // debug, not info: the demo commits 180 of these, and the CLI prints the summary anyway
+                tracing::debug!(
+                    members = s.members,
+                    requests = s.requests,
+                    "snapshot committed"
+                );
+                Ok(CollectOutcome::Committed(s))
+            }
         }
+    };
+    // The listing and the read end in `pages` and `duo_rx`; only the run ends the collection.
+    let beside = future::join(listing, duo_read).then(|_| future::pending());
+    match future::select(std::pin::pin!(run), std::pin::pin!(beside)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), _)) => unreachable!("pending never ends"),
     }
 }
 
@@ -378,25 +449,26 @@ struct RunStart {
 }
 
 impl RunStart {
-    /// Resumes the day's checkpoint if there is one; otherwise reads the day header and begins.
-    async fn resume_or_begin(
+    /// The day's saved checkpoint, continued from `position`.
+    fn resumed(cp: Checkpoint, position: Option<ListingPosition>) -> RunStart {
+        RunStart {
+            run: cp.run,
+            header: cp.header,
+            aggregates: cp.aggregates,
+            next_part: cp.next_part,
+            position,
+            requests_earlier: cp.requests,
+        }
+    }
+
+    /// A new run of the day, from the day header.
+    async fn begin(
         client: &Client,
         store: &dyn SnapshotWriter,
         instance: &InstanceId,
         opts: &CollectOptions,
         now: DateTime<Utc>,
     ) -> Result<RunStart, CollectError> {
-        if let Some(cp) = load_checkpoint(store, instance, opts).await? {
-            let position = resume_position(&cp, opts)?;
-            return Ok(RunStart {
-                run: cp.run,
-                header: cp.header,
-                aggregates: cp.aggregates,
-                next_part: cp.next_part,
-                position,
-                requests_earlier: cp.requests,
-            });
-        }
         let header = day_header(client, store, instance, opts, now).await?;
         Ok(RunStart {
             run: RunId::new(instance.clone(), opts.date),
@@ -556,32 +628,24 @@ impl<'a> Parts<'a> {
     }
 }
 
-/// Lists the members from `from` on, collects each one's activity on `days`, and stores them in
-/// parts, until the listing ends or the run must stop early.
+/// Collects each listed member's activity on `days` and stores them in parts, until the
+/// listing ends or the run must stop early.
+#[allow(clippy::too_many_arguments)]
 async fn collect_members(
     client: &Client,
     opts: &CollectOptions,
     days: ActivityDays,
-    from: Option<ListingPosition>,
+    group_projects: Option<&HashSet<u64>>,
     contributions: &Contributions,
     known_since: &HashMap<u64, DateTime<Utc>>,
     parts: &mut Parts<'_>,
+    pages: tokio::sync::mpsc::Receiver<ListedPage>,
 ) -> Result<Stop, CollectError> {
-    // GitLab.com's `/users/:id/events` shows a member's events in any public project, so they are
-    // kept only where they happened in the monitored group (gitlab-api.md §0.9).
-    let group_projects = match opts.group.as_deref() {
-        Some(group) => Some(client.group_project_ids(group).await?),
-        None => None,
-    };
     let scope = ActivityScope {
         days,
         time_zone: opts.time_zone,
-        group_projects: group_projects.as_ref(),
+        group_projects,
     };
-    // The listing runs ahead of the events (waiting for a page's events before asking for the
-    // next page would add a full round trip per page to the critical path).
-    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead(client));
-    let listing = list_members(client, opts.group.as_deref(), from, pages_tx);
     // The events leave one of the client's slots free, so the listing never queues behind them.
     let events_in_flight = tokio::sync::Semaphore::new(
         opts.events_concurrency
@@ -595,16 +659,9 @@ async fn collect_members(
         contributions,
         known_since,
         &events_in_flight,
-        pages_rx,
+        pages,
     );
-    let listing = std::pin::pin!(listing);
-    let consume = std::pin::pin!(store_steps(steps, parts, opts));
-    match future::select(listing, consume).await {
-        // The whole listing is queued; the consumer drains it.
-        Either::Left(((), consume)) => consume.await,
-        // Done or failed: the listing (still running ahead) is dropped, which cancels it.
-        Either::Right((outcome, _listing)) => outcome,
-    }
+    store_steps(steps, parts, opts).await
 }
 
 /// The listed pages as steps, each member with their membership age and activity filled in.
@@ -617,16 +674,46 @@ fn collected_steps<'a>(
     events_in_flight: &'a tokio::sync::Semaphore,
     pages: tokio::sync::mpsc::Receiver<ListedPage>,
 ) -> impl Stream<Item = Result<Step, GitLabError>> + 'a {
-    stream::unfold(pages, |mut rx| async move {
-        rx.recv().await.map(|page| (page, rx))
+    // GitLab.com: the members who need a membership age are asked in batches that form as the
+    // pages pass; the last one is complete when the listing ends.
+    let ages = opts
+        .group
+        .as_ref()
+        .map(|_| AgeBatches::new(pages_ahead(client)));
+    stream::unfold((pages, ages), move |(mut rx, mut ages)| async move {
+        match rx.recv().await {
+            Some(page) => {
+                let steps = page_steps(page, &mut ages, known_since);
+                Some((stream::iter(steps), (rx, ages)))
+            }
+            None => {
+                if let Some(ages) = &mut ages {
+                    ages.seal();
+                }
+                None
+            }
+        }
     })
-    .flat_map(|page| stream::iter(page_steps(page)))
-    .map(move |step| async move {
+    .flatten()
+    .map(move |(step, batch)| async move {
         match step {
             Ok(Step::Member(m)) => {
-                let group = opts.group.as_deref();
-                let m = with_membership_age(client, group, m.member, known_since, events_in_flight)
-                    .await?;
+                let m = match opts.group.as_deref() {
+                    Some(group) => {
+                        membership_age::fill(
+                            client,
+                            group,
+                            m.member,
+                            batch.as_deref(),
+                            known_since,
+                            opts.date,
+                            opts.grace_days,
+                            events_in_flight,
+                        )
+                        .await?
+                    }
+                    None => m.member,
+                };
                 let mut c = with_activity(client, m, scope, events_in_flight).await?;
                 let projects = scope.group_projects;
                 contributions
@@ -983,66 +1070,29 @@ fn resume_position(
     }
 }
 
-/// GitLab.com: the membership's age of a member GitLab never saw active or signed in, whose
-/// grace period runs from it (`created_at` is the account's age on all of GitLab.com). The
-/// earliest direct membership in the hierarchy counts; a member there only through an invited
-/// group has none, and keeps `member_since: None`.
-///
-/// Asked once per member: a later snapshot carries it forward (`known_since`, from the previous
-/// snapshot), as the earliest membership stays while the member does. A member who left and
-/// came back between two snapshots keeps the older date; that is the one case this trades.
-async fn with_membership_age(
-    client: &Client,
-    group: Option<&str>,
-    mut member: Member,
+/// A step with the membership-age batch its member waits on.
+type StepAwaiting = (Result<Step, GitLabError>, Option<Arc<AgeBatch>>);
+
+/// A listed page as steps, each member with the membership-age batch it waits on.
+fn page_steps(
+    page: ListedPage,
+    ages: &mut Option<AgeBatches>,
     known_since: &HashMap<u64, DateTime<Utc>>,
-    in_flight: &tokio::sync::Semaphore,
-) -> Result<Member, GitLabError> {
-    let Some(group) = group else {
-        return Ok(member);
-    };
-    if member.last_seen_on().is_some() || !member.holds_seat || is_invited_only(&member) {
-        return Ok(member);
-    }
-    if let Some(since) = known_since.get(&member.id) {
-        member.member_since = Some(*since);
-        return Ok(member);
-    }
-    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-    let _permit = in_flight
-        .acquire()
-        .await
-        .expect("the events semaphore is never closed");
-    match client.billable_member_memberships(group, member.id).await {
-        Ok(memberships) => {
-            member.member_since = memberships.iter().filter_map(|m| m.created_at).min();
-        }
-        // Removed from the group since the listing: the seat is gone, its age does not matter.
-        Err(GitLabError::NotFound { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(member)
-}
-
-/// A member there only through an invited group or project: GitLab names a direct membership
-/// first (`membership_type` in `ee/lib/ee/api/entities/billable_member.rb` is `group_invite` or
-/// `project_invite` only for a user in neither direct list), and the memberships endpoint lists
-/// direct memberships only, so asking it would return nothing.
-fn is_invited_only(member: &Member) -> bool {
-    matches!(
-        member.membership_type.as_deref(),
-        Some("group_invite" | "project_invite")
-    )
-}
-
-fn page_steps(page: ListedPage) -> Vec<Result<Step, GitLabError>> {
+) -> Vec<StepAwaiting> {
     match page {
-        Ok((members, next)) => members
-            .into_iter()
-            .map(|m| Ok(Step::Member(Box::new(m.into()))))
-            .chain(std::iter::once(Ok(Step::PageEnd { next })))
-            .collect(),
-        Err(e) => vec![Err(e)],
+        Ok((members, next)) => {
+            let batches = match ages {
+                Some(ages) => ages.page(&members, |m| membership_age::needs_age(m, known_since)),
+                None => vec![None; members.len()],
+            };
+            members
+                .into_iter()
+                .zip(batches)
+                .map(|(m, batch)| (Ok(Step::Member(Box::new(m.into()))), batch))
+                .chain(std::iter::once((Ok(Step::PageEnd { next }), None)))
+                .collect()
+        }
+        Err(e) => vec![(Err(e), None)],
     }
 }
 
@@ -1255,18 +1305,6 @@ mod tests {
 
     fn events(json: &str) -> Vec<Event> {
         serde_json::from_str(json).expect("events parse")
-    }
-
-    #[test]
-    fn invited_only_members_need_no_membership_lookup_quirk() {
-        let of = |membership_type: Option<&str>| {
-            let mut m = Member::seat_holder(1, "someone", "Someone");
-            m.membership_type = membership_type.map(str::to_string);
-            is_invited_only(&m)
-        };
-        // billable_member.rb names a direct membership first; only the invite types lack one.
-        assert!(of(Some("group_invite")) && of(Some("project_invite")));
-        assert!(!of(Some("group_member")) && !of(Some("project_member")) && !of(None));
     }
 
     #[test]

@@ -164,24 +164,25 @@ fn holder(add_on: &str, h: AddOnHolder, first_seen_assigned: NaiveDate) -> DuoHo
     }
 }
 
-/// Reads the day's Duo seats for `run`, with what the previous snapshot carries forward. It
-/// only reads, so it runs beside the member listing; [`keep`] stores what it read once the
+/// Reads `instance`'s Duo seats on `date`, with what the previous snapshot carries forward.
+/// It only reads, so it runs beside the member listing; [`keep`] stores what it read once the
 /// members are complete.
 pub(crate) async fn read_for_run(
     client: &Client,
     store: &dyn SnapshotWriter,
-    run: &RunId,
+    instance: &InstanceId,
+    date: NaiveDate,
     group: Option<&str>,
     previous: Option<&DaySummary>,
 ) -> Result<Result<DuoRead, DuoUnavailable>, crate::collect::CollectError> {
     let previous_duo = previous.and_then(|p| p.duo.as_ref());
     let previous_holders = match (previous, previous_duo) {
-        (Some(p), Some(_)) => store.duo_holders(&run.instance, p.date).await?,
+        (Some(p), Some(_)) => store.duo_holders(instance, p.date).await?,
         _ => Vec::new(),
     };
     let mut full_path = String::new();
     let scope = scope_of(client, group, &mut full_path).await?;
-    Ok(read(client, scope, run.date, previous_duo, &previous_holders).await?)
+    Ok(read(client, scope, date, previous_duo, &previous_holders).await?)
 }
 
 /// Stores the holders [`read_for_run`] read under `run` (before its commit); the day record's

@@ -15,6 +15,7 @@ pub mod contributions;
 pub mod duo;
 pub mod emf;
 pub mod lambda;
+mod membership_age;
 pub mod publish;
 pub mod secrets;
 pub mod store;

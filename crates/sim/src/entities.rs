@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::LicenceMode;
 use super::population::{
-    ADMIN_USER_INDEX, Day, EventKind, GHOST_USER_INDEX, Kind, Population, REGULAR_USER_INDEX, Salt,
-    SimEvent, date_of, flags,
+    ADMIN_USER_INDEX, Day, EventKind, GHOST_USER_INDEX, GROUP_MEMBERSHIP_DRAW, Kind,
+    PROJECT_MEMBERSHIP_DRAW, Population, REGULAR_USER_INDEX, Salt, SimEvent, date_of, flags,
 };
 use crate::Flavour;
 
@@ -487,7 +487,16 @@ impl<'p> Render<'p> {
     /// One row of `/groups/:id/billable_members`.
     pub(crate) fn billable_member(&self, v: &UserView) -> BillableMember {
         let u = &self.pop.users[v.index];
-        let invited = u.has(flags::INVITED);
+        let direct = self.pop.direct_memberships(v.index);
+        // ee/lib/ee/api/entities/billable_member.rb: the first of group_member, project_member,
+        // group_invite, project_invite that holds; removable only for the direct ones.
+        let membership_type = if direct.group.is_some() {
+            "group_member"
+        } else if direct.project.is_some() {
+            "project_member"
+        } else {
+            "group_invite"
+        };
         BillableMember {
             id: v.id,
             username: v.username.clone(),
@@ -497,12 +506,8 @@ impl<'p> Render<'p> {
             web_url: self.web_url(v),
             email: u.has(flags::PUBLIC_EMAIL).then(|| v.email.clone()),
             last_activity_on: v.last_activity_on.map(date),
-            membership_type: if invited {
-                "group_invite"
-            } else {
-                "group_member"
-            },
-            removable: !invited,
+            membership_type,
+            removable: direct.group.is_some() || direct.project.is_some(),
             // ee/lib/ee/api/entities/billable_member.rb exposes the user's `created_at`: on
             // GitLab.com the account's creation, usually long before it joined this group.
             created_at: match self.flavour {
@@ -516,6 +521,28 @@ impl<'p> Render<'p> {
             last_login_at: v.sign_ins.as_ref().map(|(current, _)| current.clone()),
             is_last_owner: v.index == ADMIN_USER_INDEX,
         }
+    }
+
+    /// `members.created_at` of user `index`'s direct membership of the group itself, `None` if
+    /// it has none (there through an invited group, or only through a project). The one
+    /// definition of when a group membership began: `/groups/:id/members` and the group row of
+    /// `/groups/:id/billable_members/:user_id/memberships` both render it.
+    pub(crate) fn group_membership_created_at(&self, index: usize) -> Option<String> {
+        let day = self.pop.direct_memberships(index).group?;
+        let (second, millis) = self.pop.membership_time(index, GROUP_MEMBERSHIP_DRAW);
+        Some(timestamp(day, second, millis))
+    }
+
+    /// User `index`'s direct membership of one of the group's own projects (not of a subgroup's),
+    /// if it has one: the project and the membership's `created_at`.
+    pub(crate) fn project_membership(&self, index: usize) -> Option<(GroupProject, String)> {
+        let day = self.pop.direct_memberships(index).project?;
+        let (second, millis) = self.pop.membership_time(index, PROJECT_MEMBERSHIP_DRAW);
+        let which = self
+            .pop
+            .draw(index, PROJECT_MEMBERSHIP_DRAW + 1, Salt::Misc);
+        let id = 1 + which % (SUBGROUP_FROM - 1);
+        Some((group_project(self, id), timestamp(day, second, millis)))
     }
 
     pub(crate) fn event(&self, v: &UserView, e: &SimEvent) -> Value {
@@ -778,7 +805,11 @@ fn event_project_id(flavour: Flavour, detail: u64) -> u64 {
 }
 
 pub(crate) struct GroupProject {
+    pub id: u64,
     pub in_subgroup: bool,
+    /// `name_with_namespace`: the project's `full_name` (`app/models/concerns/routable.rb`).
+    pub full_name: String,
+    pub path_with_namespace: String,
     pub json: Value,
 }
 
@@ -786,40 +817,48 @@ pub(crate) struct GroupProject {
 /// (`API::Entities::BasicProjectDetails`).
 pub(crate) fn group_projects(r: &Render) -> Vec<GroupProject> {
     (1..=GROUP_PROJECTS)
-        .map(|id| {
-            let in_subgroup = id >= SUBGROUP_FROM;
-            let namespace = if in_subgroup {
-                format!("{}/platform", r.group_path)
-            } else {
-                r.group_path.to_string()
-            };
-            let word = PROJECT_WORDS[(id % PROJECT_WORDS.len() as u64) as usize];
-            let path = format!(
-                "{}-{id}",
-                word.split(' ').next().unwrap_or("project").to_lowercase()
-            );
-            let created = timestamp(r.pop.anchor - 5 * 365 + id as Day, 9 * 3600, 0);
-            GroupProject {
-                in_subgroup,
-                json: json!({
-                    "id": id,
-                    "description": null,
-                    "name": path,
-                    "name_with_namespace": format!("{namespace} / {path}"),
-                    "path": path,
-                    "path_with_namespace": format!("{namespace}/{path}"),
-                    "created_at": created,
-                    "default_branch": "main",
-                    "tag_list": [],
-                    "topics": [],
-                    "web_url": format!("{}/{namespace}/{path}", r.origin),
-                    "avatar_url": null,
-                    "star_count": 0,
-                    "last_activity_at": created,
-                }),
-            }
-        })
+        .map(|id| group_project(r, id))
         .collect()
+}
+
+/// Project `id` (`1..=GROUP_PROJECTS`) of the group.
+fn group_project(r: &Render, id: u64) -> GroupProject {
+    let in_subgroup = id >= SUBGROUP_FROM;
+    let namespace = if in_subgroup {
+        format!("{}/platform", r.group_path)
+    } else {
+        r.group_path.to_string()
+    };
+    let word = PROJECT_WORDS[(id % PROJECT_WORDS.len() as u64) as usize];
+    let path = format!(
+        "{}-{id}",
+        word.split(' ').next().unwrap_or("project").to_lowercase()
+    );
+    let created = timestamp(r.pop.anchor - 5 * 365 + id as Day, 9 * 3600, 0);
+    let full_name = format!("{namespace} / {path}");
+    let path_with_namespace = format!("{namespace}/{path}");
+    GroupProject {
+        id,
+        in_subgroup,
+        json: json!({
+            "id": id,
+            "description": null,
+            "name": path,
+            "name_with_namespace": full_name,
+            "path": path,
+            "path_with_namespace": path_with_namespace,
+            "created_at": created,
+            "default_branch": "main",
+            "tag_list": [],
+            "topics": [],
+            "web_url": format!("{}/{namespace}/{path}", r.origin),
+            "avatar_url": null,
+            "star_count": 0,
+            "last_activity_at": created,
+        }),
+        full_name,
+        path_with_namespace,
+    }
 }
 
 pub(crate) fn group(r: &Render) -> Value {
@@ -860,10 +899,20 @@ pub(crate) fn group(r: &Render) -> Value {
     })
 }
 
-/// `GET /groups/:id/members/all/:user_id` (`lib/api/members.rb`, entity
-/// `lib/api/entities/member.rb`): the user basics plus the membership.
-pub(crate) fn member(r: &Render, v: &UserView, access_level: u32) -> Value {
-    json!({
+/// A row of `GET /groups/:id/members` and the answer of `GET /groups/:id/members/all/:user_id`
+/// (`lib/api/members.rb`, entity `lib/api/entities/member.rb` with the EE additions of
+/// `ee/lib/ee/api/entities/member.rb`): the user basics (`expose :user, merge: true, using:
+/// UserBasic`) plus the membership: its `access_level` and `created_at` (the membership row's
+/// own, not the account's). `seat`: `show_seat_info` was asked for, so `is_using_seat` is sent
+/// with this value.
+pub(crate) fn member(
+    r: &Render,
+    v: &UserView,
+    access_level: u32,
+    created_at: &str,
+    seat: Option<bool>,
+) -> Value {
+    let mut body = json!({
         "id": v.id,
         "username": v.username,
         "name": v.name,
@@ -872,10 +921,14 @@ pub(crate) fn member(r: &Render, v: &UserView, access_level: u32) -> Value {
         "avatar_url": r.avatar_url(v),
         "web_url": r.web_url(v),
         "access_level": access_level,
-        "created_at": v.created_at,
+        "created_at": created_at,
         "created_by": null,
         "expires_at": null,
         "group_saml_identity": null,
         "membership_state": "active",
-    })
+    });
+    if let (Some(using), Some(map)) = (seat, body.as_object_mut()) {
+        map.insert("is_using_seat".into(), Value::from(using));
+    }
+    body
 }

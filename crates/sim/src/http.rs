@@ -304,8 +304,29 @@ fn rate_limit(
     Err(reply)
 }
 
+/// Counts a request under its route ([`crate::SimHandle::requests_served_to`]).
+fn count_route(sim: &SimState, path: &str) {
+    let route = path
+        .split('/')
+        .map(|s| {
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                ":id"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut by_route = sim
+        .requests_by_route
+        .lock()
+        .expect("the route counts are never poisoned");
+    *by_route.entry(route).or_default() += 1;
+}
+
 async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response {
     sim.requests_served.fetch_add(1, Ordering::Relaxed);
+    count_route(&sim, request.uri().path());
     if !sim.latency.is_zero() {
         tokio::time::sleep(sim.latency).await;
     }
@@ -585,6 +606,8 @@ enum Endpoint<'s> {
     BillableMembers(&'s str),
     GroupProjects(&'s str),
     BillableMemberships(&'s str, &'s str),
+    /// `/groups/:id/members`
+    GroupMembers(&'s str),
     /// `/groups/:id/members/all/:user_id`
     GroupMemberAll(&'s str, &'s str),
 }
@@ -634,6 +657,7 @@ fn parse_endpoint(segments: &[String]) -> Option<Endpoint<'_>> {
         ["groups", id, "billable_members", user, "memberships"] => {
             Endpoint::BillableMemberships(id, user)
         }
+        ["groups", id, "members"] => Endpoint::GroupMembers(id),
         ["groups", id, "members", "all", user_id] => Endpoint::GroupMemberAll(id, user_id),
         _ => return None,
     })
@@ -797,6 +821,7 @@ fn route(ctx: &Ctx, segments: &[String], headers: &HeaderMap) -> Reply {
         group_endpoint @ (Endpoint::Group(_)
         | Endpoint::BillableMembers(_)
         | Endpoint::BillableMemberships(..)
+        | Endpoint::GroupMembers(_)
         | Endpoint::GroupMemberAll(..)
         | Endpoint::GroupProjects(_)) => route_group(ctx, &r, group_endpoint, &caller),
     }
@@ -842,12 +867,25 @@ fn route_group(ctx: &Ctx, r: &Render, endpoint: Endpoint, caller: &Caller) -> Re
                 Reply::raw_json(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY)
             }
         }
+        Endpoint::GroupMembers(id) if is_group(ctx.sim, id) => {
+            if may_read_members(r, caller) {
+                group_members(ctx, r)
+            } else {
+                Reply::message(StatusCode::NOT_FOUND, "404 Group Not Found")
+            }
+        }
         Endpoint::GroupMemberAll(id, user_id) if is_group(ctx.sim, id) => {
             match group_member(r, user_id) {
-                Some((index, level)) => Reply::json(
-                    StatusCode::OK,
-                    &entities::member(r, &r.identity(index), level),
-                ),
+                Some((index, level)) => {
+                    let view = r.identity(index);
+                    // The account's creation moment, as this endpoint has always been simulated;
+                    // GitLab's entity renders the membership's (see `group_members`).
+                    let created_at = view.created_at.clone();
+                    Reply::json(
+                        StatusCode::OK,
+                        &entities::member(r, &view, level, &created_at, None),
+                    )
+                }
                 None => Reply::message(StatusCode::NOT_FOUND, "404 Not found"),
             }
         }
@@ -857,25 +895,157 @@ fn route_group(ctx: &Ctx, r: &Render, endpoint: Endpoint, caller: &Caller) -> Re
 }
 
 /// lib/api/members.rb: find_all_members(source).find_by!(user_id:); a miss is
-/// ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The simulated
-/// group's members are its seat holders (Developer, 30) and its Owner (50): the member's index
-/// and access level.
+/// ActiveRecord::RecordNotFound, which lib/api/api.rb answers as "404 Not found". The member's
+/// index and access level ([`member_access`], inherited and invited memberships included).
 fn group_member(r: &Render, user_id: &str) -> Option<(usize, u32)> {
     user_id
         .parse::<usize>()
         .ok()
         .filter(|&id| (1..=r.pop.visible(r.as_of)).contains(&id))
-        .filter(|&id| r.pop.exists(id - 1))
         .map(|id| id - 1)
-        .and_then(|index| {
-            if index == ADMIN_USER_INDEX {
-                Some((index, 50))
-            } else if r.pop.users[index].holds_seat_on(r.as_of) {
-                Some((index, 30))
-            } else {
-                None
+        .and_then(|index| member_access(r, index, false).map(|level| (index, level)))
+}
+
+/// The access level of user `index` in the simulated group, `None` for a non-member: its Owner
+/// (50) and its seat holders (Developer, 30) who belong to the group itself or, unless `direct`,
+/// through an invited group. A member only of one of the group's projects is not a member of the
+/// group (`GroupMembersFinder` relations `inherited`, `direct`, `shared_from_groups`: no
+/// descendants). `direct`: the group's own members, what `source.members` holds.
+fn member_access(r: &Render, index: usize, direct: bool) -> Option<u32> {
+    if index >= r.pop.visible(r.as_of) || !r.pop.exists(index) {
+        return None;
+    }
+    if index == ADMIN_USER_INDEX {
+        return Some(50);
+    }
+    let u = &r.pop.users[index];
+    let belongs =
+        r.pop.direct_memberships(index).group.is_some() || (!direct && u.has(flags::INVITED));
+    (u.holds_seat_on(r.as_of) && belongs).then_some(30)
+}
+
+/// `read_group_member` on the simulated (private) group, which `GET /groups/:id/members` needs
+/// before anything else: `find_group!` (`lib/api/helpers.rb` `check_group_access`) answers
+/// `not_found!('Group')` to a caller who cannot `read_group`, and `app/policies/group_policy.rb`
+/// gives `read_group_member` to whoever can `read_group` (an administrator, or anyone with access
+/// to the group: its members, direct, inherited or through an invited group), unless
+/// `can_read_group_member?` says no access to a private group (`ee/app/policies/ee/group_policy.rb`
+/// lets `can_read_all_resources?` through). The simulator's callers have no other way in (no
+/// project-only token owners), so one who may not read gets the 404 before the 403 of
+/// `authorize_read_source_member!` could be reached.
+fn may_read_members(r: &Render, caller: &Caller) -> bool {
+    caller.instance_admin || member_access(r, caller.owner_index, false).is_some()
+}
+
+/// `GET /groups/:id/members` (`lib/api/members.rb`): `paginate(retrieve_members(source,
+/// params:))`. `retrieve_members` (`lib/api/helpers/members_helpers.rb`) takes
+/// `source_members(source).connected_to_user` (`ee/lib/ee/api/helpers/members_helpers.rb`:
+/// `source.all_group_members` where minimal access is allowed, `source.members` otherwise; the
+/// simulated group has no Minimal Access members, so both are its direct members) and filters
+/// `where(user_id: params[:user_ids]) if params[:user_ids].present?`, then EE's
+/// `where.not(user_id: params[:skip_users]) if params[:skip_users].present?`. No order is given,
+/// so `paginate` adds `order(:id)` (`lib/gitlab/pagination/offset_pagination.rb`
+/// `add_default_order`): the membership rows' ids, which in the simulator ascend with the user
+/// id (the id `billable_members/:user_id/memberships` shows). Each row is the member entity
+/// with the membership's own `created_at`.
+fn group_members(ctx: &Ctx, r: &Render) -> Reply {
+    if ctx.param("query").is_some() {
+        return Reply::raw_json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"query: the simulated GitLab does not search members"}"#,
+        );
+    }
+    let only = id_list_param(ctx, "user_ids");
+    let skip = id_list_param(ctx, "skip_users");
+    let show_seat_info = ctx.flag("show_seat_info");
+    let listed = |index: usize| {
+        let id = index as u64 + 1;
+        only.as_ref().is_none_or(|ids| ids.contains(&Some(id)))
+            && skip.as_ref().is_none_or(|ids| !ids.contains(&Some(id)))
+    };
+    let rows: Vec<(usize, u32)> = (0..r.pop.visible(r.as_of))
+        .filter(|&index| listed(index))
+        .filter_map(|index| member_access(r, index, true).map(|level| (index, level)))
+        .collect();
+    offset_reply(ctx, &rows, |&(index, level)| {
+        let view = r.identity(index);
+        let created_at = r
+            .group_membership_created_at(index)
+            .expect("a direct member has a group membership");
+        // ee/app/models/ee/member.rb `is_using_seat`: the user's seat (on GitLab.com the
+        // group's, on self-managed the licence's)
+        let seat = show_seat_info.then(|| match r.flavour {
+            Flavour::GitLabCom => r.pop.users[index].holds_seat_on(r.as_of),
+            Flavour::SelfManaged => view.using_license_seat,
+        });
+        entities::member(r, &view, level, &created_at, seat)
+    })
+}
+
+/// An `Array[Integer]` parameter with `coerce_with:
+/// ::API::Validations::Types::CommaSeparatedToIntegerArray.coerce`, as Grape hands it to the
+/// endpoint: `None` when absent or when the coerced array is empty (`present?` is false, so
+/// GitLab does not filter). Rack reads `name[]=1&name[]=2` as an array and `name=1,2` as a string
+/// (a repeated plain `name=` keeps the last; both forms at once is a Rack parameter type error,
+/// not simulated: the array wins); `CommaSeparatedToArray` splits either on commas
+/// (Ruby's `split`, which drops trailing empty fields) and strips, and `CommaSeparatedToIntegerArray`
+/// maps `to_i`. Coercion never fails, so Grape's Array[Integer] check always passes: an id that is
+/// not a number is 0 (`"abc".to_i`), which no user has, never a 400 (Grape's
+/// `CustomTypeCoercer#call` only fails when the coerced value is not an array of Integers). Each
+/// id is `Some(user id)`, or `None` where `to_i` names no possible user (0, negative, too large).
+fn id_list_param(ctx: &Ctx, name: &str) -> Option<Vec<Option<u64>>> {
+    let bracketed = format!("{name}[]");
+    let array: Vec<&str> = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| *k == bracketed)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let values = if array.is_empty() {
+        vec![ctx.query.iter().rev().find(|(k, _)| k == name)?.1.as_str()]
+    } else {
+        array
+    };
+    let ids: Vec<Option<u64>> = values
+        .into_iter()
+        .flat_map(ruby_split_commas)
+        .map(|v| ruby_to_i(v.trim()))
+        .collect();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// Ruby's `value.split(',')`: the fields between commas, trailing empty ones dropped.
+fn ruby_split_commas(value: &str) -> Vec<&str> {
+    let mut fields: Vec<&str> = value.split(',').collect();
+    while fields.last().is_some_and(|f| f.is_empty()) {
+        fields.pop();
+    }
+    fields
+}
+
+/// Ruby's `String#to_i` as a user id: leading whitespace, an optional sign, then decimal digits
+/// (single underscores between them allowed); whatever follows is ignored and no digits at all
+/// is 0. `None` for a value no user id can have (0, negative, beyond `u64`).
+fn ruby_to_i(value: &str) -> Option<u64> {
+    let value = value.trim_start();
+    let (negative, digits) = match value.as_bytes().first() {
+        Some(b'-') => (true, &value[1..]),
+        Some(b'+') => (false, &value[1..]),
+        _ => (false, value),
+    };
+    let mut number: u64 = 0;
+    let mut previous_digit = false;
+    for c in digits.chars() {
+        match c.to_digit(10) {
+            Some(d) => {
+                number = number.checked_mul(10)?.checked_add(u64::from(d))?;
+                previous_digit = true;
             }
-        })
+            None if c == '_' && previous_digit => previous_digit = false,
+            None => break,
+        }
+    }
+    (!negative && number > 0).then_some(number)
 }
 
 fn is_group(sim: &SimState, id: &str) -> bool {
@@ -1051,9 +1221,13 @@ fn billable_members(ctx: &Ctx, r: &Render) -> Reply {
 }
 
 /// `GET /groups/:id/billable_members/:user_id/memberships` (ee/lib/ee/api/members.rb):
-/// `user.members.in_hierarchy(group)`, the direct memberships only, offset-paginated. A
-/// simulated member belongs to the group itself from the day it joined; one invited through
-/// another group has no direct membership, so the list is empty.
+/// `user.members.in_hierarchy(group)`, the direct memberships only, offset-paginated, rendered by
+/// `ee/lib/ee/api/entities/billable_membership.rb`. A generated member belongs to the group
+/// itself from the day it joined; one invited through another group has no direct membership, so
+/// the list is empty; a member added with chosen memberships has a row for each, the group's
+/// first (membership ids ascend: `paginate` orders by `id`). `source_full_name` is the source's
+/// `full_name`; `source_members_url` is `group_group_members_url` or
+/// `project_project_members_url` (`app/helpers/routing/members_helper.rb`).
 fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
     let Some(index) = user
         .parse::<usize>()
@@ -1068,20 +1242,36 @@ fn billable_memberships(ctx: &Ctx, r: &Render, user: &str) -> Reply {
         return Reply::message(StatusCode::NOT_FOUND, "404 User Not Found");
     }
     let mut rows = Vec::new();
-    if !u.has(flags::INVITED) {
-        let h = r.pop.draw(index, 4, super::population::Salt::Misc);
+    if let Some(created_at) = r.group_membership_created_at(index) {
         rows.push(json!({
-            "id": 1_000_000 + index as u64,
+            "id": GROUP_MEMBERSHIP_IDS + index as u64,
             "source_id": GROUP_ID,
             "source_full_name": r.group_path,
             "source_members_url": format!("{}/groups/{}/-/group_members", ctx.origin, r.group_path),
-            "created_at": entities::timestamp(u.created, 8 * 3600 + (h % (9 * 3600)) as u32, (h >> 32) as u32 % 1000),
+            "created_at": created_at,
+            "expires_at": null,
+            "access_level": { "string_value": "Developer", "integer_value": 30 },
+        }));
+    }
+    if let Some((project, created_at)) = r.project_membership(index) {
+        rows.push(json!({
+            "id": PROJECT_MEMBERSHIP_IDS + index as u64,
+            "source_id": project.id,
+            "source_full_name": project.full_name,
+            "source_members_url": format!("{}/{}/-/project_members", ctx.origin, project.path_with_namespace),
+            "created_at": created_at,
             "expires_at": null,
             "access_level": { "string_value": "Developer", "integer_value": 30 },
         }));
     }
     offset_reply(ctx, &rows, Value::clone)
 }
+
+/// Membership row ids (`members.id`): a user's group membership is this plus the user's index,
+/// its project membership [`PROJECT_MEMBERSHIP_IDS`] plus the index (the population has fewer
+/// than a million users, so the two never meet).
+const GROUP_MEMBERSHIP_IDS: u64 = 1_000_000;
+const PROJECT_MEMBERSHIP_IDS: u64 = 2_000_000;
 
 fn parse_day(value: Option<&str>) -> Result<Option<Day>, ()> {
     match value {

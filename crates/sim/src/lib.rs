@@ -11,7 +11,8 @@
 //! `order_by` GitLab allows; offset and keyset pagination, see `http/users.rs`), `/users/:id`,
 //! `/users/:id/events` (`after` / `before` exclusive, `action`, `target_type`, `sort`,
 //! pagination), `/namespaces/:id`, `/groups/:id`,
-//! `/groups/:id/billable_members`, `/groups/:id/billable_members/:user_id/memberships` and
+//! `/groups/:id/billable_members`, `/groups/:id/billable_members/:user_id/memberships`,
+//! `/groups/:id/members` (`user_ids`, `skip_users`, `show_seat_info`) and
 //! `/groups/:id/members/all/:user_id` for the top-level group [`SimConfig::group_path`];
 //! `/license` (self-managed admins) answers as [`LicenceMode`] says: a seat limit, none, no
 //! licence or Community Edition.
@@ -31,7 +32,9 @@
 //! [`SimConfig::users_keyset_pagination`] off the simulator is a GitLab from before 16.5, which
 //! ignores `pagination=keyset` on `/users` and answers with offset pages. [`SimHandle::delete_user`]
 //! and [`SimHandle::create_user`] change the population while a listing runs, and later pages
-//! answer as GitLab's would (offset pages shift, keyset cursors do not).
+//! answer as GitLab's would (offset pages shift, keyset cursors do not);
+//! [`SimHandle::create_user_with_memberships`] adds a member whose group and project memberships
+//! began on chosen days.
 //!
 //! The simulator has a clock: a date (`as_of`) and a time of day in the instance's time zone
 //! ([`SimConfig::time_of_day`], [`SimConfig::utc_offset_seconds`]; UTC by default, as on
@@ -437,6 +440,8 @@ pub(crate) struct SimState {
     pub tokens: RwLock<HashMap<String, TokenRecord>>,
     pub rate: Mutex<RateWindow>,
     pub requests_served: AtomicU64,
+    /// Requests by route: the path with each all-digit segment as `:id`.
+    pub requests_by_route: Mutex<HashMap<String, u64>>,
     pub responses_429: AtomicU64,
     /// The Duo purchases, built once around the anchor.
     pub duo: Arc<duo::Duo>,
@@ -492,6 +497,7 @@ impl SimState {
             tokens: RwLock::new(known_tokens()),
             rate: Mutex::new(RateWindow::default()),
             requests_served: AtomicU64::new(0),
+            requests_by_route: Mutex::new(HashMap::new()),
             responses_429: AtomicU64::new(0),
         }
     }
@@ -708,12 +714,59 @@ impl SimHandle {
         let now = (self.state.as_of(), now_ms);
         let index = self
             .state
-            .change_population(|pop| pop.add_user(now, account_created.map(day_of)));
+            .change_population(|pop| pop.add_user(now, account_created.map(day_of), None));
+        index as u64 + 1
+    }
+
+    /// Adds a member now, like [`SimHandle::create_user`] (a human who holds a seat, is billable,
+    /// has never been active and never signed in; `account_created` as there), whose direct
+    /// memberships in the group's hierarchy are chosen: one of the group itself from
+    /// `group_since` (if `Some`) and one of one of the group's projects from `project_since` (if
+    /// `Some`), each created at some time of that day (a day after today counts as today).
+    /// Returns the new user's id.
+    ///
+    /// As GitLab has it, `billable_members/:user_id/memberships` (`user.members.in_hierarchy`)
+    /// lists both rows, `/groups/:id/members` (`source.members`) only the group's, and a member of
+    /// a project alone is billable with `membership_type: "project_member"` and is not a member of
+    /// the group (`/groups/:id/members`, `/groups/:id/members/all/:user_id`).
+    ///
+    /// # Panics
+    /// If both are `None`: a billable member has at least one membership.
+    pub fn create_user_with_memberships(
+        &self,
+        account_created: Option<NaiveDate>,
+        group_since: Option<NaiveDate>,
+        project_since: Option<NaiveDate>,
+    ) -> u64 {
+        assert!(
+            group_since.is_some() || project_since.is_some(),
+            "a billable member has a group or a project membership"
+        );
+        let now_ms = self.state.now().saturating_mul(1_000).min(MS_PER_DAY - 1);
+        let now = (self.state.as_of(), now_ms);
+        let memberships = population::DirectMemberships {
+            group: group_since.map(day_of),
+            project: project_since.map(day_of),
+        };
+        let index = self.state.change_population(|pop| {
+            pop.add_user(now, account_created.map(day_of), Some(memberships))
+        });
         index as u64 + 1
     }
 
     pub fn requests_served(&self) -> u64 {
         self.state.requests_served.load(Ordering::Relaxed)
+    }
+
+    /// Requests that reached `route` (e.g. `/api/v4/groups/acme/billable_members/:id/memberships`:
+    /// the path with each all-digit segment as `:id`), faulted or not.
+    pub fn requests_served_to(&self, route: &str) -> u64 {
+        let by_route = self
+            .state
+            .requests_by_route
+            .lock()
+            .expect("the route counts are never poisoned");
+        by_route.get(route).copied().unwrap_or(0)
     }
 
     /// 429s sent, from the rate limit and from status bursts.

@@ -333,6 +333,21 @@ pub(crate) struct Changes {
     pub deleted: std::collections::HashSet<usize>,
     /// GitLab.com account creation of added users whose account predates their membership.
     pub account_created: std::collections::HashMap<usize, Day>,
+    /// Direct memberships of users added with chosen memberships
+    /// ([`Population::add_user`]'s `memberships`); everyone else's follow from the draws
+    /// ([`Population::direct_memberships`]).
+    pub memberships: std::collections::HashMap<usize, DirectMemberships>,
+}
+
+/// The days a user's direct memberships in the group's hierarchy began (GitLab's `members`
+/// rows of the user: `user.members.in_hierarchy(group)`), at most one in the group itself and
+/// one in one of its projects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirectMemberships {
+    /// A membership of the top-level group itself (`source_type` `Namespace`).
+    pub group: Option<Day>,
+    /// A membership of one of the group's projects (`source_type` `Project`).
+    pub project: Option<Day>,
 }
 
 fn chance(h: u64, per_10000: u64) -> bool {
@@ -780,6 +795,12 @@ fn block(user: &mut SimUser, state: State, since: Day) {
     user.stop = user.stop.min(since - 1);
 }
 
+/// The `Salt::Misc` draw of the time of day a user's group membership was created.
+pub(crate) const GROUP_MEMBERSHIP_DRAW: u64 = 4;
+/// The `Salt::Misc` draw of the time of day a user's project membership was created; the draw
+/// after it says which project it is in.
+pub(crate) const PROJECT_MEMBERSHIP_DRAW: u64 = 0x4D_0001;
+
 /// The test hooks: users deleted or added while the simulator runs.
 impl Population {
     /// Is the user still there (not deleted)?
@@ -803,8 +824,16 @@ impl Population {
 
     /// Adds a human who holds a seat and has never signed in, created at `moment` (never before
     /// the newest user, since ids follow creation). On GitLab.com `account_created` is when
-    /// the account was made, before it joined the group. Returns the new index.
-    pub(crate) fn add_user(&mut self, moment: Moment, account_created: Option<Day>) -> usize {
+    /// the account was made, before it joined the group. `memberships`, if given, are the
+    /// user's direct memberships (days after `moment`'s are taken as `moment`'s: nothing is
+    /// created in the future); by default the user is a member of the group itself from
+    /// `moment`'s day. Returns the new index.
+    pub(crate) fn add_user(
+        &mut self,
+        moment: Moment,
+        account_created: Option<Day>,
+        memberships: Option<DirectMemberships>,
+    ) -> usize {
         let moment = self
             .users
             .last()
@@ -818,7 +847,40 @@ impl Population {
                 .account_created
                 .insert(index, account.min(created));
         }
+        if let Some(m) = memberships {
+            let not_after_creation = |day: Option<Day>| day.map(|d| d.min(created));
+            self.changes.memberships.insert(
+                index,
+                DirectMemberships {
+                    group: not_after_creation(m.group),
+                    project: not_after_creation(m.project),
+                },
+            );
+        }
         index
+    }
+
+    /// The user's direct memberships in the group's hierarchy. A generated member belongs to
+    /// the group itself from the day it joined (`created`), unless it is there only through an
+    /// invited group (`flags::INVITED`: no direct membership at all); only users added with
+    /// chosen memberships have project memberships. Says nothing about holding a seat.
+    pub(crate) fn direct_memberships(&self, index: usize) -> DirectMemberships {
+        if let Some(&chosen) = self.changes.memberships.get(&index) {
+            return chosen;
+        }
+        let u = &self.users[index];
+        DirectMemberships {
+            group: (!u.has(flags::INVITED)).then_some(u.created),
+            project: None,
+        }
+    }
+
+    /// The time of day (seconds after midnight UTC, milliseconds) at which a direct membership
+    /// of user `index` was created: office hours, drawn per user and per membership (`salt`:
+    /// [`GROUP_MEMBERSHIP_DRAW`] or [`PROJECT_MEMBERSHIP_DRAW`]).
+    pub(crate) fn membership_time(&self, index: usize, salt: u64) -> (u32, u32) {
+        let h = self.draw(index, salt, Salt::Misc);
+        (8 * 3600 + (h % (9 * 3600)) as u32, (h >> 32) as u32 % 1000)
     }
 
     /// The account's `updated_at` in milliseconds since 0001-01-01 (UTC): GitLab touches it on
