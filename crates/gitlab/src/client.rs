@@ -362,11 +362,12 @@ impl Client {
         self.inner.opts.concurrency
     }
 
-    /// Requests a parallel member listing keeps in flight: half of [`Client::concurrency`] (at
-    /// least one). A listed page is only taken when its members can move on, and a listing
-    /// request holds its slot until its page is taken; a listing that could fill every slot left
-    /// none for the events its pages lead to, and both waited (issue 14: a quiet instance's
-    /// listing requests sat half a second on answered pages). The other half is theirs.
+    /// Requests the `/users` partitions keep in flight (and a verified offset listing before its
+    /// first answer): half of [`Client::concurrency`] (at least one). A listed page is only
+    /// taken when its members can move on, and a partition's request holds its slot until its
+    /// page is taken; a listing that could fill every slot left none for the events its pages
+    /// lead to, and both waited (issue 14: a quiet instance's listing requests sat half a second
+    /// on answered pages). The other half is theirs.
     pub fn listing_concurrency(&self) -> usize {
         (self.concurrency() / 2).max(1)
     }

@@ -2,14 +2,20 @@
 //! ahead, then checked in order.
 //!
 //! The requests of a verified listing are known in advance: each is [`overlapping_page`] of
-//! where the one before it ends, were it full. So they are asked for at once (up to the
-//! listing concurrency, [`Client::listing_concurrency`]) and their answers are checked in order, exactly as one after the other
-//! would be ([`offset_verdict`]): a request whose first row is not one already listed shows that
-//! a member was removed before it while the listing ran, and the listing then reads further
-//! back from there, one request at a time, and plans its window again. Where GitLab gives
-//! `X-Total` (10,000 rows or fewer) nothing is asked beyond it but one request at a time; above
-//! that the window is speculative and ends at the first short page, so at most the window's
-//! other requests are wasted.
+//! where the one before it ends, were it full. So they are asked for at once and their answers
+//! are checked in order, exactly as one after the other would be ([`offset_verdict`]): a
+//! request whose first row is not one already listed shows that a member was removed before it
+//! while the listing ran, and the listing then reads further back from there, one request at a
+//! time, and plans its window again. Before the first answer the window is
+//! [`Client::listing_concurrency`] requests; after it, the client's concurrency. Where GitLab
+//! gives `X-Total` (10,000 rows or fewer) nothing more is asked beyond it but one request at a
+//! time; above that the window is speculative and ends at the first short page, so at most the
+//! window's other requests are wasted.
+//!
+//! Each request is a task of its own, so it frees its slot of the client when GitLab answers,
+//! not when the consumer takes its page: a window of every slot then starves nothing (issue 14:
+//! a listing allowed every slot, with requests that held their slots until their pages were
+//! taken, left none for the events its pages wait on). The answers wait in the window.
 //!
 //! Why this keeps the one-after-the-other guarantee: two overlapping requests, each a run of
 //! consecutive rows in id order when GitLab read it, cover every id between the first one's first
@@ -28,6 +34,32 @@ use super::{
 };
 use crate::error::GitLabError;
 use crate::headers::PageInfo;
+
+/// A spawned request, aborted when the window drops it (the listing stopped or read back).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| match joined {
+                Ok(answer) => answer,
+                // Invariant: only this handle aborts the task, and it is then never polled again.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            })
+    }
+}
 
 /// One request of the window and its answer.
 struct Planned<T> {
@@ -121,21 +153,35 @@ where
         Some(step)
     }
 
-    /// Asks for the planned requests up to the listing concurrency: one until the first
-    /// answer tells whether GitLab counts the rows, then none past the count but one at a time.
+    /// Asks for the planned requests: until the first answer tells whether GitLab counts the
+    /// rows, [`Client::listing_concurrency`] of them (a guess that the rows fill that many
+    /// pages: at most that many less one asked past the end of a smaller listing, where waiting
+    /// for the count left most of the client idle for the first round trip); then up to the
+    /// client's concurrency, none past the count but one at a time.
     fn fill(&mut self, client: &'a Client) {
-        while self.ahead.len() < client.listing_concurrency() {
+        let window = if self.answered {
+            client.concurrency()
+        } else {
+            client.listing_concurrency()
+        };
+        while self.ahead.len() < window {
             let (page, per_page, offset) = overlapping_page(self.planned_end);
             let past_the_count = self.total.is_some_and(|total| offset >= total);
-            if !self.ahead.is_empty() && (!self.answered || past_the_count) {
+            if !self.ahead.is_empty() && past_the_count {
                 break;
             }
             let url = with_page_size(&self.base, page, per_page);
+            // A task of its own: the request ends (and frees its slot of the client) when GitLab
+            // answers, not when the listing's consumer takes the page.
+            let request = AbortOnDrop(tokio::spawn({
+                let client = client.clone();
+                async move { client.get_page::<T>(&url).await }
+            }));
             self.ahead.push_back(Box::pin(async move {
                 Planned {
                     offset,
                     per_page,
-                    answer: client.get_page::<T>(&url).await,
+                    answer: request.await,
                 }
             }));
             self.planned_end = offset + per_page;
