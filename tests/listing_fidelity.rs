@@ -355,9 +355,7 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     let c = client(&sim);
     let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
-    let mut opts = CollectOptions::new(today);
-    opts.group = Some("acme".into());
-    opts.seats_purchased = Some(500);
+    let opts = acme_options(today);
     let outcome = collect::collect(
         &c,
         &store,
@@ -426,6 +424,14 @@ async fn gitlab_com_grace_period_runs_from_the_membership_not_the_account_quirk(
     sim.shutdown().await;
 }
 
+/// Collecting the simulated GitLab.com group `acme` on `date`.
+fn acme_options(date: NaiveDate) -> CollectOptions {
+    let mut opts = CollectOptions::new(date);
+    opts.group = Some("acme".into());
+    opts.seats_purchased = Some(500);
+    opts
+}
+
 /// The routes a GitLab.com membership age is asked at: the batch of the top-level group's own
 /// memberships, and one member's direct memberships in the hierarchy.
 const GROUP_MEMBERS: &str = "/api/v4/groups/acme/members";
@@ -459,9 +465,7 @@ async fn gitlab_com_membership_age_is_asked_once_then_carried_quirk() {
     let today = day(AS_OF);
     let tomorrow = today + Days::new(1);
     let c = client(&sim);
-    let mut opts = CollectOptions::new(today);
-    opts.group = Some("acme".into());
-    opts.seats_purchased = Some(500);
+    let opts = acme_options(today);
     let collect_on = |store, date: NaiveDate| {
         let mut opts = opts.clone();
         opts.date = date;
@@ -537,9 +541,7 @@ async fn gitlab_com_group_membership_decides_grace_only_when_older_than_it_quirk
     let c = client(&sim);
     let (_dir, store) = temp_sqlite();
     store.ensure_ready().await.unwrap();
-    let mut opts = CollectOptions::new(today);
-    opts.group = Some("acme".into());
-    opts.seats_purchased = Some(500);
+    let opts = acme_options(today);
     let now = today.and_hms_opt(6, 0, 0).unwrap().and_utc();
     let outcome = collect::collect(&c, &store, &opts, now)
         .await
