@@ -145,6 +145,10 @@ impl Listed for BillableMember {
     }
 }
 
+/// Ids per `GET /groups/:id/members?user_ids[]=` request ([`Client::group_members_by_ids`]):
+/// the rows fit one page of GitLab's largest, and the URL stays near 3 KB.
+pub const GROUP_MEMBER_IDS_PER_REQUEST: usize = 100;
+
 /// Smallest and largest page asked for when offset pages are read overlapping.
 const OVERLAP_MIN_PER_PAGE: u64 = 50;
 const MAX_PER_PAGE: u64 = 100;
@@ -754,7 +758,6 @@ impl Client {
         group: &str,
         user_ids: &[u64],
     ) -> Result<Vec<super::types::GroupMember>, GitLabError> {
-        const IDS_PER_REQUEST: usize = 100;
         let mut wanted = HashSet::new();
         let ids: Vec<u64> = user_ids
             .iter()
@@ -762,7 +765,7 @@ impl Client {
             .filter(|id| wanted.insert(*id))
             .collect();
         let (mut members, mut seen) = (Vec::new(), HashSet::new());
-        for chunk in ids.chunks(IDS_PER_REQUEST) {
+        for chunk in ids.chunks(GROUP_MEMBER_IDS_PER_REQUEST) {
             let mut url = self.api_url(&["groups", group, "members"]);
             {
                 let mut query = url.query_pairs_mut();

@@ -22,7 +22,9 @@ mod token;
 pub mod types;
 
 pub use base_url::{BaseUrl, UrlError};
-pub use client::{Client, ClientOptions, ListingPosition, Probe, UsersPage};
+pub use client::{
+    Client, ClientOptions, GROUP_MEMBER_IDS_PER_REQUEST, ListingPosition, Probe, UsersPage,
+};
 pub use error::GitLabError;
 pub use graphql::{AddOnAccess, AddOnHolder, AddOnHolders, AddOnPurchase, AddOnScope, DuoActivity};
 pub use headers::RateLimit;

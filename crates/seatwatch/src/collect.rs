@@ -333,7 +333,8 @@ pub async fn collect(
                 crate::duo::keep(store, &start.run, read).await?
             }
             (Stop::Complete, Some(Ok(Err(e)))) => return Err(e),
-            // Unreachable: the read sends before it ends, and the run ends first otherwise.
+            // Stopped early: the invocation that commits reads the seats. (A read whose sender
+            // is gone cannot come: it sends before it ends, and the run outlives it.)
             _ => None,
         };
         let requests = start.requests_earlier + client.requests_made() - requests_before;

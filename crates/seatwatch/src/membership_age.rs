@@ -31,8 +31,8 @@ use seatwatch_core::snapshot::Member;
 use seatwatch_gitlab::{Client, GitLabError};
 use tokio::sync::{OnceCell, Semaphore, SetOnce};
 
-/// Ids per `/groups/:id/members?user_ids[]=` request: one page of GitLab's largest.
-const IDS_PER_BATCH: usize = 100;
+/// A batch is one `/groups/:id/members?user_ids[]=` request.
+const IDS_PER_BATCH: usize = seatwatch_gitlab::GROUP_MEMBER_IDS_PER_REQUEST;
 
 /// The members of one `/groups/:id/members?user_ids[]=` request, and its answer.
 pub(crate) struct AgeBatch {
