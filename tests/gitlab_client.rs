@@ -660,6 +660,41 @@ async fn a_wait_longer_than_the_retry_budget_is_retry_later_not_lost() {
 }
 
 #[tokio::test]
+async fn after_a_wait_past_the_budget_every_request_is_retry_later_at_once_quirk() {
+    let sim = start(Flavour::SelfManaged, 50).await;
+    sim.set_faults(gitlab::throttled(1, RetryAfterMode::Seconds(3_600)));
+    let client = client(&sim, tokens::ADMIN);
+    let refused = client
+        .current_user()
+        .await
+        .expect_err("an hour is past the budget");
+    assert!(
+        matches!(refused, GitLabError::RetryLater { .. }),
+        "{refused:?}"
+    );
+    let sent = client.requests_made();
+    // The throttle is over (one 429 only), but the client was told to wait an hour: the next
+    // request on it must not be sent, nor sit the hour out. The timeout turns a wait into a
+    // failure; it is not how the test synchronises.
+    let next = tokio::time::timeout(Duration::from_secs(60), client.metadata())
+        .await
+        .expect("returns at once, not after the hour");
+    match next {
+        Err(GitLabError::RetryLater { endpoint, wait }) => {
+            assert_eq!(endpoint, "/metadata");
+            assert!(wait > Duration::from_secs(3_500), "the hour left: {wait:?}");
+        }
+        other => panic!("expected RetryLater, got {other:?}"),
+    }
+    assert_eq!(
+        client.requests_made(),
+        sent,
+        "nothing sent while told to wait"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn hourly_throttle_headers_follow_request_throttle_data_quirk() {
     let mut cfg = SimConfig::new(Flavour::SelfManaged, 50);
     cfg.rate_limit = Some(Throttle {

@@ -114,6 +114,64 @@ async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_d
     assert_eq!(a.activity_days, b.activity_days, "no event counted twice");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duo_read_told_to_wait_an_hour_checkpoints_like_the_listing_quirk() {
+    // The Duo seats are read beside the listing (issue 14): a 429 on their first GraphQL
+    // request, an hour long, must checkpoint the run as a listing's 429 does, not fail it, and
+    // not leave the rest of the run sitting out the hour (CI's `long_wait` took 3,602 s).
+    let date = day("2026-06-30");
+    let opts = CollectOptions::new(date);
+    let dir = tempfile::tempdir().unwrap();
+    let reference_sim = sim().await;
+    let reference = sqlite_in(dir.path(), "reference.db");
+    let CollectOutcome::Committed(whole) = run(&client(&reference_sim), &reference, &opts).await
+    else {
+        panic!("no fault, no deadline: committed")
+    };
+
+    let sim = sim().await;
+    sim.set_faults(Faults {
+        status_burst: Some((429, 1)),
+        retry_after: RetryAfterMode::Seconds(3600),
+        only_path: Some("/api/graphql".into()),
+        ..Faults::default()
+    });
+    let store = sqlite_in(dir.path(), "t.db");
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        run(&client(&sim), &store, &opts),
+    )
+    .await
+    .expect("the run returns, it does not sit out the hour");
+    let CollectOutcome::Checkpointed(paused) = first else {
+        panic!("an hour-long Retry-After on the Duo read must checkpoint, got {first:?}")
+    };
+    assert_eq!(paused.wait_seconds, Some(3600));
+    assert_eq!(sim.requests_served_to("/api/graphql"), 1, "the 429 only");
+
+    let CollectOutcome::Committed(done) = run(&client(&sim), &store, &opts).await else {
+        panic!("the next round, the throttle over, commits")
+    };
+    assert_eq!(done.members, whole.members);
+    assert_eq!(done.seat_holders, whole.seat_holders);
+    let instance = collect::instance_id(&client(&sim), None);
+    let reference_instance = collect::instance_id(&client(&reference_sim), None);
+    let stored = store.latest_day(&instance).await.unwrap().unwrap();
+    let expected = reference
+        .latest_day(&reference_instance)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.aggregates.activity_days,
+        expected.aggregates.activity_days
+    );
+    assert_eq!(
+        stored.duo, expected.duo,
+        "the seats read by the round that commits"
+    );
+}
+
 #[test]
 fn the_state_machine_waits_on_the_field_collect_writes() {
     // Both sides read from the code and the template.

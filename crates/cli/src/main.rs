@@ -601,6 +601,7 @@ fn sim_faults(args: &SimArgs) -> anyhow::Result<Faults> {
         malformed_json: args.fault_malformed,
         truncated_body: args.fault_truncated,
         after: args.fault_after,
+        only_path: None,
     })
 }
 

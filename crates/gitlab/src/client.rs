@@ -1108,6 +1108,16 @@ impl Client {
     ) -> Result<Result<Answer<T>, Failure>, GitLabError> {
         let inner = &self.inner;
         let pace = lock(&inner.pacer).reserve(Instant::now(), unix_now());
+        if tries.started.elapsed() + pace > inner.opts.max_retry_time {
+            // A throttle this client was told of (a 429's `Retry-After` of up to an hour, or a
+            // spent window) ends past the retry budget: every other request returns at once, as
+            // the refused one did, instead of sleeping out the wait (issue 14's CI run sat out
+            // an hour in `long_wait`).
+            return Err(GitLabError::RetryLater {
+                endpoint: endpoint.to_string(),
+                wait: pace,
+            });
+        }
         if !pace.is_zero() {
             tokio::time::sleep(pace).await;
         }

@@ -322,11 +322,21 @@ pub async fn collect(
                 // invocation that is.
                 early @ Stop::Early { .. } => (early, None),
             },
-            // A failed read fails the run now, not after the listing it would have wasted.
+            // A failed read fails the run now, not after the listing it would have wasted; one
+            // that GitLab told to wait lets the listing come to the same wait (the client now
+            // answers every request so) and checkpoint at its last whole page.
             Either::Right((duo_read, members)) => match duo_read {
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) if told_to_wait(&e).is_none() => return Err(e),
                 read => (members.await?, Some(read)),
             },
+        };
+        // The listing ended but the seats must wait: the last page is read again with them.
+        let stop = match (stop, &duo_read) {
+            (Stop::Complete, Some(Ok(Err(e)))) if told_to_wait(e).is_some() => Stop::Early {
+                at: parts.back_to_boundary().await?,
+                wait: told_to_wait(e),
+            },
+            (stop, _) => stop,
         };
         let duo = match (&stop, duo_read) {
             (Stop::Complete, Some(Ok(Ok(read)))) => {
@@ -391,6 +401,14 @@ pub async fn collect(
     match future::select(std::pin::pin!(run), std::pin::pin!(beside)).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right(((), _)) => unreachable!("pending never ends"),
+    }
+}
+
+/// How long GitLab asked to wait, where that is longer than the retry budget allows.
+fn told_to_wait(e: &CollectError) -> Option<Duration> {
+    match e {
+        CollectError::GitLab(e) => e.retry_after(),
+        _ => None,
     }
 }
 

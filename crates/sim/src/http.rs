@@ -133,10 +133,13 @@ impl FaultPlan {
     }
 }
 
-fn take_faults(sim: &SimState) -> FaultPlan {
+fn take_faults(sim: &SimState, path: &str) -> FaultPlan {
     let mut state = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
     let f = &mut state.faults;
     let mut plan = FaultPlan::default();
+    if f.only_path.as_deref().is_some_and(|only| only != path) {
+        return plan;
+    }
     if f.after > 0 {
         f.after -= 1;
         return plan;
@@ -341,7 +344,7 @@ async fn handle(State(sim): State<Arc<SimState>>, request: Request) -> Response 
     let plan = if health {
         FaultPlan::default()
     } else {
-        take_faults(&sim)
+        take_faults(&sim, &path)
     };
     if plan.drop_connection {
         return dropped_connection();

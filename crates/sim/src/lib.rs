@@ -205,6 +205,9 @@ pub struct Faults {
     /// The faults above start only after this many more responses were answered normally, so
     /// a test can place them in the middle of a run.
     pub after: u32,
+    /// Only requests to this path (`/api/graphql`, say) meet the faults or count towards
+    /// `after`; `None`, every data endpoint.
+    pub only_path: Option<String>,
 }
 
 #[derive(Debug, Clone)]
