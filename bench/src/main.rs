@@ -1,6 +1,6 @@
 //! The benchmark driver (issues 6 and 14): runs the release `seatwatch collect` as a child process
-//! against the simulated GitLab (served from this process, so the child's peak RSS is the
-//! collector's alone), runs the python-gitlab peer script on the same instance, times the Lambda
+//! against the simulated GitLab (served from this process; the child is spawned by a small
+//! launcher, so that its peak RSS is the collector's alone, see [`launch`]), runs the python-gitlab peer script on the same instance, times the Lambda
 //! binaries' cold start against a stand-in Lambda Runtime API, and prints measured-vs-target rows
 //! numbered as issue 14's targets:
 //!
@@ -128,9 +128,57 @@ fn shapes(args: &Args) -> [Shape; 2] {
     ]
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> anyhow::Result<()> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if let [_, first, program, rest @ ..] = argv.as_slice()
+        && first == LAUNCH
+    {
+        return launch(program, rest);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(drive(Args::parse()))
+}
+
+/// The first argument that makes this program the launcher of one measured child:
+/// `seatwatch-bench --launch-measured PROGRAM [ARGS...]`.
+const LAUNCH: &str = "--launch-measured";
+
+/// Where the launcher writes the child's raw wait status and peak RSS in kB.
+const RUSAGE_FILE_ENV: &str = "SEATWATCH_BENCH_RUSAGE_FILE";
+
+/// A command that runs `program` under the launcher ([`launch`]), so that its peak RSS is its own.
+fn launched(program: impl AsRef<std::ffi::OsStr>) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(std::env::current_exe().context("cannot find the driver itself")?);
+    cmd.arg(LAUNCH).arg(program);
+    Ok(cmd)
+}
+
+/// The launcher: a new, small process that spawns the measured program and writes its
+/// `wait4` status and peak RSS to the file [`RUSAGE_FILE_ENV`] names.
+///
+/// Linux records the old address space's high-water RSS in the process's `ru_maxrss` when it
+/// `exec`s, and a spawned child starts from its parent's (`fork` and `posix_spawn` alike): a
+/// `/bin/true` spawned by a 300 MB process reports 313 MB. The driver serves the simulators, a
+/// 200,000-member one among them, so a child it spawned reported the driver's memory (97 MB for
+/// target 4 in session 6, where the collector alone peaks at 24 MB). The launcher is a fresh
+/// `exec` of this program, before any simulator, so what it passes on is a few MB.
+fn launch(program: &OsString, args: &[OsString]) -> anyhow::Result<()> {
+    let report = std::env::var_os(RUSAGE_FILE_ENV).context("the launcher needs its report file")?;
+    let child = Command::new(program)
+        .args(args)
+        .env_remove(RUSAGE_FILE_ENV)
+        .spawn()
+        .with_context(|| format!("cannot start {}", Path::new(program).display()))?;
+    let (status, rss_kb) = wait_with_rusage(child.id())?;
+    std::fs::write(&report, format!("{} {rss_kb}", status.into_raw()))
+        .with_context(|| format!("cannot write {}", Path::new(&report).display()))?;
+    Ok(())
+}
+
+async fn drive(args: Args) -> anyhow::Result<()> {
     let work = tempfile::tempdir().context("cannot create a scratch folder")?;
     let mut rows = Vec::new();
     let wants = |n: u8| args.only.contains(&n);
@@ -328,7 +376,7 @@ async fn peer_run(
 ) -> anyhow::Result<PeerRun> {
     let before = sim.requests_served();
     let window_after = args.date - Days::new(2);
-    let mut peer = Command::new(&args.python);
+    let mut peer = launched(&args.python)?;
     peer.arg(&args.peer_script)
         .arg(sim.base_url())
         .arg(tokens::ADMIN)
@@ -470,7 +518,7 @@ async fn collect(
     group: Option<&str>,
     db: &Path,
 ) -> anyhow::Result<Measured> {
-    let mut cmd = Command::new(args.bin_dir.join("seatwatch"));
+    let mut cmd = launched(args.bin_dir.join("seatwatch"))?;
     cmd.arg("collect")
         .arg("--date")
         .arg(args.date.to_string())
@@ -530,16 +578,21 @@ fn check_members(who: &str, users: u64, summary: &Value, stored: u64) -> anyhow:
 async fn measure(mut cmd: Command, dir: &Path, name: &str) -> anyhow::Result<Measured> {
     let out_path = dir.join(format!("{name}.stdout"));
     let err_path = dir.join(format!("{name}.stderr"));
+    let rusage_path = dir.join(format!("{name}.rusage"));
     cmd.stdin(Stdio::null())
         .stdout(File::create(&out_path)?)
-        .stderr(File::create(&err_path)?);
-    let (wall, status, max_rss_kb) = tokio::task::spawn_blocking(move || {
+        .stderr(File::create(&err_path)?)
+        .env(RUSAGE_FILE_ENV, &rusage_path);
+    let wall = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let child = cmd
+        let launcher = cmd
             .spawn()
             .context("cannot start the benchmarked program")?;
-        let (status, rss) = wait_with_rusage(child.id())?;
-        Ok::<_, anyhow::Error>((started.elapsed(), status, rss))
+        let (status, _) = wait_with_rusage(launcher.id())?;
+        if !status.success() {
+            bail!("the launcher failed ({status})");
+        }
+        Ok::<_, anyhow::Error>(started.elapsed())
     })
     .await??;
     let read = |p: &Path| -> anyhow::Result<String> {
@@ -547,6 +600,12 @@ async fn measure(mut cmd: Command, dir: &Path, name: &str) -> anyhow::Result<Mea
         File::open(p)?.read_to_string(&mut s)?;
         Ok(s)
     };
+    let rusage = read(&rusage_path)?;
+    let (status, max_rss_kb) = rusage
+        .split_once(' ')
+        .and_then(|(status, rss)| Some((status.parse().ok()?, rss.parse().ok()?)))
+        .with_context(|| format!("the launcher wrote {rusage:?}"))?;
+    let status = ExitStatus::from_raw(status);
     Ok(Measured {
         wall,
         max_rss_kb,

@@ -41,7 +41,6 @@
 //! long to wait before the next round.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -51,13 +50,15 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::contributions::{ContributionScope, Contributions};
-use crate::membership_age::{self, AgeBatch, AgeBatches};
+use crate::membership_age::{self, AgeBatches, AgeLookup};
 use crate::store::{CarriedForward, RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
     InstanceId, Member, SeatCounts, Source, UserState,
 };
-use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
+use seatwatch_gitlab::{
+    BillableMember, Client, Event, GitLabError, ListingPosition, Priority, User,
+};
 // the licence cases of the day header
 use seatwatch_core::snapshot::LicenceState;
 use seatwatch_gitlab::{License, Namespace};
@@ -267,15 +268,19 @@ pub async fn collect(
     let (carried_contributions, known) = split_carried(carried);
 
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead(client));
-    // The listing runs ahead of the run into `pages`; its errors travel as pages.
-    let listing = list_members(client, group, from.clone(), pages_tx);
+    // The listing runs ahead of the run into `pages`; its errors travel as pages. Everything
+    // after it waits on its pages, so its requests go first when the slots are all taken, and
+    // the Duo read, which nothing waits on, last (`seatwatch_gitlab::Priority`).
+    let listing_client = client.with_priority(Priority::Listing);
+    let duo_client = client.with_priority(Priority::Background);
+    let listing = list_members(&listing_client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
     // The run takes the read, or its error, once the day header is read (so that a header
     // failure, the clearer one, is the one told).
     let (duo_tx, duo_rx) = tokio::sync::oneshot::channel();
     let duo_read = async {
         let read = crate::duo::read_for_run(
-            client,
+            &duo_client,
             store,
             &instance,
             opts.date,
@@ -702,7 +707,7 @@ fn collected_steps<'a>(
     stream::unfold((pages, ages), move |(mut rx, mut ages)| async move {
         match rx.recv().await {
             Some(page) => {
-                let steps = page_steps(page, &mut ages, known_since);
+                let steps = page_steps(page, &mut ages, known_since, opts);
                 Some((stream::iter(steps), (rx, ages)))
             }
             None => {
@@ -723,7 +728,7 @@ fn collected_steps<'a>(
                             client,
                             group,
                             m.member,
-                            batch.as_deref(),
+                            batch.as_ref(),
                             known_since,
                             opts.date,
                             opts.grace_days,
@@ -1089,19 +1094,22 @@ fn resume_position(
     }
 }
 
-/// A step with the membership-age batch its member waits on.
-type StepAwaiting = (Result<Step, GitLabError>, Option<Arc<AgeBatch>>);
+/// A step with how its member's membership age is asked for.
+type StepAwaiting = (Result<Step, GitLabError>, Option<AgeLookup>);
 
-/// A listed page as steps, each member with the membership-age batch it waits on.
+/// A listed page as steps, each member with how its membership age is asked for.
 fn page_steps(
     page: ListedPage,
     ages: &mut Option<AgeBatches>,
     known_since: &HashMap<u64, DateTime<Utc>>,
+    opts: &CollectOptions,
 ) -> Vec<StepAwaiting> {
     match page {
         Ok((members, next)) => {
             let batches = match ages {
-                Some(ages) => ages.page(&members, |m| membership_age::needs_age(m, known_since)),
+                Some(ages) => ages.page(&members, |m| {
+                    membership_age::age_need(m, known_since, opts.date, opts.grace_days)
+                }),
                 None => vec![None; members.len()],
             };
             members
