@@ -50,7 +50,7 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::contributions::{ContributionScope, Contributions};
-use crate::membership_age::{self, AgeBatches, AgeLookup};
+use crate::membership_age::{self, AgeAsker, AgeBatches, AgeLookup};
 use crate::store::{CarriedForward, RunId, SnapshotReader, SnapshotWriter, StoreError};
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
@@ -676,6 +676,11 @@ async fn collect_members(
             .min(client.concurrency().saturating_sub(1))
             .max(1),
     );
+    // Lives until the steps are stored: dropping it ends the membership-age lookups.
+    let asker = opts
+        .group
+        .as_deref()
+        .map(|group| AgeAsker::new(client, group, opts.date, opts.grace_days));
     let steps = collected_steps(
         client,
         opts,
@@ -683,12 +688,14 @@ async fn collect_members(
         contributions,
         known_since,
         &events_in_flight,
+        asker.as_ref(),
         pages,
     );
     store_steps(steps, parts, opts).await
 }
 
 /// The listed pages as steps, each member with their membership age and activity filled in.
+#[allow(clippy::too_many_arguments)]
 fn collected_steps<'a>(
     client: &'a Client,
     opts: &'a CollectOptions,
@@ -696,48 +703,33 @@ fn collected_steps<'a>(
     contributions: &'a Contributions,
     known_since: &'a HashMap<u64, DateTime<Utc>>,
     events_in_flight: &'a tokio::sync::Semaphore,
+    asker: Option<&'a AgeAsker>,
     pages: tokio::sync::mpsc::Receiver<ListedPage>,
 ) -> impl Stream<Item = Result<Step, GitLabError>> + 'a {
     // GitLab.com: the members who need a membership age are asked in batches that form as the
-    // pages pass; the last one is complete when the listing ends.
-    let ages = opts
-        .group
-        .as_ref()
-        .map(|_| AgeBatches::new(pages_ahead(client)));
-    stream::unfold((pages, ages), move |(mut rx, mut ages)| async move {
-        match rx.recv().await {
-            Some(page) => {
-                let steps = page_steps(page, &mut ages, known_since, opts);
-                Some((stream::iter(steps), (rx, ages)))
-            }
+    // pages pass (the last one is complete when the listing ends), each asked as soon as it is
+    // formed.
+    let batches = asker.map(|_| AgeBatches::new(pages_ahead(client)));
+    stream::unfold((pages, batches), move |(mut rx, mut batches)| async move {
+        let steps = match rx.recv().await {
+            Some(page) => Some(page_steps(page, batches.as_mut(), known_since, opts)),
             None => {
-                if let Some(ages) = &mut ages {
-                    ages.seal();
+                if let Some(batches) = &mut batches {
+                    batches.seal();
                 }
                 None
             }
+        };
+        if let (Some(batches), Some(asker)) = (&mut batches, asker) {
+            asker.ask(batches.take_formed());
         }
+        steps.map(|steps| (stream::iter(steps), (rx, batches)))
     })
     .flatten()
     .map(move |(step, batch)| async move {
         match step {
             Ok(Step::Member(m)) => {
-                let m = match opts.group.as_deref() {
-                    Some(group) => {
-                        membership_age::fill(
-                            client,
-                            group,
-                            m.member,
-                            batch.as_ref(),
-                            known_since,
-                            opts.date,
-                            opts.grace_days,
-                            events_in_flight,
-                        )
-                        .await?
-                    }
-                    None => m.member,
-                };
+                let m = membership_age::fill(m.member, batch.as_ref(), known_since).await?;
                 let mut c = with_activity(client, m, scope, events_in_flight).await?;
                 let projects = scope.group_projects;
                 contributions
@@ -1100,7 +1092,7 @@ type StepAwaiting = (Result<Step, GitLabError>, Option<AgeLookup>);
 /// A listed page as steps, each member with how its membership age is asked for.
 fn page_steps(
     page: ListedPage,
-    ages: &mut Option<AgeBatches>,
+    ages: Option<&mut AgeBatches>,
     known_since: &HashMap<u64, DateTime<Utc>>,
     opts: &CollectOptions,
 ) -> Vec<StepAwaiting> {

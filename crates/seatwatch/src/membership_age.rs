@@ -30,86 +30,155 @@
 //! batch's pages, so the window never stalls on a batch still forming.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::future;
 use seatwatch_core::snapshot::Member;
 use seatwatch_gitlab::{Client, GitLabError};
-use tokio::sync::{OnceCell, Semaphore, SetOnce};
+use tokio::sync::SetOnce;
+use tokio::task::JoinSet;
 
 /// A batch is one `/groups/:id/members?user_ids[]=` request.
 const IDS_PER_BATCH: usize = seatwatch_gitlab::GROUP_MEMBER_IDS_PER_REQUEST;
 
-/// The members of one `/groups/:id/members?user_ids[]=` request, and its answer.
-pub(crate) struct AgeBatch {
-    /// Set once, when the batch is complete.
-    ids: SetOnce<Vec<u64>>,
-    /// Each asked member's group membership date; asked by the first member to need it.
-    answer: OnceCell<HashMap<u64, DateTime<Utc>>>,
-}
+/// Each asked member's membership date (`None`: GitLab has none, the member was removed), or
+/// why the lookup failed (every member of it fails with that error).
+type Ages = Result<HashMap<u64, Option<DateTime<Utc>>>, GitLabError>;
 
-impl AgeBatch {
-    fn new() -> Arc<Self> {
-        Arc::new(AgeBatch {
-            ids: SetOnce::new(),
-            answer: OnceCell::new(),
-        })
-    }
-
-    /// The group membership date of `id` (a member of this batch), once the batch is complete.
-    async fn group_membership_of(
-        &self,
-        client: &Client,
-        group: &str,
-        id: u64,
-        in_flight: &Semaphore,
-    ) -> Result<Option<DateTime<Utc>>, GitLabError> {
-        let ids = self.ids.wait().await;
-        let answer = self
-            .answer
-            .get_or_try_init(|| async {
-                // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-                let _permit = in_flight
-                    .acquire()
-                    .await
-                    .expect("the events semaphore is never closed");
-                let rows = client.group_members_by_ids(group, ids).await?;
-                Ok::<_, GitLabError>(
-                    rows.into_iter()
-                        .filter_map(|row| row.created_at.map(|at| (row.id, at)))
-                        .collect(),
-                )
-            })
-            .await?;
-        Ok(answer.get(&id).copied())
-    }
-}
-
-/// How a member's membership age is asked for.
+/// The answer a member waits on: its batch's, or its own.
 #[derive(Clone)]
-pub(crate) enum AgeLookup {
-    /// The top-level group membership in this batch first, one by one where it cannot decide.
-    Batch(Arc<AgeBatch>),
+pub(crate) struct AgeLookup(Arc<SetOnce<Ages>>);
+
+impl AgeLookup {
+    fn new() -> Self {
+        AgeLookup(Arc::new(SetOnce::new()))
+    }
+}
+
+/// What a listed member needs ([`AgeBatches::page`] turns it into the [`AgeLookup`] it waits on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgeNeed {
+    /// The top-level group membership in a batch first, one by one where it cannot decide.
+    Batch,
     /// One by one at once: the account is younger than the grace period.
     Single,
 }
 
-/// What a listed member needs ([`AgeBatches::page`] turns `Batch` into the batch itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AgeNeed {
-    Batch,
-    Single,
+/// A lookup ready to be asked: a complete batch, or one member alone.
+pub(crate) struct Formed {
+    ids: Vec<u64>,
+    need: AgeNeed,
+    answer: AgeLookup,
 }
 
-/// Forms the batches as the listing's pages pass, in listing order.
+/// Where the lookups are asked: beside the collection's ordered window, as soon as each is
+/// formed, so that a member's age is there when the window reaches it (issue 14: asked from the
+/// window, the last batch went out only when the window's head reached its members, and its
+/// one-by-one lookups a round trip later, after every other request of the run). Dropping the
+/// asker (with the collection) aborts the lookups still running.
+pub(crate) struct AgeAsker {
+    context: Arc<AgeContext>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+/// What a lookup needs to know.
+struct AgeContext {
+    client: Client,
+    group: String,
+    date: NaiveDate,
+    grace_days: u32,
+}
+
+impl AgeAsker {
+    pub(crate) fn new(client: &Client, group: &str, date: NaiveDate, grace_days: u32) -> Self {
+        AgeAsker {
+            context: Arc::new(AgeContext {
+                client: client.clone(),
+                group: group.to_string(),
+                date,
+                grace_days,
+            }),
+            tasks: Mutex::new(JoinSet::new()),
+        }
+    }
+
+    /// Starts asking for every formed lookup.
+    pub(crate) fn ask(&self, formed: Vec<Formed>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        // finished lookups leave the set; their answers are in their cells
+        while tasks.try_join_next().is_some() {}
+        for Formed { ids, need, answer } in formed {
+            let context = self.context.clone();
+            tasks.spawn(async move {
+                let ages = match need {
+                    AgeNeed::Batch => context.batch_ages(&ids).await,
+                    AgeNeed::Single => context.one_by_one(&ids).await,
+                };
+                // Invariant: each cell is set once, by its only lookup.
+                let _ = answer.0.set(ages);
+            });
+        }
+    }
+}
+
+impl AgeContext {
+    /// The group memberships of `ids` where older than the grace period, the earliest direct
+    /// membership of the others.
+    async fn batch_ages(&self, ids: &[u64]) -> Ages {
+        let rows = self.client.group_members_by_ids(&self.group, ids).await?;
+        let joined: HashMap<u64, DateTime<Utc>> = rows
+            .into_iter()
+            .filter_map(|row| row.created_at.map(|at| (row.id, at)))
+            .collect();
+        let old_enough = |at: &DateTime<Utc>| {
+            (self.date - at.date_naive()).num_days() >= i64::from(self.grace_days)
+        };
+        let mut ages = HashMap::with_capacity(ids.len());
+        let mut undecided = Vec::new();
+        for &id in ids {
+            match joined.get(&id) {
+                Some(at) if old_enough(at) => {
+                    ages.insert(id, Some(*at));
+                }
+                _ => undecided.push(id),
+            }
+        }
+        ages.extend(self.one_by_one(&undecided).await?);
+        Ok(ages)
+    }
+
+    /// The earliest direct membership of each of `ids` (`billable_members/:user_id/memberships`),
+    /// asked at once.
+    async fn one_by_one(&self, ids: &[u64]) -> Ages {
+        let asked = ids.iter().map(|&id| async move {
+            match self
+                .client
+                .billable_member_memberships(&self.group, id)
+                .await
+            {
+                Ok(memberships) => Ok((id, memberships.iter().filter_map(|m| m.created_at).min())),
+                Err(GitLabError::NotFound { .. }) => Ok((id, None)),
+                Err(e) => Err(e),
+            }
+        });
+        future::try_join_all(asked)
+            .await
+            .map(|ages| ages.into_iter().collect())
+    }
+}
+
+/// Forms the lookups as the listing's pages pass, in listing order.
 pub(crate) struct AgeBatches {
     open: Option<Forming>,
     pages_per_batch: usize,
+    /// Lookups formed and not yet handed to the [`AgeAsker`].
+    formed: Vec<Formed>,
 }
 
 /// The batch taking ids.
 struct Forming {
-    batch: Arc<AgeBatch>,
+    answer: AgeLookup,
     ids: Vec<u64>,
     pages: usize,
 }
@@ -121,11 +190,12 @@ impl AgeBatches {
         AgeBatches {
             open: None,
             pages_per_batch: pages_per_batch.max(1),
+            formed: Vec::new(),
         }
     }
 
-    /// How each of a page's `members` is asked for their age, `None` for a member who needs
-    /// none ([`age_need`]).
+    /// The lookup each of a page's `members` waits on, `None` for a member who needs no age
+    /// ([`age_need`]).
     pub(crate) fn page(
         &mut self,
         members: &[Member],
@@ -143,25 +213,28 @@ impl AgeBatches {
         let mut assigned = Vec::with_capacity(members.len());
         for (m, need) in members.iter().zip(needs) {
             match need {
-                None => {
-                    assigned.push(None);
-                    continue;
-                }
+                None => assigned.push(None),
                 Some(AgeNeed::Single) => {
-                    assigned.push(Some(AgeLookup::Single));
-                    continue;
+                    let answer = AgeLookup::new();
+                    self.formed.push(Formed {
+                        ids: vec![m.id],
+                        need: AgeNeed::Single,
+                        answer: answer.clone(),
+                    });
+                    assigned.push(Some(answer));
                 }
-                Some(AgeNeed::Batch) => {}
-            }
-            let forming = self.open.get_or_insert_with(|| Forming {
-                batch: AgeBatch::new(),
-                ids: Vec::new(),
-                pages: 0,
-            });
-            forming.ids.push(m.id);
-            assigned.push(Some(AgeLookup::Batch(forming.batch.clone())));
-            if forming.ids.len() == IDS_PER_BATCH {
-                self.seal();
+                Some(AgeNeed::Batch) => {
+                    let forming = self.open.get_or_insert_with(|| Forming {
+                        answer: AgeLookup::new(),
+                        ids: Vec::new(),
+                        pages: 0,
+                    });
+                    forming.ids.push(m.id);
+                    assigned.push(Some(forming.answer.clone()));
+                    if forming.ids.len() == IDS_PER_BATCH {
+                        self.seal();
+                    }
+                }
             }
         }
         if let Some(forming) = &mut self.open {
@@ -173,12 +246,20 @@ impl AgeBatches {
         assigned
     }
 
-    /// Completes the forming batch: its members may ask.
+    /// Completes the forming batch: it is ready to be asked.
     pub(crate) fn seal(&mut self) {
         if let Some(forming) = self.open.take() {
-            // Invariant: only the forming batch is unset, and it is set once, here.
-            let _ = forming.batch.ids.set(forming.ids);
+            self.formed.push(Formed {
+                ids: forming.ids,
+                need: AgeNeed::Batch,
+                answer: forming.answer,
+            });
         }
+    }
+
+    /// The lookups formed since the last call, to be asked.
+    pub(crate) fn take_formed(&mut self) -> Vec<Formed> {
+        std::mem::take(&mut self.formed)
     }
 }
 
@@ -220,19 +301,13 @@ pub(crate) fn age_need(
 }
 
 /// Fills in `member.member_since` on GitLab.com (see the module doc): carried forward from the
-/// previous snapshot, the group membership when it is older than `grace_days` on `date`, else
-/// the earliest direct membership (`billable_members/:user_id/memberships`). A member removed
-/// since the listing keeps `None`: the seat is gone, its age does not matter.
-#[allow(clippy::too_many_arguments)]
+/// previous snapshot, else what its lookup found: the group membership when it is older than
+/// the grace period, else the earliest direct membership. A member removed since the listing
+/// keeps `None`: the seat is gone, its age does not matter.
 pub(crate) async fn fill(
-    client: &Client,
-    group: &str,
     mut member: Member,
     lookup: Option<&AgeLookup>,
     known_since: &HashMap<u64, DateTime<Utc>>,
-    date: NaiveDate,
-    grace_days: u32,
-    in_flight: &Semaphore,
 ) -> Result<Member, GitLabError> {
     if let Some(since) = known_since.get(&member.id) {
         member.member_since = Some(*since);
@@ -241,28 +316,9 @@ pub(crate) async fn fill(
     let Some(lookup) = lookup else {
         return Ok(member);
     };
-    if let AgeLookup::Batch(batch) = lookup
-        && let Some(joined) = batch
-            .group_membership_of(client, group, member.id, in_flight)
-            .await?
-    {
-        let days = (date - joined.date_naive()).num_days();
-        if days >= i64::from(grace_days) {
-            member.member_since = Some(joined);
-            return Ok(member);
-        }
-    }
-    // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-    let _permit = in_flight
-        .acquire()
-        .await
-        .expect("the events semaphore is never closed");
-    match client.billable_member_memberships(group, member.id).await {
-        Ok(memberships) => {
-            member.member_since = memberships.iter().filter_map(|m| m.created_at).min();
-        }
-        Err(GitLabError::NotFound { .. }) => {}
-        Err(e) => return Err(e),
+    match lookup.0.wait().await {
+        Ok(ages) => member.member_since = ages.get(&member.id).copied().flatten(),
+        Err(e) => return Err(e.clone()),
     }
     Ok(member)
 }
@@ -290,34 +346,43 @@ mod tests {
     #[test]
     fn batches_hold_at_most_a_hundred_ids_and_seal_after_their_pages() {
         let batched = |_: &Member| Some(AgeNeed::Batch);
-        let batch_of = |lookup: &Option<AgeLookup>| match lookup {
-            Some(AgeLookup::Batch(b)) => b.clone(),
-            _ => panic!("not in a batch"),
+        let sizes = |formed: Vec<Formed>| -> Vec<(usize, AgeNeed)> {
+            formed.iter().map(|f| (f.ids.len(), f.need)).collect()
         };
         let mut batches = AgeBatches::new(3);
         let page: Vec<Member> = (0..60).map(member).collect();
         let first = batches.page(&page, batched);
+        assert!(batches.take_formed().is_empty(), "60 ids: still forming");
         let second = batches.page(&page, batched);
         // 60 + 60 > 100: the first batch was sealed before the second page joined.
-        let a = batch_of(&first[0]);
-        let b = batch_of(&second[0]);
-        assert!(!Arc::ptr_eq(&a, &b));
-        assert_eq!(a.ids.get().map(Vec::len), Some(60));
-        assert!(b.ids.get().is_none(), "still forming");
+        let (Some(a), Some(b)) = (&first[0], &second[0]) else {
+            panic!("both wait on a batch")
+        };
+        assert!(!Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(sizes(batches.take_formed()), [(60, AgeNeed::Batch)]);
         // Pages with nobody to ask count towards the batch's span.
         batches.page(&page, |_| None);
+        assert!(batches.take_formed().is_empty());
         batches.page(&page, |_| None);
-        assert_eq!(b.ids.get().map(Vec::len), Some(60), "sealed after 3 pages");
+        assert_eq!(
+            sizes(batches.take_formed()),
+            [(60, AgeNeed::Batch)],
+            "sealed after 3 pages"
+        );
         let mut batches = AgeBatches::new(10);
         let big: Vec<Member> = (0..250).map(member).collect();
-        let assigned = batches.page(&big, batched);
+        batches.page(&big, batched);
         batches.seal();
-        let sizes: Vec<usize> = [0, 100, 200]
-            .iter()
-            .map(|&i| batch_of(&assigned[i]).ids.get().unwrap().len())
-            .collect();
-        assert_eq!(sizes, vec![100, 100, 50]);
-        // Members asked one by one take no place in a batch.
+        let formed = sizes(batches.take_formed());
+        assert_eq!(
+            formed,
+            [
+                (100, AgeNeed::Batch),
+                (100, AgeNeed::Batch),
+                (50, AgeNeed::Batch)
+            ]
+        );
+        // Members asked one by one take no place in a batch, and are formed at once.
         let mut batches = AgeBatches::new(10);
         let assigned = batches.page(&big, |m| {
             Some(if m.id < 200 {
@@ -326,9 +391,14 @@ mod tests {
                 AgeNeed::Batch
             })
         });
+        assert_eq!(
+            batches.take_formed().len(),
+            200,
+            "every single one formed with its page"
+        );
         batches.seal();
-        assert!(matches!(assigned[0], Some(AgeLookup::Single)));
-        assert_eq!(batch_of(&assigned[200]).ids.get().map(Vec::len), Some(50));
+        assert_eq!(sizes(batches.take_formed()), [(50, AgeNeed::Batch)]);
+        assert!(assigned.iter().all(Option::is_some));
     }
 
     #[test]
