@@ -8,6 +8,7 @@ use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions, CollectOutcome, CollectSummary};
 use seatwatch::store::SnapshotReader;
 use seatwatch::store::SnapshotStore;
+use seatwatch::store::SqliteStore;
 use seatwatch_gitlab::Client;
 use seatwatch_sim::Flavour;
 use seatwatch_sim::{Faults, RetryAfterMode, SimHandle, tokens};
@@ -36,19 +37,25 @@ async fn run(c: &Client, store: &dyn SnapshotStore, opts: &CollectOptions) -> Co
         .expect("a long wait is not an error")
 }
 
+/// The day as an uninterrupted run stores it: its simulator, store and summary.
+async fn uninterrupted(
+    dir: &std::path::Path,
+    opts: &CollectOptions,
+) -> (SimHandle, SqliteStore, CollectSummary) {
+    let sim = sim().await;
+    let store = sqlite_in(dir, "reference.db");
+    let CollectOutcome::Committed(whole) = run(&client(&sim), &store, opts).await else {
+        panic!("no fault, no deadline: committed")
+    };
+    (sim, store, whole)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_day() {
     let date = day("2026-06-30");
     let opts = CollectOptions::new(date);
     let dir = tempfile::tempdir().unwrap();
-
-    // The day as an uninterrupted run stores it.
-    let reference_sim = sim().await;
-    let reference = sqlite_in(dir.path(), "reference.db");
-    let CollectOutcome::Committed(whole) = run(&client(&reference_sim), &reference, &opts).await
-    else {
-        panic!("no fault, no deadline: committed")
-    };
+    let (reference_sim, reference, whole) = uninterrupted(dir.path(), &opts).await;
 
     // The same day, with the throttle closing after 150 answered requests: well into the
     // listing (the day's header takes a handful), far from its end.
@@ -122,12 +129,7 @@ async fn a_duo_read_told_to_wait_an_hour_checkpoints_like_the_listing_quirk() {
     let date = day("2026-06-30");
     let opts = CollectOptions::new(date);
     let dir = tempfile::tempdir().unwrap();
-    let reference_sim = sim().await;
-    let reference = sqlite_in(dir.path(), "reference.db");
-    let CollectOutcome::Committed(whole) = run(&client(&reference_sim), &reference, &opts).await
-    else {
-        panic!("no fault, no deadline: committed")
-    };
+    let (reference_sim, reference, whole) = uninterrupted(dir.path(), &opts).await;
 
     let sim = sim().await;
     sim.set_faults(Faults {
