@@ -23,9 +23,6 @@ use url::Url;
 
 mod offset_window;
 mod parallel_users;
-mod queue;
-
-pub use queue::Priority;
 
 use super::base_url::BaseUrl;
 use super::error::GitLabError;
@@ -69,8 +66,6 @@ impl Default for ClientOptions {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
-    /// Where this handle's requests stand in line for a slot ([`Client::with_priority`]).
-    priority: Priority,
 }
 
 struct Inner {
@@ -78,14 +73,7 @@ struct Inner {
     base: BaseUrl,
     token: RwLock<Token>,
     opts: ClientOptions,
-    /// The order requests take in-flight slots in: by priority, then in the order they asked,
-    /// one place per slot of the client's concurrency. Without it a slot went to whichever
-    /// waiter ran first, and a listing page the in-order check waited on could sit behind
-    /// requests asked for after it (issue 14: the last page of 8,598 members went out 0.1 s
-    /// after pages past it).
-    queue: queue::Queue,
-    /// Woken whenever a request ends, so that requests at the head of the queue that the
-    /// pacer's window holds back (after a 429) look again.
+    /// Woken whenever a request ends, so that waiters for an in-flight slot look again.
     slot_freed: tokio::sync::Notify,
     requests: AtomicU64,
     responses_429: AtomicU64,
@@ -350,7 +338,6 @@ impl Client {
                 http,
                 base,
                 token: RwLock::new(token),
-                queue: queue::Queue::new(opts.concurrency),
                 slot_freed: tokio::sync::Notify::new(),
                 pacer: Mutex::new(Pacer::new(opts.concurrency)),
                 opts,
@@ -358,17 +345,7 @@ impl Client {
                 responses_429: AtomicU64::new(0),
                 last_rate_limit: Mutex::new(None),
             }),
-            priority: Priority::default(),
         })
-    }
-
-    /// A handle on the same client (slots, limits, counters, token) whose requests stand in
-    /// line for a slot at `priority`.
-    pub fn with_priority(&self, priority: Priority) -> Client {
-        Client {
-            inner: self.inner.clone(),
-            priority,
-        }
     }
 
     pub fn base(&self) -> &BaseUrl {
@@ -1088,17 +1065,13 @@ impl Client {
     /// Waits for an in-flight slot of the pacer's window.
     async fn start_slot(&self) -> Slot<'_> {
         let inner = &self.inner;
-        let queued = inner.queue.enter(self.priority).await;
         loop {
             let freed = inner.slot_freed.notified();
             let mut freed = std::pin::pin!(freed);
             // registered before looking, so a slot freed in between still wakes this task
             freed.as_mut().enable();
             if lock(&inner.pacer).try_start() {
-                return Slot {
-                    client: self,
-                    _queued: queued,
-                };
+                return Slot { client: self };
             }
             freed.await;
         }
@@ -1362,8 +1335,6 @@ fn with_query(base: &Url, set: &[(&str, String)]) -> Url {
 /// future is dropped mid-flight).
 struct Slot<'a> {
     client: &'a Client,
-    /// Given back after [`Slot`]'s drop has freed the pacer's slot.
-    _queued: queue::Place<'a>,
 }
 
 impl Drop for Slot<'_> {

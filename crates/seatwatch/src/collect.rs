@@ -56,9 +56,7 @@ use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
     InstanceId, Member, SeatCounts, Source, UserState,
 };
-use seatwatch_gitlab::{
-    BillableMember, Client, Event, GitLabError, ListingPosition, Priority, User,
-};
+use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
 // the licence cases of the day header
 use seatwatch_core::snapshot::LicenceState;
 use seatwatch_gitlab::{License, Namespace};
@@ -268,19 +266,15 @@ pub async fn collect(
     let (carried_contributions, known) = split_carried(carried);
 
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead(client));
-    // The listing runs ahead of the run into `pages`; its errors travel as pages. Everything
-    // after it waits on its pages, so its requests go first when the slots are all taken, and
-    // the Duo read, which nothing waits on, last (`seatwatch_gitlab::Priority`).
-    let listing_client = client.with_priority(Priority::Listing);
-    let duo_client = client.with_priority(Priority::Background);
-    let listing = list_members(&listing_client, group, from.clone(), pages_tx);
+    // The listing runs ahead of the run into `pages`; its errors travel as pages.
+    let listing = list_members(client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
     // The run takes the read, or its error, once the day header is read (so that a header
     // failure, the clearer one, is the one told).
     let (duo_tx, duo_rx) = tokio::sync::oneshot::channel();
     let duo_read = async {
         let read = crate::duo::read_for_run(
-            &duo_client,
+            client,
             store,
             &instance,
             opts.date,
