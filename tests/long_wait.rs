@@ -37,6 +37,16 @@ async fn run(c: &Client, store: &dyn SnapshotStore, opts: &CollectOptions) -> Co
         .expect("a long wait is not an error")
 }
 
+/// A simulator whose 429s (`faults`) ask to wait an hour, past the retry budget.
+async fn throttled_for_an_hour(faults: Faults) -> SimHandle {
+    let sim = sim().await;
+    sim.set_faults(Faults {
+        retry_after: RetryAfterMode::Seconds(3600),
+        ..faults
+    });
+    sim
+}
+
 /// The day as an uninterrupted run stores it: its simulator, store and summary.
 async fn uninterrupted(
     dir: &std::path::Path,
@@ -59,13 +69,12 @@ async fn an_hour_long_retry_after_checkpoints_and_the_next_round_completes_the_d
 
     // The same day, with the throttle closing after 150 answered requests: well into the
     // listing (the day's header takes a handful), far from its end.
-    let sim = sim().await;
-    sim.set_faults(Faults {
+    let sim = throttled_for_an_hour(Faults {
         status_burst: Some((429, 3)),
-        retry_after: RetryAfterMode::Seconds(3600),
         after: 150,
         ..Faults::default()
-    });
+    })
+    .await;
     let store = sqlite_in(dir.path(), "t.db");
     let c = client(&sim);
     let first = run(&c, &store, &opts).await;
@@ -131,13 +140,12 @@ async fn a_duo_read_told_to_wait_an_hour_checkpoints_like_the_listing_quirk() {
     let dir = tempfile::tempdir().unwrap();
     let (reference_sim, reference, whole) = uninterrupted(dir.path(), &opts).await;
 
-    let sim = sim().await;
-    sim.set_faults(Faults {
+    let sim = throttled_for_an_hour(Faults {
         status_burst: Some((429, 1)),
-        retry_after: RetryAfterMode::Seconds(3600),
         only_path: Some("/api/graphql".into()),
         ..Faults::default()
-    });
+    })
+    .await;
     let store = sqlite_in(dir.path(), "t.db");
     let first = tokio::time::timeout(
         std::time::Duration::from_secs(120),

@@ -233,11 +233,17 @@ fn unused_reason(member: &Member, date: NaiveDate, policy: &Policy) -> Option<Re
             // when the collector found it, the account's (never younger) otherwise. A member
             // with neither date is treated as past its grace period: otherwise such a never-used
             // seat could never be found.
-            let old_enough = grace_start(member)
-                .is_none_or(|c| days_between(c.date_naive(), date) >= policy.grace_days);
+            let old_enough =
+                grace_start(member).is_none_or(|c| grace_over(c, date, policy.grace_days));
             old_enough.then_some(Reason::NeverSignedIn)
         }
     }
+}
+
+/// Whether a grace period of `grace_days` that started at `start` is over on `date`: the one
+/// rule, which the collector also applies to decide which membership date to ask for.
+pub fn grace_over(start: DateTime<Utc>, date: NaiveDate, grace_days: u32) -> bool {
+    days_between(start.date_naive(), date) >= grace_days
 }
 
 /// When the member's grace period started: the membership's age where known (GitLab.com),

@@ -20,7 +20,7 @@
 //!
 //! A member whose account is itself younger than the grace period skips the batch: no membership
 //! is older than its account, so the group membership could not decide, and the one-by-one
-//! request is sent as soon as the member is listed ([`AgeLookup::Single`]; issue 14: on the
+//! request is sent as soon as the member is listed ([`AgeNeed::Single`]; issue 14: on the
 //! bench group these were the last page's members, and waiting on the last batch before asking
 //! them put two round trips after the listing's end).
 //!
@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future;
+use seatwatch_core::analyse::grace_over;
 use seatwatch_core::snapshot::Member;
 use seatwatch_gitlab::{Client, GitLabError};
 use tokio::sync::SetOnce;
@@ -131,15 +132,12 @@ impl AgeContext {
             .into_iter()
             .filter_map(|row| row.created_at.map(|at| (row.id, at)))
             .collect();
-        let old_enough = |at: &DateTime<Utc>| {
-            (self.date - at.date_naive()).num_days() >= i64::from(self.grace_days)
-        };
         let mut ages = HashMap::with_capacity(ids.len());
         let mut undecided = Vec::new();
         for &id in ids {
             match joined.get(&id) {
-                Some(at) if old_enough(at) => {
-                    ages.insert(id, Some(*at));
+                Some(&at) if grace_over(at, self.date, self.grace_days) => {
+                    ages.insert(id, Some(at));
                 }
                 _ => undecided.push(id),
             }
@@ -292,7 +290,7 @@ pub(crate) fn age_need(
     }
     let account_young = member
         .created_at
-        .is_some_and(|at| (date - at.date_naive()).num_days() < i64::from(grace_days));
+        .is_some_and(|at| !grace_over(at, date, grace_days));
     Some(if account_young {
         AgeNeed::Single
     } else {
