@@ -23,6 +23,9 @@ use url::Url;
 
 mod offset_window;
 mod parallel_users;
+mod queue;
+
+pub use queue::Priority;
 
 use super::base_url::BaseUrl;
 use super::error::GitLabError;
@@ -66,6 +69,9 @@ impl Default for ClientOptions {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Where this handle's requests stand in line for a slot ([`Client::with_priority`]);
+    /// `None`: they take whichever slot frees first, without a line.
+    priority: Option<Priority>,
 }
 
 struct Inner {
@@ -73,7 +79,13 @@ struct Inner {
     base: BaseUrl,
     token: RwLock<Token>,
     opts: ClientOptions,
-    /// Woken whenever a request ends, so that waiters for an in-flight slot look again.
+    /// The order the requests of handles with a priority ([`Client::with_priority`]) take
+    /// in-flight slots in: by priority, then in the order they asked, one place per slot of the
+    /// client's concurrency. A run uses either handles with a priority or handles without
+    /// (which take whichever slot frees first), not both.
+    queue: queue::Queue,
+    /// Woken whenever a request ends, so that waiters for an in-flight slot (and requests at
+    /// the head of the queue that the pacer's window holds back after a 429) look again.
     slot_freed: tokio::sync::Notify,
     requests: AtomicU64,
     responses_429: AtomicU64,
@@ -338,6 +350,7 @@ impl Client {
                 http,
                 base,
                 token: RwLock::new(token),
+                queue: queue::Queue::new(opts.concurrency),
                 slot_freed: tokio::sync::Notify::new(),
                 pacer: Mutex::new(Pacer::new(opts.concurrency)),
                 opts,
@@ -345,7 +358,18 @@ impl Client {
                 responses_429: AtomicU64::new(0),
                 last_rate_limit: Mutex::new(None),
             }),
+            priority: None,
         })
+    }
+
+    /// A handle on the same client (slots, limits, counters, token) whose requests stand in
+    /// line for a slot at `priority`. Every request of a run should then go through such
+    /// handles: one without a priority does not stand in the line.
+    pub fn with_priority(&self, priority: Priority) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            priority: Some(priority),
+        }
     }
 
     pub fn base(&self) -> &BaseUrl {
@@ -1065,13 +1089,20 @@ impl Client {
     /// Waits for an in-flight slot of the pacer's window.
     async fn start_slot(&self) -> Slot<'_> {
         let inner = &self.inner;
+        let queued = match self.priority {
+            Some(priority) => Some(inner.queue.enter(priority).await),
+            None => None,
+        };
         loop {
             let freed = inner.slot_freed.notified();
             let mut freed = std::pin::pin!(freed);
             // registered before looking, so a slot freed in between still wakes this task
             freed.as_mut().enable();
             if lock(&inner.pacer).try_start() {
-                return Slot { client: self };
+                return Slot {
+                    client: self,
+                    _queued: queued,
+                };
             }
             freed.await;
         }
@@ -1335,6 +1366,8 @@ fn with_query(base: &Url, set: &[(&str, String)]) -> Url {
 /// future is dropped mid-flight).
 struct Slot<'a> {
     client: &'a Client,
+    /// Given back after [`Slot`]'s drop has freed the pacer's slot.
+    _queued: Option<queue::Place<'a>>,
 }
 
 impl Drop for Slot<'_> {

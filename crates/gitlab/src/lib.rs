@@ -23,7 +23,8 @@ pub mod types;
 
 pub use base_url::{BaseUrl, UrlError};
 pub use client::{
-    Client, ClientOptions, GROUP_MEMBER_IDS_PER_REQUEST, ListingPosition, Probe, UsersPage,
+    Client, ClientOptions, GROUP_MEMBER_IDS_PER_REQUEST, ListingPosition, Priority, Probe,
+    UsersPage,
 };
 pub use error::GitLabError;
 pub use graphql::{AddOnAccess, AddOnHolder, AddOnHolders, AddOnPurchase, AddOnScope, DuoActivity};

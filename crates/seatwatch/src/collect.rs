@@ -56,7 +56,9 @@ use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DayAggregates, DaySummary, Flavour,
     InstanceId, Member, SeatCounts, Source, UserState,
 };
-use seatwatch_gitlab::{BillableMember, Client, Event, GitLabError, ListingPosition, User};
+use seatwatch_gitlab::{
+    BillableMember, Client, Event, GitLabError, ListingPosition, Priority, User,
+};
 // the licence cases of the day header
 use seatwatch_core::snapshot::LicenceState;
 use seatwatch_gitlab::{License, Namespace};
@@ -267,14 +269,17 @@ pub async fn collect(
 
     let (pages_tx, pages_rx) = tokio::sync::mpsc::channel::<ListedPage>(pages_ahead(client));
     // The listing runs ahead of the run into `pages`; its errors travel as pages.
-    let listing = list_members(client, group, from.clone(), pages_tx);
+    let handles = SlotOrder::of(client, group);
+    let (listing_client, duo_client, client) = (&handles.listing, &handles.duo, &handles.run);
+
+    let listing = list_members(listing_client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
     // The run takes the read, or its error, once the day header is read (so that a header
     // failure, the clearer one, is the one told).
     let (duo_tx, duo_rx) = tokio::sync::oneshot::channel();
     let duo_read = async {
         let read = crate::duo::read_for_run(
-            client,
+            duo_client,
             store,
             &instance,
             opts.date,
@@ -400,6 +405,41 @@ pub async fn collect(
     match future::select(std::pin::pin!(run), std::pin::pin!(beside)).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right(((), _)) => unreachable!("pending never ends"),
+    }
+}
+
+/// The client handles a run's requests go through, and so the order they take in-flight slots
+/// in when every one is taken (`seatwatch_gitlab::Priority`).
+///
+/// GitLab.com: the member listing first (everything after it waits on its pages), then the
+/// requests about listed members and the day header in the order asked, the Duo read last
+/// (nothing waits on it; its chains of pages otherwise took every slot for rounds at a time and
+/// moved the listing's end back). Its listing requests are tasks that free their slot when GitLab
+/// answers (`offset_window`), so going first costs the rest nothing.
+///
+/// Self-managed: no order; a freed slot goes to whichever request takes it first. Its partition
+/// walkers hold their slot until their page is taken, and a line, whatever its order, made the
+/// runs slower (docs/DECISIONS.md, "Slots are handed out by priority on GitLab.com only").
+struct SlotOrder {
+    listing: Client,
+    duo: Client,
+    run: Client,
+}
+
+impl SlotOrder {
+    fn of(client: &Client, group: Option<&str>) -> Self {
+        match group {
+            Some(_) => SlotOrder {
+                listing: client.with_priority(Priority::Listing),
+                duo: client.with_priority(Priority::Background),
+                run: client.with_priority(Priority::Members),
+            },
+            None => SlotOrder {
+                listing: client.clone(),
+                duo: client.clone(),
+                run: client.clone(),
+            },
+        }
     }
 }
 
