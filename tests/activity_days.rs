@@ -4,6 +4,7 @@
 //! a day ([`SimHandle::events_of_day`]), counted with the same kinds the collector uses.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch::collect::{self, CollectOptions};
@@ -12,10 +13,14 @@ use seatwatch::store::SnapshotReader;
 use seatwatch::store::SnapshotStore;
 use seatwatch_core::analyse::Policy;
 use seatwatch_core::snapshot::{ActivityCoverage, ActivityKind, DayActivity, Member};
+use seatwatch_gitlab::ClientOptions;
 use seatwatch_gitlab::types::parse_events;
-use seatwatch_sim::{Flavour, SimHandle, tokens};
+use seatwatch_sim::{Faults, Flavour, RetryAfterMode, SimHandle, tokens};
 use seatwatch_testkit::gitlab;
 use seatwatch_testkit::store::temp_sqlite;
+
+/// The route of the group's projects (the simulator's `requests_served_to` and fault paths).
+const GROUP_PROJECTS: &str = "/api/v4/groups/acme/projects";
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -274,17 +279,76 @@ async fn days_are_the_instances_calendar_days_in_its_time_zone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_com_counts_only_the_groups_projects_and_private_profiles_are_unknown_quirk() {
     let sim = sim(Flavour::GitLabCom, 1500, 0).await;
+    collect_gitlab_com_and_check_the_groups_projects(&sim).await;
+}
+
+/// The group's projects are read beside the listing, and the members' events are asked without
+/// waiting for them: when the projects answer last, the events wait for them and are still kept
+/// only where they happened in the group.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_groups_projects_answering_after_the_events_still_decide_what_counts_quirk() {
+    let sim = sim(Flavour::GitLabCom, 1500, 0).await;
+    sim.set_faults(Faults {
+        slow: Some((Duration::from_secs(2), 1)),
+        only_path: Some(GROUP_PROJECTS.into()),
+        ..Faults::default()
+    });
+    collect_gitlab_com_and_check_the_groups_projects(&sim).await;
+}
+
+/// A group whose projects cannot be read fails the run, with the projects named, and commits
+/// nothing: the members' events cannot be told in or out of the group without them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_read_of_the_groups_projects_fails_the_run_and_commits_nothing() {
+    let sim = sim(Flavour::GitLabCom, 1500, 0).await;
+    sim.set_faults(Faults {
+        status_burst: Some((503, 1000)),
+        retry_after: RetryAfterMode::NoHeaders,
+        only_path: Some(GROUP_PROJECTS.into()),
+        ..Faults::default()
+    });
     let (_dir, store) = temp_sqlite();
     let date = day("2026-06-30");
-    collect_at(
+    sim.set_clock(date, time(5, 30));
+    let c = gitlab::client_with(
         &sim,
-        &store,
-        Flavour::GitLabCom,
-        date,
-        time(5, 30),
-        chrono_tz::Tz::UTC,
-    )
-    .await;
+        tokens::ADMIN,
+        ClientOptions {
+            max_retry_time: Duration::from_secs(1),
+            ..ClientOptions::default()
+        },
+    );
+    let mut opts = CollectOptions::new(date);
+    opts.group = group(Flavour::GitLabCom);
+    let error = collect::collect(&c, &store, &opts, date.and_time(time(5, 30)).and_utc())
+        .await
+        .expect_err("the run cannot count events without the group's projects");
+    assert!(
+        error.to_string().contains("/groups/acme/projects"),
+        "names what failed: {error}"
+    );
+    for instance in store.instances().await.unwrap() {
+        assert!(store.latest_day(&instance).await.unwrap().is_none());
+    }
+}
+
+/// Collects the group on 2026-06-30 at 05:30 UTC and checks what counted
+/// ([`assert_only_the_groups_projects_counted`]).
+async fn collect_gitlab_com_and_check_the_groups_projects(sim: &SimHandle) {
+    let (_dir, store) = temp_sqlite();
+    let date = day("2026-06-30");
+    let utc = chrono_tz::Tz::UTC;
+    collect_at(sim, &store, Flavour::GitLabCom, date, time(5, 30), utc).await;
+    assert_only_the_groups_projects_counted(sim, &store, date).await;
+}
+
+/// The counted day holds exactly the simulator's events of the day before `date` in the group's
+/// projects, by members whose events the Owner can read; private profiles are unknown.
+async fn assert_only_the_groups_projects_counted(
+    sim: &SimHandle,
+    store: &dyn SnapshotStore,
+    date: NaiveDate,
+) {
     let instance = store.instances().await.unwrap().remove(0);
     let members = store.members(&instance, date).await.unwrap();
     let unknown: Vec<&Member> = members.iter().filter(|m| m.activity_unknown).collect();
@@ -313,7 +377,7 @@ async fn gitlab_com_counts_only_the_groups_projects_and_private_profiles_are_unk
                 && e.project_id.is_some_and(|p| p <= 180)
         })
         .count() as u64;
-    let counted = counted_days(&store, date).await;
+    let counted = counted_days(store, date).await;
     assert_eq!(figures(&counted[0]).0, in_group);
 }
 

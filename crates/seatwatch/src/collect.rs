@@ -271,6 +271,7 @@ pub async fn collect(
     // The listing runs ahead of the run into `pages`; its errors travel as pages.
     let handles = SlotOrder::of(client, group);
     let (listing_client, duo_client, client) = (&handles.listing, &handles.duo, &handles.run);
+    let group_projects = group.map(|_| GroupProjects::default());
 
     let listing = list_members(listing_client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
@@ -297,15 +298,7 @@ pub async fn collect(
                 None => RunStart::begin(client, store, &instance, opts, now).await,
             }
         };
-        // GitLab.com's `/users/:id/events` shows a member's events in any public project, so
-        // they are kept only where they happened in the monitored group (gitlab-api.md §0.9).
-        let group_projects = async {
-            match group {
-                Some(group) => Ok(Some(client.group_project_ids(group).await?)),
-                None => Ok(None),
-            }
-        };
-        let (start, group_projects) = tokio::try_join!(header, group_projects)?;
+        let start = header.await?;
         let contributions =
             contributions_of(carried_contributions, opts, &start, previous.as_ref());
         let mut parts = Parts::new(store, &start, opts.part_size);
@@ -400,8 +393,14 @@ pub async fn collect(
             }
         }
     };
-    // The listing and the read end in `pages` and `duo_rx`; only the run ends the collection.
-    let beside = future::join(listing, duo_read).then(|_| future::pending());
+    // The listing and the reads end in `pages`, `duo_rx` and `group_projects`; only the run ends
+    // the collection.
+    let projects_read = async {
+        if let (Some(group), Some(projects)) = (group, &group_projects) {
+            projects.read(client, group).await;
+        }
+    };
+    let beside = future::join3(listing, duo_read, projects_read).then(|_| future::pending());
     match future::select(std::pin::pin!(run), std::pin::pin!(beside)).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right(((), _)) => unreachable!("pending never ends"),
@@ -693,7 +692,7 @@ async fn collect_members(
     client: &Client,
     opts: &CollectOptions,
     days: ActivityDays,
-    group_projects: Option<&HashSet<u64>>,
+    group_projects: Option<&GroupProjects>,
     contributions: &Contributions,
     known_since: &HashMap<u64, DateTime<Utc>>,
     parts: &mut Parts<'_>,
@@ -1155,7 +1154,7 @@ struct ActivityScope<'a> {
     days: ActivityDays,
     time_zone: Tz,
     /// GitLab.com: the monitored group's projects; events elsewhere are not the group's.
-    group_projects: Option<&'a HashSet<u64>>,
+    group_projects: Option<&'a GroupProjects>,
 }
 
 /// A member with their activity by calendar day, on the way from the listing to a part.
@@ -1189,7 +1188,7 @@ async fn with_activity(
         return Ok(member.into());
     }
     // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-    let _permit = in_flight
+    let permit = in_flight
         .acquire()
         .await
         .expect("the events semaphore is never closed");
@@ -1197,22 +1196,55 @@ async fn with_activity(
     let after = scope.days.first - Days::new(1);
     let before = scope.days.last + Days::new(1);
     let events = client.user_events(member.id, after, before).await?;
+    // not held while the events wait for the group's projects
+    drop(permit);
     if scope.group_projects.is_some() {
         // GitLab.com hides a private profile's events from a group Owner: nothing readable is
         // unknown, not zero (an active member with no events at all anywhere cannot be told apart).
         member.activity_unknown = events.is_empty();
     }
-    let in_group = |e: &&Event| {
-        scope
-            .group_projects
-            .is_none_or(|p| e.project_id.is_some_and(|id| p.contains(&id)))
+    let projects = match scope.group_projects {
+        Some(projects) => Some(projects.ids().await?),
+        None => None,
     };
-    let by_day = count_activity_by_day(events.iter().filter(in_group), scope.time_zone, scope.days);
+    let by_day = count_activity_by_day(
+        events.iter().filter(|e| in_group(e, projects)),
+        scope.time_zone,
+        scope.days,
+    );
     member.activity = by_day.values().fold(Activity::default(), |mut sum, a| {
         sum.add(a);
         sum
     });
     Ok(Collected { member, by_day })
+}
+
+/// GitLab.com: the monitored group's project ids. GitLab.com's `/users/:id/events` shows a
+/// member's events in any public project, so they are kept only where they happened in the
+/// group (gitlab-api.md §0.9).
+///
+/// Read beside the listing, not before the members: a member's events are asked without them
+/// and wait on them only to be kept or dropped. A group with more than a page of projects used to
+/// hold the whole pipeline back while its second page waited for a slot (issue 14).
+#[derive(Default)]
+pub(crate) struct GroupProjects(tokio::sync::SetOnce<Result<HashSet<u64>, GitLabError>>);
+
+impl GroupProjects {
+    /// Reads the ids, or the error that every member waiting on them then fails with.
+    async fn read(&self, client: &Client, group: &str) {
+        // Invariant: read once, by the collection that made it.
+        let _ = self.0.set(client.group_project_ids(group).await);
+    }
+
+    /// The ids, once read.
+    pub(crate) async fn ids(&self) -> Result<&HashSet<u64>, GitLabError> {
+        self.0.wait().await.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// Whether an event happened in the monitored group's projects (`None`: every event counts).
+pub(crate) fn in_group(event: &Event, group_projects: Option<&HashSet<u64>>) -> bool {
+    group_projects.is_none_or(|p| event.project_id.is_some_and(|id| p.contains(&id)))
 }
 
 /// Puts events on the calendar day they happened in the instance's time zone, and counts each

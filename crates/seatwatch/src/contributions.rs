@@ -15,7 +15,7 @@
 //! read as their last contribution: an over-estimate, so they are never listed as a candidate on
 //! a guess (docs/DECISIONS.md).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
@@ -23,7 +23,9 @@ use seatwatch_core::analyse::guests_are_free;
 use seatwatch_core::snapshot::{
     Activity, ActivityCoverage, ActivityDays, ActivityKind, DaySummary, Member,
 };
-use seatwatch_gitlab::{Client, Event, GitLabError};
+use seatwatch_gitlab::{Client, GitLabError};
+
+use crate::collect::{GroupProjects, in_group};
 
 /// The latest day in `by_day` with a contribution.
 pub fn latest_contribution(by_day: &BTreeMap<NaiveDate, Activity>) -> Option<NaiveDate> {
@@ -125,7 +127,7 @@ impl Contributions {
         client: &Client,
         member: &mut Member,
         by_day: &BTreeMap<NaiveDate, Activity>,
-        group_projects: Option<&HashSet<u64>>,
+        group_projects: Option<&GroupProjects>,
         in_flight: &tokio::sync::Semaphore,
     ) -> Result<(), GitLabError> {
         let counted = latest_contribution(by_day);
@@ -150,11 +152,11 @@ impl Contributions {
         client: &Client,
         user_id: u64,
         backfill: Backfill,
-        group_projects: Option<&HashSet<u64>>,
+        group_projects: Option<&GroupProjects>,
         in_flight: &tokio::sync::Semaphore,
     ) -> Result<Option<NaiveDate>, GitLabError> {
         // Invariant: the semaphore lives until the pipeline is gone and is never closed.
-        let _permit = in_flight
+        let permit = in_flight
             .acquire()
             .await
             .expect("the events semaphore is never closed");
@@ -167,11 +169,14 @@ impl Contributions {
                 backfill.pages,
             )
             .await?;
-        let in_group = |e: &&Event| {
-            group_projects.is_none_or(|p| e.project_id.is_some_and(|id| p.contains(&id)))
+        // not held while the events wait for the group's projects
+        drop(permit);
+        let projects = match group_projects {
+            Some(projects) => Some(projects.ids().await?),
+            None => None,
         };
         let by_day = crate::collect::count_activity_by_day(
-            events.iter().filter(in_group),
+            events.iter().filter(|e| in_group(e, projects)),
             self.time_zone,
             backfill.days,
         );
