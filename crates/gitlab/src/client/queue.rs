@@ -11,6 +11,11 @@
 //!
 //! tokio's `Semaphore` is fair but has one queue; this is the same thing with one queue per
 //! priority. The pacer's window ([`crate::headers`]) still decides how many slots there are.
+//!
+//! Only handles given a priority ([`super::Client::with_priority`]) stand in this line; the
+//! collector gives them on GitLab.com only. Handles without one take whichever slot frees first:
+//! the self-managed partition walkers hold their slot until their page is taken, and any fixed
+//! order made those runs slower (docs/DECISIONS.md).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
