@@ -271,7 +271,7 @@ pub async fn collect(
     // The listing runs ahead of the run into `pages`; its errors travel as pages.
     let handles = SlotOrder::of(client, group);
     let (listing_client, duo_client, client) = (&handles.listing, &handles.duo, &handles.run);
-    let group_projects = group.map(|_| GroupProjects::default());
+    let group_projects = group.map(GroupProjects::of);
 
     let listing = list_members(listing_client, group, from.clone(), pages_tx);
     // The Duo seats are a few chains of GraphQL pages: read beside the listing, not after it.
@@ -396,8 +396,8 @@ pub async fn collect(
     // The listing and the reads end in `pages`, `duo_rx` and `group_projects`; only the run ends
     // the collection.
     let projects_read = async {
-        if let (Some(group), Some(projects)) = (group, &group_projects) {
-            projects.read(client, group).await;
+        if let Some(projects) = &group_projects {
+            projects.read(client).await;
         }
     };
     let beside = future::join3(listing, duo_read, projects_read).then(|_| future::pending());
@@ -1203,15 +1203,8 @@ async fn with_activity(
         // unknown, not zero (an active member with no events at all anywhere cannot be told apart).
         member.activity_unknown = events.is_empty();
     }
-    let projects = match scope.group_projects {
-        Some(projects) => Some(projects.ids().await?),
-        None => None,
-    };
-    let by_day = count_activity_by_day(
-        events.iter().filter(|e| in_group(e, projects)),
-        scope.time_zone,
-        scope.days,
-    );
+    let kept = GroupProjects::keep_in_group(scope.group_projects, &events).await?;
+    let by_day = count_activity_by_day(kept, scope.time_zone, scope.days);
     member.activity = by_day.values().fold(Activity::default(), |mut sum, a| {
         sum.add(a);
         sum
@@ -1226,25 +1219,39 @@ async fn with_activity(
 /// Read beside the listing, not before the members: a member's events are asked without them
 /// and wait on them only to be kept or dropped. A group with more than a page of projects used to
 /// hold the whole pipeline back while its second page waited for a slot (issue 14).
-#[derive(Default)]
-pub(crate) struct GroupProjects(tokio::sync::SetOnce<Result<HashSet<u64>, GitLabError>>);
-
-impl GroupProjects {
-    /// Reads the ids, or the error that every member waiting on them then fails with.
-    async fn read(&self, client: &Client, group: &str) {
-        // Invariant: read once, by the collection that made it.
-        let _ = self.0.set(client.group_project_ids(group).await);
-    }
-
-    /// The ids, once read.
-    pub(crate) async fn ids(&self) -> Result<&HashSet<u64>, GitLabError> {
-        self.0.wait().await.as_ref().map_err(Clone::clone)
-    }
+pub(crate) struct GroupProjects {
+    group: String,
+    ids: tokio::sync::SetOnce<Result<HashSet<u64>, GitLabError>>,
 }
 
-/// Whether an event happened in the monitored group's projects (`None`: every event counts).
-pub(crate) fn in_group(event: &Event, group_projects: Option<&HashSet<u64>>) -> bool {
-    group_projects.is_none_or(|p| event.project_id.is_some_and(|id| p.contains(&id)))
+impl GroupProjects {
+    fn of(group: &str) -> Self {
+        GroupProjects {
+            group: group.to_string(),
+            ids: tokio::sync::SetOnce::new(),
+        }
+    }
+
+    /// Reads the ids, or the error that every member waiting on them then fails with.
+    async fn read(&self, client: &Client) {
+        // Invariant: read once, by the collection that made it.
+        let _ = self.ids.set(client.group_project_ids(&self.group).await);
+    }
+
+    /// The `events` that happened in the group's projects, once they are read (`None`: no
+    /// group, every event counts).
+    pub(crate) async fn keep_in_group<'e>(
+        projects: Option<&Self>,
+        events: &'e [Event],
+    ) -> Result<impl Iterator<Item = &'e Event>, GitLabError> {
+        let ids = match projects {
+            Some(projects) => Some(projects.ids.wait().await.as_ref().map_err(Clone::clone)?),
+            None => None,
+        };
+        Ok(events
+            .iter()
+            .filter(move |e| ids.is_none_or(|p| e.project_id.is_some_and(|id| p.contains(&id)))))
+    }
 }
 
 /// Puts events on the calendar day they happened in the instance's time zone, and counts each

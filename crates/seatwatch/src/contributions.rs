@@ -25,7 +25,7 @@ use seatwatch_core::snapshot::{
 };
 use seatwatch_gitlab::{Client, GitLabError};
 
-use crate::collect::{GroupProjects, in_group};
+use crate::collect::GroupProjects;
 
 /// The latest day in `by_day` with a contribution.
 pub fn latest_contribution(by_day: &BTreeMap<NaiveDate, Activity>) -> Option<NaiveDate> {
@@ -171,15 +171,8 @@ impl Contributions {
             .await?;
         // not held while the events wait for the group's projects
         drop(permit);
-        let projects = match group_projects {
-            Some(projects) => Some(projects.ids().await?),
-            None => None,
-        };
-        let by_day = crate::collect::count_activity_by_day(
-            events.iter().filter(|e| in_group(e, projects)),
-            self.time_zone,
-            backfill.days,
-        );
+        let kept = GroupProjects::keep_in_group(group_projects, &events).await?;
+        let by_day = crate::collect::count_activity_by_day(kept, self.time_zone, backfill.days);
         let oldest_read = events
             .iter()
             .map(|e| e.created_at.with_timezone(&self.time_zone).date_naive())
